@@ -1,0 +1,156 @@
+// Package connector defines the interface between idsync's engine and the
+// external systems it synchronizes, and the registry of connector types.
+//
+// A connector is kept dumb: it fits the external system's data to idsync's
+// model and back, nothing more. Filtering, joining and transformation belong
+// to the rule engine. A connector gets its configuration passed in; it never
+// reads environment variables or files on its own (see docs/connectors.md).
+//
+// Every connector implements Connector. What else it can do is expressed by the
+// optional capability interfaces below; the engine checks which ones a
+// connector implements.
+package connector
+
+import (
+	"context"
+	"errors"
+
+	"github.com/idsync/idsync/model"
+)
+
+// Connector is the minimal interface every connector implements.
+type Connector interface {
+	// Close releases connections and files.
+	Close() error
+}
+
+// Tester checks that the connector can reach its system with its credentials.
+type Tester interface {
+	// TestConnection returns nil when the system is reachable and the
+	// credentials work, else an error that says which part failed.
+	TestConnection(ctx context.Context) error
+}
+
+// SchemaDescriber describes the object types and attributes the system offers.
+type SchemaDescriber interface {
+	Schema(ctx context.Context) (*model.Schema, error)
+}
+
+// Partition is one naming context of a system (an AD domain).
+type Partition struct {
+	Name string `json:"name"` // e.g. "DC=contoso,DC=test"
+}
+
+// Partitioner lists the partitions (domains) of a system. A connector that is
+// not a Partitioner has a single, unnamed partition "".
+type Partitioner interface {
+	Partitions(ctx context.Context) ([]Partition, error)
+}
+
+// ImportRequest says what to import.
+type ImportRequest struct {
+	// Partition to import; "" for connectors with a single partition.
+	Partition string
+	// ObjectTypes to import; empty means all.
+	ObjectTypes []string
+	// Attributes the rules need; empty means all. Anchors are always returned.
+	Attributes []string
+}
+
+// ChangeKind is the kind of an imported change.
+type ChangeKind uint8
+
+// Change kinds.
+const (
+	// Upsert carries the object's full current state.
+	Upsert ChangeKind = iota
+	// Delete says the object with the anchor no longer exists.
+	Delete
+)
+
+// Change is one object reported by an import: its full state, or its deletion.
+type Change struct {
+	Kind   ChangeKind
+	Object *model.Object // for Delete only Anchor (and DN if known) are set
+}
+
+// FullImporter streams every object of a partition. emit is called once per
+// object; a full import returns a watermark from which a later delta import
+// can continue ("" when the connector has no delta capability).
+type FullImporter interface {
+	FullImport(ctx context.Context, req ImportRequest, emit func(*model.Object) error) (watermark string, err error)
+}
+
+// DeltaImporter streams the changes since watermark, and returns the new
+// watermark. The engine persists watermarks per connector and partition only
+// after every change of the import has been stored.
+type DeltaImporter interface {
+	DeltaImport(ctx context.Context, req ImportRequest, watermark string, emit func(Change) error) (newWatermark string, err error)
+}
+
+// Op is the operation of an export.
+type Op string
+
+// Export operations.
+const (
+	OpAdd    Op = "add"
+	OpUpdate Op = "update"
+	OpDelete Op = "delete"
+	OpRename Op = "rename"
+)
+
+// Mode says how an attribute change applies.
+type Mode string
+
+// Attribute change modes.
+const (
+	Replace Mode = "replace" // the attribute's values become Values (none: removed)
+	AddVals Mode = "add"     // Values are added
+	DelVals Mode = "delete"  // Values are removed
+)
+
+// AttrChange is one attribute change of an export.
+type AttrChange struct {
+	Name   string     `json:"name"`
+	Mode   Mode       `json:"mode"`
+	Type   model.Type `json:"t,omitempty"`
+	Values []string   `json:"v,omitempty"`
+}
+
+// ExportOp is one change to write to the system.
+type ExportOp struct {
+	// ID identifies the journal entry; results carry it back.
+	ID string
+	Op Op
+	// Anchor of the object; for OpAdd the anchor idsync proposes (targets that
+	// assign their own anchors return the real one in the result).
+	Anchor     string
+	DN         string // current DN
+	NewDN      string // for OpRename (and OpUpdate carrying a rename)
+	ObjectType string
+	Changes    []AttrChange
+}
+
+// ExportResult is the outcome of one ExportOp.
+type ExportResult struct {
+	ID string
+	// Anchor is the object's anchor in the system (set for adds).
+	Anchor string
+	// Err is nil on success. Wrap ErrAlreadyExists / ErrNotFound where they apply.
+	Err error
+}
+
+// Exporter writes changes to the system. Export must return one result per op,
+// in any order. An export is replayed after a crash, so each op must be
+// idempotent: an add of an object that already exists returns
+// ErrAlreadyExists with the existing anchor; a delete of an object that is gone
+// returns ErrNotFound. The engine turns both into convergence, not failures.
+type Exporter interface {
+	Export(ctx context.Context, ops []ExportOp) []ExportResult
+}
+
+// Sentinel errors connectors wrap.
+var (
+	ErrAlreadyExists = errors.New("object already exists")
+	ErrNotFound      = errors.New("object not found")
+)

@@ -1,0 +1,230 @@
+// Package store defines the interface to idsync's persistent state: connector
+// spaces, the metaverse, CS↔MV links, pending exports (the export journal),
+// watermarks, run history with per-object errors, and settings.
+//
+// Backends live in sub-packages (sqlite, postgres) and all pass the same
+// conformance suite (store/conformance).
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/idsync/idsync/connector"
+	"github.com/idsync/idsync/model"
+)
+
+// Sentinel errors.
+var (
+	ErrNotFound      = errors.New("not found")
+	ErrAlreadyExists = errors.New("already exists")
+)
+
+// CSObject is one object of a connector space: idsync's copy of an object of
+// an external system, as last imported (or as exported and not yet confirmed).
+type CSObject struct {
+	// ID is idsync's own identifier of the CS object; it never changes, even
+	// when the anchor is learned later (provisioned objects get their anchor
+	// from the target when the add is exported).
+	ID        string       `json:"id"`
+	Connector string       `json:"connector"`
+	Partition string       `json:"partition,omitempty"`
+	Object    model.Object `json:"object"`
+	// MVID is the metaverse object this CS object is joined to ("" = disconnector).
+	MVID string `json:"mvid,omitempty"`
+	// LinkRule names the sync rule that created the link (join or provision).
+	LinkRule string `json:"linkRule,omitempty"`
+	// Provisioned is true when idsync created the object in the target (an
+	// outbound Provision rule). Only provisioned or joined objects are ever
+	// deleted by idsync (R2.2).
+	Provisioned bool `json:"provisioned,omitempty"`
+	// Placeholder is true while a provisioned object's add has not yet been
+	// confirmed by the target: Object.Anchor is idsync's proposal.
+	Placeholder bool `json:"placeholder,omitempty"`
+	// SyncPending is set by an import that changed the object; a delta
+	// synchronization processes exactly these objects and clears it.
+	SyncPending bool `json:"syncPending,omitempty"`
+	// Deleted marks an object the import saw deleted that still awaits a
+	// synchronization (to disconnect it); the sync removes it.
+	Deleted bool `json:"deleted,omitempty"`
+	// Pending is the pending export of this object, if any.
+	Pending *PendingExport `json:"pending,omitempty"`
+	// Unconfirmed lists attributes exported but not yet confirmed by an import.
+	Unconfirmed []string `json:"unconfirmed,omitempty"`
+	// Modified is when the object last changed in idsync.
+	Modified time.Time `json:"modified"`
+}
+
+// ExportState is the state of a pending export in the journal.
+type ExportState string
+
+// Export states. An export moves pending → sending before anything is sent to
+// the target (the journal entry); the result then clears it (success) or moves
+// it to error. A crash leaves it in sending, and the next export run replays it.
+const (
+	ExportPending ExportState = "pending"
+	ExportSending ExportState = "sending"
+	ExportError   ExportState = "error"
+)
+
+// PendingExport is a computed change waiting to be written to a connector:
+// the difference between the desired target state and the confirmed one.
+type PendingExport struct {
+	// ID identifies this journal entry (unique per store).
+	ID      string                 `json:"id"`
+	Op      connector.Op           `json:"op"`
+	NewDN   string                 `json:"newDN,omitempty"`
+	Changes []connector.AttrChange `json:"changes,omitempty"`
+	State   ExportState            `json:"state"`
+	// Attempts counts how many times it was sent.
+	Attempts int `json:"attempts,omitempty"`
+	// Error is the target's message for the last failed attempt.
+	Error string `json:"error,omitempty"`
+	// Created is when the export was first computed.
+	Created time.Time `json:"created"`
+	// Rule is the outbound sync rule that computed it.
+	Rule string `json:"rule,omitempty"`
+}
+
+// Contribution records which rule and connector supplied an MV attribute
+// (attribute lineage).
+type Contribution struct {
+	Rule       string `json:"rule"`
+	Connector  string `json:"connector"`
+	CSID       string `json:"csid"`
+	Precedence int    `json:"precedence"`
+}
+
+// MVObject is one metaverse object: the joined view of one real-world identity.
+type MVObject struct {
+	ID      string                  `json:"id"`
+	Type    string                  `json:"type"`
+	Attrs   model.Attrs             `json:"attrs"`
+	Lineage map[string]Contribution `json:"lineage,omitempty"`
+	// Modified is when the object last changed.
+	Modified time.Time `json:"modified"`
+}
+
+// Watermark is a delta import position for one connector partition.
+type Watermark struct {
+	Connector string
+	Partition string
+	Value     string
+}
+
+// Batch is a set of writes applied atomically by Store.Apply.
+type Batch struct {
+	PutCS      []*CSObject
+	DeleteCS   []string // CS object IDs
+	PutMV      []*MVObject
+	DeleteMV   []string // MV object IDs
+	Watermarks []Watermark
+}
+
+// Empty reports whether the batch has nothing to write.
+func (b *Batch) Empty() bool {
+	return len(b.PutCS) == 0 && len(b.DeleteCS) == 0 && len(b.PutMV) == 0 &&
+		len(b.DeleteMV) == 0 && len(b.Watermarks) == 0
+}
+
+// Run is one execution of a run profile (or a cycle step).
+type Run struct {
+	ID        int64      `json:"id"`
+	Connector string     `json:"connector"`
+	Profile   string     `json:"profile"`
+	Partition string     `json:"partition,omitempty"`
+	Started   time.Time  `json:"started"`
+	Finished  *time.Time `json:"finished,omitempty"`
+	// Status: running, success, completed-with-errors, stopped, failed.
+	Status string    `json:"status"`
+	Counts RunCounts `json:"counts"`
+	// Message explains a stopped or failed run.
+	Message string `json:"message,omitempty"`
+	// Progress is objects done and total (total 0 when unknown).
+	Done  int64 `json:"done"`
+	Total int64 `json:"total"`
+}
+
+// Run statuses.
+const (
+	RunRunning   = "running"
+	RunSuccess   = "success"
+	RunWithError = "completed-with-errors"
+	RunStopped   = "stopped"
+	RunFailed    = "failed"
+)
+
+// RunCounts are the per-run counters.
+type RunCounts struct {
+	Adds     int64 `json:"adds"`
+	Updates  int64 `json:"updates"`
+	Deletes  int64 `json:"deletes"`
+	Renames  int64 `json:"renames"`
+	NoChange int64 `json:"noChange"`
+	Errors   int64 `json:"errors"`
+}
+
+// RunError is one per-object error of a run.
+type RunError struct {
+	RunID   int64     `json:"runId"`
+	Object  string    `json:"object"` // DN or anchor
+	CSID    string    `json:"csid,omitempty"`
+	Message string    `json:"message"`
+	Time    time.Time `json:"time"`
+}
+
+// RunFilter selects runs.
+type RunFilter struct {
+	Connector  string
+	OnlyErrors bool // runs with at least one error, or failed/stopped
+	Limit      int  // 0 = no limit
+}
+
+// Store is the persistent state of idsync. Implementations are safe for
+// concurrent use.
+type Store interface {
+	// Apply writes a batch atomically: all of it or none.
+	Apply(ctx context.Context, b *Batch) error
+
+	// GetCS returns a CS object by ID.
+	GetCS(ctx context.Context, id string) (*CSObject, error)
+	// GetCSByAnchor returns a CS object by connector and anchor.
+	GetCSByAnchor(ctx context.Context, connector, anchor string) (*CSObject, error)
+	// ScanCS calls fn for every CS object of connector ("" = all connectors), in
+	// ID order. It stops at and returns fn's first error.
+	ScanCS(ctx context.Context, connector string, fn func(*CSObject) error) error
+	// CountCS returns the number of CS objects of connector.
+	CountCS(ctx context.Context, connector string) (int64, error)
+	// CSForMV returns the CS objects joined to an MV object.
+	CSForMV(ctx context.Context, mvid string) ([]*CSObject, error)
+
+	// GetMV returns an MV object by ID.
+	GetMV(ctx context.Context, id string) (*MVObject, error)
+	// ScanMV calls fn for every MV object in ID order.
+	ScanMV(ctx context.Context, fn func(*MVObject) error) error
+	// CountMV returns the number of MV objects.
+	CountMV(ctx context.Context) (int64, error)
+
+	// Watermark returns the stored delta watermark ("" when none).
+	Watermark(ctx context.Context, connector, partition string) (string, error)
+
+	// StartRun records a new run and sets its ID.
+	StartRun(ctx context.Context, r *Run) error
+	// UpdateRun saves a run's status, counts and progress.
+	UpdateRun(ctx context.Context, r *Run) error
+	// AddRunErrors appends per-object errors to a run.
+	AddRunErrors(ctx context.Context, errs []RunError) error
+	// Runs lists runs, newest first.
+	Runs(ctx context.Context, f RunFilter) ([]*Run, error)
+	// RunErrors returns the per-object errors of a run.
+	RunErrors(ctx context.Context, runID int64) ([]RunError, error)
+
+	// Setting returns a stored setting (ErrNotFound when unset).
+	Setting(ctx context.Context, key string) (string, error)
+	// SetSetting stores a setting.
+	SetSetting(ctx context.Context, key, value string) error
+
+	// Close closes the store.
+	Close() error
+}
