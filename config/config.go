@@ -1,0 +1,236 @@
+// Package config loads idsync's configuration file: the store, the
+// connectors, the rule files, the scheduler and the safety settings.
+//
+// Loading is strict: defaults first, then the file; unknown keys are errors
+// reported with file:line; then a table of validation checks.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+)
+
+// Config is the whole configuration.
+type Config struct {
+	// DataDir holds the embedded store and run artefacts (preview files).
+	DataDir string `yaml:"dataDir"`
+	// Store selects the store backend.
+	Store StoreConfig `yaml:"store"`
+	// Connectors are the configured links to external systems.
+	Connectors []Connector `yaml:"connectors"`
+	// Rules are rule files or glob patterns, relative to the config file.
+	Rules []string `yaml:"rules"`
+	// Scheduler configures the sync cycle of `idsync serve`.
+	Scheduler Scheduler `yaml:"scheduler"`
+	// Safety configures the accidental-delete guard.
+	Safety Safety `yaml:"safety"`
+
+	// Path is the file the configuration was loaded from.
+	Path string `yaml:"-"`
+}
+
+// StoreConfig selects and configures the store.
+type StoreConfig struct {
+	// Type is "sqlite" (the default, embedded).
+	Type string `yaml:"type"`
+	// Path of the SQLite database (default: <dataDir>/idsync.db).
+	Path string `yaml:"path"`
+}
+
+// Connector is one configured connector.
+type Connector struct {
+	Name string `yaml:"name"`
+	Type string `yaml:"type"`
+	// Partitions to synchronize (domain-based filtering); empty = all.
+	Partitions []string `yaml:"partitions"`
+	// Config is the type-specific block, decoded by the connector's factory.
+	Config Block `yaml:"config"`
+	// DeleteThreshold overrides Safety.DeleteThreshold for this connector.
+	DeleteThreshold *int `yaml:"deleteThreshold"`
+	// Parameters are values rules may refer to, e.g. Domain.FQDN.
+	Parameters map[string]string `yaml:"parameters"`
+}
+
+// Scheduler configures the sync cycle.
+type Scheduler struct {
+	// Interval between cycles (default 30m, R2.3).
+	Interval Duration `yaml:"interval"`
+	// Order of connectors in a cycle; default: configuration order.
+	Order []string `yaml:"order"`
+}
+
+// Safety configures the accidental-delete guard (R2.4).
+type Safety struct {
+	// PreventAccidentalDeletes is on by default.
+	PreventAccidentalDeletes *bool `yaml:"preventAccidentalDeletes"`
+	// DeleteThreshold is the largest number of deletes an export run may
+	// perform without an explicit allowance (default 500).
+	DeleteThreshold int `yaml:"deleteThreshold"`
+}
+
+// Duration is a time.Duration written as "30m", "1h".
+type Duration struct{ time.Duration }
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(b []byte) error {
+	s := strings.Trim(strings.TrimSpace(string(b)), `"'`)
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("invalid duration %q (write e.g. 30m or 1h): %w", s, err)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalYAML writes the duration as a string.
+func (d Duration) MarshalYAML() ([]byte, error) { return []byte(d.String()), nil }
+
+// Block is a configuration block decoded later by its owner (a connector's
+// factory). It keeps the YAML node so errors still carry file:line.
+type Block struct {
+	node ast.Node
+	file string
+}
+
+// UnmarshalYAML keeps the node.
+func (b *Block) UnmarshalYAML(n ast.Node) error { b.node = n; return nil }
+
+// Decode decodes the block into v strictly (unknown keys are errors).
+func (b Block) Decode(v any) error {
+	if b.node == nil {
+		return nil
+	}
+	if err := yaml.NodeToValue(b.node, v, yaml.Strict()); err != nil {
+		return positioned(b.file, err)
+	}
+	return nil
+}
+
+// DeletesGuarded reports whether the accidental-delete guard is on.
+func (s Safety) DeletesGuarded() bool {
+	return s.PreventAccidentalDeletes == nil || *s.PreventAccidentalDeletes
+}
+
+// Threshold returns the delete threshold for a connector.
+func (c *Config) Threshold(connector string) int {
+	if cc := c.Connector(connector); cc != nil && cc.DeleteThreshold != nil {
+		return *cc.DeleteThreshold
+	}
+	return c.Safety.DeleteThreshold
+}
+
+// Connector returns the named connector config, or nil.
+func (c *Config) Connector(name string) *Connector {
+	for i := range c.Connectors {
+		if c.Connectors[i].Name == name {
+			return &c.Connectors[i]
+		}
+	}
+	return nil
+}
+
+// Names returns the connector names in configuration order.
+func (c *Config) Names() []string {
+	n := make([]string, len(c.Connectors))
+	for i, cc := range c.Connectors {
+		n[i] = cc.Name
+	}
+	return n
+}
+
+// Default returns the configuration defaults.
+func Default() *Config {
+	return &Config{
+		DataDir:   ".",
+		Store:     StoreConfig{Type: "sqlite"},
+		Scheduler: Scheduler{Interval: Duration{30 * time.Minute}},
+		Safety:    Safety{DeleteThreshold: 500},
+	}
+}
+
+// Load reads and validates a configuration file.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse parses and validates configuration data; name is used in messages
+// and to resolve relative paths.
+func Parse(name string, data []byte) (*Config, error) {
+	c := Default()
+	if err := yaml.UnmarshalWithOptions(data, c, yaml.Strict()); err != nil {
+		return nil, positioned(name, err)
+	}
+	c.Path = name
+	base := filepath.Dir(name)
+	for i := range c.Connectors {
+		c.Connectors[i].Config.file = name
+	}
+	if !filepath.IsAbs(c.DataDir) {
+		c.DataDir = filepath.Join(base, c.DataDir)
+	}
+	if c.Store.Path == "" {
+		c.Store.Path = filepath.Join(c.DataDir, "idsync.db")
+	} else if !filepath.IsAbs(c.Store.Path) {
+		c.Store.Path = filepath.Join(base, c.Store.Path)
+	}
+	for i, r := range c.Rules {
+		if !filepath.IsAbs(r) {
+			c.Rules[i] = filepath.Join(base, r)
+		}
+	}
+	if errs := c.Validate(); len(errs) > 0 {
+		return nil, fmt.Errorf("%s: invalid configuration:\n  %w", name, errors.Join(errs...))
+	}
+	return c, nil
+}
+
+// Validate checks the configuration and returns every problem found.
+func (c *Config) Validate() []error {
+	var errs []error
+	check := func(ok bool, format string, args ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf(format, args...))
+		}
+	}
+	check(c.Store.Type == "sqlite", "store.type %q is not supported (use sqlite)", c.Store.Type)
+	check(c.Safety.DeleteThreshold >= 0, "safety.deleteThreshold must be ≥ 0, not %d", c.Safety.DeleteThreshold)
+	check(c.Scheduler.Interval.Duration >= time.Minute, "scheduler.interval must be at least 1m, not %s", c.Scheduler.Interval)
+	seen := map[string]bool{}
+	for i, cc := range c.Connectors {
+		check(cc.Name != "", "connectors[%d]: name is required", i)
+		check(cc.Type != "", "connector %q: type is required", cc.Name)
+		check(!seen[cc.Name], "connector %q is configured twice", cc.Name)
+		check(!strings.ContainsAny(cc.Name, " /\\:"), "connector %q: a name must not contain spaces, slashes or colons", cc.Name)
+		if cc.DeleteThreshold != nil {
+			check(*cc.DeleteThreshold >= 0, "connector %q: deleteThreshold must be ≥ 0", cc.Name)
+		}
+		seen[cc.Name] = true
+	}
+	for _, o := range c.Scheduler.Order {
+		check(seen[o], "scheduler.order names connector %q, which is not configured", o)
+	}
+	return errs
+}
+
+// positioned turns a YAML error into "file:line: message".
+func positioned(file string, err error) error {
+	var ye yaml.Error
+	if errors.As(err, &ye) {
+		if tk := ye.GetToken(); tk != nil && tk.Position != nil {
+			return fmt.Errorf("%s:%d: %s", file, tk.Position.Line, ye.GetMessage())
+		}
+		return fmt.Errorf("%s: %s", file, ye.GetMessage())
+	}
+	return fmt.Errorf("%s: %w", file, err)
+}

@@ -1,0 +1,216 @@
+// Package engine is idsync's synchronization engine: it runs the run profiles
+// (Full Import, Delta Import, Full Synchronization, Delta Synchronization,
+// Export) of each connector against the store, applying the sync rules.
+//
+// The engine is level-based: a synchronization recomputes the desired
+// metaverse and target state from the connector spaces, and pending exports
+// are the difference between the desired target state and the target's last
+// confirmed state. Replaying any step after a crash reaches the same result.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/idsync/idsync/connector"
+	"github.com/idsync/idsync/rules"
+	"github.com/idsync/idsync/store"
+)
+
+// Profile is a run profile.
+type Profile string
+
+// Run profiles.
+const (
+	FullImport  Profile = "full-import"
+	DeltaImport Profile = "delta-import"
+	FullSync    Profile = "full-sync"
+	DeltaSync   Profile = "delta-sync"
+	Export      Profile = "export"
+)
+
+// Profiles lists the run profiles in cycle order.
+var Profiles = []Profile{FullImport, DeltaImport, FullSync, DeltaSync, Export}
+
+// ParseProfile parses a profile name.
+func ParseProfile(s string) (Profile, error) {
+	for _, p := range Profiles {
+		if string(p) == s {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("unknown run profile %q (want one of full-import, delta-import, full-sync, delta-sync, export)", s)
+}
+
+// Connector is a configured connector as the engine sees it.
+type Connector struct {
+	Name string
+	Conn connector.Connector
+	// Partitions selected for synchronization (domain-based filtering);
+	// empty = every partition the connector reports.
+	Partitions []string
+	// Parameters for rule expressions (Domain.FQDN …).
+	Parameters map[string]string
+	// DeleteThreshold for the accidental-delete guard; < 0 = guard off.
+	DeleteThreshold int
+}
+
+// Engine runs run profiles.
+type Engine struct {
+	Store      store.Store
+	Rules      *rules.RuleSet
+	Connectors map[string]*Connector
+	Log        *slog.Logger
+	// Progress, when set, is called as a run advances.
+	Progress func(r *store.Run)
+	// BatchSize is the number of objects written per store transaction during
+	// imports and per export call (default 1,000).
+	BatchSize int
+
+	mu sync.Mutex // one run at a time in this process (see Lock for processes)
+}
+
+// RunOptions tune one run.
+type RunOptions struct {
+	// AllowDeletes lets an export exceed the accidental-delete threshold once.
+	AllowDeletes bool
+	// Partition restricts an import to one partition ("" = all selected).
+	Partition string
+}
+
+// ErrDeleteThreshold is returned (wrapped) when an export stops because its
+// pending deletes exceed the accidental-delete threshold.
+var ErrDeleteThreshold = errors.New("pending deletes exceed the accidental-delete threshold")
+
+func (e *Engine) log() *slog.Logger {
+	if e.Log != nil {
+		return e.Log
+	}
+	return slog.Default()
+}
+
+func (e *Engine) batchSize() int {
+	if e.BatchSize > 0 {
+		return e.BatchSize
+	}
+	return 1000
+}
+
+// ConnectorNames returns the configured connector names, sorted.
+func (e *Engine) ConnectorNames() []string {
+	n := make([]string, 0, len(e.Connectors))
+	for k := range e.Connectors {
+		n = append(n, k)
+	}
+	sort.Strings(n)
+	return n
+}
+
+func (e *Engine) connector(name string) (*Connector, error) {
+	c, ok := e.Connectors[name]
+	if !ok {
+		return nil, fmt.Errorf("connector %q is not configured (configured: %v)", name, e.ConnectorNames())
+	}
+	return c, nil
+}
+
+// Run executes one run profile on a connector and returns its run records
+// (one per partition step for imports).
+func (e *Engine) Run(ctx context.Context, conn string, p Profile, o RunOptions) ([]*store.Run, error) {
+	c, err := e.connector(conn)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch p {
+	case FullImport, DeltaImport:
+		return e.importRuns(ctx, c, p, o)
+	case FullSync, DeltaSync:
+		r, err := e.syncRun(ctx, c, p == FullSync)
+		return []*store.Run{r}, err
+	case Export:
+		r, err := e.exportRun(ctx, c, o)
+		return []*store.Run{r}, err
+	}
+	return nil, fmt.Errorf("unknown run profile %q", p)
+}
+
+// runRec tracks one run record: counts, progress and per-object errors.
+type runRec struct {
+	e    *Engine
+	r    *store.Run
+	errs []store.RunError
+	last time.Time
+}
+
+func (e *Engine) startRun(ctx context.Context, conn string, p Profile, partition string) (*runRec, error) {
+	r := &store.Run{Connector: conn, Profile: string(p), Partition: partition, Started: time.Now().UTC(), Status: store.RunRunning}
+	if err := e.Store.StartRun(ctx, r); err != nil {
+		return nil, fmt.Errorf("record %s run of %s: %w", p, conn, err)
+	}
+	e.log().Info("run started", "run", r.ID, "connector", conn, "profile", p, "partition", partition)
+	return &runRec{e: e, r: r}, nil
+}
+
+// objectError records a per-object error; the run goes on.
+func (rr *runRec) objectError(object, csid string, err error) {
+	rr.r.Counts.Errors++
+	rr.errs = append(rr.errs, store.RunError{RunID: rr.r.ID, Object: object, CSID: csid, Message: err.Error(), Time: time.Now().UTC()})
+	rr.e.log().Warn("object error", "run", rr.r.ID, "object", object, "err", err)
+}
+
+// progress updates the progress counters, persisting at most every second.
+func (rr *runRec) progress(ctx context.Context, done, total int64) {
+	rr.r.Done, rr.r.Total = done, total
+	if rr.e.Progress != nil {
+		rr.e.Progress(rr.r)
+	}
+	if time.Since(rr.last) > time.Second {
+		rr.last = time.Now()
+		if err := rr.e.Store.UpdateRun(ctx, rr.r); err != nil {
+			rr.e.log().Warn("update run progress", "run", rr.r.ID, "err", err)
+		}
+	}
+}
+
+// finish records the outcome. runErr is the error that ended the run (nil if
+// it completed). The returned error is runErr.
+func (rr *runRec) finish(ctx context.Context, runErr error) error {
+	now := time.Now().UTC()
+	rr.r.Finished = &now
+	switch {
+	case errors.Is(runErr, ErrDeleteThreshold):
+		rr.r.Status = store.RunStopped
+		rr.r.Message = runErr.Error()
+	case runErr != nil:
+		rr.r.Status = store.RunFailed
+		rr.r.Message = runErr.Error()
+	case rr.r.Counts.Errors > 0:
+		rr.r.Status = store.RunWithError
+	default:
+		rr.r.Status = store.RunSuccess
+	}
+	// Use a fresh context so a cancelled run is still recorded.
+	wctx := context.WithoutCancel(ctx)
+	if len(rr.errs) > 0 {
+		if err := rr.e.Store.AddRunErrors(wctx, rr.errs); err != nil {
+			rr.e.log().Error("record run errors", "run", rr.r.ID, "err", err)
+		}
+	}
+	if err := rr.e.Store.UpdateRun(wctx, rr.r); err != nil {
+		rr.e.log().Error("record run", "run", rr.r.ID, "err", err)
+	}
+	if rr.e.Progress != nil {
+		rr.e.Progress(rr.r)
+	}
+	rr.e.log().Info("run finished", "run", rr.r.ID, "connector", rr.r.Connector, "profile", rr.r.Profile,
+		"status", rr.r.Status, "adds", rr.r.Counts.Adds, "updates", rr.r.Counts.Updates,
+		"deletes", rr.r.Counts.Deletes, "errors", rr.r.Counts.Errors)
+	return runErr
+}

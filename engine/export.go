@@ -1,0 +1,238 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/idsync/idsync/connector"
+	"github.com/idsync/idsync/model"
+	"github.com/idsync/idsync/store"
+)
+
+func (e *Engine) exportRun(ctx context.Context, c *Connector, o RunOptions) (*store.Run, error) {
+	rr, err := e.startRun(ctx, c.Name, Export, "")
+	if err != nil {
+		return nil, err
+	}
+	err = e.export(ctx, rr, c, o)
+	if err != nil && !errors.Is(err, ErrDeleteThreshold) {
+		err = fmt.Errorf("export to %s: %w", c.Name, err)
+	}
+	return rr.r, rr.finish(ctx, err)
+}
+
+// export writes the pending exports of connector c. Each batch is journaled
+// (state "sending", committed) before it is sent; results are committed after.
+// A crash between the two leaves entries in "sending", and the next export
+// replays them: connectors make every operation idempotent.
+func (e *Engine) export(ctx context.Context, rr *runRec, c *Connector, o RunOptions) error {
+	ex, ok := c.Conn.(connector.Exporter)
+	if !ok {
+		return fmt.Errorf("connector %s cannot export (its type has no export capability)", c.Name)
+	}
+	var todo []*store.CSObject
+	deletes := 0
+	if err := e.Store.ScanCS(ctx, c.Name, func(t *store.CSObject) error {
+		if t.Pending != nil {
+			todo = append(todo, t)
+			if t.Pending.Op == connector.OpDelete {
+				deletes++
+			}
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("read pending exports: %w", err)
+	}
+	if c.DeleteThreshold >= 0 && deletes > c.DeleteThreshold && !o.AllowDeletes {
+		return fmt.Errorf("%w: the export to %s stopped before writing anything: %d pending deletes exceed the threshold of %d. "+
+			"Review them with `idsync preview %s`; if they are intended, run `idsync run %s export --allow-deletes` once, or raise the threshold (safety.deleteThreshold)",
+			ErrDeleteThreshold, c.Name, deletes, c.DeleteThreshold, c.Name, c.Name)
+	}
+	sort.SliceStable(todo, func(i, j int) bool { return exportOrder(todo[i]) < exportOrder(todo[j]) })
+	total := int64(len(todo))
+	var done int64
+	for start := 0; start < len(todo); start += e.batchSize() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		chunk := todo[start:min(start+e.batchSize(), len(todo))]
+		if err := e.exportChunk(ctx, rr, ex, chunk); err != nil {
+			return err
+		}
+		done += int64(len(chunk))
+		rr.progress(ctx, done, total)
+	}
+	return nil
+}
+
+// exportOrder sends adds of plain objects first, then adds of objects that
+// reference others (groups after their members), then updates, renames, deletes.
+func exportOrder(t *store.CSObject) int {
+	switch t.Pending.Op {
+	case connector.OpAdd:
+		for _, ch := range t.Pending.Changes {
+			if ch.Type == model.Reference {
+				return 1
+			}
+		}
+		return 0
+	case connector.OpUpdate:
+		return 2
+	case connector.OpRename:
+		return 3
+	default:
+		return 4
+	}
+}
+
+func opFor(t *store.CSObject) connector.ExportOp {
+	return connector.ExportOp{ID: t.Pending.ID, Op: t.Pending.Op, Anchor: t.Object.Anchor, DN: t.Object.DN,
+		NewDN: t.Pending.NewDN, ObjectType: t.Object.Type, Changes: t.Pending.Changes}
+}
+
+func (e *Engine) exportChunk(ctx context.Context, rr *runRec, ex connector.Exporter, chunk []*store.CSObject) error {
+	// 1. Journal: record that these are being sent, before sending them.
+	journal := &store.Batch{}
+	byID := make(map[string]*store.CSObject, len(chunk))
+	ops := make([]connector.ExportOp, 0, len(chunk))
+	for _, t := range chunk {
+		t.Pending.State = store.ExportSending
+		t.Pending.Attempts++
+		journal.PutCS = append(journal.PutCS, t)
+		byID[t.Pending.ID] = t
+		ops = append(ops, opFor(t))
+	}
+	if err := e.Store.Apply(ctx, journal); err != nil {
+		return fmt.Errorf("journal exports: %w", err)
+	}
+	// 2. Send.
+	results := ex.Export(ctx, ops)
+	// 3. Record the results. Adds the target already has are re-sent as a
+	// full replace (an add replayed after a crash, or an object created
+	// meanwhile with the same DN).
+	out := &store.Batch{}
+	var retry []connector.ExportOp
+	seen := map[string]bool{}
+	for _, res := range results {
+		t := byID[res.ID]
+		if t == nil || seen[res.ID] {
+			continue
+		}
+		seen[res.ID] = true
+		if t.Pending.Op == connector.OpAdd && errors.Is(res.Err, connector.ErrAlreadyExists) {
+			if res.Anchor != "" {
+				t.Object.Anchor = res.Anchor
+			}
+			op := opFor(t)
+			op.Op = connector.OpUpdate
+			op.Anchor = t.Object.Anchor
+			retry = append(retry, op)
+			continue
+		}
+		e.applyResult(rr, out, t, res)
+	}
+	for id, t := range byID {
+		if !seen[id] {
+			e.applyResult(rr, out, t, connector.ExportResult{ID: id, Err: errors.New("the connector returned no result for this export; it will be retried")})
+		}
+	}
+	if len(retry) > 0 {
+		for _, res := range ex.Export(ctx, retry) {
+			if t := byID[res.ID]; t != nil {
+				res.Anchor = t.Object.Anchor
+				e.applyResult(rr, out, t, res)
+			}
+		}
+	}
+	if err := e.Store.Apply(context.WithoutCancel(ctx), out); err != nil {
+		return fmt.Errorf("record export results: %w", err)
+	}
+	return nil
+}
+
+// applyResult updates the CS object with an export's outcome: on success the
+// exported values become the object's (unconfirmed) state and the pending
+// export is cleared; on failure the entry keeps the target's message.
+func (e *Engine) applyResult(rr *runRec, b *store.Batch, t *store.CSObject, res connector.ExportResult) {
+	p := t.Pending
+	if p.Op == connector.OpDelete && (res.Err == nil || errors.Is(res.Err, connector.ErrNotFound)) {
+		b.DeleteCS = append(b.DeleteCS, t.ID)
+		rr.r.Counts.Deletes++
+		return
+	}
+	if res.Err != nil {
+		p.State = store.ExportError
+		p.Error = res.Err.Error()
+		b.PutCS = append(b.PutCS, t)
+		rr.objectError(objName(t), t.ID, fmt.Errorf("%s: %w", p.Op, res.Err))
+		return
+	}
+	switch p.Op {
+	case connector.OpAdd:
+		rr.r.Counts.Adds++
+	case connector.OpRename:
+		rr.r.Counts.Renames++
+	default:
+		rr.r.Counts.Updates++
+	}
+	if res.Anchor != "" {
+		t.Object.Anchor = res.Anchor
+	}
+	t.Placeholder = false
+	if p.NewDN != "" {
+		t.Object.DN = p.NewDN
+	}
+	if t.Object.Attrs == nil {
+		t.Object.Attrs = model.Attrs{}
+	}
+	unconfirmed := map[string]bool{}
+	for _, u := range t.Unconfirmed {
+		unconfirmed[u] = true
+	}
+	for _, ch := range p.Changes {
+		applyChange(t.Object.Attrs, ch)
+		unconfirmed[ch.Name] = true
+	}
+	t.Unconfirmed = sortedKeys(unconfirmed)
+	t.Pending = nil
+	t.Modified = time.Now().UTC()
+	b.PutCS = append(b.PutCS, t)
+}
+
+// applyChange applies one attribute change to attrs.
+func applyChange(attrs model.Attrs, ch connector.AttrChange) {
+	switch ch.Mode {
+	case connector.AddVals:
+		cur := attrs[ch.Name]
+		have := map[string]bool{}
+		for _, v := range cur.Values {
+			have[v] = true
+		}
+		for _, v := range ch.Values {
+			if !have[v] {
+				cur.Values = append(cur.Values, v)
+				have[v] = true
+			}
+		}
+		cur.Type = ch.Type
+		attrs.Set(ch.Name, cur)
+	case connector.DelVals:
+		cur := attrs[ch.Name]
+		drop := map[string]bool{}
+		for _, v := range ch.Values {
+			drop[v] = true
+		}
+		var keep []string
+		for _, v := range cur.Values {
+			if !drop[v] {
+				keep = append(keep, v)
+			}
+		}
+		attrs.Set(ch.Name, model.Values{Type: cur.Type, Values: keep})
+	default:
+		attrs.Set(ch.Name, model.Values{Type: ch.Type, Values: append([]string(nil), ch.Values...)})
+	}
+}

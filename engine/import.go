@@ -1,0 +1,217 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/idsync/idsync/connector"
+	"github.com/idsync/idsync/model"
+	"github.com/idsync/idsync/store"
+)
+
+// partitions returns the partitions an import of c runs over: the selected
+// ones, else every partition the connector reports, else the single "".
+func (e *Engine) partitions(ctx context.Context, c *Connector, only string) ([]string, error) {
+	if only != "" {
+		return []string{only}, nil
+	}
+	if len(c.Partitions) > 0 {
+		return c.Partitions, nil
+	}
+	if p, ok := c.Conn.(connector.Partitioner); ok {
+		ps, err := p.Partitions(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list partitions of %s: %w", c.Name, err)
+		}
+		out := make([]string, len(ps))
+		for i, x := range ps {
+			out[i] = x.Name
+		}
+		return out, nil
+	}
+	return []string{""}, nil
+}
+
+// importRuns runs one import step per partition.
+func (e *Engine) importRuns(ctx context.Context, c *Connector, p Profile, o RunOptions) ([]*store.Run, error) {
+	parts, err := e.partitions(ctx, c, o.Partition)
+	if err != nil {
+		return nil, err
+	}
+	var runs []*store.Run
+	for _, part := range parts {
+		rr, err := e.startRun(ctx, c.Name, p, part)
+		if err != nil {
+			return runs, err
+		}
+		runs = append(runs, rr.r)
+		if err := rr.finish(ctx, e.importPartition(ctx, rr, c, part, p == FullImport)); err != nil {
+			return runs, fmt.Errorf("%s of %s: %w", p, c.Name, err)
+		}
+	}
+	return runs, nil
+}
+
+// importer applies imported objects to one connector space partition.
+type importer struct {
+	e       *Engine
+	rr      *runRec
+	c       *Connector
+	part    string
+	byAnc   map[string]*store.CSObject
+	byDN    map[string]*store.CSObject // placeholders by lower(DN)
+	seen    map[string]bool
+	batch   store.Batch
+	done    int64
+	total   int64
+	pending []*store.CSObject
+}
+
+func (e *Engine) importPartition(ctx context.Context, rr *runRec, c *Connector, part string, full bool) error {
+	im := &importer{e: e, rr: rr, c: c, part: part, byAnc: map[string]*store.CSObject{},
+		byDN: map[string]*store.CSObject{}, seen: map[string]bool{}}
+	if err := e.Store.ScanCS(ctx, c.Name, func(o *store.CSObject) error {
+		if o.Partition != part {
+			return nil
+		}
+		im.byAnc[o.Object.Anchor] = o
+		if o.Placeholder && o.Object.DN != "" {
+			im.byDN[strings.ToLower(o.Object.DN)] = o
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("load connector space: %w", err)
+	}
+	im.total = int64(len(im.byAnc))
+	req := connector.ImportRequest{Partition: part, Attributes: e.Rules.Attributes(c.Name)}
+	di, hasDelta := c.Conn.(connector.DeltaImporter)
+	wm, err := e.Store.Watermark(ctx, c.Name, part)
+	if err != nil {
+		return fmt.Errorf("read watermark: %w", err)
+	}
+	if !full && (!hasDelta || wm == "") {
+		e.log().Info("delta import not possible, running a full import", "connector", c.Name, "partition", part,
+			"reason", map[bool]string{true: "no watermark yet", false: "connector has no delta capability"}[hasDelta])
+		full = true
+	}
+	var newWM string
+	if full {
+		fi, ok := c.Conn.(connector.FullImporter)
+		if !ok {
+			return fmt.Errorf("connector %s cannot import", c.Name)
+		}
+		newWM, err = fi.FullImport(ctx, req, func(o *model.Object) error {
+			return im.upsert(ctx, o)
+		})
+		if err != nil {
+			return err
+		}
+		// A full import also detects deletions: objects no longer present.
+		for anc, o := range im.byAnc {
+			if !im.seen[anc] && !o.Placeholder && !o.Deleted {
+				im.markDeleted(o)
+			}
+		}
+	} else {
+		newWM, err = di.DeltaImport(ctx, req, wm, func(ch connector.Change) error {
+			if ch.Kind == connector.Delete {
+				if o, ok := im.byAnc[ch.Object.Anchor]; ok && !o.Deleted {
+					im.markDeleted(o)
+					return im.flush(ctx, false)
+				}
+				return nil
+			}
+			return im.upsert(ctx, ch.Object)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if newWM != "" {
+		im.batch.Watermarks = append(im.batch.Watermarks, store.Watermark{Connector: c.Name, Partition: part, Value: newWM})
+	}
+	return im.flush(ctx, true)
+}
+
+func (im *importer) upsert(ctx context.Context, o *model.Object) error {
+	if o.Anchor == "" {
+		im.rr.objectError(o.DN, "", errors.New("imported object has no anchor; check the connector's anchor setting"))
+		return nil
+	}
+	if o.Attrs == nil {
+		o.Attrs = model.Attrs{}
+	}
+	im.seen[o.Anchor] = true
+	im.done++
+	cur, ok := im.byAnc[o.Anchor]
+	if !ok && o.DN != "" {
+		// An add exported before a crash, before its result was recorded:
+		// the target has it under its real anchor; adopt the placeholder.
+		if ph, found := im.byDN[strings.ToLower(o.DN)]; found {
+			delete(im.byAnc, ph.Object.Anchor)
+			delete(im.byDN, strings.ToLower(o.DN))
+			cur, ok = ph, true
+			cur.Placeholder = false
+			if cur.Pending != nil && cur.Pending.Op == connector.OpAdd {
+				cur.Pending = nil // the add landed; the next sync computes what is left
+			}
+			im.byAnc[o.Anchor] = cur
+		}
+	}
+	now := time.Now().UTC()
+	switch {
+	case !ok:
+		cs := &store.CSObject{ID: uuid.NewString(), Connector: im.c.Name, Partition: im.part, Object: *o,
+			SyncPending: true, Modified: now}
+		im.byAnc[o.Anchor] = cs
+		im.batch.PutCS = append(im.batch.PutCS, cs)
+		im.rr.r.Counts.Adds++
+	case cur.Deleted || cur.Object.DN != o.DN || cur.Object.Type != o.Type || cur.Object.Anchor != o.Anchor ||
+		!cur.Object.Attrs.Equal(o.Attrs) || len(cur.Unconfirmed) > 0:
+		if cur.Object.DN != o.DN && cur.Object.DN != "" {
+			im.rr.r.Counts.Renames++
+		} else {
+			im.rr.r.Counts.Updates++
+		}
+		cur.Object = *o
+		cur.Deleted = false
+		cur.Unconfirmed = nil // the confirming import: what the target holds now
+		cur.SyncPending = true
+		cur.Modified = now
+		im.batch.PutCS = append(im.batch.PutCS, cur)
+	default:
+		im.rr.r.Counts.NoChange++
+	}
+	return im.flush(ctx, false)
+}
+
+func (im *importer) markDeleted(o *store.CSObject) {
+	o.Deleted = true
+	o.SyncPending = true
+	o.Modified = time.Now().UTC()
+	im.batch.PutCS = append(im.batch.PutCS, o)
+	im.rr.r.Counts.Deletes++
+}
+
+func (im *importer) flush(ctx context.Context, final bool) error {
+	if !final && len(im.batch.PutCS) < im.e.batchSize() {
+		if im.done%1000 == 0 {
+			im.rr.progress(ctx, im.done, im.total)
+		}
+		return nil
+	}
+	if im.batch.Empty() {
+		return nil
+	}
+	if err := im.e.Store.Apply(ctx, &im.batch); err != nil {
+		return fmt.Errorf("store imported objects: %w", err)
+	}
+	im.batch = store.Batch{}
+	im.rr.progress(ctx, im.done, im.total)
+	return nil
+}

@@ -1,0 +1,124 @@
+package engine
+
+import (
+	"strings"
+
+	"github.com/idsync/idsync/store"
+)
+
+// An attribute index over metaverse objects of one type, or over the
+// disconnectors of one connector and object type, built the first time a join
+// needs it and kept current as objects change during the synchronization.
+type attrIndex struct {
+	space   string // MV object type, or connector
+	objType string // CS object type ("" for MV indexes)
+	attr    string
+	exact   bool // case-sensitive
+	m       map[string][]string
+}
+
+func norm(v string, exact bool) string {
+	if exact {
+		return v
+	}
+	return strings.ToLower(v)
+}
+
+func (ix *attrIndex) add(id string, vals []string) {
+	for _, v := range vals {
+		k := norm(v, ix.exact)
+		ix.m[k] = append(ix.m[k], id)
+	}
+}
+
+func (ix *attrIndex) remove(id string, vals []string) {
+	for _, v := range vals {
+		k := norm(v, ix.exact)
+		ids := ix.m[k]
+		for i, x := range ids {
+			if x == id {
+				ids = append(ids[:i:i], ids[i+1:]...)
+				break
+			}
+		}
+		if len(ids) == 0 {
+			delete(ix.m, k)
+		} else {
+			ix.m[k] = ids
+		}
+	}
+}
+
+func idxKey(space, objType, attr string, exact bool) string {
+	k := space + "\x00" + objType + "\x00" + attr
+	if exact {
+		k += "\x00="
+	}
+	return k
+}
+
+// mvLookup returns the MV objects of mvType whose attr has value.
+func (s *state) mvLookup(mvType, attr string, exact bool, value string) []string {
+	key := idxKey(mvType, "", attr, exact)
+	ix, ok := s.mvIdx[key]
+	if !ok {
+		ix = &attrIndex{space: mvType, attr: attr, exact: exact, m: map[string][]string{}}
+		for id, m := range s.mv {
+			if m.Type == mvType && !s.delMV[id] {
+				ix.add(id, m.Attrs[attr].Values)
+			}
+		}
+		s.mvIdx[key] = ix
+		s.mvIdxByType[mvType] = append(s.mvIdxByType[mvType], ix)
+	}
+	return ix.m[norm(value, exact)]
+}
+
+func (s *state) unindexMV(m *store.MVObject) {
+	for _, ix := range s.mvIdxByType[m.Type] {
+		ix.remove(m.ID, m.Attrs[ix.attr].Values)
+	}
+}
+
+func (s *state) indexMV(m *store.MVObject) {
+	for _, ix := range s.mvIdxByType[m.Type] {
+		ix.add(m.ID, m.Attrs[ix.attr].Values)
+	}
+}
+
+// csLookup returns the disconnectors of connector and csType whose attr has value.
+func (s *state) csLookup(connector, csType, attr string, exact bool, value string) []string {
+	key := idxKey(connector, csType, attr, exact)
+	ix, ok := s.csIdx[key]
+	if !ok {
+		ix = &attrIndex{space: connector, objType: csType, attr: attr, exact: exact, m: map[string][]string{}}
+		for _, id := range s.byConn[connector] {
+			c := s.cs[id]
+			if c.MVID == "" && c.Object.Type == csType && !s.delCS[id] && !c.Deleted {
+				ix.add(id, c.Object.Attrs[attr].Values)
+			}
+		}
+		s.csIdx[key] = ix
+		s.csIdxByConn[connector] = append(s.csIdxByConn[connector], ix)
+	}
+	return ix.m[norm(value, exact)]
+}
+
+// unindexDisconnector removes c from the disconnector indexes (it joined or
+// was deleted).
+func (s *state) unindexDisconnector(c *store.CSObject) {
+	for _, ix := range s.csIdxByConn[c.Connector] {
+		if ix.objType == c.Object.Type {
+			ix.remove(c.ID, c.Object.Attrs[ix.attr].Values)
+		}
+	}
+}
+
+// indexDisconnector adds c to the disconnector indexes (it was disconnected).
+func (s *state) indexDisconnector(c *store.CSObject) {
+	for _, ix := range s.csIdxByConn[c.Connector] {
+		if ix.objType == c.Object.Type {
+			ix.add(c.ID, c.Object.Attrs[ix.attr].Values)
+		}
+	}
+}

@@ -1,0 +1,145 @@
+package engine
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/idsync/idsync/connector"
+	"github.com/idsync/idsync/model"
+	"github.com/idsync/idsync/rules"
+	"github.com/idsync/idsync/store"
+)
+
+// deltaThreshold: reference attributes with more values than this are
+// exported as value additions and removals instead of a full replace (large
+// groups).
+const deltaThreshold = 10
+
+// outAttrs computes the pending export of MV object id's target object in tc:
+// the difference between the desired state (outbound flows) and the target's
+// last confirmed state.
+func (sy *syncer) outAttrs(id, tc string) {
+	s := sy.s
+	rs := sy.outRules[id+"\x00"+tc]
+	t := s.linkedIn(id, tc)
+	m := s.mv[id]
+	if t == nil || m == nil || len(rs) == 0 || s.delMV[id] {
+		return
+	}
+	if t.Pending != nil && t.Pending.State == store.ExportSending {
+		return // an export in flight is replayed first; the next sync recomputes
+	}
+	var params map[string]string
+	if cc := sy.e.Connectors[tc]; cc != nil {
+		params = cc.Parameters
+	}
+	ev := env{attrs: m.Attrs, imported: t.Object.Attrs, params: params}
+	ref := func(v string) (string, bool) {
+		o := s.linkedIn(v, tc)
+		if o == nil {
+			return "", false
+		}
+		if o.Object.DN != "" {
+			return o.Object.DN, true
+		}
+		return o.Object.Anchor, true
+	}
+	var contribs []contribution
+	for _, r := range rs {
+		if r.CSObjectType != t.Object.Type {
+			continue
+		}
+		var err error
+		contribs, err = evalFlows(r, ev, contribution{prec: r.Precedence, rule: r.Name}, ref, contribs)
+		if err != nil {
+			sy.failed[id] = true
+			sy.rr.objectError(objName(t), t.ID, err)
+			return
+		}
+	}
+	desired, win := resolveContributions(contribs)
+	rule := rs[0].Name
+	if t.Placeholder {
+		p := &store.PendingExport{Op: connector.OpAdd, Rule: rule}
+		for _, a := range desired.Names() {
+			v := desired[a]
+			p.Changes = append(p.Changes, connector.AttrChange{Name: a, Mode: connector.Replace, Type: v.Type, Values: v.Values})
+		}
+		sy.setPending(t, p)
+		return
+	}
+	p := &store.PendingExport{Op: connector.OpUpdate, Rule: rule}
+	for _, a := range sy.rv.managed[tc][t.Object.Type] {
+		if w, ok := win[a]; ok && w.once {
+			continue // applied only when the object is created
+		}
+		cur, want := t.Object.Attrs[a], desired[a]
+		if cur.Equal(want) {
+			continue
+		}
+		typ := want.Type
+		if len(want.Values) == 0 {
+			typ = cur.Type
+		}
+		if typ == model.Reference && len(cur.Values)+len(want.Values) > deltaThreshold && len(cur.Values) > 0 && len(want.Values) > 0 {
+			add, del := valueDelta(cur.Values, want.Values)
+			if len(add) > 0 {
+				p.Changes = append(p.Changes, connector.AttrChange{Name: a, Mode: connector.AddVals, Type: typ, Values: add})
+			}
+			if len(del) > 0 {
+				p.Changes = append(p.Changes, connector.AttrChange{Name: a, Mode: connector.DelVals, Type: typ, Values: del})
+			}
+			continue
+		}
+		p.Changes = append(p.Changes, connector.AttrChange{Name: a, Mode: connector.Replace, Type: typ, Values: want.Values})
+	}
+	if lr := sy.rv.byName[t.LinkRule]; lr != nil && lr.LinkType == rules.Provision && lr.DN != "" && t.Object.DN != "" {
+		dn, err := rules.ExpandDN(lr.DN, func(a string) (string, bool) {
+			v := m.Attrs[a]
+			if len(v.Values) == 0 {
+				return "", false
+			}
+			return v.Values[0], true
+		})
+		if err != nil {
+			sy.failed[id] = true
+			sy.rr.objectError(objName(t), t.ID, fmt.Errorf("rename with rule %q: %w", lr.Name, err))
+			return
+		}
+		if !strings.EqualFold(dn, t.Object.DN) {
+			p.NewDN = dn
+			if len(p.Changes) == 0 {
+				p.Op = connector.OpRename
+			}
+		}
+	}
+	if len(p.Changes) == 0 && p.NewDN == "" {
+		if t.Pending != nil {
+			t.Pending = nil
+			s.dirtyCS[t.ID] = true
+		}
+		return
+	}
+	sy.setPending(t, p)
+}
+
+// valueDelta returns the values to add to cur and to remove from it to reach want.
+func valueDelta(cur, want []string) (add, del []string) {
+	have := make(map[string]bool, len(cur))
+	for _, v := range cur {
+		have[v] = true
+	}
+	keep := make(map[string]bool, len(want))
+	for _, v := range want {
+		keep[v] = true
+		if !have[v] {
+			add = append(add, v)
+		}
+	}
+	for _, v := range cur {
+		if !keep[v] {
+			del = append(del, v)
+		}
+	}
+	return add, del
+}

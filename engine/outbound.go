@@ -1,0 +1,302 @@
+package engine
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/idsync/idsync/connector"
+	"github.com/idsync/idsync/model"
+	"github.com/idsync/idsync/rules"
+	"github.com/idsync/idsync/store"
+)
+
+// outbound computes, for every touched MV object and every target connector,
+// the link (provision, join, deprovision) and then the pending export. Links
+// come first for all objects so that references (member, manager) can resolve
+// to target objects provisioned in the same run.
+func (sy *syncer) outbound() {
+	if len(sy.rv.targets) == 0 {
+		return
+	}
+	ids := sortedKeys(sy.outTouched)
+	for _, id := range ids {
+		if sy.failed[id] {
+			continue
+		}
+		for _, t := range sy.rv.targets {
+			sy.outLink(id, t)
+		}
+	}
+	if len(sy.provisioned) > 0 {
+		// Objects that reference a newly provisioned object must now export
+		// the reference.
+		extra := sy.mvReferrers(sy.provisioned)
+		for _, id := range extra {
+			if !sy.outTouched[id] {
+				sy.outTouched[id] = true
+				ids = append(ids, id)
+				for _, t := range sy.rv.targets {
+					sy.outLink(id, t)
+				}
+			}
+		}
+	}
+	for _, id := range ids {
+		if sy.failed[id] {
+			continue
+		}
+		for _, t := range sy.rv.targets {
+			sy.outAttrs(id, t)
+		}
+	}
+	// A deleted MV object keeps no links.
+	for _, id := range ids {
+		if sy.s.delMV[id] {
+			for _, c := range sy.s.linked(id) {
+				sy.s.unlink(c)
+			}
+		}
+	}
+}
+
+// mvReferrers returns the MV objects whose reference attributes name any of ids.
+func (sy *syncer) mvReferrers(ids []string) []string {
+	want := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		want[id] = true
+	}
+	var out []string
+	for id, m := range sy.s.mv {
+		if sy.s.delMV[id] {
+			continue
+		}
+		for _, v := range m.Attrs {
+			if v.Type == model.Reference && slices.ContainsFunc(v.Values, func(x string) bool { return want[x] }) {
+				out = append(out, id)
+				break
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (sy *syncer) tally(target string) *exportTally {
+	x := sy.exports[target]
+	if x == nil {
+		x = &exportTally{}
+		sy.exports[target] = x
+	}
+	return x
+}
+
+// outLink decides, for MV object id and target connector tc, whether a target
+// object should exist: provision, join, keep, or deprovision.
+func (sy *syncer) outLink(id, tc string) {
+	s := sy.s
+	t := s.linkedIn(id, tc)
+	m := s.mv[id]
+	if m == nil || s.delMV[id] {
+		if t != nil && sy.rv.isOutbound(t.LinkRule) {
+			sy.deprovision(t, sy.rv.byName[t.LinkRule], true)
+		}
+		return
+	}
+	var inScope []*rules.Rule
+	for _, r := range sy.rv.outbound[tc] {
+		if r.MVObjectType != m.Type {
+			continue
+		}
+		ok, err := r.Scope.Match(mvSubject{s, m})
+		if err != nil {
+			sy.failed[id] = true
+			sy.rr.objectError("metaverse:"+id, "", fmt.Errorf("scoping filter of rule %q: %w", r.Name, err))
+			return
+		}
+		if ok {
+			inScope = append(inScope, r)
+		}
+	}
+	if len(inScope) == 0 {
+		if t != nil && sy.rv.isOutbound(t.LinkRule) {
+			sy.deprovision(t, sy.rv.byName[t.LinkRule], false)
+		}
+		return
+	}
+	sy.outRules[id+"\x00"+tc] = inScope
+	if t != nil {
+		return
+	}
+	for _, r := range inScope {
+		for gi, g := range r.Join {
+			cands := sy.outJoinCandidates(r, g, m)
+			if len(cands) == 0 {
+				continue
+			}
+			if len(cands) > 1 {
+				sy.failed[id] = true
+				sy.rr.objectError("metaverse:"+id, "", fmt.Errorf("ambiguous join: join group %d of rule %q matches %d objects in %s; make the join rule more specific or fix the duplicates", gi+1, r.Name, len(cands), tc))
+				return
+			}
+			s.link(s.cs[cands[0]], id, r.Name)
+			delete(s.recompute, id) // a target link does not change the MV object
+			return
+		}
+	}
+	for _, r := range inScope {
+		if r.LinkType != rules.Provision {
+			continue
+		}
+		dn := ""
+		if r.DN != "" {
+			var err error
+			dn, err = rules.ExpandDN(r.DN, func(a string) (string, bool) {
+				v := m.Attrs[a]
+				if len(v.Values) == 0 {
+					return "", false
+				}
+				return v.Values[0], true
+			})
+			if err != nil {
+				sy.failed[id] = true
+				sy.rr.objectError("metaverse:"+id, "", fmt.Errorf("provision to %s with rule %q: %w", tc, r.Name, err))
+				return
+			}
+			if other, taken := s.dn[tc][strings.ToLower(dn)]; taken {
+				sy.failed[id] = true
+				sy.rr.objectError("metaverse:"+id, "", fmt.Errorf("provision to %s with rule %q: DN %q is already used by %s; make the DN template unique", tc, r.Name, dn, objName(s.cs[other])))
+				return
+			}
+		}
+		c := &store.CSObject{ID: uuid.NewString(), Connector: tc, Provisioned: true, Placeholder: true, Modified: sy.now,
+			Object: model.Object{Anchor: uuid.NewString(), DN: dn, Type: r.CSObjectType, Attrs: model.Attrs{}}}
+		s.newCS(c)
+		s.link(c, id, r.Name)
+		delete(s.recompute, id)
+		sy.provisioned = append(sy.provisioned, id)
+		return
+	}
+}
+
+// outJoinCandidates returns the disconnectors of the rule's target connector
+// that match every condition of g for MV object m (source: MV attribute,
+// target: CS attribute).
+func (sy *syncer) outJoinCandidates(r *rules.Rule, g rules.JoinGroup, m *store.MVObject) []string {
+	if len(g.Conditions) == 0 {
+		return nil
+	}
+	first := g.Conditions[0]
+	seen := map[string]bool{}
+	var out []string
+	for _, v := range m.Attrs[first.Source].Values {
+		for _, cid := range sy.s.csLookup(r.Connector, r.CSObjectType, first.Target, first.CaseSensitive, v) {
+			c := sy.s.cs[cid]
+			if seen[cid] || c == nil || c.MVID != "" {
+				continue
+			}
+			seen[cid] = true
+			if condsMatch(g.Conditions[1:], func(a string) []string { return m.Attrs[a].Values },
+				func(a string) []string { return c.Object.Attrs[a].Values }) {
+				out = append(out, cid)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// deprovision handles a target object whose MV object left the scope of every
+// outbound rule (or was deleted). Only objects idsync linked through an
+// outbound rule get here: objects created in the target by anything else are
+// never touched (R2.2).
+func (sy *syncer) deprovision(t *store.CSObject, r *rules.Rule, mvDeleted bool) {
+	s := sy.s
+	action := rules.DeprovisionDelete
+	if r != nil && r.Deprovision != "" {
+		action = r.Deprovision
+	}
+	sending := t.Pending != nil && t.Pending.State == store.ExportSending
+	switch action {
+	case rules.DeprovisionKeep:
+		if !sending {
+			t.Pending = nil
+		}
+		s.unlink(t)
+	case rules.DeprovisionDisable:
+		if t.Placeholder && !sending {
+			s.deleteCS(t)
+			return
+		}
+		cur := t.Object.Attrs[r.DisableAttribute]
+		want := model.Values{Type: cur.Type, Values: []string{r.DisableValue}}
+		if !sending {
+			if cur.Equal(want) {
+				t.Pending = nil
+			} else {
+				sy.setPending(t, &store.PendingExport{Op: connector.OpUpdate, Rule: r.Name,
+					Changes: []connector.AttrChange{{Name: r.DisableAttribute, Mode: connector.Replace, Type: cur.Type, Values: want.Values}}})
+			}
+		}
+		if mvDeleted {
+			s.unlink(t)
+		}
+	default:
+		if t.Placeholder && !sending {
+			// Never sent: nothing exists in the target.
+			s.deleteCS(t)
+			return
+		}
+		if !sending {
+			name := ""
+			if r != nil {
+				name = r.Name
+			}
+			sy.setPending(t, &store.PendingExport{Op: connector.OpDelete, Rule: name})
+		}
+		if mvDeleted {
+			s.unlink(t)
+		}
+	}
+}
+
+// setPending stores p as t's pending export unless an equal one is pending.
+func (sy *syncer) setPending(t *store.CSObject, p *store.PendingExport) {
+	if t.Pending != nil && t.Pending.State != store.ExportSending && samePending(t.Pending, p) {
+		return
+	}
+	p.ID = uuid.NewString()
+	p.State = store.ExportPending
+	p.Created = sy.now
+	if t.Pending != nil && t.Pending.State == store.ExportError && t.Pending.Op == p.Op {
+		p.Attempts, p.Error = t.Pending.Attempts, t.Pending.Error
+	}
+	t.Pending = p
+	sy.s.dirtyCS[t.ID] = true
+	x := sy.tally(t.Connector)
+	switch p.Op {
+	case connector.OpAdd:
+		x.adds++
+	case connector.OpDelete:
+		x.deletes++
+	case connector.OpRename:
+		x.renames++
+	default:
+		x.updates++
+	}
+}
+
+func samePending(a, b *store.PendingExport) bool {
+	if a.Op != b.Op || a.NewDN != b.NewDN || len(a.Changes) != len(b.Changes) {
+		return false
+	}
+	for i := range a.Changes {
+		x, y := a.Changes[i], b.Changes[i]
+		if x.Name != y.Name || x.Mode != y.Mode || x.Type != y.Type || !slices.Equal(x.Values, y.Values) {
+			return false
+		}
+	}
+	return true
+}

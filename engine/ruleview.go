@@ -1,0 +1,92 @@
+package engine
+
+import (
+	"sort"
+
+	"github.com/idsync/idsync/rules"
+)
+
+// ruleView indexes the enabled sync rules the way a synchronization uses them.
+type ruleView struct {
+	inbound  map[string][]*rules.Rule // connector → rules, by precedence
+	outbound map[string][]*rules.Rule
+	byName   map[string]*rules.Rule
+	targets  []string // connectors with outbound rules, sorted
+	// joinByMVType: inbound rules with join groups, by MV object type
+	joinByMVType map[string][]*rules.Rule
+	// managed: target connector → CS object type → attributes the outbound
+	// rules flow into (only these are ever changed in the target).
+	managed map[string]map[string][]string
+}
+
+func newRuleView(rs *rules.RuleSet) *ruleView {
+	v := &ruleView{
+		inbound:      map[string][]*rules.Rule{},
+		outbound:     map[string][]*rules.Rule{},
+		byName:       map[string]*rules.Rule{},
+		joinByMVType: map[string][]*rules.Rule{},
+		managed:      map[string]map[string][]string{},
+	}
+	if rs == nil {
+		return v
+	}
+	all := make([]*rules.Rule, 0, len(rs.Rules))
+	for _, r := range rs.Rules {
+		if !r.Disabled {
+			all = append(all, r)
+		}
+	}
+	sort.SliceStable(all, func(i, j int) bool {
+		if all[i].Precedence != all[j].Precedence {
+			return all[i].Precedence < all[j].Precedence
+		}
+		return all[i].Name < all[j].Name
+	})
+	seenAttr := map[string]bool{}
+	for _, r := range all {
+		v.byName[r.Name] = r
+		if r.Direction == rules.Outbound {
+			if len(v.outbound[r.Connector]) == 0 {
+				v.targets = append(v.targets, r.Connector)
+				v.managed[r.Connector] = map[string][]string{}
+			}
+			v.outbound[r.Connector] = append(v.outbound[r.Connector], r)
+			for _, f := range r.Flows {
+				k := r.Connector + "\x00" + r.CSObjectType + "\x00" + f.Target
+				if !seenAttr[k] {
+					seenAttr[k] = true
+					v.managed[r.Connector][r.CSObjectType] = append(v.managed[r.Connector][r.CSObjectType], f.Target)
+				}
+			}
+			if r.Deprovision == rules.DeprovisionDisable && r.DisableAttribute != "" {
+				k := r.Connector + "\x00" + r.CSObjectType + "\x00" + r.DisableAttribute
+				if !seenAttr[k] {
+					seenAttr[k] = true
+					v.managed[r.Connector][r.CSObjectType] = append(v.managed[r.Connector][r.CSObjectType], r.DisableAttribute)
+				}
+			}
+			continue
+		}
+		v.inbound[r.Connector] = append(v.inbound[r.Connector], r)
+		if len(r.Join) > 0 {
+			v.joinByMVType[r.MVObjectType] = append(v.joinByMVType[r.MVObjectType], r)
+		}
+	}
+	sort.Strings(v.targets)
+	for _, m := range v.managed {
+		for _, attrs := range m {
+			sort.Strings(attrs)
+		}
+	}
+	return v
+}
+
+func (v *ruleView) isOutbound(rule string) bool {
+	r := v.byName[rule]
+	return r != nil && r.Direction == rules.Outbound
+}
+
+func (v *ruleView) isInbound(rule string) bool {
+	r := v.byName[rule]
+	return r != nil && r.Direction == rules.Inbound
+}

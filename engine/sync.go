@@ -1,0 +1,245 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/idsync/idsync/model"
+	"github.com/idsync/idsync/rules"
+	"github.com/idsync/idsync/store"
+)
+
+// syncer is one synchronization run over the loaded state.
+type syncer struct {
+	e   *Engine
+	rr  *runRec
+	s   *state
+	rv  *ruleView
+	now time.Time
+	// outTouched: MV objects whose outbound state must be recomputed.
+	outTouched map[string]bool
+	// outRules: in-scope outbound rules per "mvid\x00target" (pass 1 → pass 2).
+	outRules map[string][]*rules.Rule
+	// failed: MV objects with an error in this run: left as they were.
+	failed      map[string]bool
+	provisioned []string
+	exports     map[string]*exportTally
+}
+
+type exportTally struct{ adds, updates, deletes, renames int }
+
+func (e *Engine) syncRun(ctx context.Context, c *Connector, full bool) (*store.Run, error) {
+	p := DeltaSync
+	if full {
+		p = FullSync
+	}
+	rr, err := e.startRun(ctx, c.Name, p, "")
+	if err != nil {
+		return nil, err
+	}
+	err = e.synchronize(ctx, rr, c, full)
+	if err != nil {
+		err = fmt.Errorf("%s of %s: %w", p, c.Name, err)
+	}
+	return rr.r, rr.finish(ctx, err)
+}
+
+func (e *Engine) synchronize(ctx context.Context, rr *runRec, c *Connector, full bool) error {
+	s, err := loadState(ctx, e.Store)
+	if err != nil {
+		return err
+	}
+	sy := &syncer{e: e, rr: rr, s: s, rv: newRuleView(e.Rules), now: time.Now().UTC(),
+		outTouched: map[string]bool{}, outRules: map[string][]*rules.Rule{}, failed: map[string]bool{},
+		exports: map[string]*exportTally{}}
+	var queue []*store.CSObject
+	for _, id := range s.byConn[c.Name] {
+		if o := s.cs[id]; full || o.SyncPending {
+			queue = append(queue, o)
+		}
+	}
+	if full && len(sy.rv.outbound[c.Name]) > 0 {
+		// A full synchronization of a target re-evaluates every MV object
+		// against its outbound rules (a rule change takes effect).
+		for id := range s.mv {
+			sy.outTouched[id] = true
+		}
+	}
+	total := int64(len(queue))
+	var done int64
+	for len(queue) > 0 || len(s.recompute) > 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		sortByAnchor(queue)
+		for _, o := range queue {
+			sy.inbound(o)
+			if o.SyncPending && !s.delCS[o.ID] {
+				o.SyncPending = false
+				s.dirtyCS[o.ID] = true
+			}
+			done++
+			if done%5000 == 0 {
+				rr.progress(ctx, done, total)
+			}
+		}
+		queue = queue[:0]
+		ids := sortedKeys(s.recompute)
+		s.recompute = map[string]bool{}
+		for _, id := range ids {
+			if sy.recomputeMV(id) {
+				queue = append(queue, sy.reverseJoinCandidates(id)...)
+			}
+			sy.outTouched[id] = true
+		}
+	}
+	sy.outbound()
+	rr.progress(ctx, done, total)
+	b := s.batch()
+	rr.r.Message = sy.summary()
+	if err := e.Store.Apply(ctx, b); err != nil {
+		return fmt.Errorf("store synchronization results: %w", err)
+	}
+	return nil
+}
+
+func (sy *syncer) summary() string {
+	msg := ""
+	for _, t := range sortedKeys(sy.exports) {
+		x := sy.exports[t]
+		msg += fmt.Sprintf("pending exports to %s: %d adds, %d updates, %d renames, %d deletes; ", t, x.adds, x.updates, x.renames, x.deletes)
+	}
+	if msg != "" {
+		msg = msg[:len(msg)-2]
+	}
+	return msg
+}
+
+func sortByAnchor(q []*store.CSObject) {
+	sort.Slice(q, func(i, j int) bool {
+		if q[i].Connector != q[j].Connector {
+			return q[i].Connector < q[j].Connector
+		}
+		return q[i].Object.Anchor < q[j].Object.Anchor
+	})
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	k := make([]string, 0, len(m))
+	for x := range m {
+		k = append(k, x)
+	}
+	sort.Strings(k)
+	return k
+}
+
+func objName(c *store.CSObject) string {
+	if c.Object.DN != "" {
+		return c.Connector + ":" + c.Object.DN
+	}
+	return c.Connector + ":" + c.Object.Anchor
+}
+
+// inboundRules returns the enabled inbound rules of the object's connector for
+// its object type.
+func (sy *syncer) inboundRules(c *store.CSObject) []*rules.Rule {
+	var out []*rules.Rule
+	for _, r := range sy.rv.inbound[c.Connector] {
+		if r.CSObjectType == c.Object.Type {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// inbound processes one CS object: deletion, disconnection, join or projection.
+func (sy *syncer) inbound(c *store.CSObject) {
+	s := sy.s
+	if s.delCS[c.ID] {
+		return
+	}
+	if c.Deleted {
+		if c.MVID != "" {
+			sy.outTouched[c.MVID] = true
+		}
+		sy.markReferrers(c)
+		s.deleteCS(c)
+		return
+	}
+	rs := sy.inboundRules(c)
+	if c.MVID != "" && !sy.rv.isInbound(c.LinkRule) && (c.LinkRule != "" && sy.rv.isOutbound(c.LinkRule) || len(rs) == 0) {
+		// A target object: its MV object's outbound state is recomputed
+		// against what the target now holds.
+		sy.outTouched[c.MVID] = true
+		return
+	}
+	if len(rs) == 0 {
+		return
+	}
+	var inScope []*rules.Rule
+	for _, r := range rs {
+		ok, err := r.Scope.Match(csSubject{s, c})
+		if err != nil {
+			sy.rr.objectError(objName(c), c.ID, fmt.Errorf("scoping filter of rule %q: %w", r.Name, err))
+			return
+		}
+		if ok {
+			inScope = append(inScope, r)
+		}
+	}
+	if c.MVID != "" {
+		if len(inScope) == 0 {
+			// Out of scope of every inbound rule: disconnect.
+			sy.markReferrers(c)
+			s.unlink(c)
+			return
+		}
+		s.recompute[c.MVID] = true
+		return
+	}
+	for _, r := range inScope {
+		for gi, g := range r.Join {
+			cands := sy.joinCandidates(r, g, c)
+			if len(cands) == 0 {
+				continue
+			}
+			if len(cands) > 1 {
+				sy.rr.objectError(objName(c), c.ID, fmt.Errorf("ambiguous join: join group %d of rule %q matches %d metaverse objects; make the join rule more specific or fix the duplicate values", gi+1, r.Name, len(cands)))
+				return
+			}
+			if other := s.linkedIn(cands[0], c.Connector); other != nil {
+				sy.rr.objectError(objName(c), c.ID, fmt.Errorf("join conflict: rule %q matches metaverse object %s, which is already joined to %s; only one object per connector can join a metaverse object", r.Name, cands[0], objName(other)))
+				return
+			}
+			s.link(c, cands[0], r.Name)
+			sy.markReferrers(c)
+			return
+		}
+	}
+	for _, r := range inScope {
+		if r.LinkType != rules.Provision {
+			continue
+		}
+		m := &store.MVObject{ID: uuid.NewString(), Type: r.MVObjectType, Attrs: model.Attrs{}, Modified: sy.now}
+		s.mv[m.ID] = m
+		s.changedMV[m.ID] = true
+		s.link(c, m.ID, r.Name)
+		sy.markReferrers(c)
+		sy.rr.r.Counts.Adds++
+		return
+	}
+}
+
+// markReferrers marks the MV objects of CS objects that reference c for
+// recomputation (their reference values resolve differently now).
+func (sy *syncer) markReferrers(c *store.CSObject) {
+	for _, id := range sy.s.referrers(c) {
+		if r := sy.s.cs[id]; r != nil && r.MVID != "" && r.ID != c.ID {
+			sy.s.recompute[r.MVID] = true
+		}
+	}
+}

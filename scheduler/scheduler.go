@@ -1,0 +1,150 @@
+// Package scheduler runs idsync's sync cycle: delta import, delta
+// synchronization and export for every connector, every 30 minutes by default
+// (R2.3). The scheduler can be disabled and re-enabled so that an admin can
+// change configuration without an accidental export; the switch is stored,
+// so it holds across restarts and between the CLI and `idsync serve`.
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/idsync/idsync/engine"
+	"github.com/idsync/idsync/store"
+)
+
+// Setting keys.
+const (
+	KeyEnabled   = "scheduler.enabled"
+	KeyLastStart = "scheduler.lastCycleStart"
+	KeyLastEnd   = "scheduler.lastCycleEnd"
+	KeyLastState = "scheduler.lastCycleResult"
+	KeyNext      = "scheduler.nextCycle"
+)
+
+// Scheduler runs cycles.
+type Scheduler struct {
+	Engine   *engine.Engine
+	Store    store.Store
+	Interval time.Duration
+	// Order of connectors; empty = engine.ConnectorNames().
+	Order []string
+	// Lock takes the cross-process run lock; nil = none.
+	Lock func() (func(), error)
+	Log  *slog.Logger
+}
+
+// Enabled reports whether scheduled cycles are enabled (the default).
+func Enabled(ctx context.Context, st store.Store) (bool, error) {
+	v, err := st.Setting(ctx, KeyEnabled)
+	if errors.Is(err, store.ErrNotFound) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return strconv.ParseBool(v)
+}
+
+// SetEnabled enables or disables scheduled cycles.
+func SetEnabled(ctx context.Context, st store.Store, on bool) error {
+	return st.SetSetting(ctx, KeyEnabled, strconv.FormatBool(on))
+}
+
+// StepResult is the outcome of one run of a cycle.
+type StepResult struct {
+	Connector string
+	Profile   engine.Profile
+	Runs      []*store.Run
+	Err       error
+}
+
+// Cycle runs one cycle: import every connector, then synchronize every
+// connector, then export to every connector. A failing step is recorded and
+// the cycle goes on with the other connectors. full runs full imports and
+// full synchronizations instead of deltas.
+func (s *Scheduler) Cycle(ctx context.Context, full bool, o engine.RunOptions) ([]StepResult, error) {
+	if s.Lock != nil {
+		unlock, err := s.Lock()
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
+	}
+	order := s.Order
+	if len(order) == 0 {
+		order = s.Engine.ConnectorNames()
+	}
+	imp, syn := engine.DeltaImport, engine.DeltaSync
+	if full {
+		imp, syn = engine.FullImport, engine.FullSync
+	}
+	start := time.Now().UTC()
+	_ = s.Store.SetSetting(ctx, KeyLastStart, start.Format(time.RFC3339))
+	var results []StepResult
+	failed := 0
+	for _, p := range []engine.Profile{imp, syn, engine.Export} {
+		for _, c := range order {
+			if err := ctx.Err(); err != nil {
+				return results, err
+			}
+			runs, err := s.Engine.Run(ctx, c, p, o)
+			results = append(results, StepResult{Connector: c, Profile: p, Runs: runs, Err: err})
+			if err != nil {
+				failed++
+				s.log().Error("cycle step failed", "connector", c, "profile", p, "err", err)
+			}
+		}
+	}
+	state := "success"
+	if failed > 0 {
+		state = fmt.Sprintf("%d step(s) failed", failed)
+	}
+	_ = s.Store.SetSetting(ctx, KeyLastEnd, time.Now().UTC().Format(time.RFC3339))
+	_ = s.Store.SetSetting(ctx, KeyLastState, state)
+	return results, nil
+}
+
+func (s *Scheduler) log() *slog.Logger {
+	if s.Log != nil {
+		return s.Log
+	}
+	return slog.Default()
+}
+
+// Start runs a cycle every Interval until ctx is cancelled, skipping cycles
+// while the scheduler is disabled. The first cycle is a full one when the
+// store has never run one.
+func (s *Scheduler) Start(ctx context.Context) error {
+	interval := s.Interval
+	if interval <= 0 {
+		interval = 30 * time.Minute
+	}
+	for {
+		on, err := Enabled(ctx, s.Store)
+		switch {
+		case err != nil:
+			s.log().Error("read scheduler state", "err", err)
+		case !on:
+			s.log().Info("scheduler disabled: cycle skipped (enable with `idsync scheduler enable`)")
+		default:
+			_, never := s.Store.Setting(ctx, KeyLastEnd)
+			full := errors.Is(never, store.ErrNotFound)
+			s.log().Info("sync cycle starting", "full", full)
+			if _, err := s.Cycle(ctx, full, engine.RunOptions{}); err != nil && ctx.Err() == nil {
+				s.log().Error("sync cycle", "err", err)
+			}
+		}
+		next := time.Now().Add(interval)
+		_ = s.Store.SetSetting(context.WithoutCancel(ctx), KeyNext, next.UTC().Format(time.RFC3339))
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Until(next)):
+		}
+	}
+}
