@@ -31,6 +31,8 @@ type Config struct {
 	Scheduler Scheduler `yaml:"scheduler"`
 	// Safety configures the accidental-delete guard.
 	Safety Safety `yaml:"safety"`
+	// Engine tunes the synchronization engine.
+	Engine EngineConfig `yaml:"engine"`
 
 	// Path is the file the configuration was loaded from.
 	Path string `yaml:"-"`
@@ -75,6 +77,13 @@ type Safety struct {
 	DeleteThreshold int `yaml:"deleteThreshold"`
 }
 
+// EngineConfig tunes the engine.
+type EngineConfig struct {
+	// BatchSize is the number of objects per store transaction during imports
+	// and per call to a connector's export (default 1000).
+	BatchSize int `yaml:"batchSize"`
+}
+
 // Duration is a time.Duration written as "30m", "1h".
 type Duration struct{ time.Duration }
 
@@ -102,13 +111,22 @@ type Block struct {
 // UnmarshalYAML keeps the node.
 func (b *Block) UnmarshalYAML(n ast.Node) error { b.node = n; return nil }
 
+// PathResolver is implemented by connector configurations that hold file
+// paths: relative paths are resolved against the configuration file's
+// directory, so idsync behaves the same from any working directory.
+type PathResolver interface {
+	ResolvePaths(baseDir string)
+}
+
 // Decode decodes the block into v strictly (unknown keys are errors).
 func (b Block) Decode(v any) error {
-	if b.node == nil {
-		return nil
+	if b.node != nil {
+		if err := yaml.NodeToValue(b.node, v, yaml.Strict()); err != nil {
+			return positioned(b.file, err)
+		}
 	}
-	if err := yaml.NodeToValue(b.node, v, yaml.Strict()); err != nil {
-		return positioned(b.file, err)
+	if r, ok := v.(PathResolver); ok && b.file != "" {
+		r.ResolvePaths(filepath.Dir(b.file))
 	}
 	return nil
 }
@@ -152,6 +170,7 @@ func Default() *Config {
 		Store:     StoreConfig{Type: "sqlite"},
 		Scheduler: Scheduler{Interval: Duration{30 * time.Minute}},
 		Safety:    Safety{DeleteThreshold: 500},
+		Engine:    EngineConfig{BatchSize: 1000},
 	}
 }
 
@@ -205,6 +224,7 @@ func (c *Config) Validate() []error {
 	}
 	check(c.Store.Type == "sqlite", "store.type %q is not supported (use sqlite)", c.Store.Type)
 	check(c.Safety.DeleteThreshold >= 0, "safety.deleteThreshold must be ≥ 0, not %d", c.Safety.DeleteThreshold)
+	check(c.Engine.BatchSize >= 1 && c.Engine.BatchSize <= 100000, "engine.batchSize must be between 1 and 100000, not %d", c.Engine.BatchSize)
 	check(c.Scheduler.Interval.Duration >= time.Minute, "scheduler.interval must be at least 1m, not %s", c.Scheduler.Interval)
 	seen := map[string]bool{}
 	for i, cc := range c.Connectors {

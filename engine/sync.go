@@ -49,10 +49,12 @@ func (e *Engine) syncRun(ctx context.Context, c *Connector, full bool) (*store.R
 }
 
 func (e *Engine) synchronize(ctx context.Context, rr *runRec, c *Connector, full bool) error {
+	t0 := time.Now()
 	s, err := loadState(ctx, e.Store)
 	if err != nil {
 		return err
 	}
+	tLoad := time.Since(t0)
 	sy := &syncer{e: e, rr: rr, s: s, rv: newRuleView(e.Rules), now: time.Now().UTC(),
 		outTouched: map[string]bool{}, outRules: map[string][]*rules.Rule{}, failed: map[string]bool{},
 		exports: map[string]*exportTally{}}
@@ -99,11 +101,14 @@ func (e *Engine) synchronize(ctx context.Context, rr *runRec, c *Connector, full
 	}
 	sy.outbound()
 	rr.progress(ctx, done, total)
+	tCompute := time.Since(t0) - tLoad
 	b := s.batch()
 	rr.r.Message = sy.summary()
 	if err := e.Store.Apply(ctx, b); err != nil {
 		return fmt.Errorf("store synchronization results: %w", err)
 	}
+	e.log().Debug("synchronization phases", "connector", c.Name, "load", tLoad, "compute", tCompute,
+		"write", time.Since(t0)-tLoad-tCompute, "csWritten", len(b.PutCS), "mvWritten", len(b.PutMV))
 	return nil
 }
 

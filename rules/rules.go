@@ -1,6 +1,3 @@
-// Package rules defines sync rules — inbound (connector space → metaverse) and
-// outbound (metaverse → connector space) — with their scoping filters, join
-// rules and attribute flows, how they are loaded from YAML and validated.
 package rules
 
 import (
@@ -62,6 +59,10 @@ type Clause struct {
 	// (or given as a YAML list in Values). Unused for ISNULL / ISNOTNULL.
 	Value  string   `yaml:"value,omitempty" json:"value,omitempty"`
 	Values []string `yaml:"values,omitempty" json:"values,omitempty"`
+
+	// prep caches the parsed operand (normalized operator, integer mask,
+	// ISIN list …); set by Compile and by the loader, see scope.go.
+	prep *clausePrep
 }
 
 // ScopeGroup is a set of clauses combined with AND.

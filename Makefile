@@ -1,0 +1,40 @@
+# idsync developer targets. `make test-all` is what CI runs (scripts/test-all).
+GO      ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+
+.PHONY: build test test-all lint fmt vet bench fuzz demo clean
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/idsync ./cmd/idsync
+
+test:
+	$(GO) test -race -count=1 ./...
+
+test-all:
+	scripts/test-all
+
+lint:
+	golangci-lint run ./...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+vet:
+	$(GO) vet ./...
+
+# Benchmarks (figures go to docs/benchmarks.md with the machine and command).
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x ./engine/ ./store/sqlite/ ./rules/ ./connector/file/ ./sample/
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzParseRules -fuzztime 60s ./rules
+	$(GO) test -run '^$$' -fuzz FuzzScopeMatch -fuzztime 60s ./rules
+	$(GO) test -run '^$$' -fuzz FuzzParseLDIF -fuzztime 60s ./connector/file
+	$(GO) test -run '^$$' -fuzz FuzzParseCSV -fuzztime 60s ./connector/file
+
+demo: build
+	./bin/idsync demo
+
+clean:
+	rm -rf bin idsync-demo

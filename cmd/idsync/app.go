@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/idsync/idsync/config"
+	"github.com/idsync/idsync/connector"
+	"github.com/idsync/idsync/engine"
+	"github.com/idsync/idsync/model"
+	"github.com/idsync/idsync/rules"
+	"github.com/idsync/idsync/store"
+	"github.com/idsync/idsync/store/sqlite"
+
+	// Connector types compiled into the binary.
+	_ "github.com/idsync/idsync/connector/file"
+	_ "github.com/idsync/idsync/connector/memory"
+)
+
+// app is a loaded configuration with its store, connectors, rules and engine.
+type app struct {
+	cfg    *config.Config
+	store  store.Store
+	engine *engine.Engine
+	rules  *rules.RuleSet
+}
+
+// loadRules reads every rule file the configuration names.
+func loadRules(cfg *config.Config) (*rules.RuleSet, error) {
+	var files []*rules.File
+	for _, pattern := range cfg.Rules {
+		paths, err := filepath.Glob(pattern)
+		if err != nil {
+			return nil, fmt.Errorf("rules pattern %q: %w", pattern, err)
+		}
+		if len(paths) == 0 {
+			return nil, fmt.Errorf("rules: %q matches no file (check the rules list in %s)", pattern, cfg.Path)
+		}
+		sort.Strings(paths)
+		for _, p := range paths {
+			f, err := rules.LoadFile(p)
+			if err != nil {
+				return nil, err
+			}
+			files = append(files, f)
+		}
+	}
+	return rules.Merge(files...)
+}
+
+// openApp loads the configuration, opens the store and every connector, and
+// validates the rules against the connectors' schemas.
+func openApp(ctx context.Context, g *globalFlags) (*app, error) {
+	cfg, err := config.Load(g.config)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%w\n(give a configuration with --config FILE, or try `idsync demo`)", err)
+		}
+		return nil, err
+	}
+	rs, err := loadRules(cfg)
+	if err != nil {
+		return nil, err
+	}
+	a := &app{cfg: cfg, rules: rs}
+	conns := map[string]*engine.Connector{}
+	schemas := map[string]*model.Schema{}
+	for _, cc := range cfg.Connectors {
+		f, err := connector.Lookup(cc.Type)
+		if err != nil {
+			a.closeConns(conns)
+			return nil, fmt.Errorf("connector %q: %w", cc.Name, err)
+		}
+		c, err := f(ctx, cc.Name, cc.Config.Decode)
+		if err != nil {
+			a.closeConns(conns)
+			return nil, fmt.Errorf("open connector %q: %w", cc.Name, err)
+		}
+		th := cfg.Threshold(cc.Name)
+		if !cfg.Safety.DeletesGuarded() {
+			th = -1
+		}
+		conns[cc.Name] = &engine.Connector{Name: cc.Name, Conn: c, Partitions: cc.Partitions, Parameters: cc.Parameters, DeleteThreshold: th}
+		schemas[cc.Name] = nil // schema unknown unless discovered on demand (rules validate --schema)
+	}
+	if errs := rs.Validate(rules.ValidateEnv{Connectors: schemas}); len(errs) > 0 {
+		a.closeConns(conns)
+		return nil, fmt.Errorf("the sync rules have errors (run `idsync rules validate` for the full list):\n  %w", errors.Join(errs...))
+	}
+	st, err := sqlite.Open(ctx, cfg.Store.Path)
+	if err != nil {
+		a.closeConns(conns)
+		return nil, fmt.Errorf("open store %s: %w", cfg.Store.Path, err)
+	}
+	a.store = st
+	a.engine = &engine.Engine{Store: st, Rules: rs, Connectors: conns, BatchSize: cfg.Engine.BatchSize}
+	return a, nil
+}
+
+func (a *app) closeConns(conns map[string]*engine.Connector) {
+	for _, c := range conns {
+		_ = c.Conn.Close()
+	}
+}
+
+func (a *app) Close() {
+	if a.engine != nil {
+		a.closeConns(a.engine.Connectors)
+	}
+	if a.store != nil {
+		_ = a.store.Close()
+	}
+}
+
+// lock takes the data directory's run lock, waiting up to wait.
+func (a *app) lock(wait time.Duration) (func(), error) {
+	return engine.Lock(a.cfg.DataDir, wait)
+}
+
+// openStore opens only the store (for read-only commands).
+func openStore(ctx context.Context, g *globalFlags) (*config.Config, store.Store, error) {
+	cfg, err := config.Load(g.config)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := sqlite.Open(ctx, cfg.Store.Path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open store %s: %w", cfg.Store.Path, err)
+	}
+	return cfg, st, nil
+}

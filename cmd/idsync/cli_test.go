@@ -1,0 +1,89 @@
+package main
+
+import (
+	"encoding/csv"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestDemo(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "demo")
+	out := mustIdsync(t, "demo", "--dir", dir)
+	for _, want := range []string{
+		"metaverse", "joined: Sofia Alvarez (contoso user + fabrikam contact)",
+		"pending exports left: none", "preview-cloud.csv",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "errors:") {
+		t.Errorf("demo reported errors:\n%s", out)
+	}
+	f, err := os.Open(filepath.Join(dir, "preview-cloud.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) < 50 || strings.Join(rows[0], ",") != "connector,object,objectType,operation,attribute,change,oldValue,newValue,state,error" {
+		t.Fatalf("preview has %d rows, header %v", len(rows), rows[0])
+	}
+	cloud, err := os.ReadFile(filepath.Join(dir, "cloud.ldif"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(cloud), "accountEnabled: false") {
+		t.Errorf("the disabled user was not exported disabled")
+	}
+	// A second demo run is a cycle with no source change: nothing exported.
+	out = mustIdsync(t, "demo", "--dir", dir)
+	if !strings.Contains(out, "export to cloud: 0 adds, 0 updates, 0 renames, 0 deletes, 0 errors") {
+		t.Errorf("second demo run exported changes:\n%s", out)
+	}
+	cfg := filepath.Join(dir, "idsync.yaml")
+	if out := mustIdsync(t, "--config", cfg, "mv", "search", "mail=sofia.alvarez@contoso.test"); strings.Count(out, "\n") != 1 {
+		t.Errorf("mv search: want exactly one object:\n%s", out)
+	}
+	if out := mustIdsync(t, "--config", cfg, "runs", "--limit", "3"); strings.Count(out, "run ") != 3 {
+		t.Errorf("runs --limit 3:\n%s", out)
+	}
+	mustIdsync(t, "--config", cfg, "rules", "validate")
+	mustIdsync(t, "--config", cfg, "scheduler", "disable")
+	if out := mustIdsync(t, "--config", cfg, "scheduler", "status"); !strings.Contains(out, "SyncCycleEnabled: false") {
+		t.Errorf("scheduler status after disable:\n%s", out)
+	}
+}
+
+func TestCLIErrors(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "idsync.yaml")
+	writeFile(t, cfg, "dataDir: .\nconectors: []\n")
+	_, stderr, code := idsync(t, "--config", cfg, "runs")
+	if code == 0 || !strings.Contains(stderr, "idsync.yaml:2:") {
+		t.Errorf("unknown config key: exit %d, stderr %q", code, stderr)
+	}
+	writeFile(t, cfg, "dataDir: .\nconnectors:\n  - {name: a, type: memory}\nrules: [rules.yaml]\n")
+	writeFile(t, filepath.Join(dir, "rules.yaml"), `rules:
+  - name: r1
+    connector: nowhere
+    direction: inbound
+    csObjectType: user
+    mvObjectType: person
+    linkType: Provision
+    precedence: 1
+`)
+	_, stderr, code = idsync(t, "--config", cfg, "rules", "validate")
+	if code == 0 || !strings.Contains(stderr, `"nowhere"`) || !strings.Contains(stderr, "rules.yaml:2") {
+		t.Errorf("unknown connector: exit %d, stderr %q", code, stderr)
+	}
+	_, stderr, code = idsync(t, "--config", cfg, "run", "a", "fullimport")
+	if code != 2 || !strings.Contains(stderr, "unknown run profile") {
+		t.Errorf("bad profile: exit %d, stderr %q", code, stderr)
+	}
+}

@@ -1,0 +1,274 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/idsync/idsync/config"
+	"github.com/idsync/idsync/connector"
+	"github.com/idsync/idsync/model"
+	"github.com/idsync/idsync/rules"
+	"github.com/idsync/idsync/scheduler"
+	"github.com/idsync/idsync/store"
+)
+
+func newRulesCmd(g *globalFlags) *cobra.Command {
+	cmd := &cobra.Command{Use: "rules", Short: "List and validate sync rules"}
+	list := &cobra.Command{
+		Use:     "list",
+		Short:   "List the sync rules by precedence",
+		Example: "  idsync rules list",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.Load(g.config)
+			if err != nil {
+				return err
+			}
+			rs, err := loadRules(cfg)
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "%-5s %-9s %-32s %-12s %-10s %-10s %-9s %s\n", "PREC", "DIRECTION", "NAME", "CONNECTOR", "CS TYPE", "MV TYPE", "LINK", "STATE")
+			for _, r := range rs.Rules {
+				state := "enabled"
+				if r.Disabled {
+					state = "disabled"
+				}
+				if r.Immutable {
+					state += ", out-of-box"
+				}
+				fmt.Fprintf(w, "%-5d %-9s %-32s %-12s %-10s %-10s %-9s %s\n", r.Precedence, r.Direction, r.Name, r.Connector, r.CSObjectType, r.MVObjectType, r.LinkType, state)
+			}
+			return nil
+		},
+	}
+	var withSchema bool
+	validate := &cobra.Command{
+		Use:   "validate",
+		Short: "Check the sync rules against the configured connectors (and their schemas)",
+		Long: `Check the sync rules: every field, operator and expression, that every
+connector they name is configured, and unique precedences. With --schema, the
+connectors are asked for their schemas and every attribute name is checked.`,
+		Example: "  idsync rules validate --schema",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.Load(g.config)
+			if err != nil {
+				return err
+			}
+			rs, err := loadRules(cfg)
+			if err != nil {
+				return err
+			}
+			env := rules.ValidateEnv{Connectors: map[string]*model.Schema{}}
+			for _, cc := range cfg.Connectors {
+				env.Connectors[cc.Name] = nil
+				if !withSchema {
+					continue
+				}
+				s, err := connectorSchema(cmd.Context(), cc)
+				if err != nil {
+					return err
+				}
+				env.Connectors[cc.Name] = s
+			}
+			errs := rs.Validate(env)
+			for _, e := range errs {
+				fmt.Fprintln(cmd.ErrOrStderr(), e)
+			}
+			if len(errs) > 0 {
+				return fmt.Errorf("%d problem(s) in the sync rules", len(errs))
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%d sync rules are valid\n", len(rs.Rules))
+			return nil
+		},
+	}
+	validate.Flags().BoolVar(&withSchema, "schema", false, "check attribute names against the connectors' schemas")
+	cmd.AddCommand(list, validate)
+	return cmd
+}
+
+func openConnector(ctx context.Context, cc config.Connector) (connector.Connector, error) {
+	f, err := connector.Lookup(cc.Type)
+	if err != nil {
+		return nil, fmt.Errorf("connector %q: %w", cc.Name, err)
+	}
+	c, err := f(ctx, cc.Name, cc.Config.Decode)
+	if err != nil {
+		return nil, fmt.Errorf("open connector %q: %w", cc.Name, err)
+	}
+	return c, nil
+}
+
+func connectorSchema(ctx context.Context, cc config.Connector) (*model.Schema, error) {
+	c, err := openConnector(ctx, cc)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	sd, ok := c.(connector.SchemaDescriber)
+	if !ok {
+		return nil, nil
+	}
+	s, err := sd.Schema(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("schema of connector %q: %w", cc.Name, err)
+	}
+	return s, nil
+}
+
+func newConnectorsCmd(g *globalFlags) *cobra.Command {
+	cmd := &cobra.Command{Use: "connector", Short: "Test connectors and show their schemas"}
+	test := &cobra.Command{
+		Use:     "test CONNECTOR",
+		Short:   "Check that a connector reaches its system with its credentials",
+		Example: "  idsync connector test contoso",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := config.Load(g.config)
+			if err != nil {
+				return err
+			}
+			cc := cfg.Connector(args[0])
+			if cc == nil {
+				return fmt.Errorf("connector %q is not configured (configured: %v)", args[0], cfg.Names())
+			}
+			c, err := openConnector(cmd.Context(), *cc)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			t, ok := c.(connector.Tester)
+			if !ok {
+				fmt.Fprintf(cmd.OutOrStdout(), "connector %s opened; its type (%s) has no further connection test\n", cc.Name, cc.Type)
+				return nil
+			}
+			if err := t.TestConnection(cmd.Context()); err != nil {
+				return fmt.Errorf("connection test of %s failed: %w", cc.Name, err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "connector %s: connection OK\n", cc.Name)
+			return nil
+		},
+	}
+	schema := &cobra.Command{
+		Use:     "schema CONNECTOR",
+		Short:   "Show the object types and attributes a connector offers (JSON)",
+		Example: "  idsync connector schema hr",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := config.Load(g.config)
+			if err != nil {
+				return err
+			}
+			cc := cfg.Connector(args[0])
+			if cc == nil {
+				return fmt.Errorf("connector %q is not configured (configured: %v)", args[0], cfg.Names())
+			}
+			s, err := connectorSchema(cmd.Context(), *cc)
+			if err != nil {
+				return err
+			}
+			if s == nil {
+				return fmt.Errorf("connector %s (type %s) cannot describe its schema", cc.Name, cc.Type)
+			}
+			return printJSON(cmd.OutOrStdout(), s)
+		},
+	}
+	cmd.AddCommand(test, schema)
+	return cmd
+}
+
+func newSchedulerCmd(g *globalFlags) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "scheduler",
+		Short: "Show, enable or disable the scheduled sync cycle",
+		Long: `The scheduler of "idsync serve" runs a sync cycle every 30 minutes by default.
+Disable it before changing configuration so that no cycle exports a half-made
+change; enable it again when done (the equivalent of Set-ADSyncScheduler
+-SyncCycleEnabled $false / $true). The switch is stored and holds across restarts.`,
+	}
+	status := &cobra.Command{
+		Use: "status", Short: "Show whether scheduled cycles run, the interval, the last and next cycle",
+		Example: "  idsync scheduler status", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, st, err := openStore(cmd.Context(), g)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			on, err := scheduler.Enabled(cmd.Context(), st)
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "SyncCycleEnabled: %v\nInterval:         %s\n", on, cfg.Scheduler.Interval)
+			for _, k := range []struct{ label, key string }{
+				{"LastCycleStart:  ", scheduler.KeyLastStart}, {"LastCycleEnd:    ", scheduler.KeyLastEnd},
+				{"LastCycleResult: ", scheduler.KeyLastState}, {"NextCycle:       ", scheduler.KeyNext},
+			} {
+				v, err := st.Setting(cmd.Context(), k.key)
+				if errors.Is(err, store.ErrNotFound) {
+					v = "-"
+				} else if err != nil {
+					return err
+				}
+				fmt.Fprintf(w, "%s %s\n", k.label, v)
+			}
+			return nil
+		},
+	}
+	set := func(on bool) *cobra.Command {
+		name, verb := "enable", "Enable"
+		if !on {
+			name, verb = "disable", "Disable"
+		}
+		return &cobra.Command{
+			Use: name, Short: verb + " scheduled sync cycles", Example: "  idsync scheduler " + name, Args: cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				_, st, err := openStore(cmd.Context(), g)
+				if err != nil {
+					return err
+				}
+				defer st.Close()
+				if err := scheduler.SetEnabled(cmd.Context(), st, on); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "scheduled sync cycles %sd\n", name)
+				return nil
+			},
+		}
+	}
+	cmd.AddCommand(status, set(true), set(false))
+	return cmd
+}
+
+func newServeCmd(g *globalFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "serve",
+		Short: "Run as a daemon: a sync cycle every scheduler.interval (30 minutes by default)",
+		Long: `Run as a daemon. The scheduler runs a sync cycle (delta import, delta sync and
+export of every connector; a full cycle the first time) every scheduler.interval,
+unless disabled with "idsync scheduler disable". Stop with SIGINT or SIGTERM;
+a running step finishes its current batch first.`,
+		Example: "  idsync serve --config /etc/idsync/idsync.yaml --log-level info",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a, err := openApp(cmd.Context(), g)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			s := &scheduler.Scheduler{Engine: a.engine, Store: a.store, Interval: a.cfg.Scheduler.Interval.Duration,
+				Order: a.cfg.Scheduler.Order, Lock: func() (func(), error) { return a.lock(time.Hour) }}
+			slog.Info("idsync serving", "config", a.cfg.Path, "interval", a.cfg.Scheduler.Interval.String(), "pid", os.Getpid())
+			return s.Start(cmd.Context())
+		},
+	}
+}

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/idsync/idsync/engine"
+	"github.com/idsync/idsync/scheduler"
+	"github.com/idsync/idsync/store"
+)
+
+func newRunCmd(g *globalFlags) *cobra.Command {
+	var o engine.RunOptions
+	var wait time.Duration
+	cmd := &cobra.Command{
+		Use:   "run CONNECTOR PROFILE",
+		Short: "Run one run profile on a connector",
+		Long: `Run one run profile on a connector. PROFILE is one of:
+  full-import    read every object of the connector into its connector space
+  delta-import   read the changes since the last import (a full import when the
+                 connector has no delta capability or no watermark yet)
+  full-sync      apply the sync rules to every object of the connector space
+  delta-sync     apply the sync rules to the objects changed by imports
+  export         write the pending exports to the connected system`,
+		Example: `  idsync run contoso full-import
+  idsync run cloud export --allow-deletes`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := engine.ParseProfile(args[1])
+			if err != nil {
+				return usageError{err}
+			}
+			a, err := openApp(cmd.Context(), g)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			unlock, err := a.lock(wait)
+			if err != nil {
+				return err
+			}
+			defer unlock()
+			bar := newProgressBar()
+			a.engine.Progress = bar.update
+			runs, err := a.engine.Run(cmd.Context(), args[0], p, o)
+			for _, r := range runs {
+				printRun(cmd.OutOrStdout(), r)
+			}
+			return err
+		},
+	}
+	cmd.Flags().BoolVar(&o.AllowDeletes, "allow-deletes", false, "export even when the pending deletes exceed the accidental-delete threshold (this run only)")
+	cmd.Flags().StringVar(&o.Partition, "partition", "", "import only this partition (domain)")
+	cmd.Flags().DurationVar(&wait, "wait", 0, "wait up to this long for another run to finish")
+	return cmd
+}
+
+func newCycleCmd(g *globalFlags) *cobra.Command {
+	var full bool
+	var o engine.RunOptions
+	var wait time.Duration
+	cmd := &cobra.Command{
+		Use:   "cycle",
+		Short: "Run one sync cycle: import, synchronize and export every connector",
+		Long: `Run one sync cycle, as the scheduler does: a delta import of every connector,
+then a delta synchronization of every connector, then an export to every
+connector. With --full, full imports and full synchronizations instead.
+A failing step is reported and the cycle goes on with the other connectors.`,
+		Example: "  idsync cycle --full",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a, err := openApp(cmd.Context(), g)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			bar := newProgressBar()
+			a.engine.Progress = bar.update
+			s := &scheduler.Scheduler{Engine: a.engine, Store: a.store, Order: a.cfg.Scheduler.Order,
+				Lock: func() (func(), error) { return a.lock(wait) }}
+			results, err := s.Cycle(cmd.Context(), full, o)
+			if err != nil {
+				return err
+			}
+			failed := 0
+			for _, r := range results {
+				for _, run := range r.Runs {
+					printRun(cmd.OutOrStdout(), run)
+				}
+				if r.Err != nil {
+					failed++
+					fmt.Fprintf(cmd.ErrOrStderr(), "  %s %s: %v\n", r.Connector, r.Profile, r.Err)
+				}
+			}
+			if failed > 0 {
+				return fmt.Errorf("%d step(s) of the cycle failed; see above and `idsync runs --errors`", failed)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&full, "full", false, "full imports and full synchronizations")
+	cmd.Flags().BoolVar(&o.AllowDeletes, "allow-deletes", false, "let exports exceed the accidental-delete threshold (this cycle only)")
+	cmd.Flags().DurationVar(&wait, "wait", 0, "wait up to this long for another run to finish")
+	return cmd
+}
+
+// printRun prints one line per run: what ran, how it ended, the counts.
+func printRun(w io.Writer, r *store.Run) {
+	part := ""
+	if r.Partition != "" {
+		part = " [" + r.Partition + "]"
+	}
+	dur := ""
+	if r.Finished != nil {
+		dur = r.Finished.Sub(r.Started).Round(time.Millisecond).String()
+	}
+	c := r.Counts
+	fmt.Fprintf(w, "run %d  %-12s %-13s%s  %-21s adds %d, updates %d, renames %d, deletes %d, unchanged %d, errors %d  (%s)\n",
+		r.ID, r.Connector, r.Profile, part, r.Status, c.Adds, c.Updates, c.Renames, c.Deletes, c.NoChange, c.Errors, dur)
+	if r.Message != "" {
+		fmt.Fprintf(w, "      %s\n", r.Message)
+	}
+}

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"errors"
+	"log/slog"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/idsync/idsync/engine"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+type globalFlags struct {
+	config   string
+	logLevel string
+}
+
+func newRootCmd() *cobra.Command {
+	g := &globalFlags{}
+	root := &cobra.Command{
+		Use:   "idsync",
+		Short: "Identity synchronization engine",
+		Long: `idsync imports users, groups and contacts from the directories you run, joins
+them into one metaverse through declarative sync rules, and exports them —
+filtered, transformed and checked — to the systems that need them.
+
+Start with "idsync demo", which runs a full cycle on built-in sample data.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       version,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			var lvl slog.Level
+			if err := lvl.UnmarshalText([]byte(g.logLevel)); err != nil {
+				return usageError{errors.New("--log-level must be debug, info, warn or error")}
+			}
+			slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})))
+			return nil
+		},
+	}
+	root.PersistentFlags().StringVarP(&g.config, "config", "c", envOr("IDSYNC_CONFIG", "idsync.yaml"), "configuration file (env IDSYNC_CONFIG)")
+	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
+	root.AddCommand(
+		newRunCmd(g), newCycleCmd(g), newPreviewCmd(g), newMVCmd(g), newCSCmd(g), newRunsCmd(g),
+		newRulesCmd(g), newSchedulerCmd(g), newServeCmd(g), newDemoCmd(), newGenCmd(), newConnectorsCmd(g),
+	)
+	return root
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+// usageError marks errors in how the command was called (exit code 2).
+type usageError struct{ error }
+
+func (u usageError) Unwrap() error { return u.error }
+
+func exitCode(err error) int {
+	var u usageError
+	switch {
+	case errors.As(err, &u):
+		return 2
+	case errors.Is(err, engine.ErrDeleteThreshold):
+		return 3
+	case errors.Is(err, engine.ErrLocked):
+		return 4
+	}
+	return 1
+}

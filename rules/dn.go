@@ -1,0 +1,112 @@
+package rules
+
+import (
+	"fmt"
+	"strings"
+)
+
+// DN templates name the objects an outbound Provision rule creates, e.g.
+// "cn={cn},ou=people,dc=example,dc=org": each {attr} placeholder is replaced
+// by the first value of the MV attribute attr, escaped as an RFC 4514
+// attribute value; "{{" and "}}" stand for literal braces. Placeholders
+// therefore fill in RDN values, never whole DN fragments such as a parent DN.
+
+// ExpandDN expands a DN template. attr returns the first value of an
+// attribute and whether it has one; a placeholder whose attribute has no
+// (or an empty) value is an error.
+func ExpandDN(template string, attr func(name string) (string, bool)) (string, error) {
+	var b strings.Builder
+	b.Grow(len(template) + 16)
+	err := scanDN(template, func(lit string) { b.WriteString(lit) }, func(name string) error {
+		v, ok := attr(name)
+		if !ok || v == "" {
+			return fmt.Errorf("dn template %q: attribute %q has no value", template, name)
+		}
+		b.WriteString(EscapeDNValue(v))
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
+// DNTemplateAttributes returns the attributes a DN template's placeholders
+// name, in order of appearance (with repeats), or a syntax error.
+func DNTemplateAttributes(template string) ([]string, error) {
+	var names []string
+	err := scanDN(template, func(string) {}, func(name string) error {
+		names = append(names, name)
+		return nil
+	})
+	return names, err
+}
+
+// scanDN splits a template into literal text and placeholders.
+func scanDN(template string, lit func(string), placeholder func(string) error) error {
+	s := template
+	for s != "" {
+		i := strings.IndexAny(s, "{}")
+		if i < 0 {
+			lit(s)
+			return nil
+		}
+		lit(s[:i])
+		if i+1 < len(s) && s[i+1] == s[i] { // "{{" or "}}"
+			lit(s[i : i+1])
+			s = s[i+2:]
+			continue
+		}
+		if s[i] == '}' {
+			return fmt.Errorf("dn template %q: unmatched '}' at offset %d (write }} for a literal brace)", template, len(template)-len(s)+i)
+		}
+		end := strings.IndexAny(s[i+1:], "{}")
+		if end < 0 || s[i+1+end] != '}' {
+			return fmt.Errorf("dn template %q: unclosed '{' at offset %d (write {{ for a literal brace)", template, len(template)-len(s)+i)
+		}
+		name := strings.TrimSpace(s[i+1 : i+1+end])
+		if name == "" {
+			return fmt.Errorf("dn template %q: empty placeholder {} at offset %d", template, len(template)-len(s)+i)
+		}
+		if err := placeholder(name); err != nil {
+			return err
+		}
+		s = s[i+2+end:]
+	}
+	return nil
+}
+
+// EscapeDNValue escapes an attribute value for use in a DN (RFC 4514 §2.4):
+// a backslash before , + " \ < > ; and =, before a leading space or '#' and a
+// trailing space; NUL becomes \00.
+func EscapeDNValue(v string) string {
+	if !needsDNEscape(v) {
+		return v
+	}
+	var b strings.Builder
+	b.Grow(len(v) + 8)
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case c == 0:
+			b.WriteString(`\00`)
+			continue
+		case strings.IndexByte(`,+"\<>;=`, c) >= 0,
+			i == 0 && (c == ' ' || c == '#'),
+			i == len(v)-1 && c == ' ':
+			b.WriteByte('\\')
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+func needsDNEscape(v string) bool {
+	if v == "" {
+		return false
+	}
+	if v[0] == ' ' || v[0] == '#' || v[len(v)-1] == ' ' {
+		return true
+	}
+	return strings.ContainsAny(v, ",+\"\\<>;=\x00")
+}

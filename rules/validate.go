@@ -1,0 +1,295 @@
+package rules
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/idsync/idsync/model"
+)
+
+// ValidateEnv is what rules are validated against.
+type ValidateEnv struct {
+	// Connectors maps the configured connectors to their schemas. A nil
+	// schema means "schema unknown": attribute names are not checked. A nil
+	// map means "configuration unknown": connector names are not checked
+	// either (an empty, non-nil map means no connector is configured).
+	Connectors map[string]*model.Schema
+	// MVSchema is the metaverse schema; nil = don't check MV attributes.
+	MVSchema *model.Schema
+}
+
+// Validate compiles the rule set (see Compile) and checks it, returning
+// every problem, each a *RuleError naming the rule and where it is defined.
+// Structural checks apply to every rule; checks against the environment
+// (connector configured, attribute names, unique precedence) only to
+// enabled rules, so that disabled out-of-box rules for connectors that are
+// not configured do not get in the way.
+func (rs *RuleSet) Validate(env ValidateEnv) []error {
+	var errs []error
+	byName := make(map[string]*Rule)
+	byPrecedence := make(map[int]*Rule)
+	for _, r := range rs.Rules {
+		errs = append(errs, r.compile()...)
+		v := ruleValidator{r: r, env: env}
+		v.check()
+		errs = append(errs, v.errs...)
+		if prev, ok := byName[r.Name]; ok && r.Name != "" {
+			errs = append(errs, ruleErr(r, "name also used by the rule at %s", prev.Source))
+		}
+		byName[r.Name] = r
+		if r.Disabled {
+			continue
+		}
+		if prev, ok := byPrecedence[r.Precedence]; ok {
+			a, b := prev, r // report on the later rule, or on the user's rule
+			if b.Immutable && !a.Immutable {
+				a, b = b, a
+			}
+			errs = append(errs, ruleErr(b, "precedence %d is also used by rule %q (%s): precedences of enabled rules must be unique",
+				b.Precedence, a.Name, a.Source))
+			continue
+		}
+		byPrecedence[r.Precedence] = r
+	}
+	return errs
+}
+
+// ruleValidator checks one rule.
+type ruleValidator struct {
+	r    *Rule
+	env  ValidateEnv
+	errs []error
+	// The object types attributes are read from (src) and written to (tgt):
+	// inbound CS → MV, outbound MV → CS; nil when unknown.
+	src, tgt         *model.ObjectTypeSchema
+	srcName, tgtName string
+}
+
+func (v *ruleValidator) errorf(format string, args ...any) {
+	v.errs = append(v.errs, ruleErr(v.r, format, args...))
+}
+
+func (v *ruleValidator) check() {
+	r := v.r
+	for _, f := range []struct{ name, value string }{
+		{"name", r.Name}, {"connector", r.Connector}, {"direction", string(r.Direction)},
+		{"csObjectType", r.CSObjectType}, {"mvObjectType", r.MVObjectType}, {"linkType", string(r.LinkType)},
+	} {
+		if f.value == "" {
+			v.errorf("missing %s", f.name)
+		}
+	}
+	if r.Precedence < 0 {
+		v.errorf("precedence %d is negative", r.Precedence)
+	}
+	if !r.Disabled {
+		v.resolveSchemas()
+	}
+	v.checkScope()
+	v.checkJoin()
+	v.checkFlows()
+	v.checkOutbound()
+}
+
+// resolveSchemas checks the connector and finds the object type schemas.
+func (v *ruleValidator) resolveSchemas() {
+	r, env := v.r, v.env
+	var cs, mv *model.ObjectTypeSchema
+	if env.Connectors != nil && r.Connector != "" {
+		schema, ok := env.Connectors[r.Connector]
+		if !ok {
+			configured := "none are"
+			if len(env.Connectors) > 0 {
+				configured = "configured: " + strings.Join(slices.Sorted(maps.Keys(env.Connectors)), ", ")
+			}
+			v.errorf("names connector %q, which is not configured (%s)", r.Connector, configured)
+		} else if schema != nil && r.CSObjectType != "" {
+			if cs = schema.ObjectType(r.CSObjectType); cs == nil {
+				v.errorf("connector %q has no object type %q (it has: %s)", r.Connector, r.CSObjectType, typeNames(schema))
+			}
+		}
+	}
+	if env.MVSchema != nil && r.MVObjectType != "" {
+		if mv = env.MVSchema.ObjectType(r.MVObjectType); mv == nil {
+			v.errorf("the metaverse has no object type %q (it has: %s)", r.MVObjectType, typeNames(env.MVSchema))
+		}
+	}
+	csName := fmt.Sprintf("connector %q object type %q", r.Connector, r.CSObjectType)
+	mvName := fmt.Sprintf("metaverse object type %q", r.MVObjectType)
+	if r.Direction == Outbound {
+		v.src, v.tgt, v.srcName, v.tgtName = mv, cs, mvName, csName
+	} else {
+		v.src, v.tgt, v.srcName, v.tgtName = cs, mv, csName, mvName
+	}
+}
+
+func typeNames(s *model.Schema) string {
+	names := make([]string, len(s.ObjectTypes))
+	for i, t := range s.ObjectTypes {
+		names[i] = t.Name
+	}
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
+}
+
+// attr checks that an attribute exists in an object type, when known.
+func (v *ruleValidator) attr(ots *model.ObjectTypeSchema, otsName, where, name string) {
+	if ots == nil || name == "" || ots.Attribute(name) != nil {
+		return
+	}
+	hint, bestD := "", 3
+	for _, a := range ots.Attributes {
+		d := editDistance(strings.ToLower(name), strings.ToLower(a.Name))
+		if d < bestD {
+			hint, bestD = fmt.Sprintf(" (did you mean %q?)", a.Name), d
+		}
+	}
+	v.errorf("%s: attribute %q is not in the schema of %s%s", where, name, otsName, hint)
+}
+
+func (v *ruleValidator) checkScope() {
+	for gi, g := range v.r.Scope {
+		if len(g.Clauses) == 0 {
+			v.errorf("scope group %d has no clauses (an empty group matches every object)", gi+1)
+		}
+		for ci := range g.Clauses {
+			c := &g.Clauses[ci]
+			if c.Operator.usesAttribute() {
+				v.attr(v.src, v.srcName, fmt.Sprintf("scope group %d clause %d", gi+1, ci+1), c.Attribute)
+			}
+		}
+	}
+}
+
+func (v *ruleValidator) checkJoin() {
+	r := v.r
+	// A Join rule without join groups is valid: it never links anything
+	// itself and only contributes its flows to objects another rule joined or
+	// projected (Azure AD Connect's "In from AD – User AccountEnabled").
+	for gi, g := range r.Join {
+		if len(g.Conditions) == 0 {
+			v.errorf("join group %d has no conditions", gi+1)
+		}
+		for ci, c := range g.Conditions {
+			where := fmt.Sprintf("join group %d condition %d", gi+1, ci+1)
+			if c.Source == "" || c.Target == "" {
+				v.errorf("%s: needs both source and target", where)
+			}
+			v.attr(v.src, v.srcName, where+" source", c.Source)
+			v.attr(v.tgt, v.tgtName, where+" target", c.Target)
+		}
+	}
+}
+
+func (v *ruleValidator) checkFlows() {
+	targets := make(map[string]int)
+	for i := range v.r.Flows {
+		f := &v.r.Flows[i]
+		label := flowLabel(i, f)
+		if f.Target == "" {
+			v.errorf("%s: missing target", label)
+		} else if prev, ok := targets[f.Target]; ok {
+			v.errorf("%s: flow %d already flows into %q: a rule has one flow per target", label, prev+1, f.Target)
+		} else {
+			targets[f.Target] = i
+		}
+		v.attr(v.tgt, v.tgtName, label+" target", f.Target)
+		switch f.Type {
+		case "":
+			v.errorf("%s: missing type (Direct, Constant or Expression)", label)
+		case Direct:
+			if f.Source == "" {
+				v.errorf("%s: a Direct flow needs a source", label)
+			}
+			if f.Value != "" || f.Expression != "" {
+				v.errorf("%s: a Direct flow takes only a source (not value or expression)", label)
+			}
+			v.attr(v.src, v.srcName, label+" source", f.Source)
+		case Constant:
+			if f.Value == "" {
+				v.errorf("%s: a Constant flow needs a non-empty value (to clear an attribute, use an Expression flow returning AuthoritativeNull)", label)
+			} else if err := checkConstant(f.Value, f.TargetType); err != nil {
+				v.errorf("%s: %w", label, err)
+			}
+			if f.Source != "" || f.Expression != "" {
+				v.errorf("%s: a Constant flow takes only a value (not source or expression)", label)
+			}
+		case Expression:
+			if f.Expression == "" {
+				v.errorf("%s: an Expression flow needs an expression", label)
+			}
+			if f.Source != "" || f.Value != "" {
+				v.errorf("%s: an Expression flow takes only an expression (not source or value)", label)
+			}
+			if f.compiled != nil {
+				for _, a := range f.compiled.Attributes() {
+					v.attr(v.src, v.srcName, label+" expression", a)
+				}
+			}
+		}
+	}
+}
+
+// checkConstant checks a constant against the type it flows as.
+func checkConstant(value, typeName string) error {
+	t, err := model.ParseType(typeName)
+	if err != nil {
+		return nil // reported by compile
+	}
+	ok := true
+	switch t {
+	case model.Integer:
+		_, ok = parseInt(value)
+	case model.Boolean:
+		ok = value == "true" || value == "false"
+	case model.DateTime:
+		_, err := time.Parse(time.RFC3339, value)
+		ok = err == nil
+	}
+	if !ok {
+		return fmt.Errorf("value %q is not a valid %s", value, t)
+	}
+	return nil
+}
+
+// checkOutbound checks the fields only outbound rules use.
+func (v *ruleValidator) checkOutbound() {
+	r := v.r
+	if r.Direction != Outbound {
+		if r.Deprovision != "" || r.DisableAttribute != "" || r.DisableValue != "" {
+			v.errorf("deprovision, disableAttribute and disableValue are only used by outbound rules")
+		}
+		if r.DN != "" {
+			v.errorf("dn is only used by outbound Provision rules")
+		}
+		return
+	}
+	if r.Deprovision == DeprovisionDisable {
+		if r.DisableAttribute == "" {
+			v.errorf("deprovision: disable needs disableAttribute (and usually disableValue)")
+		}
+		v.attr(v.tgt, v.tgtName, "disableAttribute", r.DisableAttribute)
+	} else if r.DisableAttribute != "" || r.DisableValue != "" {
+		v.errorf("disableAttribute and disableValue are only used with deprovision: disable (deprovision is %q)", r.Deprovision)
+	}
+	if r.DN == "" {
+		return
+	}
+	if r.LinkType != Provision {
+		v.errorf("dn is only used by outbound Provision rules (it names the objects they create)")
+	}
+	if strings.ContainsAny(r.DN, "{}") {
+		names, err := DNTemplateAttributes(r.DN)
+		if err != nil {
+			v.errorf("dn: %w", err)
+		}
+		for _, n := range names {
+			v.attr(v.src, v.srcName, "dn template", n)
+		}
+	}
+}
