@@ -131,7 +131,9 @@ func benchStore(b *testing.B, users, groups, members, contacts int) string {
 			batch = store.Batch{}
 		}
 	}
-	userDN := func(i int) string { return fmt.Sprintf("CN=User %06d,OU=%s,DC=contoso,DC=test", i, depts[i%len(depts)]) }
+	userDN := func(i int) string {
+		return fmt.Sprintf("CN=User %06d,OU=%s,DC=contoso,DC=test", i, depts[i%len(depts)])
+	}
 	for i := 0; i < users; i++ {
 		guid := fmt.Sprintf("%016x", uint64(i)*2654435761)
 		cn := fmt.Sprintf("User %06d", i)
