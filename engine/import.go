@@ -59,17 +59,16 @@ func (e *Engine) importRuns(ctx context.Context, c *Connector, p Profile, o RunO
 
 // importer applies imported objects to one connector space partition.
 type importer struct {
-	e       *Engine
-	rr      *runRec
-	c       *Connector
-	part    string
-	byAnc   map[string]*store.CSObject
-	byDN    map[string]*store.CSObject // placeholders by lower(DN)
-	seen    map[string]bool
-	batch   store.Batch
-	done    int64
-	total   int64
-	pending []*store.CSObject
+	e     *Engine
+	rr    *runRec
+	c     *Connector
+	part  string
+	byAnc map[string]*store.CSObject
+	byDN  map[string]*store.CSObject // placeholders by lower(DN)
+	seen  map[string]bool
+	batch store.Batch
+	done  int64
+	total int64
 }
 
 func (e *Engine) importPartition(ctx context.Context, rr *runRec, c *Connector, part string, full bool) error {

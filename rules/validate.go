@@ -237,9 +237,9 @@ func (v *ruleValidator) checkFlows() {
 
 // checkConstant checks a constant against the type it flows as.
 func checkConstant(value, typeName string) error {
-	t, err := model.ParseType(typeName)
-	if err != nil {
-		return nil // reported by compile
+	t, terr := model.ParseType(typeName)
+	if terr != nil {
+		return nil //nolint:nilerr // an unknown type is reported by compile
 	}
 	ok := true
 	switch t {

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"fmt"
-	"io"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -24,7 +23,7 @@ options and seed always give byte-identical output, for tests and benchmarks.`,
   idsync gen --users 50 --base-dn DC=fabrikam,DC=test --domain fabrikam.test --seed 2`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var w io.Writer = cmd.OutOrStdout()
+			w := cmd.OutOrStdout()
 			var f *os.File
 			if out != "" && out != "-" {
 				var err error

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -137,7 +138,7 @@ func newMVCmd(g *globalFlags) *cobra.Command {
 				fmt.Fprintf(w, "%s  %-8s %s\n", m.ID, m.Type, summary(m))
 				return nil
 			})
-			if err != nil && err != errStop {
+			if err != nil && !errors.Is(err, errStop) {
 				return err
 			}
 			return nil
@@ -149,7 +150,7 @@ func newMVCmd(g *globalFlags) *cobra.Command {
 	return cmd
 }
 
-var errStop = fmt.Errorf("stop")
+var errStop = errors.New("stop")
 
 func anyMatch(vals []string, pattern string) bool {
 	for _, v := range vals {
