@@ -1,0 +1,169 @@
+package file
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/idsync/idsync/connector"
+	"github.com/idsync/idsync/model"
+)
+
+// objectReader yields the objects of a file with the line they start on.
+type objectReader interface {
+	next() (*model.Object, int, error)
+}
+
+func (s *settings) newReader(r io.Reader) objectReader {
+	if s.format == FormatCSV {
+		return newCSVObjects(r, s)
+	}
+	return newLDIFObjects(r, s)
+}
+
+// scanResult is what a scan learned besides the objects.
+type scanResult struct {
+	sum    string   // sha256 of the content, hex
+	header []string // CSV header, nil for LDIF or an empty file
+}
+
+// scan streams the objects of the file to fn, checking that anchors and DNs
+// are unique. A missing file is an error, except for a target, where it
+// reads as empty.
+func (s *settings) scan(ctx context.Context, fn func(*model.Object) error) (scanResult, error) {
+	f, err := os.Open(s.path)
+	if errors.Is(err, fs.ErrNotExist) && s.target {
+		return s.scanReader(ctx, strings.NewReader(""), fn)
+	}
+	if err != nil {
+		return scanResult{}, err
+	}
+	defer f.Close()
+	return s.scanReader(ctx, f, fn)
+}
+
+// scanReader is scan reading from r.
+func (s *settings) scanReader(ctx context.Context, r io.Reader, fn func(*model.Object) error) (scanResult, error) {
+	h := sha256.New()
+	rd := s.newReader(io.TeeReader(r, h))
+	anchors := map[string]int{}
+	dns := map[string]int{}
+	for {
+		if err := ctx.Err(); err != nil {
+			return scanResult{}, err
+		}
+		o, line, err := rd.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return scanResult{}, err
+		}
+		ak := s.anchorKey(o.Anchor)
+		if first, dup := anchors[ak]; dup {
+			return scanResult{}, fmt.Errorf("%s:%d: duplicate anchor %q (first on line %d)", s.name, line, clip(o.Anchor), first)
+		}
+		anchors[ak] = line
+		if o.DN != "" {
+			dk := dnKey(o.DN)
+			if first, dup := dns[dk]; dup {
+				return scanResult{}, fmt.Errorf("%s:%d: duplicate DN %q (first on line %d)", s.name, line, clip(o.DN), first)
+			}
+			dns[dk] = line
+		}
+		if err := fn(o); err != nil {
+			return scanResult{}, err
+		}
+	}
+	res := scanResult{sum: hex.EncodeToString(h.Sum(nil))}
+	if co, ok := rd.(*csvObjects); ok {
+		res.header = co.header
+	}
+	return res, nil
+}
+
+// anchorKey is the key under which anchors are compared: DNs (the default
+// LDIF anchor) case-insensitively, attribute values exactly.
+func (s *settings) anchorKey(anchor string) string {
+	if s.anchor == "" {
+		return dnKey(anchor)
+	}
+	return anchor
+}
+
+// FullImport streams the objects of the file that match req, in file order,
+// and returns the sha256 of the file content (hex) as watermark.
+func (c *Connector) FullImport(ctx context.Context, req connector.ImportRequest, emit func(*model.Object) error) (string, error) {
+	if req.Partition != "" {
+		return "", fmt.Errorf("file connector %q: unknown partition %q (a file has only the partition \"\")", c.name, req.Partition)
+	}
+	var keep map[string]bool
+	if len(req.Attributes) > 0 {
+		keep = make(map[string]bool, len(req.Attributes))
+		for _, a := range req.Attributes {
+			keep[strings.ToLower(a)] = true
+		}
+	}
+	res, err := c.s.scan(ctx, func(o *model.Object) error {
+		if len(req.ObjectTypes) > 0 && !slices.Contains(req.ObjectTypes, o.Type) {
+			return nil
+		}
+		if keep != nil {
+			for name := range o.Attrs {
+				if !keep[strings.ToLower(name)] {
+					delete(o.Attrs, name)
+				}
+			}
+		}
+		return emit(o)
+	})
+	if err != nil {
+		return "", fmt.Errorf("file connector %q: import: %w", c.name, err)
+	}
+	return res.sum, nil
+}
+
+// Schema infers the schema from the file: per object type the attributes
+// seen, with their configured types, multi-valued when an object has more
+// than one value. Object types and attributes are sorted by name. A target
+// file that does not exist yet has an empty schema.
+func (c *Connector) Schema(ctx context.Context) (*model.Schema, error) {
+	types := map[string]map[string]*model.AttributeSchema{}
+	_, err := c.s.scan(ctx, func(o *model.Object) error {
+		attrs := types[o.Type]
+		if attrs == nil {
+			attrs = map[string]*model.AttributeSchema{}
+			types[o.Type] = attrs
+		}
+		for name, v := range o.Attrs {
+			a := attrs[name]
+			if a == nil {
+				a = &model.AttributeSchema{Name: name, Type: v.Type}
+				attrs[name] = a
+			}
+			a.MultiValued = a.MultiValued || len(v.Values) > 1
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("file connector %q: schema: %w", c.name, err)
+	}
+	s := &model.Schema{ObjectTypes: []model.ObjectTypeSchema{}}
+	for t, attrs := range types {
+		ot := model.ObjectTypeSchema{Name: t, Attributes: []model.AttributeSchema{}}
+		for _, a := range attrs {
+			ot.Attributes = append(ot.Attributes, *a)
+		}
+		slices.SortFunc(ot.Attributes, func(a, b model.AttributeSchema) int { return strings.Compare(a.Name, b.Name) })
+		s.ObjectTypes = append(s.ObjectTypes, ot)
+	}
+	slices.SortFunc(s.ObjectTypes, func(a, b model.ObjectTypeSchema) int { return strings.Compare(a.Name, b.Name) })
+	return s, nil
+}
