@@ -1,0 +1,126 @@
+package scheduler
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/idsync/idsync/connector/memory"
+	"github.com/idsync/idsync/engine"
+	"github.com/idsync/idsync/model"
+	"github.com/idsync/idsync/rules"
+	"github.com/idsync/idsync/store"
+	"github.com/idsync/idsync/store/sqlite"
+)
+
+const testRules = `rules:
+  - name: in
+    connector: src
+    direction: inbound
+    csObjectType: user
+    mvObjectType: person
+    linkType: Provision
+    precedence: 1
+    flows: [{type: Direct, source: cn, target: cn}]
+  - name: out
+    connector: dst
+    direction: outbound
+    csObjectType: user
+    mvObjectType: person
+    linkType: Provision
+    precedence: 2
+    dn: "cn={cn},dc=dst"
+    flows: [{type: Direct, source: cn, target: cn}]
+`
+
+func newScheduler(t *testing.T) (*Scheduler, *memory.Connector, *memory.Connector) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	f, err := rules.Parse("r.yaml", []byte(testRules))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := rules.Merge(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if errs := rs.Validate(rules.ValidateEnv{Connectors: map[string]*model.Schema{"src": nil, "dst": nil}}); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	src, dst := memory.New("src"), memory.New("dst")
+	src.Put(&model.Object{Anchor: "1", DN: "cn=a,dc=src", Type: "user", Attrs: model.Attrs{"cn": model.Str("a")}})
+	e := &engine.Engine{Store: st, Rules: rs, Connectors: map[string]*engine.Connector{
+		"src": {Name: "src", Conn: src, DeleteThreshold: 500}, "dst": {Name: "dst", Conn: dst, DeleteThreshold: 500}}}
+	return &Scheduler{Engine: e, Store: st, Interval: 20 * time.Millisecond, Order: []string{"src", "dst"}}, src, dst
+}
+
+func TestCycleRunsEveryStepInOrder(t *testing.T) {
+	s, _, dst := newScheduler(t)
+	res, err := s.Cycle(context.Background(), false, engine.RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range res {
+		if r.Err != nil {
+			t.Fatalf("%s %s: %v", r.Connector, r.Profile, r.Err)
+		}
+		got = append(got, r.Connector+" "+string(r.Profile))
+	}
+	want := []string{"src delta-import", "dst delta-import", "src delta-sync", "dst delta-sync", "src export", "dst export"}
+	if len(got) != len(want) {
+		t.Fatalf("steps = %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("steps = %v, want %v", got, want)
+		}
+	}
+	if dst.GetByDN("cn=a,dc=dst") == nil {
+		t.Fatal("the cycle did not export")
+	}
+}
+
+func TestDisabledSchedulerSkipsCycles(t *testing.T) {
+	s, _, dst := newScheduler(t)
+	ctx := context.Background()
+	if on, _ := Enabled(ctx, s.Store); !on {
+		t.Fatal("the scheduler must be enabled by default")
+	}
+	if err := SetEnabled(ctx, s.Store, false); err != nil {
+		t.Fatal(err)
+	}
+	runFor(t, s, 100*time.Millisecond)
+	runs, err := s.Store.Runs(ctx, store.RunFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 0 || dst.Len() != 0 {
+		t.Fatalf("a disabled scheduler ran %d runs", len(runs))
+	}
+	if err := SetEnabled(ctx, s.Store, true); err != nil {
+		t.Fatal(err)
+	}
+	runFor(t, s, 150*time.Millisecond)
+	if dst.Len() != 1 {
+		t.Fatal("the re-enabled scheduler did not run a cycle")
+	}
+	if v, err := s.Store.Setting(ctx, KeyLastState); err != nil || v != "success" {
+		t.Fatalf("last cycle result = %q, %v", v, err)
+	}
+}
+
+func runFor(t *testing.T, s *Scheduler, d time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	if err := s.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
