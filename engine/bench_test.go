@@ -113,6 +113,10 @@ var depts = []string{"Sales", "IT", "Finance", "HR", "Engineering", "Legal", "Ma
 // benchStore writes the connector spaces of the benchmark (as a full import
 // would leave them) into a new SQLite database and returns its path.
 func benchStore(b *testing.B, users, groups, members, contacts int) string {
+	return benchStoreT(b, users, groups, members, contacts)
+}
+
+func benchStoreT(b testing.TB, users, groups, members, contacts int) string {
 	b.Helper()
 	ctx := context.Background()
 	path := filepath.Join(b.TempDir(), "seed.db")
@@ -171,7 +175,7 @@ func benchStore(b *testing.B, users, groups, members, contacts int) string {
 	return path
 }
 
-func copyFile(b *testing.B, src, dst string) {
+func copyFile(b testing.TB, src, dst string) {
 	in, err := os.Open(src)
 	if err != nil {
 		b.Fatal(err)

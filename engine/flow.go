@@ -106,8 +106,8 @@ func evalFlows(r *rules.Rule, ev env, base contribution, ref func(string) (strin
 // so that the result never depends on import or synchronization order (R1.1).
 // When the winner merges, the values of every merging contributor are unioned.
 func resolveContributions(cs []contribution) (model.Attrs, map[string]contribution) {
-	attrs := model.Attrs{}
-	win := map[string]contribution{}
+	attrs := make(model.Attrs, len(cs))
+	win := make(map[string]contribution, len(cs))
 	for _, c := range cs {
 		w, ok := win[c.attr]
 		if !ok || better(c, w) {

@@ -18,7 +18,7 @@ func (sy *syncer) recomputeMV(id string) bool {
 	}
 	linked := s.linked(id)
 	authoritative := false
-	var contribs []contribution
+	contribs := make([]contribution, 0, 16)
 	for _, c := range linked {
 		rs := sy.inboundRules(c)
 		if sy.rv.isOutbound(c.LinkRule) || len(rs) == 0 {

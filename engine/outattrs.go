@@ -44,7 +44,7 @@ func (sy *syncer) outAttrs(id, tc string) {
 		}
 		return o.Object.Anchor, true
 	}
-	var contribs []contribution
+	contribs := make([]contribution, 0, 16)
 	for _, r := range rs {
 		if r.CSObjectType != t.Object.Type {
 			continue
