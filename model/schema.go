@@ -4,6 +4,11 @@ package model
 // that rules and the UI can name real attributes with their types.
 type Schema struct {
 	ObjectTypes []ObjectTypeSchema `json:"objectTypes"`
+	// Inferred is true when the schema was derived from the data (a file)
+	// rather than declared by the system: an attribute no object has yet is
+	// missing from it. Validation then checks only what rules read from the
+	// connector, not what they write to it.
+	Inferred bool `json:"inferred,omitempty"`
 }
 
 // ObjectTypeSchema is one object type of a schema.

@@ -106,6 +106,8 @@ func (v *ruleValidator) resolveSchemas() {
 				configured = "configured: " + strings.Join(slices.Sorted(maps.Keys(env.Connectors)), ", ")
 			}
 			v.errorf("names connector %q, which is not configured (%s)", r.Connector, configured)
+		} else if schema != nil && schema.Inferred && r.Direction == Outbound {
+			// An inferred schema cannot say what a target will accept.
 		} else if schema != nil && r.CSObjectType != "" {
 			if cs = schema.ObjectType(r.CSObjectType); cs == nil {
 				v.errorf("connector %q has no object type %q (it has: %s)", r.Connector, r.CSObjectType, typeNames(schema))

@@ -87,3 +87,45 @@ func TestCLIErrors(t *testing.T) {
 		t.Errorf("bad profile: exit %d, stderr %q", code, stderr)
 	}
 }
+
+func TestRulesValidateUnknownAttribute(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "idsync.yaml")
+	writeFile(t, cfg, `connectors:
+  - {name: hr, type: file, config: {path: hr.csv, anchor: employeeID, objectType: person}}
+  - {name: out, type: file, config: {path: out.ldif, anchor: uid, target: true}}
+rules: [rules.yaml]
+`)
+	writeFile(t, filepath.Join(dir, "hr.csv"), "employeeID,cn,mail\n1,Alice,alice@example.test\n")
+	rule := `rules:
+  - name: in
+    connector: hr
+    direction: inbound
+    csObjectType: person
+    mvObjectType: person
+    linkType: Provision
+    precedence: 1
+    flows: [{type: Direct, source: %s, target: mail}]
+  - name: out
+    connector: out
+    direction: outbound
+    csObjectType: person
+    mvObjectType: person
+    linkType: Provision
+    precedence: 2
+    dn: "uid={mail},dc=out"
+    flows: [{type: Direct, source: mail, target: brandNewAttribute}]
+`
+	writeFile(t, filepath.Join(dir, "rules.yaml"), strings.Replace(rule, "%s", "mial", 1))
+	_, stderr, code := idsync(t, "--config", cfg, "rules", "validate")
+	if code == 0 || !strings.Contains(stderr, `rules.yaml:2: rule "in"`) || !strings.Contains(stderr, `attribute "mial" is not in the schema`) {
+		t.Errorf("unknown attribute: exit %d, stderr %q", code, stderr)
+	}
+	if strings.Contains(stderr, "brandNewAttribute") {
+		t.Errorf("an attribute written to a target with an inferred schema was reported: %q", stderr)
+	}
+	writeFile(t, filepath.Join(dir, "rules.yaml"), strings.Replace(rule, "%s", "mail", 1))
+	if out := mustIdsync(t, "--config", cfg, "rules", "validate"); !strings.Contains(out, "2 sync rules are valid") {
+		t.Errorf("valid rules: %q", out)
+	}
+}

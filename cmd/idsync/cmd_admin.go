@@ -49,14 +49,16 @@ func newRulesCmd(g *globalFlags) *cobra.Command {
 			return nil
 		},
 	}
-	var withSchema bool
+	var noSchema bool
 	validate := &cobra.Command{
 		Use:   "validate",
-		Short: "Check the sync rules against the configured connectors (and their schemas)",
+		Short: "Check the sync rules against the configured connectors and their schemas",
 		Long: `Check the sync rules: every field, operator and expression, that every
-connector they name is configured, and unique precedences. With --schema, the
-connectors are asked for their schemas and every attribute name is checked.`,
-		Example: "  idsync rules validate --schema",
+connector they name is configured, unique precedences, and every attribute
+name against the schema each connector reports. Schemas inferred from data
+(file connectors) check only what rules read from a connector. With
+--no-schema the connectors are not contacted and attribute names are not checked.`,
+		Example: "  idsync rules validate\n  idsync rules validate --no-schema",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := config.Load(g.config)
@@ -70,7 +72,7 @@ connectors are asked for their schemas and every attribute name is checked.`,
 			env := rules.ValidateEnv{Connectors: map[string]*model.Schema{}}
 			for _, cc := range cfg.Connectors {
 				env.Connectors[cc.Name] = nil
-				if !withSchema {
+				if noSchema {
 					continue
 				}
 				s, err := connectorSchema(cmd.Context(), cc)
@@ -90,7 +92,7 @@ connectors are asked for their schemas and every attribute name is checked.`,
 			return nil
 		},
 	}
-	validate.Flags().BoolVar(&withSchema, "schema", false, "check attribute names against the connectors' schemas")
+	validate.Flags().BoolVar(&noSchema, "no-schema", false, "do not contact the connectors; skip attribute-name checks")
 	cmd.AddCommand(list, validate)
 	return cmd
 }

@@ -155,7 +155,7 @@ func (c *Connector) Schema(ctx context.Context) (*model.Schema, error) {
 	if err != nil {
 		return nil, fmt.Errorf("file connector %q: schema: %w", c.name, err)
 	}
-	s := &model.Schema{ObjectTypes: []model.ObjectTypeSchema{}}
+	s := &model.Schema{ObjectTypes: []model.ObjectTypeSchema{}, Inferred: true}
 	for t, attrs := range types {
 		ot := model.ObjectTypeSchema{Name: t, Attributes: []model.AttributeSchema{}}
 		for _, a := range attrs {

@@ -63,7 +63,7 @@ func InferSchema(objs []*model.Object) *model.Schema {
 			}
 		}
 	}
-	s := &model.Schema{ObjectTypes: []model.ObjectTypeSchema{}}
+	s := &model.Schema{ObjectTypes: []model.ObjectTypeSchema{}, Inferred: true}
 	for t, attrs := range types {
 		ot := model.ObjectTypeSchema{Name: t, Attributes: []model.AttributeSchema{}}
 		for _, a := range attrs {
