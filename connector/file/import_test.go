@@ -93,7 +93,7 @@ func TestSchema(t *testing.T) {
 	want := &model.Schema{ObjectTypes: []model.ObjectTypeSchema{
 		{Name: "group", Attributes: []model.AttributeSchema{{Name: "member", Type: model.Reference}, {Name: "objectClass"}, {Name: "objectGUID", Type: model.Binary}}},
 		{Name: "user", Attributes: []model.AttributeSchema{{Name: "mail"}, {Name: "member", Type: model.Reference, MultiValued: true}, {Name: "objectClass"}}},
-	}}
+	}, Inferred: true}
 	if !reflect.DeepEqual(s, want) {
 		t.Errorf("got %+v\nwant %+v", s, want)
 	}

@@ -93,7 +93,7 @@ func TestSchema(t *testing.T) {
 	}
 	want := &model.Schema{ObjectTypes: []model.ObjectTypeSchema{{Name: "user", Attributes: []model.AttributeSchema{
 		{Name: "mail"}, {Name: "manager", Type: model.Reference}, {Name: "proxy", MultiValued: true},
-	}}}}
+	}}}, Inferred: true}
 	if !reflect.DeepEqual(s, want) {
 		t.Errorf("inferred %+v, want %+v", s, want)
 	}
