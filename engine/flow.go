@@ -2,6 +2,8 @@ package engine
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/idsync/idsync/model"
 	"github.com/idsync/idsync/rules"
@@ -105,38 +107,44 @@ func evalFlows(r *rules.Rule, ev env, base contribution, ref func(string) (strin
 // the lowest precedence number wins; ties go to the lowest (connector, anchor)
 // so that the result never depends on import or synchronization order (R1.1).
 // When the winner merges, the values of every merging contributor are unioned.
-func resolveContributions(cs []contribution) (model.Attrs, map[string]contribution) {
+// It returns the attributes and, per attribute, the winner.
+func resolveContributions(cs []contribution) (model.Attrs, []contribution) {
+	slices.SortFunc(cs, func(a, b contribution) int {
+		if c := strings.Compare(a.attr, b.attr); c != 0 {
+			return c
+		}
+		if better(a, b) {
+			return -1
+		}
+		if better(b, a) {
+			return 1
+		}
+		return 0
+	})
 	attrs := make(model.Attrs, len(cs))
-	win := make(map[string]contribution, len(cs))
-	for _, c := range cs {
-		w, ok := win[c.attr]
-		if !ok || better(c, w) {
-			win[c.attr] = c
+	win := make([]contribution, 0, len(cs))
+	for i := 0; i < len(cs); {
+		j := i + 1
+		for j < len(cs) && cs[j].attr == cs[i].attr {
+			j++
 		}
-	}
-	for a, w := range win {
-		if w.auth {
-			continue
-		}
-		if !w.merge {
-			attrs[a] = w.vals
-			continue
-		}
-		set := map[string]bool{}
-		var vals []string
-		for _, c := range cs {
-			if c.attr != a || !c.merge || c.auth {
-				continue
-			}
-			for _, v := range c.vals.Values {
-				if !set[v] {
-					set[v] = true
-					vals = append(vals, v)
+		w := cs[i] // sorted: the first of the group wins
+		win = append(win, w)
+		switch {
+		case w.auth:
+		case !w.merge:
+			attrs[w.attr] = w.vals
+		default:
+			var vals []string
+			for _, c := range cs[i:j] {
+				if c.merge && !c.auth {
+					vals = append(vals, c.vals.Values...)
 				}
 			}
+			slices.Sort(vals)
+			attrs[w.attr] = model.Values{Type: w.vals.Type, Values: slices.Compact(vals)}
 		}
-		v := model.Values{Type: w.vals.Type, Values: vals}
-		attrs[a] = v.Sorted()
+		i = j
 	}
 	return attrs, win
 }

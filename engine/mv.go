@@ -3,28 +3,35 @@ package engine
 import (
 	"fmt"
 
+	"github.com/idsync/idsync/model"
 	"github.com/idsync/idsync/store"
 )
 
-// recomputeMV recomputes an MV object's attributes from every CS object
-// joined to it and every inbound rule in scope for them. The result depends
-// only on those CS objects and the rules, never on the order they arrived in.
-// It returns true when the attributes changed (or the object was deleted).
-func (sy *syncer) recomputeMV(id string) bool {
+// mvResult is the computed state of one MV object, before it is applied.
+type mvResult struct {
+	id            string
+	authoritative bool
+	attrs         model.Attrs
+	lineage       map[string]store.Contribution
+	errCS         *store.CSObject // the CS object whose rule failed
+	err           error
+}
+
+// computeMV computes an MV object's attributes from every CS object joined to
+// it and every inbound rule in scope for them. The result depends only on
+// those CS objects and the rules, never on the order they arrived in. It only
+// reads the state, so MV objects can be computed in parallel.
+func (sy *syncer) computeMV(id string) mvResult {
 	s := sy.s
+	res := mvResult{id: id}
 	m := s.mv[id]
-	if m == nil || s.delMV[id] {
-		return false
-	}
-	linked := s.linked(id)
-	authoritative := false
 	contribs := make([]contribution, 0, 16)
-	for _, c := range linked {
+	for _, c := range s.linked(id) {
 		rs := sy.inboundRules(c)
 		if sy.rv.isOutbound(c.LinkRule) || len(rs) == 0 {
 			continue
 		}
-		authoritative = true
+		res.authoritative = true
 		var params map[string]string
 		if cc := sy.e.Connectors[c.Connector]; cc != nil {
 			params = cc.Parameters
@@ -43,8 +50,8 @@ func (sy *syncer) recomputeMV(id string) bool {
 			}
 			ok, err := r.Scope.Match(csSubject{s, c})
 			if err != nil {
-				sy.fail(id, c, fmt.Errorf("scoping filter of rule %q: %w", r.Name, err))
-				return false
+				res.errCS, res.err = c, fmt.Errorf("scoping filter of rule %q: %w", r.Name, err)
+				return res
 			}
 			if !ok {
 				continue
@@ -52,12 +59,58 @@ func (sy *syncer) recomputeMV(id string) bool {
 			base := contribution{prec: r.Precedence, rule: r.Name, conn: c.Connector, anchor: c.Object.Anchor, csid: c.ID}
 			contribs, err = evalFlows(r, ev, base, ref, contribs)
 			if err != nil {
-				sy.fail(id, c, err)
-				return false
+				res.errCS, res.err = c, err
+				return res
 			}
 		}
 	}
-	if !authoritative {
+	if !res.authoritative {
+		return res
+	}
+	attrs, win := resolveContributions(contribs)
+	res.attrs = attrs
+	res.lineage = make(map[string]store.Contribution, len(win))
+	for _, w := range win {
+		if !w.auth {
+			res.lineage[w.attr] = store.Contribution{Rule: w.rule, Connector: w.conn, CSID: w.csid, Precedence: w.prec}
+		}
+	}
+	return res
+}
+
+// recomputeMVs recomputes the given MV objects (in parallel) and applies the
+// results in order. It returns the IDs whose attributes changed or that were
+// deleted.
+func (sy *syncer) recomputeMVs(ids []string) []string {
+	s := sy.s
+	live := ids[:0:0]
+	for _, id := range ids {
+		if m := s.mv[id]; m != nil && !s.delMV[id] {
+			live = append(live, id)
+		}
+	}
+	results := parallel(len(live), func(i int) mvResult { return sy.computeMV(live[i]) })
+	var changed []string
+	for _, res := range results {
+		if sy.applyMV(res) {
+			changed = append(changed, res.id)
+		}
+	}
+	return changed
+}
+
+// applyMV applies a computed result: an error leaves the object as it was; no
+// authoritative connector left deletes it; otherwise its attributes and
+// lineage are replaced when they differ.
+func (sy *syncer) applyMV(res mvResult) bool {
+	s := sy.s
+	id := res.id
+	m := s.mv[id]
+	if res.err != nil {
+		sy.fail(id, res.errCS, res.err)
+		return false
+	}
+	if !res.authoritative {
 		// The last authoritative connector disconnected: delete the MV object.
 		// Its target objects are deprovisioned by the outbound pass.
 		s.deleteMV(id)
@@ -65,21 +118,14 @@ func (sy *syncer) recomputeMV(id string) bool {
 		sy.rr.r.Counts.Deletes++
 		return true
 	}
-	attrs, win := resolveContributions(contribs)
-	lineage := make(map[string]store.Contribution, len(win))
-	for a, w := range win {
-		if !w.auth {
-			lineage[a] = store.Contribution{Rule: w.rule, Connector: w.conn, CSID: w.csid, Precedence: w.prec}
-		}
-	}
-	if attrs.Equal(m.Attrs) && lineageEqual(lineage, m.Lineage) {
+	if res.attrs.Equal(m.Attrs) && lineageEqual(res.lineage, m.Lineage) {
 		sy.rr.r.Counts.NoChange++
 		return false
 	}
 	created := len(m.Attrs) == 0 && len(m.Lineage) == 0
 	s.unindexMV(m)
-	m.Attrs = attrs
-	m.Lineage = lineage
+	m.Attrs = res.attrs
+	m.Lineage = res.lineage
 	m.Modified = sy.now
 	s.indexMV(m)
 	s.changedMV[id] = true

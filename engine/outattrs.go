@@ -15,20 +15,49 @@ import (
 // groups).
 const deltaThreshold = 10
 
-// outAttrs computes the pending export of MV object id's target object in tc:
-// the difference between the desired state (outbound flows) and the target's
-// last confirmed state.
-func (sy *syncer) outAttrs(id, tc string) {
+// The pending export is the difference between the desired state (outbound
+// flows) and the target's last confirmed state.
+// outResult is a computed pending export, before it is applied.
+type outResult struct {
+	id, target string
+	t          *store.CSObject
+	pending    *store.PendingExport // nil: nothing to export
+	skip       bool                 // nothing to do at all
+	err        error
+}
+
+// applyOut applies a computed pending export.
+func (sy *syncer) applyOut(r outResult) {
+	switch {
+	case r.skip:
+	case r.err != nil:
+		sy.failed[r.id] = true
+		sy.rr.objectError(objName(r.t), r.t.ID, r.err)
+	case r.pending == nil:
+		if r.t.Pending != nil {
+			r.t.Pending = nil
+			sy.s.dirtyCS[r.t.ID] = true
+		}
+	default:
+		sy.setPending(r.t, r.pending)
+	}
+}
+
+// computeOut computes the pending export of MV object id's target object in
+// tc. It only reads the state, so objects can be computed in parallel.
+func (sy *syncer) computeOut(id, tc string) outResult {
 	s := sy.s
+	res := outResult{id: id, target: tc, skip: true}
 	rs := sy.outRules[id+"\x00"+tc]
 	t := s.linkedIn(id, tc)
 	m := s.mv[id]
 	if t == nil || m == nil || len(rs) == 0 || s.delMV[id] {
-		return
+		return res
 	}
 	if t.Pending != nil && t.Pending.State == store.ExportSending {
-		return // an export in flight is replayed first; the next sync recomputes
+		return res // an export in flight is replayed first; the next sync recomputes
 	}
+	res.t, res.skip = t, false
 	var params map[string]string
 	if cc := sy.e.Connectors[tc]; cc != nil {
 		params = cc.Parameters
@@ -52,12 +81,20 @@ func (sy *syncer) outAttrs(id, tc string) {
 		var err error
 		contribs, err = evalFlows(r, ev, contribution{prec: r.Precedence, rule: r.Name}, ref, contribs)
 		if err != nil {
-			sy.failed[id] = true
-			sy.rr.objectError(objName(t), t.ID, err)
-			return
+			res.err = err
+			return res
 		}
 	}
-	desired, win := resolveContributions(contribs)
+	desired, winners := resolveContributions(contribs)
+	var once map[string]bool
+	for _, w := range winners {
+		if w.once {
+			if once == nil {
+				once = map[string]bool{}
+			}
+			once[w.attr] = true
+		}
+	}
 	rule := rs[0].Name
 	if t.Placeholder {
 		p := &store.PendingExport{Op: connector.OpAdd, Rule: rule}
@@ -65,12 +102,12 @@ func (sy *syncer) outAttrs(id, tc string) {
 			v := desired[a]
 			p.Changes = append(p.Changes, connector.AttrChange{Name: a, Mode: connector.Replace, Type: v.Type, Values: v.Values})
 		}
-		sy.setPending(t, p)
-		return
+		res.pending = p
+		return res
 	}
 	p := &store.PendingExport{Op: connector.OpUpdate, Rule: rule}
 	for _, a := range sy.rv.managed[tc][t.Object.Type] {
-		if w, ok := win[a]; ok && w.once {
+		if once[a] {
 			continue // applied only when the object is created
 		}
 		cur, want := t.Object.Attrs[a], desired[a]
@@ -102,9 +139,8 @@ func (sy *syncer) outAttrs(id, tc string) {
 			return v.Values[0], true
 		})
 		if err != nil {
-			sy.failed[id] = true
-			sy.rr.objectError(objName(t), t.ID, fmt.Errorf("rename with rule %q: %w", lr.Name, err))
-			return
+			res.err = fmt.Errorf("rename with rule %q: %w", lr.Name, err)
+			return res
 		}
 		if !strings.EqualFold(dn, t.Object.DN) {
 			p.NewDN = dn
@@ -114,13 +150,10 @@ func (sy *syncer) outAttrs(id, tc string) {
 		}
 	}
 	if len(p.Changes) == 0 && p.NewDN == "" {
-		if t.Pending != nil {
-			t.Pending = nil
-			s.dirtyCS[t.ID] = true
-		}
-		return
+		return res
 	}
-	sy.setPending(t, p)
+	res.pending = p
+	return res
 }
 
 // valueDelta returns the values to add to cur and to remove from it to reach want.

@@ -44,13 +44,18 @@ func (sy *syncer) outbound() {
 			}
 		}
 	}
+	type job struct{ id, target string }
+	var jobs []job
 	for _, id := range ids {
 		if sy.failed[id] {
 			continue
 		}
 		for _, t := range sy.rv.targets {
-			sy.outAttrs(id, t)
+			jobs = append(jobs, job{id, t})
 		}
+	}
+	for _, r := range parallel(len(jobs), func(i int) outResult { return sy.computeOut(jobs[i].id, jobs[i].target) }) {
+		sy.applyOut(r)
 	}
 	// A deleted MV object keeps no links.
 	for _, id := range ids {

@@ -93,10 +93,10 @@ func (e *Engine) synchronize(ctx context.Context, rr *runRec, c *Connector, full
 		ids := sortedKeys(s.recompute)
 		s.recompute = map[string]bool{}
 		for _, id := range ids {
-			if sy.recomputeMV(id) {
-				queue = append(queue, sy.reverseJoinCandidates(id)...)
-			}
 			sy.outTouched[id] = true
+		}
+		for _, id := range sy.recomputeMVs(ids) {
+			queue = append(queue, sy.reverseJoinCandidates(id)...)
 		}
 	}
 	sy.outbound()
