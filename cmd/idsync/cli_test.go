@@ -3,9 +3,12 @@ package main
 import (
 	"encoding/csv"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func TestDemo(t *testing.T) {
@@ -127,5 +130,46 @@ rules: [rules.yaml]
 	writeFile(t, filepath.Join(dir, "rules.yaml"), strings.Replace(rule, "%s", "mail", 1))
 	if out := mustIdsync(t, "--config", cfg, "rules", "validate"); !strings.Contains(out, "2 sync rules are valid") {
 		t.Errorf("valid rules: %q", out)
+	}
+}
+
+// TestServe starts the daemon: it runs a full cycle at once, holds the run
+// lock while cycling, and stops cleanly on SIGTERM.
+func TestServe(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "demo")
+	mustIdsync(t, "demo", "--dir", dir)
+	cfg := filepath.Join(dir, "idsync.yaml")
+	if err := os.Remove(filepath.Join(dir, "cloud.ldif")); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "--config", cfg, "--log-level", "info", "serve")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if data, err := os.ReadFile(filepath.Join(dir, "cloud.ldif")); err == nil && strings.Count(string(data), "\ndn: ") == 27 {
+			break
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			t.Fatalf("serve did not re-create the target within 20s:\n%s", stderr.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("serve exited with %v:\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "sync cycle starting") {
+		t.Errorf("serve log lacks the cycle:\n%s", stderr.String())
+	}
+	out := mustIdsync(t, "--config", cfg, "scheduler", "status")
+	if !strings.Contains(out, "LastCycleResult:  success") || strings.Contains(out, "NextCycle:        -") {
+		t.Errorf("scheduler status after serve:\n%s", out)
 	}
 }
