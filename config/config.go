@@ -154,6 +154,22 @@ func (c *Config) Connector(name string) *Connector {
 	return nil
 }
 
+// CycleOrder returns the order connectors run in within a cycle: those
+// scheduler.order lists, then the others in configuration order.
+func (c *Config) CycleOrder() []string {
+	out := append([]string(nil), c.Scheduler.Order...)
+	listed := map[string]bool{}
+	for _, o := range out {
+		listed[o] = true
+	}
+	for _, cc := range c.Connectors {
+		if !listed[cc.Name] {
+			out = append(out, cc.Name)
+		}
+	}
+	return out
+}
+
 // Names returns the connector names in configuration order.
 func (c *Config) Names() []string {
 	n := make([]string, len(c.Connectors))
@@ -187,8 +203,10 @@ func Load(path string) (*Config, error) {
 // and to resolve relative paths.
 func Parse(name string, data []byte) (*Config, error) {
 	c := Default()
-	if err := yaml.UnmarshalWithOptions(data, c, yaml.Strict()); err != nil {
-		return nil, positioned(name, err)
+	if !emptyYAML(data) {
+		if err := yaml.UnmarshalWithOptions(data, c, yaml.Strict()); err != nil {
+			return nil, positioned(name, err)
+		}
 	}
 	c.Path = name
 	base := filepath.Dir(name)
@@ -209,7 +227,11 @@ func Parse(name string, data []byte) (*Config, error) {
 		}
 	}
 	if errs := c.Validate(); len(errs) > 0 {
-		return nil, fmt.Errorf("%s: invalid configuration:\n  %w", name, errors.Join(errs...))
+		msgs := make([]string, len(errs))
+		for i, e := range errs {
+			msgs[i] = "  " + e.Error()
+		}
+		return nil, fmt.Errorf("%s: invalid configuration:\n%s", name, strings.Join(msgs, "\n"))
 	}
 	return c, nil
 }
@@ -237,10 +259,25 @@ func (c *Config) Validate() []error {
 		}
 		seen[cc.Name] = true
 	}
+	inOrder := map[string]bool{}
 	for _, o := range c.Scheduler.Order {
 		check(seen[o], "scheduler.order names connector %q, which is not configured", o)
+		check(!inOrder[o], "scheduler.order names connector %q twice", o)
+		inOrder[o] = true
 	}
 	return errs
+}
+
+// emptyYAML reports whether data holds no YAML content (only blanks and
+// comments): such a file keeps every default.
+func emptyYAML(data []byte) bool {
+	for _, line := range strings.Split(string(data), "\n") {
+		l := strings.TrimSpace(line)
+		if l != "" && !strings.HasPrefix(l, "#") && l != "---" {
+			return false
+		}
+	}
+	return true
 }
 
 // positioned turns a YAML error into "file:line: message".

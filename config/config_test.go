@@ -75,3 +75,24 @@ func TestBlockUnknownKey(t *testing.T) {
 		t.Fatalf("err = %v, want c.yaml:6:", err)
 	}
 }
+
+func TestCycleOrderAndEmptyFile(t *testing.T) {
+	c, err := Parse("c.yaml", []byte("connectors:\n  - {name: a, type: file}\n  - {name: b, type: file}\n  - {name: c, type: file}\nscheduler: {order: [c]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.CycleOrder(), ","); got != "c,a,b" {
+		t.Errorf("cycle order = %s, want c,a,b", got)
+	}
+	c, err = Parse("/x/c.yaml", []byte("# nothing configured yet\n\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Safety.DeleteThreshold != 500 || c.Scheduler.Interval.Duration != 30*time.Minute || c.Store.Path != "/x/idsync.db" {
+		t.Errorf("an empty file lost the defaults: %+v", c)
+	}
+	_, err = Parse("c.yaml", []byte("connectors:\n  - {name: a, type: file}\nscheduler: {order: [a, a]}\n"))
+	if err == nil || !strings.Contains(err.Error(), "twice") {
+		t.Errorf("duplicate order: %v", err)
+	}
+}

@@ -14,7 +14,7 @@ import (
 // not depend on generated identifiers: each MV object is named by the sorted
 // connector:anchor keys of its authoritative CS objects, references likewise,
 // and provisioned objects by their DN. Two stores with the same logical
-// content give byte-identical output (used to test R1.1 and by `idsync mv dump`).
+// content give byte-identical output (used to test R1.1).
 func Canonical(ctx context.Context, st store.Store) (string, error) {
 	links := map[string][]string{}
 	var cs []*store.CSObject

@@ -111,6 +111,16 @@ func (e *Engine) ConnectorNames() []string {
 	return n
 }
 
+// CanExport reports whether the connector has the export capability.
+func (e *Engine) CanExport(name string) bool {
+	c, ok := e.Connectors[name]
+	if !ok {
+		return false
+	}
+	_, ok = c.Conn.(connector.Exporter)
+	return ok
+}
+
 func (e *Engine) connector(name string) (*Connector, error) {
 	c, ok := e.Connectors[name]
 	if !ok {

@@ -265,4 +265,99 @@ func TestAmbiguousJoin(t *testing.T) {
 	if len(errs) != 1 || !strings.Contains(errs[0].Message, "already joined") {
 		t.Fatalf("errors = %+v", errs)
 	}
+	// The failed object stays pending: the next delta sync retries and
+	// reports it again, until the data is fixed.
+	r = h.run("hr", DeltaSync)
+	if errs := h.runErrors(r); len(errs) != 1 {
+		t.Fatalf("the next delta sync did not retry the failed object: %+v", errs)
+	}
+	dup := h.conns["hr"].Get("h2")
+	dup.Attrs["employeeID"] = model.Str("99")
+	h.conns["hr"].Put(dup)
+	h.run("hr", DeltaImport)
+	if r := h.run("hr", DeltaSync); r.Counts.Errors != 0 || r.Counts.Adds != 1 {
+		t.Fatalf("after the fix: %+v", r.Counts)
+	}
+}
+
+const promotionRules = `
+rules:
+  - name: in-user
+    connector: a
+    direction: inbound
+    csObjectType: user
+    mvObjectType: person
+    linkType: Provision
+    precedence: 100
+    join: [{conditions: [{source: mail, target: mail}]}]
+    flows:
+      - {type: Direct, source: mail, target: mail}
+      - {type: Direct, source: cn, target: cn}
+      - {type: Constant, value: User, target: sourceObjectType}
+  - name: in-contact
+    connector: b
+    direction: inbound
+    csObjectType: contact
+    mvObjectType: person
+    linkType: Provision
+    precedence: 200
+    join: [{conditions: [{source: mail, target: mail}]}]
+    flows:
+      - {type: Direct, source: mail, target: mail}
+      - {type: Direct, source: cn, target: cn}
+      - {type: Constant, value: Contact, target: sourceObjectType}
+  - name: out-user
+    connector: cloud
+    direction: outbound
+    csObjectType: user
+    mvObjectType: person
+    linkType: Provision
+    precedence: 300
+    dn: "cn={mail},ou=users"
+    scope: [{clauses: [{attribute: sourceObjectType, operator: EQUAL, value: User}]}]
+    flows: [{type: Direct, source: cn, target: displayName}]
+  - name: out-contact
+    connector: cloud
+    direction: outbound
+    csObjectType: contact
+    mvObjectType: person
+    linkType: Provision
+    precedence: 301
+    dn: "cn={mail},ou=contacts"
+    scope: [{clauses: [{attribute: sourceObjectType, operator: EQUAL, value: Contact}]}]
+    flows: [{type: Direct, source: cn, target: displayName}]
+`
+
+// TestContactPromotedToUser: when the real user joins the MV object of an
+// exported contact, the contact is deleted in the target and a user is
+// created instead (R1.9, GALSync topology).
+func TestContactPromotedToUser(t *testing.T) {
+	h := newHarness(t, promotionRules, "a", "b", "cloud")
+	c := &model.Object{Anchor: "c1", DN: "cn=sofia,ou=contacts,dc=b", Type: "contact",
+		Attrs: model.Attrs{"cn": model.Str("Sofia (contact)"), "mail": model.Str("sofia@contoso.test")}}
+	h.conns["b"].Put(c)
+	h.run("b", FullImport)
+	h.run("b", FullSync)
+	h.run("cloud", Export)
+	if h.conns["cloud"].GetByDN("cn=sofia@contoso.test,ou=contacts") == nil {
+		t.Fatal("contact not exported")
+	}
+	h.conns["a"].Put(&model.Object{Anchor: "u1", DN: "cn=sofia,ou=users,dc=a", Type: "user",
+		Attrs: model.Attrs{"cn": model.Str("Sofia"), "mail": model.Str("sofia@contoso.test")}})
+	h.run("a", FullImport)
+	h.run("a", DeltaSync)
+	if got := h.pending("cloud"); got["add"] != 1 || got["delete"] != 1 || len(got) != 2 {
+		t.Fatalf("pending = %v, want 1 add and 1 delete", got)
+	}
+	r := h.run("cloud", Export)
+	if r.Counts.Errors != 0 {
+		t.Fatalf("export errors: %+v", h.runErrors(r))
+	}
+	all := h.conns["cloud"].All()
+	if len(all) != 1 || all[0].DN != "cn=sofia@contoso.test,ou=users" || all[0].Type != "user" || all[0].Attrs.First("displayName") != "Sofia" {
+		t.Fatalf("target after promotion = %+v", all)
+	}
+	if h.mvCount() != 1 {
+		t.Fatalf("MV objects = %d, want 1", h.mvCount())
+	}
 }

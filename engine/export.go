@@ -48,7 +48,7 @@ func (e *Engine) export(ctx context.Context, rr *runRec, c *Connector, o RunOpti
 	}
 	if c.DeleteThreshold >= 0 && deletes > c.DeleteThreshold && !o.AllowDeletes {
 		return fmt.Errorf("%w: the export to %s stopped before writing anything: %d pending deletes exceed the threshold of %d. "+
-			"Review them with `idsync preview %s`; if they are intended, run `idsync run %s export --allow-deletes` once, or raise the threshold (safety.deleteThreshold)",
+			"Review them with `idsync preview %s`; if they are intended, run `idsync run %s export --allow-deletes` once, or raise the threshold (connectors[].deleteThreshold for this connector, safety.deleteThreshold for all)",
 			ErrDeleteThreshold, c.Name, deletes, c.DeleteThreshold, c.Name, c.Name)
 	}
 	sort.SliceStable(todo, func(i, j int) bool { return exportOrder(todo[i]) < exportOrder(todo[j]) })

@@ -14,15 +14,14 @@ import (
 // ErrLocked is returned when another idsync process holds the run lock.
 var ErrLocked = errors.New("another idsync run is in progress")
 
-// Lock takes the run lock of a data directory, so that one process at a time
-// runs run profiles against a store (the CLI and `idsync serve` share it).
-// With wait > 0 it retries until the lock is free or wait has passed. The
-// returned function releases the lock.
-func Lock(dataDir string, wait time.Duration) (func(), error) {
-	if err := os.MkdirAll(dataDir, 0o750); err != nil {
-		return nil, fmt.Errorf("create data directory: %w", err)
+// Lock takes a run lock file (idsync uses one next to the store), so that one
+// process at a time runs run profiles against a store (the CLI and
+// `idsync serve` share it). With wait > 0 it retries until the lock is free or
+// wait has passed. The returned function releases the lock.
+func Lock(path string, wait time.Duration) (func(), error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("create the lock's directory: %w", err)
 	}
-	path := filepath.Join(dataDir, "idsync.lock")
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o640)
 	if err != nil {
 		return nil, fmt.Errorf("open run lock: %w", err)
@@ -48,6 +47,7 @@ func Lock(dataDir string, wait time.Duration) (func(), error) {
 	_ = f.Truncate(0)
 	_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	return func() {
+		_ = f.Truncate(0)
 		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 		_ = f.Close()
 	}, nil

@@ -137,7 +137,7 @@ func (sy *syncer) applyMV(res mvResult) bool {
 
 func (sy *syncer) fail(mvid string, c *store.CSObject, err error) {
 	sy.failed[mvid] = true
-	sy.rr.objectError(objName(c), c.ID, err)
+	sy.csError(c, err)
 }
 
 func lineageEqual(a, b map[string]store.Contribution) bool {

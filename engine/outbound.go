@@ -132,8 +132,19 @@ func (sy *syncer) outLink(id, tc string) {
 		return
 	}
 	sy.outRules[id+"\x00"+tc] = inScope
+	if t != nil && !sy.rv.isOutbound(t.LinkRule) {
+		return // linked by an inbound rule (a source that is also a target)
+	}
 	if t != nil {
-		return
+		for _, r := range inScope {
+			if r.CSObjectType == t.Object.Type {
+				return
+			}
+		}
+		// The object must become another type in the target (a contact
+		// promoted to a user when the real user joins, R1.9): deprovision the
+		// old object and provision a new one.
+		sy.deprovision(t, sy.rv.byName[t.LinkRule], true)
 	}
 	for _, r := range inScope {
 		for gi, g := range r.Join {
@@ -216,8 +227,9 @@ func (sy *syncer) outJoinCandidates(r *rules.Rule, g rules.JoinGroup, m *store.M
 // deprovision handles a target object whose MV object left the scope of every
 // outbound rule (or was deleted). Only objects idsync linked through an
 // outbound rule get here: objects created in the target by anything else are
-// never touched (R2.2).
-func (sy *syncer) deprovision(t *store.CSObject, r *rules.Rule, mvDeleted bool) {
+// never touched (R2.2). unlink also disconnects it from its MV object (the MV
+// object is gone, or another object replaces it in the target).
+func (sy *syncer) deprovision(t *store.CSObject, r *rules.Rule, unlink bool) {
 	s := sy.s
 	action := rules.DeprovisionDelete
 	if r != nil && r.Deprovision != "" {
@@ -245,7 +257,7 @@ func (sy *syncer) deprovision(t *store.CSObject, r *rules.Rule, mvDeleted bool) 
 					Changes: []connector.AttrChange{{Name: r.DisableAttribute, Mode: connector.Replace, Type: cur.Type, Values: want.Values}}})
 			}
 		}
-		if mvDeleted {
+		if unlink {
 			s.unlink(t)
 		}
 	default:
@@ -261,7 +273,7 @@ func (sy *syncer) deprovision(t *store.CSObject, r *rules.Rule, mvDeleted bool) 
 			}
 			sy.setPending(t, &store.PendingExport{Op: connector.OpDelete, Rule: name})
 		}
-		if mvDeleted {
+		if unlink {
 			s.unlink(t)
 		}
 	}

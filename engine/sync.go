@@ -25,7 +25,10 @@ type syncer struct {
 	// outRules: in-scope outbound rules per "mvid\x00target" (pass 1 → pass 2).
 	outRules map[string][]*rules.Rule
 	// failed: MV objects with an error in this run: left as they were.
-	failed      map[string]bool
+	failed map[string]bool
+	// retry: CS objects with an error in this run; they stay pending so that
+	// every delta synchronization retries (and reports) them until fixed.
+	retry       map[string]*store.CSObject
 	provisioned []string
 	exports     map[string]*exportTally
 }
@@ -56,7 +59,7 @@ func (e *Engine) synchronize(ctx context.Context, rr *runRec, c *Connector, full
 	}
 	tLoad := time.Since(t0)
 	sy := &syncer{e: e, rr: rr, s: s, rv: newRuleView(e.Rules), now: time.Now().UTC(),
-		outTouched: map[string]bool{}, outRules: map[string][]*rules.Rule{}, failed: map[string]bool{},
+		outTouched: map[string]bool{}, outRules: map[string][]*rules.Rule{}, failed: map[string]bool{}, retry: map[string]*store.CSObject{},
 		exports: map[string]*exportTally{}}
 	var queue []*store.CSObject
 	for _, id := range s.byConn[c.Name] {
@@ -100,6 +103,7 @@ func (e *Engine) synchronize(ctx context.Context, rr *runRec, c *Connector, full
 		}
 	}
 	sy.outbound()
+	sy.keepFailedPending()
 	rr.progress(ctx, done, total)
 	tCompute := time.Since(t0) - tLoad
 	b := s.batch()
@@ -189,7 +193,7 @@ func (sy *syncer) inbound(c *store.CSObject) {
 	for _, r := range rs {
 		ok, err := r.Scope.Match(csSubject{s, c})
 		if err != nil {
-			sy.rr.objectError(objName(c), c.ID, fmt.Errorf("scoping filter of rule %q: %w", r.Name, err))
+			sy.csError(c, fmt.Errorf("scoping filter of rule %q: %w", r.Name, err))
 			return
 		}
 		if ok {
@@ -213,11 +217,11 @@ func (sy *syncer) inbound(c *store.CSObject) {
 				continue
 			}
 			if len(cands) > 1 {
-				sy.rr.objectError(objName(c), c.ID, fmt.Errorf("ambiguous join: join group %d of rule %q matches %d metaverse objects; make the join rule more specific or fix the duplicate values", gi+1, r.Name, len(cands)))
+				sy.csError(c, fmt.Errorf("ambiguous join: join group %d of rule %q matches %d metaverse objects; make the join rule more specific or fix the duplicate values", gi+1, r.Name, len(cands)))
 				return
 			}
 			if other := s.linkedIn(cands[0], c.Connector); other != nil {
-				sy.rr.objectError(objName(c), c.ID, fmt.Errorf("join conflict: rule %q matches metaverse object %s, which is already joined to %s; only one object per connector can join a metaverse object", r.Name, cands[0], objName(other)))
+				sy.csError(c, fmt.Errorf("join conflict: rule %q matches metaverse object %s, which is already joined to %s; only one object per connector can join a metaverse object", r.Name, cands[0], objName(other)))
 				return
 			}
 			s.link(c, cands[0], r.Name)
@@ -236,6 +240,31 @@ func (sy *syncer) inbound(c *store.CSObject) {
 		sy.markReferrers(c)
 		sy.rr.r.Counts.Adds++
 		return
+	}
+}
+
+// csError records a per-object error on a CS object and keeps it pending.
+func (sy *syncer) csError(c *store.CSObject, err error) {
+	sy.retry[c.ID] = c
+	sy.rr.objectError(objName(c), c.ID, err)
+}
+
+// keepFailedPending leaves every object that failed in this run (and the
+// authoritative objects of every MV object that failed) marked for
+// synchronization, so that the next delta synchronization retries it.
+func (sy *syncer) keepFailedPending() {
+	for id := range sy.failed {
+		for _, c := range sy.s.linked(id) {
+			if !sy.rv.isOutbound(c.LinkRule) {
+				sy.retry[c.ID] = c
+			}
+		}
+	}
+	for id, c := range sy.retry {
+		if !sy.s.delCS[id] && !c.SyncPending {
+			c.SyncPending = true
+			sy.s.dirtyCS[id] = true
+		}
 	}
 }
 

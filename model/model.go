@@ -173,3 +173,16 @@ func (o *Object) Clone() *Object {
 	c.Attrs = o.Attrs.Clone()
 	return &c
 }
+
+// MarshalText writes the type's name ("string", "reference" …).
+func (t Type) MarshalText() ([]byte, error) { return []byte(t.String()), nil }
+
+// UnmarshalText parses a type name.
+func (t *Type) UnmarshalText(b []byte) error {
+	v, err := ParseType(string(b))
+	if err != nil {
+		return err
+	}
+	*t = v
+	return nil
+}

@@ -92,6 +92,9 @@ func (s *Scheduler) Cycle(ctx context.Context, full bool, o engine.RunOptions) (
 			if err := ctx.Err(); err != nil {
 				return results, err
 			}
+			if p == engine.Export && !s.Engine.CanExport(c) {
+				continue // a pure source: nothing is ever exported to it
+			}
 			runs, err := s.Engine.Run(ctx, c, p, o)
 			results = append(results, StepResult{Connector: c, Profile: p, Runs: runs, Err: err})
 			if err != nil {

@@ -92,10 +92,10 @@ func openApp(ctx context.Context, g *globalFlags) (*app, error) {
 		a.closeConns(conns)
 		return nil, fmt.Errorf("the sync rules have errors (run `idsync rules validate` for the full list):\n  %w", errors.Join(errs...))
 	}
-	st, err := sqlite.Open(ctx, cfg.Store.Path)
+	st, err := openSQLite(ctx, cfg.Store.Path)
 	if err != nil {
 		a.closeConns(conns)
-		return nil, fmt.Errorf("open store %s: %w", cfg.Store.Path, err)
+		return nil, err
 	}
 	a.store = st
 	a.engine = &engine.Engine{Store: st, Rules: rs, Connectors: conns, BatchSize: cfg.Engine.BatchSize}
@@ -117,9 +117,37 @@ func (a *app) Close() {
 	}
 }
 
-// lock takes the data directory's run lock, waiting up to wait.
+// lock takes the store's run lock, waiting up to wait, and marks runs that a
+// killed process left "running" as interrupted.
 func (a *app) lock(wait time.Duration) (func(), error) {
-	return engine.Lock(a.cfg.DataDir, wait)
+	unlock, err := engine.Lock(a.cfg.Store.Path+".lock", wait)
+	if err != nil {
+		return nil, err
+	}
+	if err := engine.RecoverInterrupted(context.Background(), a.store); err != nil {
+		unlock()
+		return nil, err
+	}
+	return unlock, nil
+}
+
+// openSQLite opens (creating its directory) the SQLite store, readable by
+// its owner only: it holds every identity idsync has seen.
+func openSQLite(ctx context.Context, path string) (store.Store, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("create the store's directory: %w", err)
+	}
+	st, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+			_ = st.Close()
+			return nil, fmt.Errorf("restrict access to the store: %w", err)
+		}
+	}
+	return st, nil
 }
 
 // openStore opens only the store (for read-only commands).
@@ -128,9 +156,9 @@ func openStore(ctx context.Context, g *globalFlags) (*config.Config, store.Store
 	if err != nil {
 		return nil, nil, err
 	}
-	st, err := sqlite.Open(ctx, cfg.Store.Path)
+	st, err := openSQLite(ctx, cfg.Store.Path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("open store %s: %w", cfg.Store.Path, err)
+		return nil, nil, err
 	}
 	return cfg, st, nil
 }

@@ -44,6 +44,21 @@ func TestDemo(t *testing.T) {
 	if !strings.Contains(string(cloud), "accountEnabled: false") {
 		t.Errorf("the disabled user was not exported disabled")
 	}
+	// The same demo with the forests synchronized in the other order gives
+	// the same cloud directory (R1.1).
+	other := filepath.Join(t.TempDir(), "demo")
+	if err := writeDemoFiles(other, false); err != nil {
+		t.Fatal(err)
+	}
+	cfgData, err := os.ReadFile(filepath.Join(other, "idsync.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(other, "idsync.yaml"), strings.Replace(string(cfgData), "order: [contoso, fabrikam, cloud]", "order: [fabrikam, contoso, cloud]", 1))
+	mustIdsync(t, "demo", "--dir", other)
+	if a, b := target(t, filepath.Join(dir, "idsync.yaml")), target(t, filepath.Join(other, "idsync.yaml")); a != b {
+		t.Errorf("the demo's result depends on the synchronization order:\n%s\n---\n%s", a, b)
+	}
 	// A second demo run is a cycle with no source change: nothing exported.
 	out = mustIdsync(t, "demo", "--dir", dir)
 	if !strings.Contains(out, "export to cloud: 0 adds, 0 updates, 0 renames, 0 deletes, 0 errors") {

@@ -268,7 +268,7 @@ a running step finishes its current batch first.`,
 			}
 			defer a.Close()
 			s := &scheduler.Scheduler{Engine: a.engine, Store: a.store, Interval: a.cfg.Scheduler.Interval.Duration,
-				Order: a.cfg.Scheduler.Order, Lock: func() (func(), error) { return a.lock(time.Hour) }}
+				Order: a.cfg.CycleOrder(), Lock: func() (func(), error) { return a.lock(time.Hour) }}
 			slog.Info("idsync serving", "config", a.cfg.Path, "interval", a.cfg.Scheduler.Interval.String(), "pid", os.Getpid())
 			return s.Start(cmd.Context())
 		},

@@ -92,7 +92,7 @@ func runDemo(ctx context.Context, w io.Writer, dir string, reset bool) error {
 	defer unlock()
 	bar := newProgressBar()
 	a.engine.Progress = bar.update
-	order := a.cfg.Scheduler.Order
+	order := a.cfg.CycleOrder()
 	var errs int64
 	run := func(c string, p engine.Profile) (*store.Run, error) {
 		runs, err := a.engine.Run(ctx, c, p, engine.RunOptions{})

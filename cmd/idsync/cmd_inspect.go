@@ -87,7 +87,10 @@ func newMVCmd(g *globalFlags) *cobra.Command {
 				return err
 			}
 			type link struct {
-				Connector, Anchor, DN, Rule string
+				Connector string `json:"connector"`
+				Anchor    string `json:"anchor"`
+				DN        string `json:"dn,omitempty"`
+				Rule      string `json:"linkRule,omitempty"`
 			}
 			var links []link
 			for _, c := range cs {
@@ -224,6 +227,9 @@ func newRunsCmd(g *globalFlags) *cobra.Command {
   idsync runs 42`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if format != "text" && format != "json" {
+				return usageError{errors.New("--format must be text or json")}
+			}
 			_, st, err := openStore(cmd.Context(), g)
 			if err != nil {
 				return err
@@ -246,6 +252,9 @@ func newRunsCmd(g *globalFlags) *cobra.Command {
 					errs, err := st.RunErrors(cmd.Context(), id)
 					if err != nil {
 						return err
+					}
+					if errs == nil {
+						errs = []store.RunError{}
 					}
 					if format == "json" {
 						return printJSON(w, struct {

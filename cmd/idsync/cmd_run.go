@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -79,21 +80,27 @@ A failing step is reported and the cycle goes on with the other connectors.`,
 			defer a.Close()
 			bar := newProgressBar()
 			a.engine.Progress = bar.update
-			s := &scheduler.Scheduler{Engine: a.engine, Store: a.store, Order: a.cfg.Scheduler.Order,
+			s := &scheduler.Scheduler{Engine: a.engine, Store: a.store, Order: a.cfg.CycleOrder(),
 				Lock: func() (func(), error) { return a.lock(wait) }}
 			results, err := s.Cycle(cmd.Context(), full, o)
 			if err != nil {
 				return err
 			}
-			failed := 0
+			failed, stopped := 0, 0
 			for _, r := range results {
 				for _, run := range r.Runs {
 					printRun(cmd.OutOrStdout(), run)
+				}
+				if errors.Is(r.Err, engine.ErrDeleteThreshold) {
+					stopped++
 				}
 				if r.Err != nil {
 					failed++
 					fmt.Fprintf(cmd.ErrOrStderr(), "  %s %s: %v\n", r.Connector, r.Profile, r.Err)
 				}
+			}
+			if stopped > 0 {
+				return fmt.Errorf("%w: %d export(s) of the cycle stopped before deleting anything; see above", engine.ErrDeleteThreshold, stopped)
 			}
 			if failed > 0 {
 				return fmt.Errorf("%d step(s) of the cycle failed; see above and `idsync runs --errors`", failed)

@@ -145,6 +145,11 @@ func TestExportCrashRecovery(t *testing.T) {
 		t.Fatalf("only %d of 20 exports were killed before they finished: the test proves little; make the export longer", killed)
 	}
 	mustIdsync(t, "--config", cfg, "run", "cloud", "export")
+	// Killed runs (those killed after they were recorded) show as
+	// interrupted, none as still running.
+	if out := mustIdsync(t, "--config", cfg, "runs", "--limit", "0"); strings.Count(out, " interrupted ") == 0 || strings.Contains(out, " running   ") {
+		t.Errorf("the run history does not show the killed runs as interrupted:\n%s", out)
+	}
 	if got := target(t, cfg); got != want {
 		t.Fatalf("after %d kills the target differs from an uninterrupted export (%d vs %d bytes)", killed, len(got), len(want))
 	}

@@ -2,8 +2,10 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -46,7 +48,25 @@ Start with "idsync demo", which runs a full cycle on built-in sample data.`,
 		newRunCmd(g), newCycleCmd(g), newPreviewCmd(g), newMVCmd(g), newCSCmd(g), newRunsCmd(g),
 		newRulesCmd(g), newSchedulerCmd(g), newServeCmd(g), newDemoCmd(), newGenCmd(), newConnectorsCmd(g), newBenchCmd(),
 	)
+	markUsageErrors(root)
 	return root
+}
+
+// markUsageErrors makes argument and flag errors usage errors (exit code 2)
+// on every command.
+func markUsageErrors(c *cobra.Command) {
+	c.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	if args := c.Args; args != nil {
+		c.Args = func(cmd *cobra.Command, a []string) error {
+			if err := args(cmd, a); err != nil {
+				return usageError{fmt.Errorf("%w (see idsync %s --help)", err, cmd.Name())}
+			}
+			return nil
+		}
+	}
+	for _, sub := range c.Commands() {
+		markUsageErrors(sub)
+	}
 }
 
 func envOr(k, def string) string {
@@ -64,7 +84,7 @@ func (u usageError) Unwrap() error { return u.error }
 func exitCode(err error) int {
 	var u usageError
 	switch {
-	case errors.As(err, &u):
+	case errors.As(err, &u), strings.HasPrefix(err.Error(), "unknown command"):
 		return 2
 	case errors.Is(err, engine.ErrDeleteThreshold):
 		return 3
