@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -66,6 +67,26 @@ type ruleValidator struct {
 	// inbound CS → MV, outbound MV → CS; nil when unknown.
 	src, tgt         *model.ObjectTypeSchema
 	srcName, tgtName string
+	// cs is the connector's object type; inferred when its schema was
+	// derived from data (then unknown attributes are only warnings).
+	cs       *model.ObjectTypeSchema
+	inferred bool
+}
+
+// Warning is a validation finding that does not make the rules invalid: an
+// attribute missing from a schema inferred from data may simply have no
+// values yet. Validate returns warnings among its errors; use IsWarning.
+type Warning struct{ Err error }
+
+func (w *Warning) Error() string { return "warning: " + w.Err.Error() }
+
+// Unwrap returns the finding.
+func (w *Warning) Unwrap() error { return w.Err }
+
+// IsWarning reports whether err is a Warning.
+func IsWarning(err error) bool {
+	var w *Warning
+	return errors.As(err, &w)
 }
 
 func (v *ruleValidator) errorf(format string, args ...any) {
@@ -109,8 +130,13 @@ func (v *ruleValidator) resolveSchemas() {
 		} else if schema != nil && schema.Inferred && r.Direction == Outbound {
 			// An inferred schema cannot say what a target will accept.
 		} else if schema != nil && r.CSObjectType != "" {
+			v.inferred = schema.Inferred
 			if cs = schema.ObjectType(r.CSObjectType); cs == nil {
-				v.errorf("connector %q has no object type %q (it has: %s)", r.Connector, r.CSObjectType, typeNames(schema))
+				if schema.Inferred {
+					v.errs = append(v.errs, &Warning{ruleErr(r, "connector %q has no object of type %q yet (schema inferred from the data; it has: %s)", r.Connector, r.CSObjectType, typeNames(schema))})
+				} else {
+					v.errorf("connector %q has no object type %q (it has: %s)", r.Connector, r.CSObjectType, typeNames(schema))
+				}
 			}
 		}
 	}
@@ -119,6 +145,7 @@ func (v *ruleValidator) resolveSchemas() {
 			v.errorf("the metaverse has no object type %q (it has: %s)", r.MVObjectType, typeNames(env.MVSchema))
 		}
 	}
+	v.cs = cs
 	csName := fmt.Sprintf("connector %q object type %q", r.Connector, r.CSObjectType)
 	mvName := fmt.Sprintf("metaverse object type %q", r.MVObjectType)
 	if r.Direction == Outbound {
@@ -150,6 +177,10 @@ func (v *ruleValidator) attr(ots *model.ObjectTypeSchema, otsName, where, name s
 		if d < bestD {
 			hint, bestD = fmt.Sprintf(" (did you mean %q?)", a.Name), d
 		}
+	}
+	if ots == v.cs && v.inferred {
+		v.errs = append(v.errs, &Warning{ruleErr(v.r, "%s: attribute %q has no value on any object of %s (schema inferred from the data)%s", where, name, otsName, hint)})
+		return
 	}
 	v.errorf("%s: attribute %q is not in the schema of %s%s", where, name, otsName, hint)
 }

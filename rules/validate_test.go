@@ -215,3 +215,34 @@ func TestExpressionLanguageRequired(t *testing.T) {
 		t.Errorf("Attributes = %s", got)
 	}
 }
+
+func TestInferredSchemaGivesWarnings(t *testing.T) {
+	f, err := Parse("w.yaml", []byte(`rules:
+  - name: in
+    connector: hr
+    direction: inbound
+    csObjectType: person
+    mvObjectType: person
+    linkType: Provision
+    precedence: 1
+    scope: [{clauses: [{attribute: extensionAttribute15, operator: NOTEQUAL, value: NoSync}]}]
+    flows: [{type: Direct, source: cn, target: cn}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := Merge(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := &model.Schema{ObjectTypes: []model.ObjectTypeSchema{{Name: "person", Attributes: []model.AttributeSchema{{Name: "cn"}}}}}
+	errs := rs.Validate(ValidateEnv{Connectors: map[string]*model.Schema{"hr": schema}})
+	if len(errs) != 1 || IsWarning(errs[0]) {
+		t.Fatalf("declared schema: %v, want one error", errs)
+	}
+	schema.Inferred = true
+	errs = rs.Validate(ValidateEnv{Connectors: map[string]*model.Schema{"hr": schema}})
+	if len(errs) != 1 || !IsWarning(errs[0]) || !strings.Contains(errs[0].Error(), "extensionAttribute15") {
+		t.Fatalf("inferred schema: %v, want one warning", errs)
+	}
+}

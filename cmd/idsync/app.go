@@ -88,7 +88,13 @@ func openApp(ctx context.Context, g *globalFlags) (*app, error) {
 		conns[cc.Name] = &engine.Connector{Name: cc.Name, Conn: c, Partitions: cc.Partitions, Parameters: cc.Parameters, DeleteThreshold: th}
 		schemas[cc.Name] = nil // schema unknown unless discovered on demand (rules validate --schema)
 	}
-	if errs := rs.Validate(rules.ValidateEnv{Connectors: schemas}); len(errs) > 0 {
+	var errs []error
+	for _, e := range rs.Validate(rules.ValidateEnv{Connectors: schemas}) {
+		if !rules.IsWarning(e) {
+			errs = append(errs, e)
+		}
+	}
+	if len(errs) > 0 {
 		a.closeConns(conns)
 		return nil, fmt.Errorf("the sync rules have errors (run `idsync rules validate` for the full list):\n  %w", errors.Join(errs...))
 	}

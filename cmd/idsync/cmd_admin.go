@@ -81,12 +81,15 @@ name against the schema each connector reports. Schemas inferred from data
 				}
 				env.Connectors[cc.Name] = s
 			}
-			errs := rs.Validate(env)
-			for _, e := range errs {
+			problems := 0
+			for _, e := range rs.Validate(env) {
 				fmt.Fprintln(cmd.ErrOrStderr(), e)
+				if !rules.IsWarning(e) {
+					problems++
+				}
 			}
-			if len(errs) > 0 {
-				return fmt.Errorf("%d problem(s) in the sync rules", len(errs))
+			if problems > 0 {
+				return fmt.Errorf("%d problem(s) in the sync rules", problems)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%d sync rules are valid\n", len(rs.Rules))
 			return nil

@@ -130,11 +130,19 @@ func (c *Connector) FullImport(ctx context.Context, req connector.ImportRequest,
 	return res.sum, nil
 }
 
-// Schema infers the schema from the file: per object type the attributes
-// seen, with their configured types, multi-valued when an object has more
-// than one value. Object types and attributes are sorted by name. A target
-// file that does not exist yet has an empty schema.
+// Schema describes the file. A CSV source with a fixed objectType declares
+// its schema in its header row: every column is an attribute. Otherwise the
+// schema is inferred from the data (Inferred is set): per object type the
+// attributes seen, with their configured types, multi-valued when an object
+// has more than one value. Object types and attributes are sorted by name. A
+// target file that does not exist yet has an empty schema.
 func (c *Connector) Schema(ctx context.Context) (*model.Schema, error) {
+	if declared, err := c.s.csvDeclaredSchema(); err != nil || declared != nil {
+		if err != nil {
+			return nil, fmt.Errorf("file connector %q: schema: %w", c.name, err)
+		}
+		return declared, nil
+	}
 	types := map[string]map[string]*model.AttributeSchema{}
 	_, err := c.s.scan(ctx, func(o *model.Object) error {
 		attrs := types[o.Type]
