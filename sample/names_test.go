@@ -20,7 +20,7 @@ func TestNameLists(t *testing.T) {
 				t.Errorf("%s name %q folds to %q: empty, longer than %d or with a dot", l.name, n, f, l.limit)
 			}
 			for _, r := range f {
-				if !(r >= 'a' && r <= 'z' || r == '-') {
+				if (r < 'a' || r > 'z') && r != '-' {
 					t.Errorf("%s name %q folds to %q: not plain ASCII", l.name, n, f)
 				}
 			}

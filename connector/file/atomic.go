@@ -61,8 +61,8 @@ func writeAtomic(path string, wrap func(io.Writer) io.Writer, write func(io.Writ
 	}
 	// Make the rename durable; not every platform can sync a directory.
 	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
+		_ = d.Sync() // best effort: the data itself is already synced
+		_ = d.Close()
 	}
 	return nil
 }

@@ -78,7 +78,7 @@ func (c *Connector) TestConnection(ctx context.Context) error {
 	default:
 		_, err = f.Read(make([]byte, 1))
 		f.Close()
-		if err != nil && err != io.EOF {
+		if err != nil && !errors.Is(err, io.EOF) {
 			return fmt.Errorf("file connector %q: cannot read the file %s: %w", c.name, c.s.path, err)
 		}
 	}

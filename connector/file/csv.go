@@ -108,14 +108,14 @@ func (co *csvObjects) next() (*model.Object, int, error) {
 	if co.cols == nil {
 		if err := co.readHeader(); err != nil {
 			co.done = true
-			if err == io.EOF {
+			if errors.Is(err, io.EOF) {
 				return nil, 0, io.EOF
 			}
 			return nil, 0, co.wrap(err)
 		}
 	}
 	rec, err := co.r.Read()
-	if err == io.EOF {
+	if errors.Is(err, io.EOF) {
 		co.done = true
 		return nil, 0, io.EOF
 	}

@@ -60,7 +60,7 @@ func (s *settings) scanReader(ctx context.Context, r io.Reader, fn func(*model.O
 			return scanResult{}, err
 		}
 		o, line, err := rd.next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -55,7 +56,7 @@ func (lr *ldifReader) readPhysical(dst []byte) ([]byte, error) {
 	for {
 		chunk, err := lr.r.ReadSlice('\n')
 		dst = append(dst, chunk...)
-		if err == bufio.ErrBufferFull {
+		if errors.Is(err, bufio.ErrBufferFull) {
 			continue
 		}
 		if err == io.EOF && len(dst) > 0 {
@@ -81,7 +82,7 @@ func (lr *ldifReader) nextLogical() ([]byte, int, error) {
 		}
 		var err error
 		lr.pend, err = lr.readPhysical(lr.pend)
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			lr.eof = true
 			return nil, 0, io.EOF
 		}
@@ -102,7 +103,7 @@ func (lr *ldifReader) nextLogical() ([]byte, int, error) {
 	for !lr.eof {
 		var err error
 		lr.pend, err = lr.readPhysical(lr.pend)
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			lr.eof = true
 			break
 		}
@@ -125,7 +126,7 @@ func (lr *ldifReader) next() (*ldifEntry, error) {
 	var e *ldifEntry
 	for {
 		line, no, err := lr.nextLogical()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			if e != nil {
 				return e, nil
 			}
@@ -238,7 +239,7 @@ func validAttrName(s string) bool {
 			return false
 		}
 		for i := 0; i < len(o); i++ {
-			if c := o[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-') {
+			if c := o[i]; (c < '0' || c > '9') && (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && c != '-' {
 				return false
 			}
 		}
