@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"runtime"
 	"sort"
 	"time"
 
@@ -111,8 +113,13 @@ func (e *Engine) synchronize(ctx context.Context, rr *runRec, c *Connector, full
 	if err := e.Store.Apply(ctx, b); err != nil {
 		return fmt.Errorf("store synchronization results: %w", err)
 	}
-	e.log().Debug("synchronization phases", "connector", c.Name, "load", tLoad, "compute", tCompute,
-		"write", time.Since(t0)-tLoad-tCompute, "csWritten", len(b.PutCS), "mvWritten", len(b.PutMV))
+	if e.log().Enabled(ctx, slog.LevelDebug) {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		e.log().Debug("synchronization phases", "connector", c.Name, "load", tLoad, "compute", tCompute,
+			"write", time.Since(t0)-tLoad-tCompute, "csWritten", len(b.PutCS), "mvWritten", len(b.PutMV),
+			"heapInuseMiB", ms.HeapInuse>>20, "objects", len(s.cs)+len(s.mv))
+	}
 	return nil
 }
 
