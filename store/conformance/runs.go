@@ -1,0 +1,149 @@
+package conformance
+
+import (
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/idsync/idsync/store"
+)
+
+func startRun(t *testing.T, s store.Store, conn, profile string) *store.Run {
+	t.Helper()
+	r := &store.Run{Connector: conn, Profile: profile, Partition: "DC=p", Started: ts, Status: store.RunRunning}
+	if err := s.StartRun(t.Context(), r); err != nil {
+		t.Fatalf("StartRun: %v", err)
+	}
+	return r
+}
+
+func finishRun(t *testing.T, s store.Store, r *store.Run, status string, errs int64) {
+	t.Helper()
+	r.Status = status
+	r.Counts.Errors = errs
+	fin := ts.Add(time.Minute)
+	r.Finished = &fin
+	if err := s.UpdateRun(t.Context(), r); err != nil {
+		t.Fatalf("UpdateRun: %v", err)
+	}
+}
+
+func runIDs(t *testing.T, s store.Store, f store.RunFilter) []int64 {
+	t.Helper()
+	runs, err := s.Runs(t.Context(), f)
+	if err != nil {
+		t.Fatalf("Runs(%+v): %v", f, err)
+	}
+	var ids []int64
+	for _, r := range runs {
+		ids = append(ids, r.ID)
+	}
+	return ids
+}
+
+func sameRun(t *testing.T, got, want *store.Run) {
+	t.Helper()
+	checkTime(t, "Run.Started", got.Started, want.Started)
+	if (got.Finished == nil) != (want.Finished == nil) {
+		t.Fatalf("Run.Finished = %v, want %v", got.Finished, want.Finished)
+	}
+	if want.Finished != nil {
+		checkTime(t, "Run.Finished", *got.Finished, *want.Finished)
+	}
+	g, w := *got, *want
+	g.Started, w.Started, g.Finished, w.Finished = time.Time{}, time.Time{}, nil, nil
+	if g != w {
+		t.Fatalf("Run = %+v, want %+v", g, w)
+	}
+}
+
+var runTests = []testCase{
+	{"StartAndUpdate", func(t *testing.T, s store.Store) {
+		r1 := startRun(t, s, "ad", "full-import")
+		r2 := startRun(t, s, "ad", "delta-import")
+		if r1.ID <= 0 || r2.ID <= r1.ID {
+			t.Fatalf("run IDs %d, %d: want positive and increasing", r1.ID, r2.ID)
+		}
+		runs, err := s.Runs(t.Context(), store.RunFilter{})
+		if err != nil || len(runs) != 2 {
+			t.Fatalf("Runs = %v, %v; want 2 runs", runs, err)
+		}
+		sameRun(t, runs[1], r1)
+		r1.Counts = store.RunCounts{Adds: 1, Updates: 2, Deletes: 3, Renames: 4, NoChange: 5, Errors: 6}
+		r1.Done, r1.Total = 7, 8
+		r1.Message = "stopped by user"
+		finishRun(t, s, r1, store.RunStopped, 6)
+		runs, _ = s.Runs(t.Context(), store.RunFilter{})
+		sameRun(t, runs[1], r1)
+		sameRun(t, runs[0], r2)
+	}},
+	{"UpdateUnknown", func(t *testing.T, s store.Store) {
+		err := s.UpdateRun(t.Context(), &store.Run{ID: 12345, Status: store.RunSuccess})
+		if !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("UpdateRun(unknown) = %v, want store.ErrNotFound", err)
+		}
+	}},
+	{"Filters", func(t *testing.T, s store.Store) {
+		ok := startRun(t, s, "ad", "p")
+		finishRun(t, s, ok, store.RunSuccess, 0)
+		withErr := startRun(t, s, "hr", "p")
+		finishRun(t, s, withErr, store.RunWithError, 2)
+		failed := startRun(t, s, "ad", "p")
+		finishRun(t, s, failed, store.RunFailed, 0)
+		stopped := startRun(t, s, "hr", "p")
+		finishRun(t, s, stopped, store.RunStopped, 0)
+		running := startRun(t, s, "ad", "p")
+		for _, c := range []struct {
+			f    store.RunFilter
+			want []int64
+		}{
+			{store.RunFilter{}, []int64{running.ID, stopped.ID, failed.ID, withErr.ID, ok.ID}},
+			{store.RunFilter{Connector: "ad"}, []int64{running.ID, failed.ID, ok.ID}},
+			{store.RunFilter{OnlyErrors: true}, []int64{stopped.ID, failed.ID, withErr.ID}},
+			{store.RunFilter{Connector: "hr", OnlyErrors: true}, []int64{stopped.ID, withErr.ID}},
+			{store.RunFilter{Limit: 2}, []int64{running.ID, stopped.ID}},
+			{store.RunFilter{Connector: "ad", OnlyErrors: true, Limit: 1}, []int64{failed.ID}},
+			{store.RunFilter{Connector: "none"}, nil},
+		} {
+			if got := runIDs(t, s, c.f); !slices.Equal(got, c.want) {
+				t.Errorf("Runs(%+v) = %v, want %v", c.f, got, c.want)
+			}
+		}
+	}},
+	{"Errors", func(t *testing.T, s store.Store) {
+		r1 := startRun(t, s, "ad", "p")
+		r2 := startRun(t, s, "ad", "p")
+		e := func(run int64, obj string) store.RunError {
+			return store.RunError{RunID: run, Object: obj, CSID: "cs-" + obj, Message: "bad " + obj, Time: ts}
+		}
+		batches := [][]store.RunError{
+			{e(r1.ID, "z"), e(r2.ID, "x"), e(r1.ID, "a")},
+			{e(r1.ID, "m")},
+			{{RunID: r1.ID, Object: "CN=no csid", Message: "m", Time: ts.Add(time.Second)}},
+		}
+		for _, b := range batches {
+			if err := s.AddRunErrors(t.Context(), b); err != nil {
+				t.Fatalf("AddRunErrors: %v", err)
+			}
+		}
+		want := []store.RunError{e(r1.ID, "z"), e(r1.ID, "a"), e(r1.ID, "m"), batches[2][0]}
+		got, err := s.RunErrors(t.Context(), r1.ID)
+		if err != nil || len(got) != len(want) {
+			t.Fatalf("RunErrors = %v, %v; want %d errors", got, err, len(want))
+		}
+		for i := range want {
+			checkTime(t, "RunError.Time", got[i].Time, want[i].Time)
+			got[i].Time, want[i].Time = time.Time{}, time.Time{}
+			if got[i] != want[i] {
+				t.Fatalf("RunErrors[%d] = %+v, want %+v (insertion order)", i, got[i], want[i])
+			}
+		}
+		if got, err := s.RunErrors(t.Context(), r2.ID); err != nil || len(got) != 1 || got[0].Object != "x" {
+			t.Fatalf("RunErrors(r2) = %v, %v; want [x]", got, err)
+		}
+		if got, err := s.RunErrors(t.Context(), 9999); err != nil || len(got) != 0 {
+			t.Fatalf("RunErrors(unknown) = %v, %v; want none", got, err)
+		}
+	}},
+}

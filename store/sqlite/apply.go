@@ -1,0 +1,130 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/idsync/idsync/store"
+)
+
+// Statement parts for rowStmts: prefix + VALUES tuples + suffix.
+const (
+	upsertCSPrefix = `INSERT INTO cs_objects (id, connector, anchor, dn, mvid, sync_pending, pending_state, data) VALUES `
+	upsertCSSuffix = ` ON CONFLICT (id) DO UPDATE SET connector = excluded.connector, anchor = excluded.anchor,
+		dn = excluded.dn, mvid = excluded.mvid, sync_pending = excluded.sync_pending,
+		pending_state = excluded.pending_state, data = excluded.data`
+	putMVPrefix = `INSERT INTO mv_objects (id, type, data) VALUES `
+	putMVSuffix = ` ON CONFLICT (id) DO UPDATE SET type = excluded.type, data = excluded.data`
+	putWMPrefix = `INSERT INTO watermarks (connector, partition, value) VALUES `
+	putWMSuffix = ` ON CONFLICT (connector, partition) DO UPDATE SET value = excluded.value`
+)
+
+// Apply writes the batch in one transaction: all of it or none. Deletes are
+// applied before puts (so a batch may delete an object and put another one
+// with the same anchor), then the watermarks. Puts have the effect of
+// upserts in slice order (see putcs.go). Deleting an absent object is not an error. A put
+// whose (connector, anchor) belongs to another CS object fails the batch with
+// store.ErrAlreadyExists.
+func (s *Store) Apply(ctx context.Context, b *store.Batch) error {
+	if b == nil || b.Empty() {
+		return nil
+	}
+	if err := checkBatch(b); err != nil {
+		return fmt.Errorf("apply batch: %w", err)
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("apply batch: begin: %w", err)
+	}
+	defer tx.Rollback()
+	if err := s.applyTx(ctx, tx, b); err != nil {
+		return fmt.Errorf("apply batch: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("apply batch: commit: %w", err)
+	}
+	s.ck.written()
+	return nil
+}
+
+// checkBatch rejects objects that cannot be stored.
+func checkBatch(b *store.Batch) error {
+	for i, o := range b.PutCS {
+		if o == nil || o.ID == "" {
+			return fmt.Errorf("put cs object #%d: missing object or id", i)
+		}
+	}
+	for i, o := range b.PutMV {
+		if o == nil || o.ID == "" {
+			return fmt.Errorf("put mv object #%d: missing object or id", i)
+		}
+	}
+	return nil
+}
+
+func (s *Store) applyTx(ctx context.Context, tx *sql.Tx, b *store.Batch) error {
+	err := s.delCS.exec(ctx, tx, len(b.DeleteCS),
+		func(args []any, i int) []any { return append(args, b.DeleteCS[i]) },
+		func(i int, err error) error { return fmt.Errorf("delete cs object %s: %w", b.DeleteCS[i], err) })
+	if err != nil {
+		return err
+	}
+	err = s.delMV.exec(ctx, tx, len(b.DeleteMV),
+		func(args []any, i int) []any { return append(args, b.DeleteMV[i]) },
+		func(i int, err error) error { return fmt.Errorf("delete mv object %s: %w", b.DeleteMV[i], err) })
+	if err != nil {
+		return err
+	}
+	if err := s.putCS(ctx, tx, b.PutCS); err != nil {
+		return err
+	}
+	// One buffer holds the encoded objects of a statement; the driver copies
+	// bound blobs, so it is reused from statement to statement.
+	var buf []byte
+	err = s.putMV.exec(ctx, tx, len(b.PutMV), func(args []any, i int) []any {
+		if i%rowsPerStmt == 0 {
+			buf = buf[:0]
+		}
+		o := b.PutMV[i]
+		start := len(buf)
+		buf = encodeMV(buf, o)
+		return append(args, o.ID, o.Type, buf[start:len(buf):len(buf)])
+	}, func(i int, err error) error { return fmt.Errorf("put mv object %s: %w", b.PutMV[i].ID, err) })
+	if err != nil {
+		return err
+	}
+	return s.putWM.exec(ctx, tx, len(b.Watermarks), func(args []any, i int) []any {
+		w := b.Watermarks[i]
+		return append(args, w.Connector, w.Partition, w.Value)
+	}, func(i int, err error) error {
+		w := b.Watermarks[i]
+		return fmt.Errorf("put watermark %s/%q: %w", w.Connector, w.Partition, err)
+	})
+}
+
+// putCSError turns a failed put into an error, naming the object holding the
+// anchor when the (connector, anchor) uniqueness was violated.
+func putCSError(ctx context.Context, tx *sql.Tx, o *store.CSObject, err error) error {
+	if !isConstraint(err, sqlite3.SQLITE_CONSTRAINT_UNIQUE) {
+		return fmt.Errorf("put cs object %s: %w", o.ID, err)
+	}
+	holder := "another object"
+	var id string
+	if tx.QueryRowContext(ctx, `SELECT id FROM cs_objects WHERE connector = ? AND anchor = ?`,
+		o.Connector, o.Object.Anchor).Scan(&id) == nil {
+		holder = id
+	}
+	return fmt.Errorf("put cs object %s: anchor %q of connector %q belongs to %s: %w",
+		o.ID, o.Object.Anchor, o.Connector, holder, store.ErrAlreadyExists)
+}
+
+// isConstraint reports whether err is the SQLite extended error code.
+func isConstraint(err error, code int) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code() == code
+}

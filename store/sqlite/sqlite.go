@@ -1,0 +1,190 @@
+// Package sqlite is the embedded backend of store.Store: one SQLite database
+// file, accessed through the pure-Go driver modernc.org/sqlite.
+//
+// The database runs in WAL mode with synchronous=NORMAL. In WAL mode a
+// transaction is committed once its frames are appended to the WAL file with
+// write(2); NORMAL only skips the fsync at commit (it still syncs at
+// checkpoints). A process crash, kill -9 included, therefore never loses a
+// committed transaction: the written frames are in the operating system's
+// page cache and are recovered from the WAL on the next open. Only a power
+// loss or kernel crash may roll back the last few transactions, and even then
+// the database stays consistent (never corrupt, never half a transaction).
+//
+// Writes go through a single connection (database/sql pool of one), so
+// concurrent writers queue in Go instead of failing with SQLITE_BUSY; reads
+// use a separate pool of read-only connections and never block on writers.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/idsync/idsync/store"
+)
+
+var _ store.Store = (*Store)(nil)
+
+// Store is a store.Store kept in one SQLite database file. It is safe for
+// concurrent use.
+type Store struct {
+	w  *sql.DB // the single writer connection
+	r  *sql.DB // read-only connections
+	ck *checkpointer
+
+	closeOnce sync.Once
+	closeErr  error
+	// Prepared statements of the hot paths.
+	delCS, putMV, delMV, putWM    rowStmts
+	upsertCS, insertCS            *sql.Stmt // see putcs.go
+	scanCSAll, scanCSConn, scanMV *sql.Stmt
+}
+
+// pageSize is the page size of new databases. Larger pages make bulk writes
+// much faster (fewer page splits and write calls) at some cost to small
+// writes, which write whole pages to the WAL.
+const pageSize = 16384
+
+// Per-connection settings, as DSN parameters. busy_timeout (ms) covers the
+// rare waits for a lock (another process, a checkpoint). The writer gets a
+// large page cache (cache_size in KiB when negative; it only grows as pages
+// are used), as imports touch many index pages per transaction.
+// wal_autocheckpoint (in pages) is only a safety net: checkpoints normally
+// run in the background (see checkpoint.go). Readers map the database file
+// into memory (mmap_size, the most SQLite allows), which makes the
+// rowid lookups of scans cheap.
+var (
+	commonPragmas = "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=temp_store(memory)"
+	writerPragmas = commonPragmas + "&_pragma=synchronous(NORMAL)&_pragma=cache_size(-131072)&_pragma=wal_autocheckpoint(16384)&_txlock=immediate"
+	readerPragmas = commonPragmas + "&_pragma=query_only(1)&_pragma=mmap_size(2147418112)"
+)
+
+// Open opens (creating it if needed) the database at path and brings its
+// schema up to date.
+func Open(ctx context.Context, path string) (*Store, error) {
+	s, err := open(ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func open(ctx context.Context, path string) (*Store, error) {
+	if path == "" || strings.ContainsRune(path, '?') {
+		return nil, errors.New("invalid path")
+	}
+	s := &Store{}
+	var err error
+	if s.w, err = sql.Open("sqlite", path+"?"+writerPragmas); err != nil {
+		return nil, err
+	}
+	s.w.SetMaxOpenConns(1)
+	s.w.SetMaxIdleConns(1)
+	s.w.SetConnMaxLifetime(0)
+	s.w.SetConnMaxIdleTime(0)
+	// page_size only takes effect on a new database, before WAL mode is set;
+	// journal_mode=WAL is persistent.
+	for _, p := range []string{fmt.Sprint("PRAGMA page_size = ", pageSize), "PRAGMA journal_mode = WAL"} {
+		if _, err := s.w.ExecContext(ctx, p); err != nil {
+			s.w.Close()
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+	}
+	if err := migrate(ctx, s.w); err != nil {
+		s.w.Close()
+		return nil, err
+	}
+	if s.r, err = sql.Open("sqlite", path+"?"+readerPragmas); err != nil {
+		s.w.Close()
+		return nil, err
+	}
+	n := max(4, 2*runtime.GOMAXPROCS(0))
+	s.r.SetMaxOpenConns(n)
+	s.r.SetMaxIdleConns(n)
+	if err := s.prepare(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if s.ck, err = startCheckpointer(path + "?" + commonPragmas + "&_pragma=synchronous(NORMAL)"); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// prepare prepares the statements used on hot paths.
+func (s *Store) prepare(ctx context.Context) error {
+	writes := []struct {
+		dst            *rowStmts
+		prefix, suffix string
+		cols           int
+	}{
+		{&s.delCS, `DELETE FROM cs_objects WHERE id IN (VALUES `, `)`, 1},
+		{&s.putMV, putMVPrefix, putMVSuffix, 3},
+		{&s.delMV, `DELETE FROM mv_objects WHERE id IN (VALUES `, `)`, 1},
+		{&s.putWM, putWMPrefix, putWMSuffix, 3},
+	}
+	for _, st := range writes {
+		var err error
+		if *st.dst, err = prepareRows(ctx, s.w, st.prefix, st.suffix, st.cols); err != nil {
+			return fmt.Errorf("prepare %q: %w", st.prefix, err)
+		}
+	}
+	singles := []struct {
+		db    *sql.DB
+		dst   **sql.Stmt
+		query string
+	}{
+		{s.w, &s.upsertCS, upsertCSPrefix + valuesList(1, 8) + upsertCSSuffix},
+		{s.w, &s.insertCS, insertCSPrefix + valuesList(rowsPerStmt, 8)},
+		{s.r, &s.scanCSAll, `SELECT data FROM cs_objects WHERE id > ? ORDER BY id LIMIT ?`},
+		{s.r, &s.scanCSConn, `SELECT data FROM cs_objects WHERE connector = ? AND id > ? ORDER BY id LIMIT ?`},
+		{s.r, &s.scanMV, `SELECT data FROM mv_objects WHERE id > ? ORDER BY id LIMIT ?`},
+	}
+	for _, st := range singles {
+		p, err := st.db.PrepareContext(ctx, st.query)
+		if err != nil {
+			return fmt.Errorf("prepare %q: %w", st.query, err)
+		}
+		*st.dst = p
+	}
+	return nil
+}
+
+// Close closes the store; later calls return the first call's result. The
+// last connection to close checkpoints the WAL into the database file.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() { s.closeErr = s.close() })
+	return s.closeErr
+}
+
+func (s *Store) close() error {
+	var errs []error
+	if s.ck != nil {
+		errs = append(errs, s.ck.close())
+	}
+	for _, st := range []rowStmts{s.delCS, s.putMV, s.delMV, s.putWM} {
+		errs = append(errs, st.close())
+	}
+	for _, st := range []*sql.Stmt{s.upsertCS, s.insertCS, s.scanCSAll, s.scanCSConn, s.scanMV} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	if s.r != nil {
+		errs = append(errs, s.r.Close())
+	}
+	if s.w != nil {
+		errs = append(errs, s.w.Close())
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("close sqlite store: %w", err)
+	}
+	return nil
+}
