@@ -3,7 +3,6 @@ package engine
 import (
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/idsync/idsync/model"
 	"github.com/idsync/idsync/rules"
@@ -109,42 +108,42 @@ func evalFlows(r *rules.Rule, ev env, base contribution, ref func(string) (strin
 // When the winner merges, the values of every merging contributor are unioned.
 // It returns the attributes and, per attribute, the winner.
 func resolveContributions(cs []contribution) (model.Attrs, []contribution) {
-	slices.SortFunc(cs, func(a, b contribution) int {
-		if c := strings.Compare(a.attr, b.attr); c != 0 {
-			return c
-		}
-		if better(a, b) {
-			return -1
-		}
-		if better(b, a) {
-			return 1
-		}
-		return 0
-	})
-	attrs := make(model.Attrs, len(cs))
+	// An object has a handful of contributions, most to distinct
+	// attributes: a linear scan beats sorting or hashing here.
 	win := make([]contribution, 0, len(cs))
-	for i := 0; i < len(cs); {
-		j := i + 1
-		for j < len(cs) && cs[j].attr == cs[i].attr {
-			j++
+	merges := false
+	for _, c := range cs {
+		merges = merges || c.merge
+		found := false
+		for i := range win {
+			if win[i].attr == c.attr {
+				if better(c, win[i]) {
+					win[i] = c
+				}
+				found = true
+				break
+			}
 		}
-		w := cs[i] // sorted: the first of the group wins
-		win = append(win, w)
+		if !found {
+			win = append(win, c)
+		}
+	}
+	attrs := make(model.Attrs, len(win))
+	for _, w := range win {
 		switch {
 		case w.auth:
-		case !w.merge:
+		case !w.merge || !merges:
 			attrs[w.attr] = w.vals
 		default:
 			var vals []string
-			for _, c := range cs[i:j] {
-				if c.merge && !c.auth {
+			for _, c := range cs {
+				if c.attr == w.attr && c.merge && !c.auth {
 					vals = append(vals, c.vals.Values...)
 				}
 			}
 			slices.Sort(vals)
 			attrs[w.attr] = model.Values{Type: w.vals.Type, Values: slices.Compact(vals)}
 		}
-		i = j
 	}
 	return attrs, win
 }
