@@ -13,11 +13,20 @@
 //		})
 //	}
 //
-// The suite pins the contract documented in package store, plus a few
-// choices the interface leaves open that callers rely on: Apply applies
-// deletes before puts; CountCS("") counts every connector; CSForMV("")
-// returns nothing; UpdateRun of an unknown run wraps store.ErrNotFound.
-// Timestamps must round-trip to the microsecond and come back in UTC.
+// The suite pins the contract documented in package store, plus choices the
+// interface leaves open that callers rely on:
+//
+//   - Apply applies deletes before puts, and puts with the result of
+//     upserting them one by one in slice order (the last put of an ID wins);
+//   - "ID order" is byte order, as Go compares strings (a PostgreSQL backend
+//     needs COLLATE "C");
+//   - anchors, and Binary attribute values, are arbitrary bytes (NUL,
+//     invalid UTF-8) compared exactly;
+//   - CountCS("") counts every connector, CSForMV("") returns nothing;
+//   - UpdateRun of an unknown run wraps store.ErrNotFound;
+//   - timestamps round-trip to the microsecond and come back in UTC; nil and
+//     empty slices and maps may come back either way, but a nil Pending stays
+//     nil and a non-nil one non-nil.
 package conformance
 
 import (
@@ -43,6 +52,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"CSScan", csScanTests},
 		{"MV", mvTests},
 		{"Batch", batchTests},
+		{"LargeBatch", largeBatchTests},
 		{"Watermark", watermarkTests},
 		{"Runs", runTests},
 		{"Settings", settingTests},

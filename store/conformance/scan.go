@@ -46,6 +46,24 @@ var csScanTests = []testCase{
 			}
 		}
 	}},
+	{"ByteOrder", func(t *testing.T, s store.Store) {
+		// ID order is byte order, whatever a locale's collation says.
+		want := []string{"A-2", "B", "Z", "_", "a", "a-1", "a1", "b", "é"}
+		for i, id := range []string{"b", "a1", "Z", "é", "_", "A-2", "a", "a-1", "B"} {
+			putCS(t, s, user(id, "ad", fmt.Sprint(i)))
+			putMV(t, s, &store.MVObject{ID: id, Type: "x"})
+		}
+		if got := scanIDs(t, s, ""); !slices.Equal(got, want) {
+			t.Fatalf("ScanCS order = %q, want %q", got, want)
+		}
+		var got []string
+		if err := s.ScanMV(t.Context(), func(o *store.MVObject) error {
+			got = append(got, o.ID)
+			return nil
+		}); err != nil || !slices.Equal(got, want) {
+			t.Fatalf("ScanMV order = %q, %v; want %q", got, err, want)
+		}
+	}},
 	{"Large", func(t *testing.T, s store.Store) {
 		var objs []*store.CSObject
 		var want []string

@@ -12,24 +12,12 @@ import (
 	"github.com/idsync/idsync/store"
 )
 
-// Statement parts for rowStmts: prefix + VALUES tuples + suffix.
-const (
-	upsertCSPrefix = `INSERT INTO cs_objects (id, connector, anchor, dn, mvid, sync_pending, pending_state, data) VALUES `
-	upsertCSSuffix = ` ON CONFLICT (id) DO UPDATE SET connector = excluded.connector, anchor = excluded.anchor,
-		dn = excluded.dn, mvid = excluded.mvid, sync_pending = excluded.sync_pending,
-		pending_state = excluded.pending_state, data = excluded.data`
-	putMVPrefix = `INSERT INTO mv_objects (id, type, data) VALUES `
-	putMVSuffix = ` ON CONFLICT (id) DO UPDATE SET type = excluded.type, data = excluded.data`
-	putWMPrefix = `INSERT INTO watermarks (connector, partition, value) VALUES `
-	putWMSuffix = ` ON CONFLICT (connector, partition) DO UPDATE SET value = excluded.value`
-)
-
 // Apply writes the batch in one transaction: all of it or none. Deletes are
-// applied before puts (so a batch may delete an object and put another one
-// with the same anchor), then the watermarks. Puts have the effect of
-// upserts in slice order (see putcs.go). Deleting an absent object is not an error. A put
-// whose (connector, anchor) belongs to another CS object fails the batch with
-// store.ErrAlreadyExists.
+// applied first (so a batch may delete an object and put another one with
+// the same anchor), then CS puts, MV puts and watermarks, each with the
+// result of upserting them one by one in slice order. Deleting an absent
+// object is not an error. A CS put whose (connector, anchor) belongs to
+// another CS object fails the batch with store.ErrAlreadyExists.
 func (s *Store) Apply(ctx context.Context, b *store.Batch) error {
 	if b == nil || b.Empty() {
 		return nil
@@ -69,25 +57,39 @@ func checkBatch(b *store.Batch) error {
 
 func (s *Store) applyTx(ctx context.Context, tx *sql.Tx, b *store.Batch) error {
 	err := s.delCS.exec(ctx, tx, len(b.DeleteCS),
-		func(args []any, i int) []any { return append(args, b.DeleteCS[i]) },
+		func(args []any, i int, _ bool) []any { return append(args, b.DeleteCS[i]) },
 		func(i int, err error) error { return fmt.Errorf("delete cs object %s: %w", b.DeleteCS[i], err) })
 	if err != nil {
 		return err
 	}
 	err = s.delMV.exec(ctx, tx, len(b.DeleteMV),
-		func(args []any, i int) []any { return append(args, b.DeleteMV[i]) },
+		func(args []any, i int, _ bool) []any { return append(args, b.DeleteMV[i]) },
 		func(i int, err error) error { return fmt.Errorf("delete mv object %s: %w", b.DeleteMV[i], err) })
 	if err != nil {
 		return err
 	}
-	if err := s.putCS(ctx, tx, b.PutCS); err != nil {
+	// The encoded objects of a statement share buf, reset at the statement's
+	// first row: the driver copies bound blobs.
+	var buf []byte
+	err = s.putCS.exec(ctx, tx, len(b.PutCS), func(args []any, i int, first bool) []any {
+		if first {
+			buf = buf[:0]
+		}
+		o := b.PutCS[i]
+		var pending any // NULL without a pending export
+		if o.Pending != nil {
+			pending = string(o.Pending.State)
+		}
+		start := len(buf)
+		buf = encodeCS(buf, o)
+		return append(args, o.ID, o.Connector, o.Object.Anchor, o.Object.DN, o.MVID, o.SyncPending,
+			pending, buf[start:len(buf):len(buf)])
+	}, func(i int, err error) error { return putCSError(ctx, tx, b.PutCS[i], err) })
+	if err != nil {
 		return err
 	}
-	// One buffer holds the encoded objects of a statement; the driver copies
-	// bound blobs, so it is reused from statement to statement.
-	var buf []byte
-	err = s.putMV.exec(ctx, tx, len(b.PutMV), func(args []any, i int) []any {
-		if i%rowsPerStmt == 0 {
+	err = s.putMV.exec(ctx, tx, len(b.PutMV), func(args []any, i int, first bool) []any {
+		if first {
 			buf = buf[:0]
 		}
 		o := b.PutMV[i]
@@ -98,7 +100,7 @@ func (s *Store) applyTx(ctx context.Context, tx *sql.Tx, b *store.Batch) error {
 	if err != nil {
 		return err
 	}
-	return s.putWM.exec(ctx, tx, len(b.Watermarks), func(args []any, i int) []any {
+	return s.putWM.exec(ctx, tx, len(b.Watermarks), func(args []any, i int, _ bool) []any {
 		w := b.Watermarks[i]
 		return append(args, w.Connector, w.Partition, w.Value)
 	}, func(i int, err error) error {

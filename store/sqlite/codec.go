@@ -10,9 +10,9 @@ import (
 )
 
 // The data column of cs_objects and mv_objects holds a compact binary
-// encoding of the object fields that are not columns of their own. It is a
-// sequence of fields without names or tags, in a fixed order per format
-// version (the first byte):
+// encoding of the whole object (the other columns are copies of some fields,
+// for the indexes). It is a sequence of fields without names or tags, in a
+// fixed order per format version (the first byte; see codec_objects.go):
 //
 //   - unsigned integers and lengths are uvarints, signed integers varints
 //     (encoding/binary);
@@ -24,8 +24,10 @@ import (
 //     in UTC; the zero time round-trips as the zero time.
 //
 // Decoding reads from the blob copied into one string, slices every string
-// field out of it, and carves all attribute value slices of an object out of a single
-// []string, which keeps the allocations per object low.
+// field out of it, and carves all attribute value slices of an object out of
+// a single []string, which keeps the allocations per object low. It checks
+// every length against the remaining input, so corrupt data yields
+// errCorrupt, never a panic or a huge allocation.
 
 // formatV1 is the first byte of every blob written by this version.
 const formatV1 = 1

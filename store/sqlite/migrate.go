@@ -33,7 +33,7 @@ var migrations = []string{
 		UNIQUE (connector, anchor)
 	);
 	CREATE INDEX cs_objects_connector ON cs_objects (connector, id);
-	CREATE INDEX cs_objects_mvid ON cs_objects (mvid) WHERE mvid <> '';
+	CREATE INDEX cs_objects_mvid ON cs_objects (mvid, id) WHERE mvid <> '';
 	CREATE INDEX cs_objects_dn ON cs_objects (connector, dn);`,
 
 	// 2: the metaverse, laid out like cs_objects.

@@ -6,16 +6,32 @@ import (
 	"strings"
 )
 
-// rowsPerStmt is how many rows one multi-row statement writes. Executing a
-// statement costs far more than binding one more row (database/sql
-// bookkeeping, a context watcher per call in the driver), so Apply writes
-// full groups of rows per statement and the rest one by one.
+// Apply writes rows with multi-row statements: executing a statement costs
+// far more than binding one more row (database/sql bookkeeping, a context
+// watcher per call in the driver), so full groups of rowsPerStmt rows go in
+// one statement and the rest one by one.
+//
+// Puts avoid multi-row upserts (INSERT … ON CONFLICT DO UPDATE): a statement
+// that writes several rows and may fail half-way makes SQLite keep a
+// statement journal, a copy of every page the statement touches so it can
+// undo just that statement, which costs about as much as the insert itself.
+// Instead a group is first written with one multi-row INSERT OR IGNORE,
+// which cannot fail half-way and so needs no journal. When every row was
+// inserted (an import of new objects) the group is done. Otherwise some row
+// was skipped (its ID exists, its anchor is taken, or its ID occurs twice)
+// and the whole group is upserted again one row at a time, in order: rows the
+// first statement inserted are rewritten unchanged, the others are updated or
+// fail exactly as in a sequential application. The result is always that of
+// upserting the rows one by one in order.
 const rowsPerStmt = 64
 
 // rowStmts writes rows with a one-row and a rowsPerStmt-row statement.
 type rowStmts struct {
 	one, many *sql.Stmt
 	cols      int // bound values per row
+	// redo is set for puts: a group whose multi-row statement affected fewer
+	// rows than it has is written again row by row with one.
+	redo bool
 }
 
 // valuesList returns "(?, …), (?, …)…": rows tuples of cols placeholders.
@@ -24,15 +40,16 @@ func valuesList(rows, cols int) string {
 	return strings.Repeat(tuple+", ", rows-1) + tuple
 }
 
-// prepareRows prepares the statements that prefix + valuesList + suffix
-// make for one and for rowsPerStmt rows.
-func prepareRows(ctx context.Context, db *sql.DB, prefix, suffix string, cols int) (rowStmts, error) {
-	r := rowStmts{cols: cols}
+// prepareRows prepares one (for a row) and many (for rowsPerStmt rows):
+// prefix + valuesList + suffix.
+func prepareRows(ctx context.Context, db *sql.DB, cols int, redo bool,
+	onePrefix, oneSuffix, manyPrefix, manySuffix string) (rowStmts, error) {
+	r := rowStmts{cols: cols, redo: redo}
 	var err error
-	if r.one, err = db.PrepareContext(ctx, prefix+valuesList(1, cols)+suffix); err != nil {
+	if r.one, err = db.PrepareContext(ctx, onePrefix+valuesList(1, cols)+oneSuffix); err != nil {
 		return r, err
 	}
-	if r.many, err = db.PrepareContext(ctx, prefix+valuesList(rowsPerStmt, cols)+suffix); err != nil {
+	if r.many, err = db.PrepareContext(ctx, manyPrefix+valuesList(rowsPerStmt, cols)+manySuffix); err != nil {
 		r.one.Close()
 		return r, err
 	}
@@ -51,46 +68,51 @@ func (r rowStmts) close() error {
 	return err
 }
 
-// exec writes rows 0..n-1 in tx. appendRow appends the values of row i to
-// args. When a multi-row statement fails, its rows are retried one by one so
-// that the error of the first failing row is reported, through rowErr (the
-// caller's transaction is rolled back anyway).
-func (r rowStmts) exec(ctx context.Context, tx *sql.Tx, n int,
-	appendRow func(args []any, i int) []any, rowErr func(i int, err error) error) error {
+// rowFunc appends the values of row i to args; first is true for the first
+// row of a statement (a row's values must stay valid until the statement has
+// run, and may be reused from then on).
+type rowFunc func(args []any, i int, first bool) []any
+
+// exec writes rows 0..n-1 in tx. rowErr makes the error of a failed row.
+func (r rowStmts) exec(ctx context.Context, tx *sql.Tx, n int, row rowFunc, rowErr func(i int, err error) error) error {
+	if n == 0 {
+		return nil
+	}
 	args := make([]any, 0, r.cols*min(n, rowsPerStmt))
+	var one *sql.Stmt
+	oneByOne := func(from, to int) error {
+		if one == nil {
+			one = tx.StmtContext(ctx, r.one)
+		}
+		for i := from; i < to; i++ {
+			args = row(args[:0], i, true)
+			if _, err := one.ExecContext(ctx, args...); err != nil {
+				return rowErr(i, err)
+			}
+		}
+		return nil
+	}
 	i := 0
 	if n >= rowsPerStmt {
 		many := tx.StmtContext(ctx, r.many)
 		for ; i+rowsPerStmt <= n; i += rowsPerStmt {
 			args = args[:0]
 			for j := i; j < i+rowsPerStmt; j++ {
-				args = appendRow(args, j)
+				args = row(args, j, j == i)
 			}
-			if _, err := many.ExecContext(ctx, args...); err != nil {
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
-				if e := r.execOneByOne(ctx, tx, i, i+rowsPerStmt, args, appendRow, rowErr); e != nil {
-					return e
-				}
+			res, err := many.ExecContext(ctx, args...)
+			if err != nil {
 				return rowErr(i, err)
 			}
+			if !r.redo {
+				continue
+			}
+			if affected, err := res.RowsAffected(); err != nil || affected != rowsPerStmt {
+				if err := oneByOne(i, i+rowsPerStmt); err != nil {
+					return err
+				}
+			}
 		}
 	}
-	return r.execOneByOne(ctx, tx, i, n, args, appendRow, rowErr)
-}
-
-func (r rowStmts) execOneByOne(ctx context.Context, tx *sql.Tx, from, to int, args []any,
-	appendRow func(args []any, i int) []any, rowErr func(i int, err error) error) error {
-	if from >= to {
-		return nil
-	}
-	one := tx.StmtContext(ctx, r.one)
-	for i := from; i < to; i++ {
-		args = appendRow(args[:0], i)
-		if _, err := one.ExecContext(ctx, args...); err != nil {
-			return rowErr(i, err)
-		}
-	}
-	return nil
+	return oneByOne(i, n)
 }

@@ -37,13 +37,12 @@ type Store struct {
 	w  *sql.DB // the single writer connection
 	r  *sql.DB // read-only connections
 	ck *checkpointer
+	// Prepared statements of the hot paths (stmts.go).
+	putCS, putMV, putWM, delCS, delMV rowStmts
+	scanCSAll, scanCSConn, scanMV     *sql.Stmt
 
 	closeOnce sync.Once
 	closeErr  error
-	// Prepared statements of the hot paths.
-	delCS, putMV, delMV, putWM    rowStmts
-	upsertCS, insertCS            *sql.Stmt // see putcs.go
-	scanCSAll, scanCSConn, scanMV *sql.Stmt
 }
 
 // pageSize is the page size of new databases. Larger pages make bulk writes
@@ -56,12 +55,13 @@ const pageSize = 16384
 // large page cache (cache_size in KiB when negative; it only grows as pages
 // are used), as imports touch many index pages per transaction.
 // wal_autocheckpoint (in pages) is only a safety net: checkpoints normally
-// run in the background (see checkpoint.go). Readers map the database file
+// run in the background (see checkpoint.go); journal_size_limit (bytes)
+// truncates a WAL file that a big transaction made large. Readers map the database file
 // into memory (mmap_size, the most SQLite allows), which makes the
 // rowid lookups of scans cheap.
-var (
+const (
 	commonPragmas = "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=temp_store(memory)"
-	writerPragmas = commonPragmas + "&_pragma=synchronous(NORMAL)&_pragma=cache_size(-131072)&_pragma=wal_autocheckpoint(16384)&_txlock=immediate"
+	writerPragmas = commonPragmas + "&_pragma=synchronous(NORMAL)&_pragma=cache_size(-131072)&_pragma=wal_autocheckpoint(8192)&_pragma=journal_size_limit(67108864)&_txlock=immediate"
 	readerPragmas = commonPragmas + "&_pragma=query_only(1)&_pragma=mmap_size(2147418112)"
 )
 
@@ -84,6 +84,10 @@ func open(ctx context.Context, path string) (*Store, error) {
 	if s.w, err = sql.Open("sqlite", path+"?"+writerPragmas); err != nil {
 		return nil, err
 	}
+	fail := func(err error) (*Store, error) {
+		s.Close()
+		return nil, err
+	}
 	s.w.SetMaxOpenConns(1)
 	s.w.SetMaxIdleConns(1)
 	s.w.SetConnMaxLifetime(0)
@@ -92,69 +96,25 @@ func open(ctx context.Context, path string) (*Store, error) {
 	// journal_mode=WAL is persistent.
 	for _, p := range []string{fmt.Sprint("PRAGMA page_size = ", pageSize), "PRAGMA journal_mode = WAL"} {
 		if _, err := s.w.ExecContext(ctx, p); err != nil {
-			s.w.Close()
-			return nil, fmt.Errorf("%s: %w", p, err)
+			return fail(fmt.Errorf("%s: %w", p, err))
 		}
 	}
 	if err := migrate(ctx, s.w); err != nil {
-		s.w.Close()
-		return nil, err
+		return fail(err)
 	}
 	if s.r, err = sql.Open("sqlite", path+"?"+readerPragmas); err != nil {
-		s.w.Close()
-		return nil, err
+		return fail(err)
 	}
 	n := max(4, 2*runtime.GOMAXPROCS(0))
 	s.r.SetMaxOpenConns(n)
 	s.r.SetMaxIdleConns(n)
 	if err := s.prepare(ctx); err != nil {
-		s.Close()
-		return nil, err
+		return fail(err)
 	}
 	if s.ck, err = startCheckpointer(path + "?" + commonPragmas + "&_pragma=synchronous(NORMAL)"); err != nil {
-		s.Close()
-		return nil, err
+		return fail(err)
 	}
 	return s, nil
-}
-
-// prepare prepares the statements used on hot paths.
-func (s *Store) prepare(ctx context.Context) error {
-	writes := []struct {
-		dst            *rowStmts
-		prefix, suffix string
-		cols           int
-	}{
-		{&s.delCS, `DELETE FROM cs_objects WHERE id IN (VALUES `, `)`, 1},
-		{&s.putMV, putMVPrefix, putMVSuffix, 3},
-		{&s.delMV, `DELETE FROM mv_objects WHERE id IN (VALUES `, `)`, 1},
-		{&s.putWM, putWMPrefix, putWMSuffix, 3},
-	}
-	for _, st := range writes {
-		var err error
-		if *st.dst, err = prepareRows(ctx, s.w, st.prefix, st.suffix, st.cols); err != nil {
-			return fmt.Errorf("prepare %q: %w", st.prefix, err)
-		}
-	}
-	singles := []struct {
-		db    *sql.DB
-		dst   **sql.Stmt
-		query string
-	}{
-		{s.w, &s.upsertCS, upsertCSPrefix + valuesList(1, 8) + upsertCSSuffix},
-		{s.w, &s.insertCS, insertCSPrefix + valuesList(rowsPerStmt, 8)},
-		{s.r, &s.scanCSAll, `SELECT data FROM cs_objects WHERE id > ? ORDER BY id LIMIT ?`},
-		{s.r, &s.scanCSConn, `SELECT data FROM cs_objects WHERE connector = ? AND id > ? ORDER BY id LIMIT ?`},
-		{s.r, &s.scanMV, `SELECT data FROM mv_objects WHERE id > ? ORDER BY id LIMIT ?`},
-	}
-	for _, st := range singles {
-		p, err := st.db.PrepareContext(ctx, st.query)
-		if err != nil {
-			return fmt.Errorf("prepare %q: %w", st.query, err)
-		}
-		*st.dst = p
-	}
-	return nil
 }
 
 // Close closes the store; later calls return the first call's result. The
@@ -169,14 +129,7 @@ func (s *Store) close() error {
 	if s.ck != nil {
 		errs = append(errs, s.ck.close())
 	}
-	for _, st := range []rowStmts{s.delCS, s.putMV, s.delMV, s.putWM} {
-		errs = append(errs, st.close())
-	}
-	for _, st := range []*sql.Stmt{s.upsertCS, s.insertCS, s.scanCSAll, s.scanCSConn, s.scanMV} {
-		if st != nil {
-			errs = append(errs, st.Close())
-		}
-	}
+	errs = append(errs, s.closeStmts())
 	if s.r != nil {
 		errs = append(errs, s.r.Close())
 	}
