@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/idsync/idsync/connector"
 	"github.com/idsync/idsync/model"
 	"github.com/idsync/idsync/store"
@@ -165,7 +163,7 @@ func (im *importer) upsert(ctx context.Context, o *model.Object) error {
 	now := time.Now().UTC()
 	switch {
 	case !ok:
-		cs := &store.CSObject{ID: uuid.NewString(), Connector: im.c.Name, Partition: im.part, Object: *o,
+		cs := &store.CSObject{ID: newID(), Connector: im.c.Name, Partition: im.part, Object: *o,
 			SyncPending: true, Modified: now}
 		im.byAnc[o.Anchor] = cs
 		im.batch.PutCS = append(im.batch.PutCS, cs)

@@ -5,8 +5,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/google/uuid"
-
 	"github.com/idsync/idsync/connector"
 	"github.com/idsync/idsync/model"
 	"github.com/idsync/idsync/rules"
@@ -187,8 +185,8 @@ func (sy *syncer) outLink(id, tc string) {
 				return
 			}
 		}
-		c := &store.CSObject{ID: uuid.NewString(), Connector: tc, Provisioned: true, Placeholder: true, Modified: sy.now,
-			Object: model.Object{Anchor: uuid.NewString(), DN: dn, Type: r.CSObjectType, Attrs: model.Attrs{}}}
+		c := &store.CSObject{ID: newID(), Connector: tc, Provisioned: true, Placeholder: true, Modified: sy.now,
+			Object: model.Object{Anchor: newID(), DN: dn, Type: r.CSObjectType, Attrs: model.Attrs{}}}
 		s.newCS(c)
 		s.link(c, id, r.Name)
 		delete(s.recompute, id)
@@ -284,7 +282,7 @@ func (sy *syncer) setPending(t *store.CSObject, p *store.PendingExport) {
 	if t.Pending != nil && t.Pending.State != store.ExportSending && samePending(t.Pending, p) {
 		return
 	}
-	p.ID = uuid.NewString()
+	p.ID = newID()
 	p.State = store.ExportPending
 	p.Created = sy.now
 	if t.Pending != nil && t.Pending.State == store.ExportError && t.Pending.Op == p.Op {

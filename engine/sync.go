@@ -8,8 +8,6 @@ import (
 	"sort"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/idsync/idsync/model"
 	"github.com/idsync/idsync/rules"
 	"github.com/idsync/idsync/store"
@@ -240,7 +238,7 @@ func (sy *syncer) inbound(c *store.CSObject) {
 		if r.LinkType != rules.Provision {
 			continue
 		}
-		m := &store.MVObject{ID: uuid.NewString(), Type: r.MVObjectType, Attrs: model.Attrs{}, Modified: sy.now}
+		m := &store.MVObject{ID: newID(), Type: r.MVObjectType, Attrs: model.Attrs{}, Modified: sy.now}
 		s.mv[m.ID] = m
 		s.changedMV[m.ID] = true
 		s.link(c, m.ID, r.Name)
