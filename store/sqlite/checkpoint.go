@@ -51,7 +51,7 @@ func (c *checkpointer) run() {
 		}
 		// A failed checkpoint is harmless: the pages stay in the WAL, and
 		// the next one (or SQLite's automatic one) copies them.
-		c.db.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
+		_, _ = c.db.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
 		select {
 		case <-c.stop:
 			return

@@ -87,7 +87,7 @@ func open(ctx context.Context, path string) (*Store, error) {
 		return nil, err
 	}
 	fail := func(err error) (*Store, error) {
-		s.Close()
+		_ = s.Close()
 		return nil, err
 	}
 	s.w.SetMaxOpenConns(1)
