@@ -30,6 +30,8 @@ bench:
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseRules -fuzztime 60s ./rules
 	$(GO) test -run '^$$' -fuzz FuzzScopeMatch -fuzztime 60s ./rules
+	$(GO) test -run '^$$' -fuzz FuzzExpandDN -fuzztime 60s ./rules
+	$(GO) test -run '^$$' -fuzz FuzzDecodeCS -fuzztime 60s ./store/sqlite
 	$(GO) test -run '^$$' -fuzz FuzzParseLDIF -fuzztime 60s ./connector/file
 	$(GO) test -run '^$$' -fuzz FuzzParseCSV -fuzztime 60s ./connector/file
 

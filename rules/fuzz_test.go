@@ -69,3 +69,41 @@ func FuzzScopeMatch(f *testing.F) {
 		}
 	})
 }
+
+// FuzzExpandDN checks that DN templates never panic, and that a value
+// substituted into a placeholder always ends up escaped: the expanded DN of
+// "cn={v},dc=x" has exactly one unescaped comma, whatever v holds.
+func FuzzExpandDN(f *testing.F) {
+	for _, s := range []struct{ tmpl, v string }{
+		{"cn={cn},ou=people,dc=example", "Smith, John"},
+		{"cn={{literal}},{cn}", "#lead"},
+		{"{cn}", " trailing "},
+		{"cn={cn", "x"},
+		{"cn={},dc=x", "x"},
+	} {
+		f.Add(s.tmpl, s.v)
+	}
+	f.Fuzz(func(t *testing.T, tmpl, v string) {
+		attr := func(string) (string, bool) { return v, v != "" }
+		_, _ = ExpandDN(tmpl, attr)
+		if v == "" {
+			return
+		}
+		dn, err := ExpandDN("cn={v},dc=x", attr)
+		if err != nil {
+			t.Fatalf("ExpandDN of a plain template: %v", err)
+		}
+		unescaped := 0
+		for i := 0; i < len(dn); i++ {
+			switch dn[i] {
+			case '\\':
+				i++ // skip the escaped byte (or the first of two hex digits)
+			case ',':
+				unescaped++
+			}
+		}
+		if unescaped != 1 {
+			t.Fatalf("value %q broke out of its RDN: %q", v, dn)
+		}
+	})
+}
