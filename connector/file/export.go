@@ -38,6 +38,11 @@ func (c *Connector) Export(ctx context.Context, ops []connector.ExportOp) []conn
 	if err := ctx.Err(); err != nil {
 		return fail(err)
 	}
+	if !c.s.target {
+		// A source file (an HR export, a directory dump) is never written
+		// by accident: writing must be asked for.
+		return fail(fmt.Errorf("file connector %q is a source: idsync does not write to %s unless the connector sets target: true", c.name, c.s.path))
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	img, err := c.s.load(ctx)

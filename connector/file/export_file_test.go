@@ -166,10 +166,11 @@ func TestExportCSV(t *testing.T) {
 	}
 }
 
-func TestExportMissingSource(t *testing.T) {
+// A source file is never written: exporting to it needs target: true.
+func TestExportToSourceRefused(t *testing.T) {
 	c, _ := newFileConn(t, "gone.ldif", nil, Config{})
 	res := c.Export(context.Background(), []connector.ExportOp{{ID: "1", Op: connector.OpAdd, DN: "CN=a", ObjectType: "user"}})
-	if res[0].Err == nil || !strings.Contains(res[0].Err.Error(), "reading the file") {
-		t.Errorf("export to a missing non-target file: %v", res[0].Err)
+	if res[0].Err == nil || !strings.Contains(res[0].Err.Error(), "unless the connector sets target: true") {
+		t.Errorf("export to a source file: %v", res[0].Err)
 	}
 }
