@@ -232,6 +232,9 @@ func (v *ruleValidator) checkFlows() {
 			targets[f.Target] = i
 		}
 		v.attr(v.tgt, v.tgtName, label+" target", f.Target)
+		if f.ApplyOnce && v.r.Direction == Inbound {
+			v.errorf("%s: applyOnce applies to outbound flows only (the value is set when the target object is created)", label)
+		}
 		switch f.Type {
 		case "":
 			v.errorf("%s: missing type (Direct, Constant or Expression)", label)
@@ -241,6 +244,9 @@ func (v *ruleValidator) checkFlows() {
 			}
 			if f.Value != "" || f.Expression != "" {
 				v.errorf("%s: a Direct flow takes only a source (not value or expression)", label)
+			}
+			if f.TargetType != "" && f.TargetType != "string" {
+				v.errorf("%s: a Direct flow keeps its source's type; targetType applies to Constant and Expression flows", label)
 			}
 			v.attr(v.src, v.srcName, label+" source", f.Source)
 		case Constant:

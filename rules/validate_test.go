@@ -58,6 +58,7 @@ func TestValidateRules(t *testing.T) {
 		}, "scope group 1 clause 1: LESSTHAN needs a value"},
 		{"join without groups", func(r *Rule) { r.LinkType = Join }, ""},
 		{"join group without conditions", func(r *Rule) { r.Join = []JoinGroup{{}} }, "join group 1 has no conditions"},
+		{"applyOnce inbound", func(r *Rule) { r.Flows[0].ApplyOnce = true }, "applyOnce applies to outbound flows only"},
 		{"join condition", func(r *Rule) {
 			r.Join = []JoinGroup{{Conditions: []JoinCondition{{Source: "mail"}}}}
 		}, "join group 1 condition 1: needs both source and target"},

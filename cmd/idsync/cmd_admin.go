@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -34,8 +35,8 @@ func newRulesCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "%-5s %-9s %-32s %-12s %-10s %-10s %-9s %s\n", "PREC", "DIRECTION", "NAME", "CONNECTOR", "CS TYPE", "MV TYPE", "LINK", "STATE")
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "PREC\tDIRECTION\tNAME\tCONNECTOR\tCS TYPE\tMV TYPE\tLINK\tSTATE")
 			for _, r := range rs.Rules {
 				state := "enabled"
 				if r.Disabled {
@@ -44,7 +45,10 @@ func newRulesCmd(g *globalFlags) *cobra.Command {
 				if r.Immutable {
 					state += ", out-of-box"
 				}
-				fmt.Fprintf(w, "%-5d %-9s %-32s %-12s %-10s %-10s %-9s %s\n", r.Precedence, r.Direction, r.Name, r.Connector, r.CSObjectType, r.MVObjectType, r.LinkType, state)
+				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Precedence, r.Direction, r.Name, r.Connector, r.CSObjectType, r.MVObjectType, r.LinkType, state)
+			}
+			if err := w.Flush(); err != nil {
+				return err
 			}
 			return nil
 		},
