@@ -3,43 +3,13 @@ package sample
 import (
 	"bufio"
 	"encoding/base64"
-	"strings"
+
+	"github.com/idsync/idsync/model"
 )
 
-// EscapeDNValue escapes an attribute value for use in a DN (RFC 4514): a
-// backslash before each of , + " \ < > ; = and before a leading '#' or space
-// and a trailing space; NUL becomes \00.
-func EscapeDNValue(v string) string {
-	if !needsEscape(v) {
-		return v
-	}
-	var b strings.Builder
-	b.Grow(len(v) + 4)
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		switch {
-		case c == 0:
-			b.WriteString(`\00`)
-			continue
-		case strings.IndexByte(`,+"\<>;=`, c) >= 0,
-			i == 0 && (c == '#' || c == ' '),
-			i == len(v)-1 && c == ' ':
-			b.WriteByte('\\')
-		}
-		b.WriteByte(c)
-	}
-	return b.String()
-}
-
-func needsEscape(v string) bool {
-	if v == "" {
-		return false
-	}
-	if v[0] == '#' || v[0] == ' ' || v[len(v)-1] == ' ' {
-		return true
-	}
-	return strings.ContainsAny(v, ",+\"\\<>;=\x00")
-}
+// EscapeDNValue escapes an attribute value for use in a DN (RFC 4514); see
+// model.EscapeDNValue.
+func EscapeDNValue(v string) string { return model.EscapeDNValue(v) }
 
 // ldifWriter writes LDIF lines: values base64-encoded when they are not safe
 // strings of RFC 2849, lines folded at 76 columns. The first write error is
