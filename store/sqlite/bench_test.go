@@ -161,3 +161,27 @@ func (m *meter) report(b *testing.B, objects int) {
 		b.ReportMetric(float64(objects)/m.cpu.Seconds(), "objects/cpu-s")
 	}
 }
+
+// BenchmarkApplyCSUpdate rewrites 100,000 existing users in batches of
+// 10,000, as a synchronization does when it links objects to the metaverse.
+func BenchmarkApplyCSUpdate(b *testing.B) {
+	const n = 100_000
+	for _, k := range idKinds {
+		b.Run(k.name, func(b *testing.B) {
+			objs := benchUsers(n, k.new)
+			var m meter
+			for i := range b.N {
+				s := openTest(b, filepath.Join(b.TempDir(), fmt.Sprint("update", i, ".db")))
+				applyAll(b, s, objs)
+				for _, o := range objs {
+					o.MVID = "mv-" + o.ID
+					o.SyncPending = false
+				}
+				m.start()
+				applyAll(b, s, objs)
+				m.stop()
+			}
+			m.report(b, n*b.N)
+		})
+	}
+}

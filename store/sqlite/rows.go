@@ -95,7 +95,19 @@ func (r rowStmts) exec(ctx context.Context, tx *sql.Tx, n int, row rowFunc, rowE
 	i := 0
 	if n >= rowsPerStmt {
 		many := tx.StmtContext(ctx, r.many)
+		skip := 0 // groups to write row by row without trying many first
 		for ; i+rowsPerStmt <= n; i += rowsPerStmt {
+			if skip > 0 {
+				// The previous group only updated existing rows (a
+				// synchronization relinking objects, an import of changes):
+				// the next ones likely do too, and the multi-row insert would
+				// be wasted work.
+				skip--
+				if err := oneByOne(i, i+rowsPerStmt); err != nil {
+					return err
+				}
+				continue
+			}
 			args = args[:0]
 			for j := i; j < i+rowsPerStmt; j++ {
 				args = row(args, j, j == i)
@@ -110,6 +122,9 @@ func (r rowStmts) exec(ctx context.Context, tx *sql.Tx, n int, row rowFunc, rowE
 			if affected, err := res.RowsAffected(); err != nil || affected != rowsPerStmt {
 				if err := oneByOne(i, i+rowsPerStmt); err != nil {
 					return err
+				}
+				if err == nil && affected == 0 {
+					skip = 7
 				}
 			}
 		}
