@@ -1,0 +1,73 @@
+// Package expr implements the expression language of idsync's sync rules:
+// the declarative-provisioning expressions of Azure AD Connect, so that
+// rules written for it carry over unchanged.
+//
+// # Syntax
+//
+//   - attributes [name], parameters %Domain.FQDN% (any %A.B% reads the rule
+//     parameter "A.B"), variables $item (bound by Select, Where and With);
+//   - string literals in double quotes; a backslash escapes \" and \\, and
+//     \n, \r, \t stand for newline, carriage return and tab (any other
+//     backslash is kept, so "\0ACNF:" is the five characters \0ACNF:);
+//   - integers (123) and hexadecimal integers (&HFF);
+//   - the literals NULL, CRLF, IgnoreThisFlow, AuthoritativeNull, True and
+//     False; option names such as CaseInsensitive, vbTextCompare, UTF8 are
+//     strings holding their own name;
+//   - function calls Name(arg, …), with case-sensitive names;
+//   - the operators < <= <> = > >= + - * & && || and parentheses.
+//
+// # Precedence
+//
+// The official documentation says that the operators have equal priority
+// and are evaluated left to right, pointing at 2*(5+3) versus 2*5+3. Under
+// that rule, though, out-of-box expressions such as
+//
+//	IsPresent([sAMAccountName]) = False || [sAMAccountName] = "SUPPORT_388945a0"
+//
+// would parse as ((IsPresent(…) = False) || [sAMAccountName]) = "SUPPORT_…"
+// and compare a boolean with a string. Every out-of-box expression and every
+// documented example gives its intended result when comparisons bind tighter
+// than && and ||, and arithmetic tighter than comparisons, so expr uses,
+// from tightest to loosest:
+//
+//	*
+//	+ -
+//	&               (string concatenation)
+//	= <> < <= > >=
+//	&&
+//	||
+//
+// All binary operators are left-associative; 2*(5+3) is 16 and 2*5+3 is 13
+// under both readings. A leading - negates.
+//
+// # Values
+//
+// Values are NULL, str, num (64-bit integer), bool, dt (UTC date), bin,
+// ref, and multi-valued lists of these. An absent attribute is NULL. A
+// function marked per-value (most single-valued text and conversion
+// functions: Trim, LCase, Left, …) applied to a multi-valued argument runs
+// on each value and returns the list of results. The special values
+// AuthoritativeNull and IgnoreThisFlow pass unchanged through operators and
+// functions, so IIF(…, AuthoritativeNull, …) returns them.
+//
+// Operators: & joins text (NULL counts as ""; one multi-valued side joins
+// to each value); + - * work on numbers (a NULL operand gives NULL; + with
+// a non-numeric string concatenates); comparisons compare numbers
+// numerically, booleans and dates by value and strings ordinally
+// (case-sensitive); NULL equals only NULL; a multi-valued side is equal when
+// any value is. && and || short-circuit and treat NULL as False.
+//
+// # Results
+//
+// A compiled expression evaluates to a rules.Result: NULL gives Kind Null,
+// AuthoritativeNull and IgnoreThisFlow their kinds, anything else Kind Value
+// with the model type of the values (num → integer, bool → boolean, dt →
+// datetime, bin → binary, ref → reference, otherwise string). Error("msg")
+// returns an error whose message is msg (*UserError); the engine turns it
+// into a per-object error. Other evaluation errors are *EvalError values
+// with the position of the failing call or operator; syntax errors are
+// *SyntaxError values ("expression 1:14: unknown function …").
+//
+// Importing the package registers the language with
+// rules.SetExpressionLanguage.
+package expr

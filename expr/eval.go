@@ -1,0 +1,369 @@
+package expr
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/idsync/idsync/rules"
+)
+
+// ctx is the evaluation context: the environment and the variables bound
+// by Select, Where and With.
+type ctx struct {
+	env   rules.Env
+	vars  []binding
+	stack []value // arguments of the calls being evaluated
+}
+
+type binding struct {
+	name string
+	v    value
+}
+
+func (c *ctx) lookup(name string) value {
+	for i := len(c.vars) - 1; i >= 0; i-- {
+		if c.vars[i].name == name {
+			return c.vars[i].v
+		}
+	}
+	return null
+}
+
+// EvalError is an evaluation error with the position of the operator or
+// function call that failed.
+type EvalError struct {
+	Line, Col int
+	Msg       string
+}
+
+func (e *EvalError) Error() string {
+	return fmt.Sprintf("expression %d:%d: %s", e.Line, e.Col, e.Msg)
+}
+
+// UserError is the error Error("message") raises; its text is the message.
+type UserError struct{ Msg string }
+
+func (e *UserError) Error() string { return e.Msg }
+
+func evalErr(p pos, format string, args ...any) error {
+	return &EvalError{Line: p.line, Col: p.col, Msg: fmt.Sprintf(format, args...)}
+}
+
+func (n *litNode) eval(*ctx) (value, error)    { return n.v, nil }
+func (n *attrNode) eval(c *ctx) (value, error) { return fromModel(c.env.Attr(n.name)), nil }
+func (n *varNode) eval(c *ctx) (value, error)  { return c.lookup(n.name), nil }
+func (n *paramNode) eval(c *ctx) (value, error) {
+	if s := c.env.Param(n.name); s != "" {
+		return str(s), nil
+	}
+	return null, nil
+}
+
+func (n *negNode) eval(c *ctx) (value, error) {
+	v, err := n.x.eval(c)
+	if err != nil || v.isNull() || v.isSpecial() {
+		return v, err
+	}
+	x, err := toNum(v)
+	if err != nil {
+		return null, evalErr(n.p, "unary '-': %v", err)
+	}
+	return num(-x), nil
+}
+
+func (n *binNode) eval(c *ctx) (value, error) {
+	l, err := n.l.eval(c)
+	if err != nil {
+		return null, err
+	}
+	if l.isSpecial() {
+		return l, nil
+	}
+	switch n.op {
+	case "&&", "||":
+		lb, err := toBool(l)
+		if err != nil {
+			return null, evalErr(n.p, "'%s': left operand: %v", n.op, err)
+		}
+		if lb == (n.op == "||") {
+			return boolean(lb), nil
+		}
+		r, err := n.r.eval(c)
+		if err != nil || r.isSpecial() {
+			return r, err
+		}
+		rb, err := toBool(r)
+		if err != nil {
+			return null, evalErr(n.p, "'%s': right operand: %v", n.op, err)
+		}
+		return boolean(rb), nil
+	}
+	r, err := n.r.eval(c)
+	if err != nil {
+		return null, err
+	}
+	if r.isSpecial() {
+		return r, nil
+	}
+	var v value
+	switch n.op {
+	case "&":
+		v, err = concat(l, r)
+	case "+", "-", "*":
+		v, err = arith(n.op, l, r)
+	default:
+		var b bool
+		b, err = compare(n.op, l, r)
+		v = boolean(b)
+	}
+	if err != nil {
+		return null, evalErr(n.p, "'%s': %v", n.op, err)
+	}
+	return v, nil
+}
+
+// concat joins two values as text; NULL is the empty string. When one side
+// is multi-valued, the other side is joined to each of its values.
+func concat(l, r value) (value, error) {
+	if l.k == kList && r.k == kList {
+		return null, fmt.Errorf("cannot concatenate two multi-valued operands")
+	}
+	if l.k == kList || r.k == kList {
+		out := make([]value, 0, max(len(l.l), len(r.l)))
+		total := 0
+		for _, x := range l.itemsOrNull() {
+			for _, y := range r.itemsOrNull() {
+				v, err := concat(x, y)
+				if err != nil {
+					return null, err
+				}
+				if total += len(v.s); total > maxLen {
+					return null, errTooLong
+				}
+				out = append(out, v)
+			}
+		}
+		return list(out), nil
+	}
+	a, err := toStr(l)
+	if err != nil {
+		return null, err
+	}
+	b, err := toStr(r)
+	if err != nil {
+		return null, err
+	}
+	if len(a)+len(b) > maxLen {
+		return null, errTooLong
+	}
+	return str(a + b), nil
+}
+
+// itemsOrNull is items, with NULL standing for one empty value.
+func (v value) itemsOrNull() []value {
+	if v.k == kNull {
+		return []value{null}
+	}
+	return v.items()
+}
+
+// arith applies + - * to numbers. NULL operands give NULL; + on a
+// non-numeric string concatenates.
+func arith(op string, l, r value) (value, error) {
+	if l.isNull() || r.isNull() {
+		return null, nil
+	}
+	a, errA := toNum(l)
+	b, errB := toNum(r)
+	if op == "+" && (errA != nil || errB != nil) && (l.k == kStr || r.k == kStr) {
+		return concat(l, r)
+	}
+	if errA != nil {
+		return null, errA
+	}
+	if errB != nil {
+		return null, errB
+	}
+	switch op {
+	case "+":
+		return num(a + b), nil
+	case "-":
+		return num(a - b), nil
+	}
+	return num(a * b), nil
+}
+
+// compare applies a comparison. NULL equals only NULL and is neither less
+// nor greater than anything. A multi-valued operand compares true for = and
+// the orderings when any value does, and for <> when no value is equal.
+func compare(op string, l, r value) (bool, error) {
+	if l.isNull() || r.isNull() {
+		both := l.isNull() && r.isNull()
+		switch op {
+		case "=":
+			return both, nil
+		case "<>":
+			return !both, nil
+		}
+		return false, nil
+	}
+	if l.k == kList || r.k == kList {
+		if op == "<>" {
+			eq, err := compare("=", l, r)
+			return !eq, err
+		}
+		for _, x := range l.items() {
+			for _, y := range r.items() {
+				if ok, err := compare(op, x, y); err != nil || ok {
+					return ok, err
+				}
+			}
+		}
+		return false, nil
+	}
+	c, err := order(l, r)
+	if err != nil {
+		return false, err
+	}
+	switch op {
+	case "=":
+		return c == 0, nil
+	case "<>":
+		return c != 0, nil
+	case "<":
+		return c < 0, nil
+	case "<=":
+		return c <= 0, nil
+	case ">":
+		return c > 0, nil
+	}
+	return c >= 0, nil
+}
+
+// order compares two single values. When one side is a number, boolean or
+// date, the other is converted to that type; when the conversion fails (or
+// both are text, binary or references) the text forms are compared
+// ordinally (case-sensitive).
+func order(l, r value) (int, error) {
+	switch {
+	case l.k == kNum || r.k == kNum:
+		a, errA := toNum(l)
+		b, errB := toNum(r)
+		if errA == nil && errB == nil {
+			return cmp3(a, b), nil
+		}
+	case l.k == kBool || r.k == kBool:
+		a, errA := toBool(l)
+		b, errB := toBool(r)
+		if errA == nil && errB == nil {
+			return cmp3(b2i(a), b2i(b)), nil
+		}
+	case l.k == kDate || r.k == kDate:
+		a, errA := toDate(l)
+		b, errB := toDate(r)
+		if errA == nil && errB == nil {
+			return a.Compare(b), nil
+		}
+	default:
+		return strings.Compare(l.s, r.s), nil
+	}
+	a, err := toStr(l)
+	if err != nil {
+		return 0, err
+	}
+	b, err := toStr(r)
+	if err != nil {
+		return 0, err
+	}
+	return strings.Compare(a, b), nil
+}
+
+func b2i(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func cmp3(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// maxLen bounds the length of the strings an expression builds.
+const maxLen = 1 << 20
+
+var errTooLong = fmt.Errorf("result longer than %d bytes", maxLen)
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// eval calls a function: lazy functions get their syntax nodes; the others
+// get their evaluated arguments, with AuthoritativeNull and IgnoreThisFlow
+// passing straight through, and per-value functions run on each value of a
+// multi-valued first argument.
+func (n *callNode) eval(c *ctx) (value, error) {
+	fn := n.fn
+	if fn.lazy != nil {
+		v, err := fn.lazy(c, n)
+		return v, wrapErr(n, err)
+	}
+	// The arguments live on the context's stack, so that calls do not
+	// allocate; nested calls push above them and pop back.
+	base := len(c.stack)
+	v, err := n.callStrict(c, base)
+	c.stack = c.stack[:base]
+	return v, err
+}
+
+// callStrict evaluates the arguments onto the stack from base and calls the
+// function.
+func (n *callNode) callStrict(c *ctx, base int) (value, error) {
+	fn := n.fn
+	for _, a := range n.args {
+		v, err := a.eval(c)
+		if err != nil {
+			return null, err
+		}
+		if v.isSpecial() {
+			return v, nil
+		}
+		c.stack = append(c.stack, v)
+	}
+	args := c.stack[base:len(c.stack):len(c.stack)]
+	if fn.perValue && len(args) > 0 && args[0].k == kList {
+		all := args[0].l
+		out := make([]value, 0, len(all))
+		for _, item := range all {
+			args[0] = item
+			v, err := fn.call(c, args)
+			if err != nil {
+				return null, wrapErr(n, err)
+			}
+			out = append(out, v)
+		}
+		return list(out), nil
+	}
+	v, err := fn.call(c, args)
+	return v, wrapErr(n, err)
+}
+
+func wrapErr(n *callNode, err error) error {
+	if err == nil {
+		return nil
+	}
+	var ue *UserError
+	var ee *EvalError
+	if errors.As(err, &ue) || errors.As(err, &ee) {
+		return err
+	}
+	return evalErr(n.p, "%s: %v", n.fn.name, err)
+}
+
+func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }

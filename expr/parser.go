@@ -1,0 +1,347 @@
+package expr
+
+import (
+	"strings"
+)
+
+// node is a node of the syntax tree.
+type node interface {
+	eval(c *ctx) (value, error)
+}
+
+type (
+	litNode   struct{ v value }
+	attrNode  struct{ name string }
+	paramNode struct{ name string }
+	varNode   struct{ name string }
+	negNode   struct {
+		x node
+		p pos
+	}
+	binNode struct {
+		op   string
+		l, r node
+		p    pos
+	}
+	callNode struct {
+		fn   *fnSpec
+		args []node
+		p    pos
+	}
+)
+
+// keywords are the literal names.
+var keywords = map[string]value{
+	"NULL":              null,
+	"AuthoritativeNull": authNull,
+	"IgnoreThisFlow":    ignore,
+	"CRLF":              str("\r\n"),
+	"True":              trueV,
+	"False":             falseV,
+	"TRUE":              trueV,
+	"FALSE":             falseV,
+	"true":              trueV,
+	"false":             falseV,
+}
+
+// enumNames are the bare option names some functions take; they evaluate
+// to their own name as a string.
+var enumNames = map[string]bool{
+	"CaseSensitive": true, "CaseInsensitive": true,
+	"Unicode": true, "UTF8": true, "ASCII": true,
+	"vbBinaryCompare": true, "vbTextCompare": true,
+}
+
+type parser struct {
+	toks  []token
+	i     int
+	scope []string // variables in scope
+	depth int
+	attrs []string
+	seen  map[string]bool
+}
+
+// parse parses src into a syntax tree and the attributes it reads.
+func parse(src string) (node, []string, error) {
+	toks, err := lex(src)
+	if err != nil {
+		return nil, nil, err
+	}
+	p := &parser{toks: toks, seen: map[string]bool{}}
+	n, err := p.parseOr()
+	if err != nil {
+		return nil, nil, err
+	}
+	if t := p.peek(); t.kind != tEOF {
+		return nil, nil, errAt(t.pos, "unexpected %s after the end of the expression", describe(t))
+	}
+	return n, p.attrs, nil
+}
+
+func (p *parser) peek() token { return p.toks[p.i] }
+func (p *parser) take() token {
+	t := p.toks[p.i]
+	if t.kind != tEOF {
+		p.i++
+	}
+	return t
+}
+
+func (p *parser) addAttr(name string) {
+	if !p.seen[name] {
+		p.seen[name] = true
+		p.attrs = append(p.attrs, name)
+	}
+}
+
+func describe(t token) string {
+	switch t.kind {
+	case tEOF:
+		return "end of expression"
+	case tAttr:
+		return "attribute [" + t.text + "]"
+	case tParam:
+		return "parameter %" + t.text + "%"
+	case tVar:
+		return "variable $" + t.text
+	case tString:
+		return "string literal"
+	case tNum:
+		return "number"
+	case tIdent:
+		return "name " + t.text
+	case tLParen:
+		return "'('"
+	case tRParen:
+		return "')'"
+	case tComma:
+		return "','"
+	}
+	return "operator " + t.text
+}
+
+// Precedence, tightest first: * ; + - ; & ; comparisons ; && ; ||.
+// All binary operators are left-associative.
+
+func (p *parser) binary(next func() (node, error), opset ...string) (node, error) {
+	l, err := next()
+	if err != nil {
+		return nil, err
+	}
+	for {
+		t := p.peek()
+		if t.kind != tOp || !contains(opset, t.text) {
+			return l, nil
+		}
+		p.take()
+		r, err := next()
+		if err != nil {
+			return nil, err
+		}
+		l = &binNode{op: t.text, l: l, r: r, p: t.pos}
+	}
+}
+
+func contains(set []string, s string) bool {
+	for _, x := range set {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *parser) parseOr() (node, error)  { return p.binary(p.parseAnd, "||") }
+func (p *parser) parseAnd() (node, error) { return p.binary(p.parseCmp, "&&") }
+func (p *parser) parseCmp() (node, error) {
+	return p.binary(p.parseConcat, "=", "<>", "<", "<=", ">", ">=")
+}
+func (p *parser) parseConcat() (node, error) { return p.binary(p.parseAdd, "&") }
+func (p *parser) parseAdd() (node, error)    { return p.binary(p.parseMul, "+", "-") }
+func (p *parser) parseMul() (node, error)    { return p.binary(p.parseUnary, "*") }
+
+// maxDepth bounds the nesting of expressions.
+const maxDepth = 200
+
+func (p *parser) parseUnary() (node, error) {
+	if p.depth++; p.depth > maxDepth {
+		return nil, errAt(p.peek().pos, "expression nested too deeply (more than %d levels)", maxDepth)
+	}
+	defer func() { p.depth-- }()
+	if t := p.peek(); t.kind == tOp && t.text == "-" {
+		p.take()
+		if n := p.peek(); n.kind == tNum {
+			p.take()
+			return &litNode{num(-n.num)}, nil
+		}
+		x, err := p.parseUnary()
+		if err != nil {
+			return nil, err
+		}
+		return &negNode{x: x, p: t.pos}, nil
+	}
+	return p.parsePrimary()
+}
+
+func (p *parser) parsePrimary() (node, error) {
+	t := p.take()
+	switch t.kind {
+	case tAttr:
+		p.addAttr(t.text)
+		return &attrNode{t.text}, nil
+	case tParam:
+		return &paramNode{t.text}, nil
+	case tVar:
+		for _, v := range p.scope {
+			if v == t.text {
+				return &varNode{t.text}, nil
+			}
+		}
+		return nil, errAt(t.pos, "variable $%s is not defined here (variables are bound by Select, Where and With)", t.text)
+	case tString:
+		return &litNode{str(t.text)}, nil
+	case tNum:
+		return &litNode{num(t.num)}, nil
+	case tLParen:
+		n, err := p.parseOr()
+		if err != nil {
+			return nil, err
+		}
+		if c := p.take(); c.kind != tRParen {
+			return nil, errAt(c.pos, "expected ')', got %s", describe(c))
+		}
+		return n, nil
+	case tIdent:
+		if p.peek().kind == tLParen {
+			return p.parseCall(t)
+		}
+		if v, ok := keywords[t.text]; ok {
+			return &litNode{v}, nil
+		}
+		if enumNames[t.text] || t.text == "DC" {
+			return &litNode{str(t.text)}, nil
+		}
+		if _, ok := functions[t.text]; ok {
+			return nil, errAt(t.pos, "function %s needs '(' and its arguments", t.text)
+		}
+		return nil, errAt(t.pos, "unknown name %q%s", t.text, suggest(t.text))
+	}
+	return nil, errAt(t.pos, "expected a value, got %s", describe(t))
+}
+
+func (p *parser) parseCall(name token) (node, error) {
+	fn, ok := functions[name.text]
+	if !ok {
+		return nil, errAt(name.pos, "unknown function %q%s", name.text, suggest(name.text))
+	}
+	p.take() // (
+	var args []node
+	scoped := 0
+	if p.peek().kind != tRParen {
+		for {
+			idx := len(args)
+			if fn.binds && idx == 0 {
+				v := p.take()
+				if v.kind != tVar {
+					return nil, errAt(v.pos, "%s: the first argument must be a variable such as $item, got %s", fn.name, describe(v))
+				}
+				args = append(args, &litNode{str(v.text)})
+			} else {
+				if fn.binds && idx == fn.bindFrom {
+					p.scope = append(p.scope, args[0].(*litNode).v.s)
+					scoped++
+				}
+				a, err := p.parseOr()
+				if err != nil {
+					return nil, err
+				}
+				args = append(args, a)
+			}
+			if p.peek().kind != tComma {
+				break
+			}
+			p.take()
+		}
+	}
+	p.scope = p.scope[:len(p.scope)-scoped]
+	if c := p.take(); c.kind != tRParen {
+		return nil, errAt(c.pos, "expected ',' or ')' in the arguments of %s, got %s", fn.name, describe(c))
+	}
+	if len(args) < fn.min || (fn.max >= 0 && len(args) > fn.max) {
+		return nil, errAt(name.pos, "%s takes %s, got %d", fn.name, arity(fn), len(args))
+	}
+	if fn.check != nil {
+		if msg := fn.check(args); msg != "" {
+			return nil, errAt(name.pos, "%s: %s", fn.name, msg)
+		}
+	}
+	if fn.reads && len(args) > 0 {
+		if l, ok := args[0].(*litNode); ok && l.v.k == kStr {
+			p.addAttr(l.v.s)
+		}
+	}
+	return &callNode{fn: fn, args: args, p: name.pos}, nil
+}
+
+func arity(fn *fnSpec) string {
+	plural := func(n int) string {
+		if n == 1 {
+			return "1 argument"
+		}
+		return itoa(n) + " arguments"
+	}
+	switch {
+	case fn.max < 0:
+		return "at least " + plural(fn.min)
+	case fn.min == fn.max:
+		return plural(fn.min)
+	}
+	return itoa(fn.min) + " to " + plural(fn.max)
+}
+
+// suggest proposes a known function or keyword close to name.
+func suggest(name string) string {
+	best, bestD := "", 3
+	try := func(c string) {
+		if strings.EqualFold(c, name) {
+			best, bestD = c, -1
+			return
+		}
+		if d := editDistance(strings.ToLower(c), strings.ToLower(name)); d < bestD || (d == bestD && c < best) {
+			best, bestD = c, d
+		}
+	}
+	for c := range functions {
+		try(c)
+	}
+	for c := range keywords {
+		try(c)
+	}
+	if best == "" {
+		return ""
+	}
+	return " (did you mean \"" + best + "\"?)"
+}
+
+func editDistance(a, b string) int {
+	if len(a) > 64 || len(b) > 64 {
+		return 99
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			c := prev[j-1]
+			if a[i-1] != b[j-1] {
+				c++
+			}
+			cur[j] = min(c, prev[j]+1, cur[j-1]+1)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
