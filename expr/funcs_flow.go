@@ -123,7 +123,7 @@ func fnIIF(c *ctx, n *callNode) (value, error) {
 	}
 	b, err := toBool(cond)
 	if err != nil {
-		return null, fmt.Errorf("condition: %v", err)
+		return null, fmt.Errorf("condition: %w", err)
 	}
 	if b {
 		return n.args[1].eval(c)
@@ -139,7 +139,7 @@ func fnSwitch(c *ctx, n *callNode) (value, error) {
 		}
 		b, err := toBool(cond)
 		if err != nil {
-			return null, fmt.Errorf("condition %d: %v", i/2+1, err)
+			return null, fmt.Errorf("condition %d: %w", i/2+1, err)
 		}
 		if b {
 			return n.args[i+1].eval(c)
@@ -185,7 +185,7 @@ func fnWhere(c *ctx, n *callNode) (value, error) {
 	v, err := each(c, n, func(it, r value) (value, bool) {
 		b, err := toBool(r)
 		if err != nil && bad == nil {
-			bad = fmt.Errorf("condition: %v", err)
+			bad = fmt.Errorf("condition: %w", err)
 		}
 		return it, b
 	})

@@ -30,7 +30,7 @@ func init() {
 			total := 0
 			for i, it := range items {
 				if parts[i], err = toStr(it); err != nil {
-					return null, fmt.Errorf("argument 1: value %d: %v", i+1, err)
+					return null, fmt.Errorf("argument 1: value %d: %w", i+1, err)
 				}
 				if total += len(parts[i]) + len(sep); total > maxLen {
 					return null, errTooLong
