@@ -108,6 +108,18 @@ func (sy *syncer) applyMV(res mvResult) bool {
 	m := s.mv[id]
 	if res.err != nil {
 		sy.fail(id, res.errCS, res.err)
+		if sy.created[id] {
+			// Projected in this run and failed at once: undo the projection,
+			// so that no empty MV object is left; the object stays pending
+			// and the next synchronization tries again.
+			for _, c := range s.linked(id) {
+				sy.retry[c.ID] = c
+				s.unlink(c)
+			}
+			s.deleteMV(id)
+			delete(sy.created, id)
+			sy.rr.r.Counts.Adds--
+		}
 		return false
 	}
 	if !res.authoritative {

@@ -28,7 +28,9 @@ type syncer struct {
 	failed map[string]bool
 	// retry: CS objects with an error in this run; they stay pending so that
 	// every delta synchronization retries (and reports) them until fixed.
-	retry       map[string]*store.CSObject
+	retry map[string]*store.CSObject
+	// created: MV objects projected in this run.
+	created     map[string]bool
 	provisioned []string
 	exports     map[string]*exportTally
 }
@@ -59,7 +61,7 @@ func (e *Engine) synchronize(ctx context.Context, rr *runRec, c *Connector, full
 	}
 	tLoad := time.Since(t0)
 	sy := &syncer{e: e, rr: rr, s: s, rv: newRuleView(e.Rules), now: time.Now().UTC(),
-		outTouched: map[string]bool{}, outRules: map[string][]*rules.Rule{}, failed: map[string]bool{}, retry: map[string]*store.CSObject{},
+		outTouched: map[string]bool{}, outRules: map[string][]*rules.Rule{}, failed: map[string]bool{}, retry: map[string]*store.CSObject{}, created: map[string]bool{},
 		exports: map[string]*exportTally{}}
 	var queue []*store.CSObject
 	for _, id := range s.byConn[c.Name] {
@@ -243,6 +245,7 @@ func (sy *syncer) inbound(c *store.CSObject) {
 		s.changedMV[m.ID] = true
 		s.link(c, m.ID, r.Name)
 		sy.markReferrers(c)
+		sy.created[m.ID] = true
 		sy.rr.r.Counts.Adds++
 		return
 	}

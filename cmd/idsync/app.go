@@ -20,6 +20,8 @@ import (
 	// Connector types compiled into the binary.
 	_ "github.com/idsync/idsync/connector/file"
 	_ "github.com/idsync/idsync/connector/memory"
+	// The expression language of Expression flows.
+	_ "github.com/idsync/idsync/expr"
 )
 
 // app is a loaded configuration with its store, connectors, rules and engine.
