@@ -25,12 +25,13 @@ vet:
 
 # Benchmarks (figures go to docs/benchmarks.md with the machine and command).
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x ./engine/ ./store/sqlite/ ./rules/ ./connector/file/ ./sample/
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x ./engine/ ./store/sqlite/ ./rules/ ./connector/file/ ./sample/ ./expr/
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseRules -fuzztime 60s ./rules
 	$(GO) test -run '^$$' -fuzz FuzzScopeMatch -fuzztime 60s ./rules
 	$(GO) test -run '^$$' -fuzz FuzzExpandDN -fuzztime 60s ./rules
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 60s ./expr
 	$(GO) test -run '^$$' -fuzz FuzzDecodeCS -fuzztime 60s ./store/sqlite
 	$(GO) test -run '^$$' -fuzz FuzzParseLDIF -fuzztime 60s ./connector/file
 	$(GO) test -run '^$$' -fuzz FuzzParseCSV -fuzztime 60s ./connector/file
