@@ -188,3 +188,24 @@ func TestServe(t *testing.T) {
 		t.Errorf("scheduler status after serve:\n%s", out)
 	}
 }
+
+func TestExprEval(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+		code int
+	}{
+		{[]string{`IIF(IsPresent([userPrincipalName]),[userPrincipalName],[sAMAccountName]&"@"&%Domain.FQDN%)`,
+			"--attr", "sAMAccountName=jdoe", "--param", "Domain.FQDN=contoso.com"}, `"jdoe@contoso.com"`, 0},
+		{[]string{`StringFromGuid([objectGUID])`, "--attr-b64", "objectGUID=AAECAwQFBgcICQoLDA0ODw=="}, `"03020100-0504-0706-0809-0a0b0c0d0e0f"`, 0},
+		{[]string{`Left([proxyAddresses],4)`, "--attr", "proxyAddresses=SMTP:a@x", "--attr", "proxyAddresses=smtp:b@x"}, `"type": "mvstr"`, 0},
+		{[]string{`Error("no UPN")`}, `"error": "`, 1},
+		{[]string{`Lcase("x")`}, `did you mean \"LCase\"?`, 1},
+		{[]string{`[x]`, "--attr", "novalue"}, ``, 2},
+	} {
+		out, _, code := idsync(t, append([]string{"expr", "eval"}, tc.args...)...)
+		if code != tc.code || !strings.Contains(out, tc.want) {
+			t.Errorf("expr eval %q: exit %d, output %s; want exit %d and %s", tc.args, code, out, tc.code, tc.want)
+		}
+	}
+}
