@@ -68,6 +68,51 @@
 // with the position of the failing call or operator; syntax errors are
 // *SyntaxError values ("expression 1:14: unknown function …").
 //
+// # Dialect 2: application provisioning
+//
+// CompileDialect(src, Provisioning) compiles the attribute-mapping
+// expressions of Microsoft Entra application provisioning; Compile and
+// Language stay the sync-rule dialect (SyncRules). The grammar is the same
+// (Entra expressions only use calls, [attributes] and "strings", plus
+// comparisons inside IIF), but function names resolve against the
+// provisioning table, and an argument may be left empty, standing for NULL:
+// Replace([mail], "@contoso.com", , , "", , ). The functions: Append,
+// BitAnd, CBool, CDate, Coalesce, ConvertToBase64, ConvertToUTF8Hex, Count,
+// CStr, DateAdd, DateDiff, DateFromNum, FormatDateTime, Guid,
+// IgnoreFlowIfNullOrEmpty, IIF, InStr, IsNull, IsNullOrEmpty, IsPresent,
+// IsString, Item, Join, Left, Mid, NormalizeDiacritics, Not, Now,
+// NumFromDate, PCase, RandomString, Redact, RemoveDuplicates, Replace,
+// SelectUniqueValue, Split, StripSpaces, Switch, ToLower, ToUpper, Word;
+// AppRoleAssignmentsComplex and SingleAppRoleAssignment compile but fail at
+// evaluation until app role assignments exist (issue 6). Where Entra's
+// signature differs from the sync rules', the Entra one applies:
+//
+//   - Join(separator, source1, …) joins every value of its sources, skipping
+//     NULL and empty values;
+//   - Switch(source, defaultValue, key1, value1, …) compares the text of
+//     source (NULL is "") with the keys, case-sensitively;
+//   - Replace(source, oldValue, regexPattern, regexGroupName,
+//     replacementValue, replacementAttributeName, template) picks its form
+//     from the arguments given; patterns use Go's RE2 syntax, which accepts
+//     the .NET (?<name>…) groups and ${name} references (no lookaround or
+//     backreferences);
+//   - FormatDateTime(source, dateTimeStyles?, inputFormat, outputFormat)
+//     parses with the .NET inputFormat (dateTimeStyles is ignored);
+//   - PCase(source, wordSeparators?), ToLower/ToUpper(source, culture?) (the
+//     culture is ignored); Coalesce returns the first non-NULL argument;
+//     Not is True for anything but a true value; DateDiff(interval, d1, d2)
+//     counts calendar years, months and Sunday weeks, and whole days,
+//     hours, minutes and seconds.
+//
+// Dates given as a date and an offset ("2020-03-16-07:00") are accepted,
+// and a date result is written as Entra does, "M/d/yyyy h:mm:ss tt" in UTC.
+// IgnoreFlowIfNullOrEmpty gives Kind IgnoreThisFlow. Redact returns its
+// argument: the caller learns that the result must be hidden in logs with
+// IsRedacted(compiled) (the compiled value has a Redacted() bool method).
+// SelectUniqueValue returns the first candidate that is neither NULL nor
+// empty and, when the Env implements UniqueChecker, not already taken in
+// the target; asking the target is the provisioning engine's job.
+//
 // Importing the package registers the language with
 // rules.SetExpressionLanguage.
 package expr

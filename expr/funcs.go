@@ -88,6 +88,9 @@ type compiled struct {
 	src   string
 	root  node
 	attrs []string
+	// prov: the provisioning dialect, where a top-level date is written
+	// M/d/yyyy h:mm:ss tt; redacted: the expression calls Redact.
+	prov, redacted bool
 }
 
 // Eval evaluates the expression on env.
@@ -109,6 +112,9 @@ func (x *compiled) Eval(env rules.Env) (rules.Result, error) {
 	case kIgnore:
 		return rules.Result{Kind: rules.IgnoreThisFlow}, nil
 	}
+	if x.prov {
+		v = provDatesToText(v)
+	}
 	return rules.Result{Kind: rules.Value, Values: toModel(v)}, nil
 }
 
@@ -119,14 +125,43 @@ func (x *compiled) Attributes() []string { return append([]string(nil), x.attrs.
 // String returns the source of the expression.
 func (x *compiled) String() string { return x.src }
 
+// Dialect selects the function set of an expression.
+type Dialect int
+
+const (
+	// SyncRules is the Azure AD Connect sync-rule dialect (the default).
+	SyncRules Dialect = iota
+	// Provisioning is the Microsoft Entra application-provisioning
+	// attribute-mapping dialect.
+	Provisioning
+)
+
+// String returns "sync" or "provisioning".
+func (d Dialect) String() string {
+	switch d {
+	case SyncRules:
+		return "sync"
+	case Provisioning:
+		return "provisioning"
+	}
+	return "Dialect(" + itoa(int(d)) + ")"
+}
+
 // Compile compiles an expression of the sync-rule dialect. Errors are
 // *SyntaxError values carrying the line and column.
-func Compile(src string) (rules.Compiled, error) {
-	root, attrs, err := parse(src)
+func Compile(src string) (rules.Compiled, error) { return CompileDialect(src, SyncRules) }
+
+// CompileDialect compiles an expression of dialect d. Errors are
+// *SyntaxError values carrying the line and column.
+func CompileDialect(src string, d Dialect) (rules.Compiled, error) {
+	if d != SyncRules && d != Provisioning {
+		return nil, fmt.Errorf("expr: unknown dialect %d", int(d))
+	}
+	p, root, err := parseDialect(src, d)
 	if err != nil {
 		return nil, err
 	}
-	return &compiled{src: src, root: root, attrs: attrs}, nil
+	return &compiled{src: src, root: root, attrs: p.attrs, prov: d == Provisioning, redacted: p.redacted}, nil
 }
 
 type language struct{}

@@ -103,15 +103,54 @@ func render(r rules.Result, err error) string {
 }
 
 func evalString(src string, env rules.Env) string {
-	c, err := Compile(src)
+	return evalStringDialect(src, SyncRules, env)
+}
+
+func evalStringDialect(src string, d Dialect, env rules.Env) string {
+	c, err := CompileDialect(src, d)
 	if err != nil {
 		return "error: " + err.Error()
 	}
 	return render(c.Eval(env))
 }
 
+// provUser is sampleUser with the attributes of the Entra provisioning
+// documentation's examples.
+func provUser() testEnv {
+	e := sampleUser()
+	for k, v := range map[string]string{
+		"userPrincipalName":   "John.Doe@contoso.com",
+		"StatusHireDate":      "2012-03-16-07:00",
+		"extensionAttribute1": "20150123105347.1Z",
+		"extensionAttribute5": "PermissionSetOne, PermissionSetTwo",
+		"BusinessTitle":       "Product Developer",
+		"UserID":              "jsmith",
+		"telephoneNumber":     "+91 9998887777",
+		"emptyPhone":          "",
+		"mobile":              "+91 8887779999",
+		"mobile2":             "+1 (999) 888-7777",
+		"AddressLineData":     "545 Tremont Street",
+		"state":               "QLD",
+		"country":             "USA",
+		"nick":                "john_doe72",
+		"accented":            "Zoë",
+		"firstName":           "PABLO GONSALVES (SECOND)",
+		"lastName":            "PINTO-DE'SILVA",
+		"upperGiven":          "GREGORY",
+		"upperSn":             "JAMES",
+		"ContractEndDate":     "2020-12-31-08:00",
+		"statusFlag":          "TRUE",
+		"objectId":            "00aa00aa-bb11-cc22-dd33-44ee44ee44ee",
+	} {
+		e.attrs[k] = model.Str(v)
+	}
+	return e
+}
+
 // TestData runs testdata/*.txt: lines "expression => expected", where an
-// expected "error: text" matches any error containing text.
+// expected "error: text" matches any error containing text. A line
+// "# dialect: provisioning" switches the rest of the file to the
+// provisioning dialect, evaluated on provUser.
 func TestData(t *testing.T) {
 	files, _ := filepath.Glob("testdata/*.txt")
 	if len(files) == 0 {
@@ -124,8 +163,20 @@ func TestData(t *testing.T) {
 			t.Fatal(err)
 		}
 		sc := bufio.NewScanner(fh)
+		dialect, env := SyncRules, env
 		for ln := 1; sc.Scan(); ln++ {
 			line := strings.TrimSpace(sc.Text())
+			if d, ok := strings.CutPrefix(line, "# dialect:"); ok {
+				switch strings.TrimSpace(d) {
+				case "provisioning":
+					dialect, env = Provisioning, provUser()
+				case "sync":
+					dialect, env = SyncRules, sampleUser()
+				default:
+					t.Fatalf("%s:%d: unknown dialect %q", f, ln, d)
+				}
+				continue
+			}
 			if line == "" || strings.HasPrefix(line, "#") {
 				continue
 			}
@@ -135,7 +186,7 @@ func TestData(t *testing.T) {
 				continue
 			}
 			src, want := strings.TrimSpace(line[:i]), strings.TrimSpace(line[i+4:])
-			got := evalString(src, env)
+			got := evalStringDialect(src, dialect, env)
 			ok := got == want
 			if strings.HasPrefix(want, "error: ") {
 				ok = strings.HasPrefix(got, "error: ") && strings.Contains(got, strings.TrimPrefix(want, "error: "))

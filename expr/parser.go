@@ -59,15 +59,23 @@ type parser struct {
 	depth int
 	attrs []string
 	seen  map[string]bool
+	// fns is the function table of the dialect; prov allows empty
+	// arguments (Replace([a], , "x", , "", , )), which are NULL.
+	fns      map[string]*fnSpec
+	prov     bool
+	redacted bool // a Redact call was seen
 }
 
-// parse parses src into a syntax tree and the attributes it reads.
-func parse(src string) (node, []string, error) {
+// parseDialect parses src with the function table of dialect d.
+func parseDialect(src string, d Dialect) (*parser, node, error) {
 	toks, err := lex(src)
 	if err != nil {
 		return nil, nil, err
 	}
-	p := &parser{toks: toks, seen: map[string]bool{}}
+	p := &parser{toks: toks, seen: map[string]bool{}, fns: functions}
+	if d == Provisioning {
+		p.fns, p.prov = provTable(), true
+	}
 	n, err := p.parseOr()
 	if err != nil {
 		return nil, nil, err
@@ -75,7 +83,7 @@ func parse(src string) (node, []string, error) {
 	if t := p.peek(); t.kind != tEOF {
 		return nil, nil, errAt(t.pos, "unexpected %s after the end of the expression", describe(t))
 	}
-	return n, p.attrs, nil
+	return p, n, nil
 }
 
 func (p *parser) peek() token { return p.toks[p.i] }
@@ -221,18 +229,21 @@ func (p *parser) parsePrimary() (node, error) {
 		if enumNames[t.text] || t.text == "DC" {
 			return &litNode{str(t.text)}, nil
 		}
-		if _, ok := functions[t.text]; ok {
+		if _, ok := p.fns[t.text]; ok {
 			return nil, errAt(t.pos, "function %s needs '(' and its arguments", t.text)
 		}
-		return nil, errAt(t.pos, "unknown name %q%s", t.text, suggest(t.text))
+		return nil, errAt(t.pos, "unknown name %q%s", t.text, suggest(t.text, p.fns))
 	}
 	return nil, errAt(t.pos, "expected a value, got %s", describe(t))
 }
 
 func (p *parser) parseCall(name token) (node, error) {
-	fn, ok := functions[name.text]
+	fn, ok := p.fns[name.text]
 	if !ok {
-		return nil, errAt(name.pos, "unknown function %q%s", name.text, suggest(name.text))
+		return nil, errAt(name.pos, "unknown function %q%s", name.text, suggest(name.text, p.fns))
+	}
+	if p.prov && fn.name == "Redact" {
+		p.redacted = true
 	}
 	p.take() // (
 	var args []node
@@ -246,6 +257,9 @@ func (p *parser) parseCall(name token) (node, error) {
 					return nil, errAt(v.pos, "%s: the first argument must be a variable such as $item, got %s", fn.name, describe(v))
 				}
 				args = append(args, &litNode{str(v.text)})
+			} else if p.prov && (p.peek().kind == tComma || (p.peek().kind == tRParen && idx > 0)) {
+				// An empty argument of the provisioning dialect.
+				args = append(args, &litNode{null})
 			} else {
 				if fn.binds && idx == fn.bindFrom {
 					p.scope = append(p.scope, args[0].(*litNode).v.s)
@@ -299,8 +313,8 @@ func arity(fn *fnSpec) string {
 	return itoa(fn.min) + " to " + plural(fn.max)
 }
 
-// suggest proposes a known function or keyword close to name.
-func suggest(name string) string {
+// suggest proposes a function of fns or a keyword close to name.
+func suggest(name string, fns map[string]*fnSpec) string {
 	best, bestD := "", 3
 	try := func(c string) {
 		if strings.EqualFold(c, name) {
@@ -311,7 +325,7 @@ func suggest(name string) string {
 			best, bestD = c, d
 		}
 	}
-	for c := range functions {
+	for c := range fns {
 		try(c)
 	}
 	for c := range keywords {
