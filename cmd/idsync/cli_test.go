@@ -202,6 +202,9 @@ func TestExprEval(t *testing.T) {
 		{[]string{`Error("no UPN")`}, `"error": "`, 1},
 		{[]string{`Lcase("x")`}, `did you mean \"LCase\"?`, 1},
 		{[]string{`[x]`, "--attr", "novalue"}, ``, 2},
+		{[]string{"--dialect", "provisioning", `Switch([country], "Unknown", "US", "United States", "DE", "Germany")`, "--attr", "country=DE"}, `"Germany"`, 0},
+		{[]string{"--dialect", "provisioning", `Join("@", NormalizeDiacritics([givenName]), "contoso.com")`, "--attr", "givenName=Zoë"}, `"Zoe@contoso.com"`, 0},
+		{[]string{"--dialect", "vb", `1`}, ``, 2},
 	} {
 		out, _, code := idsync(t, append([]string{"expr", "eval"}, tc.args...)...)
 		if code != tc.code || !strings.Contains(out, tc.want) {

@@ -40,10 +40,13 @@ type exprResult struct {
 func newExprCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "expr", Short: "Try expressions of the sync-rule language"}
 	var attrs, attrsB64, params []string
+	var dialect string
 	eval := &cobra.Command{
 		Use:   "eval EXPRESSION",
 		Short: "Evaluate an expression on an object given on the command line; print the result as JSON",
-		Long: `Evaluate an expression as an Expression flow would, on an object whose
+		Long: `Evaluate an expression as an Expression flow would (--dialect sync, the
+default) or as an application-provisioning attribute mapping would (--dialect
+provisioning), on an object whose
 attributes are given with --attr name=value (repeat a name for a multi-valued
 attribute) and --attr-b64 name=BASE64 (binary values such as objectGUID), with
 rule parameters from --param Domain.FQDN=contoso.com. Prints
@@ -52,9 +55,19 @@ values; "void" for NULL), or {"error":"…"} with exit code 1.`,
 		Example: `  idsync expr eval 'IIF(IsPresent([userPrincipalName]),[userPrincipalName],[sAMAccountName]&"@"&%Domain.FQDN%)' \
       --attr sAMAccountName=jdoe --param Domain.FQDN=contoso.com
   idsync expr eval 'ConvertToBase64([objectGUID])' --attr-b64 objectGUID=AAECAwQFBgcICQoLDA0ODw==
-  idsync expr eval 'Join([proxyAddresses],";")' --attr proxyAddresses=SMTP:a@x --attr proxyAddresses=smtp:b@x`,
+  idsync expr eval 'Join([proxyAddresses],";")' --attr proxyAddresses=SMTP:a@x --attr proxyAddresses=smtp:b@x
+  idsync expr eval --dialect provisioning 'Join("@", NormalizeDiacritics([givenName]), "contoso.com")' --attr givenName=Zoë`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			var d expr.Dialect
+			switch dialect {
+			case "sync":
+				d = expr.SyncRules
+			case "provisioning":
+				d = expr.Provisioning
+			default:
+				return usageError{fmt.Errorf("--dialect must be sync or provisioning, not %q", dialect)}
+			}
 			env := exprEnv{attrs: model.Attrs{}, params: map[string]string{}}
 			for _, a := range attrs {
 				k, v, ok := strings.Cut(a, "=")
@@ -83,12 +96,13 @@ values; "void" for NULL), or {"error":"…"} with exit code 1.`,
 				}
 				env.params[k] = v
 			}
-			return evalExpr(cmd.OutOrStdout(), args[0], env)
+			return evalExpr(cmd.OutOrStdout(), args[0], d, env)
 		},
 	}
 	eval.Flags().StringArrayVar(&attrs, "attr", nil, "attribute value name=value (repeat for several values)")
 	eval.Flags().StringArrayVar(&attrsB64, "attr-b64", nil, "binary attribute value name=BASE64")
 	eval.Flags().StringArrayVar(&params, "param", nil, "rule parameter Name=value, e.g. Domain.FQDN=contoso.com")
+	eval.Flags().StringVar(&dialect, "dialect", "sync", "sync (sync rules) or provisioning (application provisioning mappings)")
 	cmd.AddCommand(eval)
 	return cmd
 }
@@ -96,14 +110,14 @@ values; "void" for NULL), or {"error":"…"} with exit code 1.`,
 // errEvalFailed makes the exit code 1 after the error JSON was printed.
 var errEvalFailed = errors.New("the expression failed (see the error above)")
 
-func evalExpr(w io.Writer, src string, env rules.Env) error {
+func evalExpr(w io.Writer, src string, d expr.Dialect, env rules.Env) error {
 	fail := func(err error) error {
 		if perr := printJSON(w, exprResult{Error: err.Error()}); perr != nil {
 			return perr
 		}
 		return errEvalFailed
 	}
-	c, err := expr.Compile(src)
+	c, err := expr.CompileDialect(src, d)
 	if err != nil {
 		return fail(err)
 	}
