@@ -15,6 +15,11 @@ type ctx struct {
 	env   rules.Env
 	vars  []binding
 	stack []value // arguments of the calls being evaluated
+	// cache holds the value of each attribute slot once read (have[i]): an
+	// expression often reads the same attribute several times, and the
+	// object does not change during an evaluation.
+	cache []value
+	have  []bool
 }
 
 type binding struct {
@@ -52,7 +57,17 @@ func evalErr(p pos, format string, args ...any) error {
 }
 
 func (n *litNode) eval(*ctx) (value, error)    { return n.v, nil }
-func (n *attrNode) eval(c *ctx) (value, error) { return fromModel(c.env.Attr(n.name)), nil }
+func (n *attrNode) eval(c *ctx) (value, error) {
+	if n.slot >= 0 && n.slot < len(c.have) {
+		if c.have[n.slot] {
+			return c.cache[n.slot], nil
+		}
+		v := fromModel(c.env.Attr(n.name))
+		c.cache[n.slot], c.have[n.slot] = v, true
+		return v, nil
+	}
+	return fromModel(c.env.Attr(n.name)), nil
+}
 func (n *varNode) eval(c *ctx) (value, error)  { return c.lookup(n.name), nil }
 func (n *paramNode) eval(c *ctx) (value, error) {
 	if s := c.env.Param(n.name); s != "" {

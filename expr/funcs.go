@@ -97,8 +97,15 @@ type compiled struct {
 func (x *compiled) Eval(env rules.Env) (rules.Result, error) {
 	c := ctxPool.Get().(*ctx)
 	c.env = env
+	if n := len(x.attrs); cap(c.have) < n {
+		c.cache, c.have = make([]value, n), make([]bool, n)
+	} else {
+		c.cache, c.have = c.cache[:n], c.have[:n]
+	}
 	v, err := x.root.eval(c)
 	clear(c.stack[:cap(c.stack)])
+	clear(c.cache)
+	clear(c.have)
 	c.stack, c.vars, c.env = c.stack[:0], c.vars[:0], nil
 	ctxPool.Put(c)
 	if err != nil {

@@ -11,7 +11,10 @@ type node interface {
 
 type (
 	litNode   struct{ v value }
-	attrNode  struct{ name string }
+	attrNode  struct {
+		name string
+		slot int // index into the evaluation's attribute cache
+	}
 	paramNode struct{ name string }
 	varNode   struct{ name string }
 	negNode   struct {
@@ -95,11 +98,19 @@ func (p *parser) take() token {
 	return t
 }
 
-func (p *parser) addAttr(name string) {
+// addAttr records an attribute the expression reads and returns its slot:
+// its index in the attribute list, where an evaluation caches its value.
+func (p *parser) addAttr(name string) int {
 	if !p.seen[name] {
 		p.seen[name] = true
 		p.attrs = append(p.attrs, name)
 	}
+	for i, a := range p.attrs {
+		if a == name {
+			return i
+		}
+	}
+	return -1 // unreachable
 }
 
 func describe(t token) string {
@@ -195,8 +206,7 @@ func (p *parser) parsePrimary() (node, error) {
 	t := p.take()
 	switch t.kind {
 	case tAttr:
-		p.addAttr(t.text)
-		return &attrNode{t.text}, nil
+		return &attrNode{name: t.text, slot: p.addAttr(t.text)}, nil
 	case tParam:
 		return &paramNode{t.text}, nil
 	case tVar:
