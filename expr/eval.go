@@ -56,7 +56,7 @@ func evalErr(p pos, format string, args ...any) error {
 	return &EvalError{Line: p.line, Col: p.col, Msg: fmt.Sprintf(format, args...)}
 }
 
-func (n *litNode) eval(*ctx) (value, error)    { return n.v, nil }
+func (n *litNode) eval(*ctx) (value, error) { return n.v, nil }
 func (n *attrNode) eval(c *ctx) (value, error) {
 	if n.slot >= 0 && n.slot < len(c.have) {
 		if c.have[n.slot] {
@@ -68,7 +68,7 @@ func (n *attrNode) eval(c *ctx) (value, error) {
 	}
 	return fromModel(c.env.Attr(n.name)), nil
 }
-func (n *varNode) eval(c *ctx) (value, error)  { return c.lookup(n.name), nil }
+func (n *varNode) eval(c *ctx) (value, error) { return c.lookup(n.name), nil }
 func (n *paramNode) eval(c *ctx) (value, error) {
 	if s := c.env.Param(n.name); s != "" {
 		return str(s), nil

@@ -10,8 +10,8 @@ type node interface {
 }
 
 type (
-	litNode   struct{ v value }
-	attrNode  struct {
+	litNode  struct{ v value }
+	attrNode struct {
 		name string
 		slot int // index into the evaluation's attribute cache
 	}
