@@ -88,6 +88,31 @@ func (n *negNode) eval(c *ctx) (value, error) {
 	return num(-x), nil
 }
 
+// eval evaluates a && / || chain left to right with short-circuit, exactly
+// as nested left-associative binary nodes would: the first term decides
+// when it is True for || (False for &&); a special value (AuthoritativeNull,
+// IgnoreThisFlow) met on the way is the result.
+func (n *logicNode) eval(c *ctx) (value, error) {
+	for i, t := range n.terms {
+		v, err := t.eval(c)
+		if err != nil || v.isSpecial() {
+			return v, err
+		}
+		b, err := toBool(v)
+		if err != nil {
+			side := "right"
+			if i == 0 {
+				side = "left"
+			}
+			return null, evalErr(n.pos[i], "'%s': %s operand: %v", n.op, side, err)
+		}
+		if b == n.or {
+			return boolean(b), nil
+		}
+	}
+	return boolean(!n.or), nil
+}
+
 func (n *binNode) eval(c *ctx) (value, error) {
 	l, err := n.l.eval(c)
 	if err != nil {

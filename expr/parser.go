@@ -21,6 +21,14 @@ type (
 		x node
 		p pos
 	}
+	// logicNode is a chain of && or || (terms[0] op terms[1] op …); pos[i]
+	// is the position of the operator before terms[i] (pos[0] = pos[1]).
+	logicNode struct {
+		op    string
+		or    bool
+		terms []node
+		pos   []pos
+	}
 	binNode struct {
 		op   string
 		l, r node
@@ -156,6 +164,17 @@ func (p *parser) binary(next func() (node, error), opset ...string) (node, error
 		r, err := next()
 		if err != nil {
 			return nil, err
+		}
+		if t.text == "&&" || t.text == "||" {
+			// A chain a || b || c … is one node evaluated term by term:
+			// the same result as the left-associative binary nodes, without
+			// a level of recursion per term.
+			if ln, ok := l.(*logicNode); ok && ln.op == t.text {
+				ln.terms, ln.pos = append(ln.terms, r), append(ln.pos, t.pos)
+				continue
+			}
+			l = &logicNode{op: t.text, or: t.text == "||", terms: []node{l, r}, pos: []pos{t.pos, t.pos}}
+			continue
 		}
 		l = &binNode{op: t.text, l: l, r: r, p: t.pos}
 	}
