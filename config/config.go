@@ -154,6 +154,15 @@ func (c *Config) Connector(name string) *Connector {
 	return nil
 }
 
+// Lookup returns the named connector config, or an error that lists the
+// configured ones.
+func (c *Config) Lookup(name string) (*Connector, error) {
+	if cc := c.Connector(name); cc != nil {
+		return cc, nil
+	}
+	return nil, fmt.Errorf("connector %q is not configured (configured: %v)", name, c.Names())
+}
+
 // CycleOrder returns the order connectors run in within a cycle: those
 // scheduler.order lists, then the others in configuration order.
 func (c *Config) CycleOrder() []string {

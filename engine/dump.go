@@ -63,10 +63,8 @@ func Canonical(ctx context.Context, st store.Store) (string, error) {
 		if c.Pending == nil {
 			continue
 		}
-		name := c.Object.DN
-		if name == "" || !c.Placeholder {
-			name = c.Object.DN + "|" + c.Object.Anchor
-		}
+		// A placeholder's anchor is generated: name it by its DN and MV object.
+		name := c.Object.DN + "|" + c.Object.Anchor
 		if c.Placeholder {
 			name = "new:" + c.Object.DN + " for " + key(c.MVID)
 		}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"time"
 
@@ -196,7 +198,7 @@ func (e *Engine) applyResult(rr *runRec, b *store.Batch, t *store.CSObject, res 
 		applyChange(t.Object.Attrs, ch)
 		unconfirmed[ch.Name] = true
 	}
-	t.Unconfirmed = sortedKeys(unconfirmed)
+	t.Unconfirmed = slices.Sorted(maps.Keys(unconfirmed))
 	t.Pending = nil
 	t.Modified = time.Now().UTC()
 	b.PutCS = append(b.PutCS, t)

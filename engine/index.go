@@ -10,7 +10,6 @@ import (
 // disconnectors of one connector and object type, built the first time a join
 // needs it and kept current as objects change during the synchronization.
 type attrIndex struct {
-	space   string // MV object type, or connector
 	objType string // CS object type ("" for MV indexes)
 	attr    string
 	exact   bool // case-sensitive
@@ -62,7 +61,7 @@ func (s *state) mvLookup(mvType, attr string, exact bool, value string) []string
 	key := idxKey(mvType, "", attr, exact)
 	ix, ok := s.mvIdx[key]
 	if !ok {
-		ix = &attrIndex{space: mvType, attr: attr, exact: exact, m: map[string][]string{}}
+		ix = &attrIndex{attr: attr, exact: exact, m: map[string][]string{}}
 		for id, m := range s.mv {
 			if m.Type == mvType && !s.delMV[id] {
 				ix.add(id, m.Attrs[attr].Values)
@@ -91,7 +90,7 @@ func (s *state) csLookup(connector, csType, attr string, exact bool, value strin
 	key := idxKey(connector, csType, attr, exact)
 	ix, ok := s.csIdx[key]
 	if !ok {
-		ix = &attrIndex{space: connector, objType: csType, attr: attr, exact: exact, m: map[string][]string{}}
+		ix = &attrIndex{objType: csType, attr: attr, exact: exact, m: map[string][]string{}}
 		for _, id := range s.byConn[connector] {
 			c := s.cs[id]
 			if c.MVID == "" && c.Object.Type == csType && !s.delCS[id] && !c.Deleted {

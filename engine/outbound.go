@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -19,7 +20,7 @@ func (sy *syncer) outbound() {
 	if len(sy.rv.targets) == 0 {
 		return
 	}
-	ids := sortedKeys(sy.outTouched)
+	ids := slices.Sorted(maps.Keys(sy.outTouched))
 	for _, id := range ids {
 		if sy.failed[id] {
 			continue

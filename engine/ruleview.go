@@ -8,10 +8,12 @@ import (
 
 // ruleView indexes the enabled sync rules the way a synchronization uses them.
 type ruleView struct {
-	inbound  map[string][]*rules.Rule // connector → rules, by precedence
-	outbound map[string][]*rules.Rule
-	byName   map[string]*rules.Rule
-	targets  []string // connectors with outbound rules, sorted
+	inbound map[string][]*rules.Rule // connector → rules, by precedence
+	// inboundByType: "connector\x00csObjectType" → rules, by precedence
+	inboundByType map[string][]*rules.Rule
+	outbound      map[string][]*rules.Rule
+	byName        map[string]*rules.Rule
+	targets       []string // connectors with outbound rules, sorted
 	// joinByMVType: inbound rules with join groups, by MV object type
 	joinByMVType map[string][]*rules.Rule
 	// managed: target connector → CS object type → attributes the outbound
@@ -21,11 +23,12 @@ type ruleView struct {
 
 func newRuleView(rs *rules.RuleSet) *ruleView {
 	v := &ruleView{
-		inbound:      map[string][]*rules.Rule{},
-		outbound:     map[string][]*rules.Rule{},
-		byName:       map[string]*rules.Rule{},
-		joinByMVType: map[string][]*rules.Rule{},
-		managed:      map[string]map[string][]string{},
+		inbound:       map[string][]*rules.Rule{},
+		inboundByType: map[string][]*rules.Rule{},
+		outbound:      map[string][]*rules.Rule{},
+		byName:        map[string]*rules.Rule{},
+		joinByMVType:  map[string][]*rules.Rule{},
+		managed:       map[string]map[string][]string{},
 	}
 	if rs == nil {
 		return v
@@ -68,6 +71,8 @@ func newRuleView(rs *rules.RuleSet) *ruleView {
 			continue
 		}
 		v.inbound[r.Connector] = append(v.inbound[r.Connector], r)
+		k := r.Connector + "\x00" + r.CSObjectType
+		v.inboundByType[k] = append(v.inboundByType[k], r)
 		if len(r.Join) > 0 {
 			v.joinByMVType[r.MVObjectType] = append(v.joinByMVType[r.MVObjectType], r)
 		}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"runtime"
+	"slices"
 	"sort"
 	"time"
 
@@ -95,7 +97,7 @@ func (e *Engine) synchronize(ctx context.Context, rr *runRec, c *Connector, full
 			}
 		}
 		queue = queue[:0]
-		ids := sortedKeys(s.recompute)
+		ids := slices.Sorted(maps.Keys(s.recompute))
 		s.recompute = map[string]bool{}
 		for _, id := range ids {
 			sy.outTouched[id] = true
@@ -125,7 +127,7 @@ func (e *Engine) synchronize(ctx context.Context, rr *runRec, c *Connector, full
 
 func (sy *syncer) summary() string {
 	msg := ""
-	for _, t := range sortedKeys(sy.exports) {
+	for _, t := range slices.Sorted(maps.Keys(sy.exports)) {
 		x := sy.exports[t]
 		msg += fmt.Sprintf("pending exports to %s: %d adds, %d updates, %d renames, %d deletes; ", t, x.adds, x.updates, x.renames, x.deletes)
 	}
@@ -144,15 +146,6 @@ func sortByAnchor(q []*store.CSObject) {
 	})
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	k := make([]string, 0, len(m))
-	for x := range m {
-		k = append(k, x)
-	}
-	sort.Strings(k)
-	return k
-}
-
 func objName(c *store.CSObject) string {
 	if c.Object.DN != "" {
 		return c.Connector + ":" + c.Object.DN
@@ -163,13 +156,7 @@ func objName(c *store.CSObject) string {
 // inboundRules returns the enabled inbound rules of the object's connector for
 // its object type.
 func (sy *syncer) inboundRules(c *store.CSObject) []*rules.Rule {
-	var out []*rules.Rule
-	for _, r := range sy.rv.inbound[c.Connector] {
-		if r.CSObjectType == c.Object.Type {
-			out = append(out, r)
-		}
-	}
-	return out
+	return sy.rv.inboundByType[c.Connector+"\x00"+c.Object.Type]
 }
 
 // inbound processes one CS object: deletion, disconnection, join or projection.
@@ -187,7 +174,7 @@ func (sy *syncer) inbound(c *store.CSObject) {
 		return
 	}
 	rs := sy.inboundRules(c)
-	if c.MVID != "" && !sy.rv.isInbound(c.LinkRule) && (c.LinkRule != "" && sy.rv.isOutbound(c.LinkRule) || len(rs) == 0) {
+	if c.MVID != "" && (sy.rv.isOutbound(c.LinkRule) || len(rs) == 0 && !sy.rv.isInbound(c.LinkRule)) {
 		// A target object: its MV object's outbound state is recomputed
 		// against what the target now holds.
 		sy.outTouched[c.MVID] = true

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/idsync/idsync/config"
-	"github.com/idsync/idsync/connector"
 	"github.com/idsync/idsync/engine"
 	"github.com/idsync/idsync/model"
 	"github.com/idsync/idsync/rules"
@@ -73,15 +72,10 @@ func openApp(ctx context.Context, g *globalFlags) (*app, error) {
 	conns := map[string]*engine.Connector{}
 	schemas := map[string]*model.Schema{}
 	for _, cc := range cfg.Connectors {
-		f, err := connector.Lookup(cc.Type)
+		c, err := openConnector(ctx, cc)
 		if err != nil {
 			a.closeConns(conns)
-			return nil, fmt.Errorf("connector %q: %w", cc.Name, err)
-		}
-		c, err := f(ctx, cc.Name, cc.Config.Decode)
-		if err != nil {
-			a.closeConns(conns)
-			return nil, fmt.Errorf("open connector %q: %w", cc.Name, err)
+			return nil, err
 		}
 		th := cfg.Threshold(cc.Name)
 		if !cfg.Safety.DeletesGuarded() {

@@ -145,9 +145,9 @@ func newConnectorsCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cc := cfg.Connector(args[0])
-			if cc == nil {
-				return fmt.Errorf("connector %q is not configured (configured: %v)", args[0], cfg.Names())
+			cc, err := cfg.Lookup(args[0])
+			if err != nil {
+				return err
 			}
 			c, err := openConnector(cmd.Context(), *cc)
 			if err != nil {
@@ -176,9 +176,9 @@ func newConnectorsCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cc := cfg.Connector(args[0])
-			if cc == nil {
-				return fmt.Errorf("connector %q is not configured (configured: %v)", args[0], cfg.Names())
+			cc, err := cfg.Lookup(args[0])
+			if err != nil {
+				return err
 			}
 			s, err := connectorSchema(cmd.Context(), *cc)
 			if err != nil {

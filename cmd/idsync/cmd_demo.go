@@ -7,9 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -184,13 +185,13 @@ func demoSummary(ctx context.Context, w io.Writer, a *app, dir, preview string, 
 		return err
 	}
 	var parts []string
-	for _, t := range sortedMapKeys(byType) {
+	for _, t := range slices.Sorted(maps.Keys(byType)) {
 		parts = append(parts, fmt.Sprintf("%d %s", byType[t], t))
 	}
 	fmt.Fprintf(w, "\nmetaverse    %d objects (%s)\n", total, strings.Join(parts, ", "))
-	for _, id := range sortedMapKeys(mvSources) {
+	for _, id := range slices.Sorted(maps.Keys(mvSources)) {
 		if len(mvSources[id]) > 1 {
-			fmt.Fprintf(w, "  joined: %s (%s)\n", names[id], strings.Join(sortedMapKeys(mvSources[id]), " + "))
+			fmt.Fprintf(w, "  joined: %s (%s)\n", names[id], strings.Join(slices.Sorted(maps.Keys(mvSources[id])), " + "))
 		}
 	}
 	c := exp.Counts
@@ -209,13 +210,4 @@ func demoSummary(ctx context.Context, w io.Writer, a *app, dir, preview string, 
 	fmt.Fprintf(w, "\nnext:\n  idsync --config %s mv search department=Sales\n  idsync --config %s runs\n",
 		filepath.Join(dir, "idsync.yaml"), filepath.Join(dir, "idsync.yaml"))
 	return nil
-}
-
-func sortedMapKeys[V any](m map[string]V) []string {
-	k := make([]string, 0, len(m))
-	for x := range m {
-		k = append(k, x)
-	}
-	sort.Strings(k)
-	return k
 }

@@ -35,8 +35,8 @@ after changing filters or rules and before running the export.`,
 				return err
 			}
 			defer st.Close()
-			if cfg.Connector(args[0]) == nil {
-				return fmt.Errorf("connector %q is not configured (configured: %v)", args[0], cfg.Names())
+			if _, err := cfg.Lookup(args[0]); err != nil {
+				return err
 			}
 			rows, err := engine.Preview(cmd.Context(), st, args[0])
 			if err != nil {
