@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"database/sql"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/idsync/idsync/sample"
+	_ "modernc.org/sqlite"
 )
 
 const crashRules = `rules:
@@ -108,9 +110,14 @@ func TestExportCrashRecovery(t *testing.T) {
 	ref := crashDir(t, src.Bytes())
 	mustIdsync(t, "--config", ref, "run", "src", "full-import")
 	mustIdsync(t, "--config", ref, "run", "src", "full-sync")
-	start := time.Now()
-	mustIdsync(t, "--config", ref, "run", "cloud", "export")
-	exportTime := time.Since(start)
+	// The reference export measures how long the export works once its run
+	// is recorded: process start-up (slow on a busy CI machine, slower still
+	// under the race detector) must not eat the kill window.
+	recorded, finished, killedRef := exportUntil(t, ref, -1)
+	if killedRef {
+		t.Fatal("the reference export was killed")
+	}
+	work := finished - recorded
 	want := target(t, ref)
 	if n := strings.Count(want, "\ndn: "); n != 1260 {
 		t.Fatalf("reference export wrote %d objects, want 1260", n)
@@ -122,21 +129,11 @@ func TestExportCrashRecovery(t *testing.T) {
 	rng := rand.New(rand.NewPCG(42, 7))
 	killed := 0
 	for i := 0; i < 20; i++ {
-		cmd := exec.Command(bin, "--config", cfg, "run", "cloud", "export")
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		// Each run gets a slice of the export's time, so that most are killed
-		// somewhere inside it (before, during or after a batch) and the 20
-		// runs together still do not finish it.
-		delay := time.Duration(rng.Int64N(int64(exportTime) / 12))
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case <-done:
-		case <-time.After(delay):
-			_ = cmd.Process.Kill() // SIGKILL
-			<-done
+		// Each run is killed a random slice of the export's working time
+		// after its run is recorded, so that the kills land somewhere
+		// inside it (before, during or after a batch) and the 20 runs
+		// together still do not finish it.
+		if _, _, k := exportUntil(t, cfg, time.Duration(rng.Int64N(int64(work)/12+1))); k {
 			killed++
 		}
 	}
@@ -158,4 +155,63 @@ func TestExportCrashRecovery(t *testing.T) {
 	if out := mustIdsync(t, "--config", cfg, "preview", "cloud"); strings.Count(out, "\n") != 1 {
 		t.Fatalf("pending exports after recovery and a confirming import:\n%s", out)
 	}
+}
+
+// exportUntil starts "run cloud export" and, when after >= 0, kills it with
+// SIGKILL that long after its run appears in the run history. It returns
+// when the run was recorded and when the process ended, both measured from
+// its start, and whether it was killed.
+func exportUntil(t *testing.T, cfg string, after time.Duration) (recorded, finished time.Duration, killed bool) {
+	t.Helper()
+	db, err := sql.Open("sqlite", filepath.Join(filepath.Dir(cfg), "idsync.db")+"?_pragma=query_only(1)&_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	lastRun := func() int64 {
+		var id sql.NullInt64
+		if err := db.QueryRow("SELECT MAX(id) FROM runs").Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		return id.Int64
+	}
+	before := lastRun()
+	start := time.Now()
+	cmd := exec.Command(bin, "--config", cfg, "run", "cloud", "export")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for recorded == 0 {
+		select {
+		case err := <-done:
+			if after < 0 && err != nil {
+				t.Fatalf("export: %v", err)
+			}
+			// Ended before its run was seen: nothing to kill.
+			return time.Since(start), time.Since(start), false
+		case <-tick.C:
+			if lastRun() > before {
+				recorded = time.Since(start)
+			}
+		}
+	}
+	var timeout <-chan time.Time
+	if after >= 0 {
+		timeout = time.After(after)
+	}
+	select {
+	case err := <-done:
+		if after < 0 && err != nil {
+			t.Fatalf("export: %v", err)
+		}
+	case <-timeout:
+		_ = cmd.Process.Kill()
+		<-done
+		killed = true
+	}
+	return recorded, time.Since(start), killed
 }
