@@ -55,6 +55,20 @@ type ImportRequest struct {
 	ObjectTypes []string
 	// Attributes the rules need; empty means all. Anchors are always returned.
 	Attributes []string
+	// ObjectError, when set, records a per-object import error: an object
+	// the connector read but cannot represent (a malformed value). The
+	// object is not emitted; the engine records the error in the run
+	// history, keeps the object's last imported state, and does not take
+	// its absence from a full import for a deletion. The import goes on.
+	// anchor may be "" when even the anchor could not be read.
+	ObjectError func(anchor, dn string, err error)
+}
+
+// ReportObjectError calls req.ObjectError when it is set.
+func (req ImportRequest) ReportObjectError(anchor, dn string, err error) {
+	if req.ObjectError != nil {
+		req.ObjectError(anchor, dn, err)
+	}
 }
 
 // ChangeKind is the kind of an imported change.

@@ -85,7 +85,16 @@ func (e *Engine) importPartition(ctx context.Context, rr *runRec, c *Connector, 
 		return fmt.Errorf("load connector space: %w", err)
 	}
 	im.total = int64(len(im.byAnc))
-	req := connector.ImportRequest{Partition: part, Attributes: e.Rules.Attributes(c.Name)}
+	req := connector.ImportRequest{Partition: part, Attributes: e.Rules.Attributes(c.Name),
+		ObjectError: func(anchor, dn string, err error) {
+			if anchor != "" {
+				im.seen[anchor] = true // unreadable is not deleted
+			}
+			if dn == "" {
+				dn = anchor
+			}
+			im.rr.objectError(dn, "", err)
+		}}
 	di, hasDelta := c.Conn.(connector.DeltaImporter)
 	wm, err := e.Store.Watermark(ctx, c.Name, part)
 	if err != nil {

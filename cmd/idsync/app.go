@@ -18,6 +18,7 @@ import (
 
 	// Connector types compiled into the binary.
 	_ "github.com/idsync/idsync/connector/file"
+	_ "github.com/idsync/idsync/connector/ldap"
 	_ "github.com/idsync/idsync/connector/memory"
 	// The expression language of Expression flows.
 	_ "github.com/idsync/idsync/expr"

@@ -1,0 +1,53 @@
+package ldap
+
+import "testing"
+
+func TestInScope(t *testing.T) {
+	const base = "DC=contoso,DC=test"
+	cfg := Config{URL: "ldap://x", Containers: Containers{
+		Include:       []string{"OU=Sales," + base, "OU=East,OU=Regions," + base, "ou=Keep, OU=Excluded,OU=Sales," + base},
+		Exclude:       []string{"OU=Excluded,OU=Sales," + base},
+		NoNewChildren: []string{"OU=Regions," + base, "OU=Sales," + base},
+	}}
+	// Regions itself is not included: only its explicitly included child is.
+	s, err := newSettings(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		dn   string
+		want bool
+	}{
+		{"CN=a,OU=Sales," + base, true},
+		{"CN=a,OU=new,OU=Sales," + base, false},                       // new OU under a noNewChildren parent
+		{"CN=a,OU=Excluded,OU=Sales," + base, false},                  // excluded
+		{"CN=a,OU=Keep,OU=Excluded,OU=Sales," + base, true},           // re-included under an exclusion
+		{"CN=a,OU=Deeper,OU=Keep,OU=Excluded,OU=Sales," + base, true}, // new OUs under Keep follow it
+		{"CN=a,OU=East,OU=Regions," + base, true},
+		{"CN=a,OU=Sub,OU=East,OU=Regions," + base, true},
+		{"CN=a,OU=West,OU=Regions," + base, false},
+		{"CN=a,OU=Regions," + base, false}, // Regions is not included
+		{"CN=a,CN=Users," + base, false},
+		{"cn=A, ou=SALES,dc=Contoso,dc=TEST", true}, // case and spaces do not matter
+	} {
+		got, err := s.inScope(tc.dn)
+		if err != nil || got != tc.want {
+			t.Errorf("inScope(%s) = %v, %v; want %v", tc.dn, got, err, tc.want)
+		}
+	}
+	bases, err := s.searchBases(base)
+	if err != nil || len(bases) != 2 {
+		t.Errorf("searchBases = %v, %v; want Sales and East (Keep is under Sales)", bases, err)
+	}
+	if bases, _ := s.searchBases("DC=other,DC=test"); len(bases) != 0 {
+		t.Errorf("searchBases of another domain = %v, want none", bases)
+	}
+
+	all, _ := newSettings(Config{URL: "ldap://x"})
+	if ok, _ := all.inScope("CN=x,CN=Users," + base); !ok {
+		t.Error("without container filtering everything is in scope")
+	}
+	if _, err := s.inScope("not a dn"); err == nil {
+		t.Error("an invalid DN is an error")
+	}
+}

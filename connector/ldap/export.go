@@ -1,0 +1,356 @@
+package ldap
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"unicode/utf16"
+
+	ldap "github.com/go-ldap/ldap/v3"
+
+	"github.com/idsync/idsync/connector"
+	"github.com/idsync/idsync/model"
+)
+
+// Export writes a batch of changes, up to `connections` at a time. Adds of
+// objects without references go first, then the other adds (groups after
+// their members), updates, renames and deletes, each phase finished before
+// the next starts. Every op is idempotent when replayed: an add of an entry
+// that exists returns ErrAlreadyExists with its anchor, a delete of a missing
+// one ErrNotFound, value adds and removes that were already applied converge.
+func (c *Connector) Export(ctx context.Context, ops []connector.ExportOp) []connector.ExportResult {
+	results := make([]connector.ExportResult, 0, len(ops))
+	sc, err := c.loadSchema(ctx)
+	if err != nil {
+		for _, op := range ops {
+			results = append(results, connector.ExportResult{ID: op.ID, Err: err})
+		}
+		return results
+	}
+	var phases [5][]connector.ExportOp
+	for _, op := range ops {
+		phases[exportPhase(op)] = append(phases[exportPhase(op)], op)
+	}
+	var mu sync.Mutex
+	for _, phase := range phases {
+		work := make(chan connector.ExportOp)
+		var wg sync.WaitGroup
+		for range min(c.s.Connections, max(1, len(phase))) {
+			wg.Go(func() {
+				for op := range work {
+					anchor, err := c.exportOne(ctx, sc, op)
+					mu.Lock()
+					results = append(results, connector.ExportResult{ID: op.ID, Anchor: anchor, Err: err})
+					mu.Unlock()
+				}
+			})
+		}
+		for _, op := range phase {
+			work <- op
+		}
+		close(work)
+		wg.Wait()
+	}
+	return results
+}
+
+func exportPhase(op connector.ExportOp) int {
+	switch op.Op {
+	case connector.OpAdd:
+		for _, ch := range op.Changes {
+			if ch.Type == model.Reference && len(ch.Values) > 0 {
+				return 1
+			}
+		}
+		return 0
+	case connector.OpUpdate:
+		return 2
+	case connector.OpRename:
+		return 3
+	}
+	return 4
+}
+
+func (c *Connector) exportOne(ctx context.Context, sc *dirSchema, op connector.ExportOp) (string, error) {
+	var anchor string
+	err := c.pool.do(ctx, func(conn *ldap.Conn) error {
+		var err error
+		switch op.Op {
+		case connector.OpAdd:
+			anchor, err = c.add(conn, sc, op)
+		case connector.OpUpdate:
+			err = c.update(conn, sc, op)
+		case connector.OpRename:
+			err = c.rename(conn, op.DN, op.NewDN)
+		case connector.OpDelete:
+			err = conn.Del(ldap.NewDelRequest(op.DN, nil))
+			if ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
+				err = fmt.Errorf("%w: %w", connector.ErrNotFound, err)
+			}
+		default:
+			err = fmt.Errorf("unknown export operation %q", op.Op)
+		}
+		return err
+	})
+	if err != nil && !errors.Is(err, connector.ErrAlreadyExists) && !errors.Is(err, connector.ErrNotFound) {
+		dn := op.DN
+		if op.Op == connector.OpRename {
+			dn += " → " + op.NewDN
+		}
+		err = fmt.Errorf("%s %s: %w", op.Op, dn, err)
+	}
+	return anchor, err
+}
+
+// values converts an attribute change's values to their LDAP form.
+func (c *Connector) values(sc *dirSchema, ch connector.AttrChange) ([]string, error) {
+	t := ch.Type
+	if d, ok := sc.attrs[strings.ToLower(ch.Name)]; ok && t == model.String {
+		t = d.typ
+	}
+	out := make([]string, 0, len(ch.Values))
+	for _, v := range ch.Values {
+		if strings.EqualFold(ch.Name, "unicodePwd") && c.s.Flavor == FlavorAD {
+			out = append(out, adPassword(v))
+			continue
+		}
+		lv, err := toLDAP(t, v)
+		if err != nil {
+			return nil, fmt.Errorf("attribute %s: %w", ch.Name, err)
+		}
+		out = append(out, lv)
+	}
+	return out, nil
+}
+
+// adPassword encodes a password for AD's unicodePwd: the password in double
+// quotes, UTF-16 little-endian.
+func adPassword(p string) string {
+	u := utf16.Encode([]rune(`"` + p + `"`))
+	b := make([]byte, 2*len(u))
+	for i, r := range u {
+		binary.LittleEndian.PutUint16(b[2*i:], r)
+	}
+	return string(b)
+}
+
+func (c *Connector) add(conn *ldap.Conn, sc *dirSchema, op connector.ExportOp) (string, error) {
+	req := ldap.NewAddRequest(op.DN, nil)
+	hasClass := false
+	for _, ch := range op.Changes {
+		if ch.Mode == connector.DelVals || len(ch.Values) == 0 {
+			continue
+		}
+		vals, err := c.values(sc, ch)
+		if err != nil {
+			return "", err
+		}
+		if strings.EqualFold(ch.Name, "objectClass") {
+			hasClass = true
+		}
+		req.Attribute(ch.Name, vals)
+	}
+	if !hasClass {
+		for _, m := range c.s.ObjectTypes {
+			if m.Type == op.ObjectType {
+				req.Attribute("objectClass", []string{m.ObjectClass})
+				hasClass = true
+				break
+			}
+		}
+		if !hasClass {
+			return "", fmt.Errorf("no objectClass to create a %q with: flow objectClass, or map the type in objectTypes", op.ObjectType)
+		}
+	}
+	err := conn.Add(req)
+	if ldap.IsErrorWithCode(err, ldap.LDAPResultEntryAlreadyExists) {
+		anchor, rerr := c.readAnchor(conn, sc, op.DN)
+		if rerr != nil {
+			return "", fmt.Errorf("%w: %w (and reading its anchor failed: %w)", connector.ErrAlreadyExists, err, rerr)
+		}
+		return anchor, fmt.Errorf("%w: %s", connector.ErrAlreadyExists, op.DN)
+	}
+	if err != nil {
+		return "", err
+	}
+	return c.readAnchor(conn, sc, op.DN)
+}
+
+// readAnchor reads the anchor the directory gave an entry.
+func (c *Connector) readAnchor(conn *ldap.Conn, sc *dirSchema, dn string) (string, error) {
+	res, err := conn.Search(ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
+		"(objectClass=*)", []string{c.s.Anchor}, nil))
+	if err != nil {
+		return "", fmt.Errorf("read the anchor of %s: %w", dn, err)
+	}
+	if len(res.Entries) != 1 {
+		return "", fmt.Errorf("read the anchor of %s: not found", dn)
+	}
+	raw := res.Entries[0].GetRawAttributeValue(c.s.Anchor)
+	if len(raw) == 0 {
+		return "", fmt.Errorf("%s has no %s", dn, c.s.Anchor)
+	}
+	if c.attrType(sc, c.s.Anchor) == model.Binary {
+		return base64.StdEncoding.EncodeToString(raw), nil
+	}
+	return string(raw), nil
+}
+
+func (c *Connector) update(conn *ldap.Conn, sc *dirSchema, op connector.ExportOp) error {
+	dn := op.DN
+	if op.NewDN != "" && op.NewDN != op.DN {
+		if err := c.rename(conn, op.DN, op.NewDN); err != nil {
+			return err
+		}
+		dn = op.NewDN
+	}
+	if len(op.Changes) == 0 {
+		return nil
+	}
+	req, err := c.modifyRequest(sc, dn, op.Changes)
+	if err != nil {
+		return err
+	}
+	err = conn.Modify(req)
+	switch {
+	case ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject):
+		return fmt.Errorf("%w: %w", connector.ErrNotFound, err)
+	case ldap.IsErrorWithCode(err, ldap.LDAPResultAttributeOrValueExists), ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchAttribute):
+		// A replay of value adds or removes that were applied already, in
+		// part or in full: write the resulting value sets instead.
+		return c.converge(conn, sc, dn, op.Changes)
+	}
+	return err
+}
+
+func (c *Connector) modifyRequest(sc *dirSchema, dn string, changes []connector.AttrChange) (*ldap.ModifyRequest, error) {
+	req := ldap.NewModifyRequest(dn, nil)
+	for _, ch := range changes {
+		vals, err := c.values(sc, ch)
+		if err != nil {
+			return nil, err
+		}
+		switch ch.Mode {
+		case connector.Replace:
+			req.Replace(ch.Name, vals)
+		case connector.AddVals:
+			req.Add(ch.Name, vals)
+		case connector.DelVals:
+			req.Delete(ch.Name, vals)
+		default:
+			return nil, fmt.Errorf("attribute %s: unknown change mode %q", ch.Name, ch.Mode)
+		}
+	}
+	return req, nil
+}
+
+// converge reads the current values of the changed attributes and replaces
+// each with the set the changes lead to.
+func (c *Connector) converge(conn *ldap.Conn, sc *dirSchema, dn string, changes []connector.AttrChange) error {
+	names := make([]string, 0, len(changes))
+	for _, ch := range changes {
+		names = append(names, ch.Name)
+	}
+	res, err := conn.Search(ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false, "(objectClass=*)", names, nil))
+	if err != nil {
+		return err
+	}
+	if len(res.Entries) != 1 {
+		return fmt.Errorf("%w: %s", connector.ErrNotFound, dn)
+	}
+	e := res.Entries[0]
+	if err := c.completeRanges(context.Background(), conn, e); err != nil {
+		return err
+	}
+	req := ldap.NewModifyRequest(dn, nil)
+	for _, ch := range changes {
+		vals, err := c.values(sc, ch)
+		if err != nil {
+			return err
+		}
+		if ch.Mode == connector.Replace {
+			req.Replace(ch.Name, vals)
+			continue
+		}
+		cur := e.GetAttributeValues(ch.Name)
+		set := make(map[string]bool, len(cur))
+		key := func(v string) string { return v }
+		if t := c.attrType(sc, ch.Name); t == model.Reference {
+			key = func(v string) string {
+				n, err := normDN(v)
+				if err != nil {
+					return v
+				}
+				return n
+			}
+		}
+		out := make([]string, 0, len(cur)+len(vals))
+		for _, v := range cur {
+			set[key(v)] = true
+			out = append(out, v)
+		}
+		if ch.Mode == connector.AddVals {
+			for _, v := range vals {
+				if !set[key(v)] {
+					set[key(v)] = true
+					out = append(out, v)
+				}
+			}
+		} else {
+			drop := map[string]bool{}
+			for _, v := range vals {
+				drop[key(v)] = true
+			}
+			kept := out[:0]
+			for _, v := range out {
+				if !drop[key(v)] {
+					kept = append(kept, v)
+				}
+			}
+			out = kept
+		}
+		req.Replace(ch.Name, out)
+	}
+	return conn.Modify(req)
+}
+
+// rename moves an entry to newDN (modrdn, with a new superior when the
+// parent changes). A replayed rename whose entry is already at newDN
+// succeeds.
+func (c *Connector) rename(conn *ldap.Conn, dn, newDN string) error {
+	d, err := ldap.ParseDN(newDN)
+	if err != nil || len(d.RDNs) == 0 {
+		return fmt.Errorf("invalid new DN %q: %w", newDN, err)
+	}
+	old, err := ldap.ParseDN(dn)
+	if err != nil || len(old.RDNs) == 0 {
+		return fmt.Errorf("invalid DN %q: %w", dn, err)
+	}
+	rdn := d.RDNs[0].String()
+	newParent := &ldap.DN{RDNs: d.RDNs[1:]}
+	oldParent := &ldap.DN{RDNs: old.RDNs[1:]}
+	sup := ""
+	if !newParent.EqualFold(oldParent) {
+		sup = newParent.String()
+	}
+	err = conn.ModifyDN(ldap.NewModifyDNRequest(dn, rdn, true, sup))
+	if ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) || ldap.IsErrorWithCode(err, ldap.LDAPResultEntryAlreadyExists) {
+		// Replayed: is the entry at its new name, and the old one gone?
+		if exists(conn, newDN) && !exists(conn, dn) {
+			return nil
+		}
+		if ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
+			return fmt.Errorf("%w: %w", connector.ErrNotFound, err)
+		}
+	}
+	return err
+}
+
+func exists(conn *ldap.Conn, dn string) bool {
+	res, err := conn.Search(ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1, 0, false, "(objectClass=*)", []string{"1.1"}, nil))
+	return err == nil && len(res.Entries) == 1
+}
