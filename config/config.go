@@ -118,12 +118,16 @@ type PathResolver interface {
 	ResolvePaths(baseDir string)
 }
 
-// Decode decodes the block into v strictly (unknown keys are errors).
+// Decode decodes the block into v strictly (unknown keys are errors). A
+// string value written ${NAME} is read from the environment variable NAME.
 func (b Block) Decode(v any) error {
 	if b.node != nil {
 		if err := yaml.NodeToValue(b.node, v, yaml.Strict()); err != nil {
 			return positioned(b.file, err)
 		}
+	}
+	if err := expandEnv(v); err != nil {
+		return positioned(b.file, err)
 	}
 	if r, ok := v.(PathResolver); ok && b.file != "" {
 		r.ResolvePaths(filepath.Dir(b.file))

@@ -96,3 +96,38 @@ func TestCycleOrderAndEmptyFile(t *testing.T) {
 		t.Errorf("duplicate order: %v", err)
 	}
 }
+
+func TestBlockEnvReferences(t *testing.T) {
+	t.Setenv("IDSYNC_TEST_SECRET", "s3cret")
+	c, err := Parse("x.yaml", []byte(`connectors:
+  - name: a
+    type: t
+    config: {password: "${IDSYNC_TEST_SECRET}", literal: "pa${ss}", nested: {token: "${IDSYNC_TEST_SECRET}"}, list: ["${IDSYNC_TEST_SECRET}"], m: {k: "${IDSYNC_TEST_SECRET}"}}
+  - name: b
+    type: t
+    config: {password: "${IDSYNC_TEST_UNSET}"}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v struct {
+		Password string                 `yaml:"password"`
+		Literal  string                 `yaml:"literal"`
+		Nested   struct{ Token string } `yaml:"nested"`
+		List     []string               `yaml:"list"`
+		M        map[string]string      `yaml:"m"`
+	}
+	if err := c.Connectors[0].Config.Decode(&v); err != nil {
+		t.Fatal(err)
+	}
+	if v.Password != "s3cret" || v.Literal != "pa${ss}" || v.Nested.Token != "s3cret" || v.List[0] != "s3cret" || v.M["k"] != "s3cret" {
+		t.Errorf("decoded %+v", v)
+	}
+	var w struct {
+		Password string `yaml:"password"`
+	}
+	err = c.Connectors[1].Config.Decode(&w)
+	if err == nil || !strings.Contains(err.Error(), "password: environment variable IDSYNC_TEST_UNSET is not set") {
+		t.Errorf("unset variable: %v", err)
+	}
+}

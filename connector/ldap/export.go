@@ -36,6 +36,7 @@ func (c *Connector) Export(ctx context.Context, ops []connector.ExportOp) []conn
 		phases[exportPhase(op)] = append(phases[exportPhase(op)], op)
 	}
 	var mu sync.Mutex
+	var added []int // results of adds that succeeded and need their anchor
 	for _, phase := range phases {
 		work := make(chan connector.ExportOp)
 		var wg sync.WaitGroup
@@ -44,6 +45,9 @@ func (c *Connector) Export(ctx context.Context, ops []connector.ExportOp) []conn
 				for op := range work {
 					anchor, err := c.exportOne(ctx, sc, op)
 					mu.Lock()
+					if op.Op == connector.OpAdd && err == nil {
+						added = append(added, len(results))
+					}
 					results = append(results, connector.ExportResult{ID: op.ID, Anchor: anchor, Err: err})
 					mu.Unlock()
 				}
@@ -55,7 +59,108 @@ func (c *Connector) Export(ctx context.Context, ops []connector.ExportOp) []conn
 		close(work)
 		wg.Wait()
 	}
+	c.readAnchors(ctx, sc, ops, results, added)
 	return results
+}
+
+// readAnchors reads the anchors the directory gave the entries just added,
+// many per search (the server assigns objectGUID / entryUUID; there is no
+// post-read control in go-ldap). An add whose anchor cannot be read is
+// reported as failed: the engine retries it, and the retry finds the entry
+// and its anchor through ErrAlreadyExists.
+func (c *Connector) readAnchors(ctx context.Context, sc *dirSchema, ops []connector.ExportOp, results []connector.ExportResult, added []int) {
+	if len(added) == 0 {
+		return
+	}
+	dnOf := make(map[string]string, len(ops))
+	for _, op := range ops {
+		dnOf[op.ID] = op.DN
+	}
+	// Entries are found by DN with an OR filter: entryDN on OpenLDAP,
+	// distinguishedName on AD; other servers are read one by one.
+	attr := map[string]string{FlavorAD: "distinguishedName", FlavorOpenLDAP: "entryDN"}[c.s.Flavor]
+	const chunk = 100
+	found := map[string]string{} // normalized DN → anchor
+	r, _ := c.rootDSE(ctx)
+	if attr != "" {
+		for start := 0; start < len(added); start += chunk {
+			var f strings.Builder
+			f.WriteString("(|")
+			bases := map[string]bool{}
+			for _, i := range added[start:min(start+chunk, len(added))] {
+				dn := dnOf[results[i].ID]
+				f.WriteString("(" + attr + "=" + ldap.EscapeFilter(dn) + ")")
+				bases[c.namingContextOf(r, dn)] = true
+			}
+			f.WriteString(")")
+			for base := range bases {
+				_ = c.pool.do(ctx, func(conn *ldap.Conn) error {
+					res, err := conn.Search(ldap.NewSearchRequest(base, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
+						f.String(), []string{c.s.Anchor}, nil))
+					if err != nil {
+						return err
+					}
+					for _, e := range res.Entries {
+						if raw := e.GetRawAttributeValue(c.s.Anchor); len(raw) > 0 {
+							if n, err := normDN(e.DN); err == nil {
+								found[n] = c.anchorText(sc, raw)
+							}
+						}
+					}
+					return nil
+				})
+			}
+		}
+	}
+	for _, i := range added {
+		dn := dnOf[results[i].ID]
+		if n, err := normDN(dn); err == nil && found[n] != "" {
+			results[i].Anchor = found[n]
+			continue
+		}
+		err := c.pool.do(ctx, func(conn *ldap.Conn) error {
+			a, err := c.readAnchor(conn, sc, dn)
+			results[i].Anchor = a
+			return err
+		})
+		if err != nil {
+			results[i].Err = fmt.Errorf("add %s: added, but %w", dn, err)
+		}
+	}
+}
+
+// namingContextOf returns the server's naming context that holds dn (the
+// longest matching suffix), else baseDN, else dn itself.
+func (c *Connector) namingContextOf(r *rootDSE, dn string) string {
+	n, err := normDN(dn)
+	if err != nil {
+		return dn
+	}
+	best := ""
+	if r != nil {
+		for _, nc := range r.namingContexts {
+			m, err := normDN(nc)
+			if err == nil && (n == m || strings.HasSuffix(n, ","+m)) && len(nc) > len(best) {
+				best = nc
+			}
+		}
+	}
+	if best == "" {
+		best = c.s.BaseDN
+	}
+	if best == "" {
+		best = dn
+	}
+	return best
+}
+
+// anchorText returns the text of a raw anchor value: base64 for a binary
+// anchor (objectGUID), the value itself otherwise.
+func (c *Connector) anchorText(sc *dirSchema, raw []byte) string {
+	if c.attrType(sc, c.s.Anchor) == model.Binary {
+		return base64.StdEncoding.EncodeToString(raw)
+	}
+	return string(raw)
 }
 
 func exportPhase(op connector.ExportOp) int {
@@ -174,10 +279,7 @@ func (c *Connector) add(conn *ldap.Conn, sc *dirSchema, op connector.ExportOp) (
 		}
 		return anchor, fmt.Errorf("%w: %s", connector.ErrAlreadyExists, op.DN)
 	}
-	if err != nil {
-		return "", err
-	}
-	return c.readAnchor(conn, sc, op.DN)
+	return "", err // the anchor is read afterwards, many at a time
 }
 
 // readAnchor reads the anchor the directory gave an entry.
@@ -194,10 +296,7 @@ func (c *Connector) readAnchor(conn *ldap.Conn, sc *dirSchema, dn string) (strin
 	if len(raw) == 0 {
 		return "", fmt.Errorf("%s has no %s", dn, c.s.Anchor)
 	}
-	if c.attrType(sc, c.s.Anchor) == model.Binary {
-		return base64.StdEncoding.EncodeToString(raw), nil
-	}
-	return string(raw), nil
+	return c.anchorText(sc, raw), nil
 }
 
 func (c *Connector) update(conn *ldap.Conn, sc *dirSchema, op connector.ExportOp) error {
