@@ -73,7 +73,9 @@ func (e *Engine) importPartition(ctx context.Context, rr *runRec, c *Connector, 
 	im := &importer{e: e, rr: rr, c: c, part: part, byAnc: map[string]*store.CSObject{},
 		byDN: map[string]*store.CSObject{}, seen: map[string]bool{}}
 	if err := e.Store.ScanCS(ctx, c.Name, func(o *store.CSObject) error {
-		if o.Partition != part {
+		// Objects provisioned by idsync carry no partition until an import
+		// of the partition their DN lies in sees them.
+		if o.Partition != part && (o.Partition != "" || !dnUnder(o.Object.DN, part)) {
 			return nil
 		}
 		im.byAnc[o.Object.Anchor] = o
@@ -177,7 +179,7 @@ func (im *importer) upsert(ctx context.Context, o *model.Object) error {
 		im.byAnc[o.Anchor] = cs
 		im.batch.PutCS = append(im.batch.PutCS, cs)
 		im.rr.r.Counts.Adds++
-	case cur.Deleted || cur.Object.DN != o.DN || cur.Object.Type != o.Type || cur.Object.Anchor != o.Anchor ||
+	case cur.Deleted || cur.Partition != im.part || cur.Object.DN != o.DN || cur.Object.Type != o.Type || cur.Object.Anchor != o.Anchor ||
 		!cur.Object.Attrs.Equal(o.Attrs) || len(cur.Unconfirmed) > 0:
 		if cur.Object.DN != o.DN && cur.Object.DN != "" {
 			im.rr.r.Counts.Renames++
@@ -185,6 +187,7 @@ func (im *importer) upsert(ctx context.Context, o *model.Object) error {
 			im.rr.r.Counts.Updates++
 		}
 		cur.Object = *o
+		cur.Partition = im.part
 		cur.Deleted = false
 		cur.Unconfirmed = nil // the confirming import: what the target holds now
 		cur.SyncPending = true
@@ -220,4 +223,15 @@ func (im *importer) flush(ctx context.Context, final bool) error {
 	im.batch = store.Batch{}
 	im.rr.progress(ctx, im.done, im.total)
 	return nil
+}
+
+// dnUnder reports whether dn lies in the partition (naming context) part,
+// comparing case-insensitively and ignoring spaces after commas.
+func dnUnder(dn, part string) bool {
+	if dn == "" || part == "" {
+		return false
+	}
+	norm := func(s string) string { return strings.ToLower(strings.ReplaceAll(s, ", ", ",")) }
+	d, p := norm(dn), norm(part)
+	return d == p || strings.HasSuffix(d, ","+p)
 }
