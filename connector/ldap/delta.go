@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -61,7 +62,7 @@ func (c *Connector) deltaStart(ctx context.Context, part string) (string, error)
 	case DeltaDirSync:
 		// A DirSync pass whose filter matches nothing returns only the
 		// cookie: the replication state now.
-		cookie, err := c.dirSync(ctx, part, "(&(objectClass=top)(!(objectClass=top)))", nil, nil)
+		cookie, err := c.dirSync(ctx, part, "(&(objectClass=top)(!(objectClass=top)))", nil, nil, nil)
 		if err != nil {
 			return "", fmt.Errorf("start DirSync on %s (the account needs the 'Replicating Directory Changes' right on the domain, or set deltaMethod: usnchanged): %w", part, err)
 		}
@@ -122,7 +123,7 @@ func (c *Connector) DeltaImport(ctx context.Context, req connector.ImportRequest
 		if err != nil {
 			return "", fmt.Errorf("watermark: %w: run a full import", err)
 		}
-		cookie, err = c.dirSync(ctx, part, "(objectClass=*)", cookie, func(e *ldap.Entry) {
+		cookie, err = c.dirSync(ctx, part, "(objectClass=*)", c.requestAttrs(req.Attributes), cookie, func(e *ldap.Entry) {
 			changed = append(changed, changedEntry{guid: e.GetRawAttributeValue("objectGUID"), dn: e.DN,
 				deleted: strings.EqualFold(e.GetAttributeValue("isDeleted"), "TRUE")})
 		})
@@ -265,7 +266,15 @@ func (c *Connector) deletedObject(ce changedEntry) *model.Object {
 
 // dirSync runs DirSync passes from cookie until the server has no more
 // changes, calling f for each changed entry, and returns the new cookie.
-func (c *Connector) dirSync(ctx context.Context, part, filter string, cookie []byte, f func(*ldap.Entry)) ([]byte, error) {
+//
+// DirSync reports an object only when one of the requested attributes
+// changed, so attrs must name every attribute the rules read; name and
+// parentGUID are added so that renames and moves are reported too.
+func (c *Connector) dirSync(ctx context.Context, part, filter string, attrs []string, cookie []byte, f func(*ldap.Entry)) ([]byte, error) {
+	want := append([]string{"objectGUID", "isDeleted", "objectClass", "name", "parentGUID"}, attrs...)
+	if slices.Contains(attrs, "*") {
+		want = []string{"*", "isDeleted", "parentGUID"}
+	}
 	var out []byte
 	err := c.pool.do(ctx, func(conn *ldap.Conn) error {
 		ck := cookie
@@ -274,7 +283,7 @@ func (c *Connector) dirSync(ctx context.Context, part, filter string, cookie []b
 				return err
 			}
 			sreq := ldap.NewSearchRequest(part, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false, filter,
-				[]string{"objectGUID", "isDeleted", "objectClass"}, nil)
+				want, nil)
 			res, err := conn.DirSync(sreq, dirSyncAncestorsFirst, 0, ck)
 			if err != nil {
 				return err

@@ -73,6 +73,10 @@ func toLDAP(t model.Type, v string) (string, error) {
 			return "FALSE", nil
 		}
 		return "", fmt.Errorf("%q is not a boolean", v)
+	case model.Integer:
+		if _, err := strconv.ParseInt(v, 10, 64); err != nil {
+			return "", fmt.Errorf("%q is not an integer", v)
+		}
 	case model.DateTime:
 		ts, err := time.Parse(time.RFC3339, v)
 		if err != nil {
