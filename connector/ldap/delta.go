@@ -173,6 +173,7 @@ func (c *Connector) DeltaImport(ctx context.Context, req connector.ImportRequest
 	}
 	attrs := c.requestAttrs(req.Attributes)
 	filter := c.classFilter(req.ObjectTypes)
+	spell := sc.spelling(req.Attributes)
 	for _, ce := range uniq {
 		if err := ctx.Err(); err != nil {
 			return "", err
@@ -197,7 +198,7 @@ func (c *Connector) DeltaImport(ctx context.Context, req connector.ImportRequest
 				return err
 			}
 			if len(res.Entries) == 1 {
-				o, v, err = c.convert(ctx, conn, sc, req, res.Entries[0])
+				o, v, err = c.convert(ctx, conn, sc, spell, req, res.Entries[0])
 			}
 			return err
 		})

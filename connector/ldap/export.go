@@ -259,6 +259,21 @@ func (c *Connector) add(conn *ldap.Conn, sc *dirSchema, op connector.ExportOp) (
 		}
 		req.Attribute(ch.Name, vals)
 	}
+	// The naming attribute's value must be in the entry: add it from the
+	// DN when the changes do not set it (AD does this itself, slapd not).
+	if d, err := ldap.ParseDN(op.DN); err == nil && len(d.RDNs) > 0 {
+		for _, a := range d.RDNs[0].Attributes {
+			set := false
+			for _, ra := range req.Attributes {
+				if strings.EqualFold(ra.Type, a.Type) {
+					set = true
+				}
+			}
+			if !set {
+				req.Attribute(a.Type, []string{a.Value})
+			}
+		}
+	}
 	if !hasClass {
 		for _, m := range c.s.ObjectTypes {
 			if m.Type == op.ObjectType {

@@ -53,10 +53,11 @@ func (c *Connector) FullImport(ctx context.Context, req connector.ImportRequest,
 	}
 	attrs := c.requestAttrs(req.Attributes)
 	filter := c.classFilter(req.ObjectTypes)
+	spell := sc.spelling(req.Attributes)
 	for _, base := range bases {
 		err := c.pool.do(ctx, func(conn *ldap.Conn) error {
 			return c.pagedSearch(ctx, conn, base, filter, attrs, func(e *ldap.Entry) error {
-				return c.emitEntry(ctx, conn, sc, req, e, emit)
+				return c.emitEntry(ctx, conn, sc, spell, req, e, emit)
 			})
 		})
 		if err != nil {
@@ -127,8 +128,8 @@ func (c *Connector) pagedSearchControls(ctx context.Context, conn *ldap.Conn, ba
 }
 
 // emitEntry completes, scopes, converts and emits one entry.
-func (c *Connector) emitEntry(ctx context.Context, conn *ldap.Conn, sc *dirSchema, req connector.ImportRequest, e *ldap.Entry, emit func(*model.Object) error) error {
-	o, v, err := c.convert(ctx, conn, sc, req, e)
+func (c *Connector) emitEntry(ctx context.Context, conn *ldap.Conn, sc *dirSchema, spell map[string]string, req connector.ImportRequest, e *ldap.Entry, emit func(*model.Object) error) error {
+	o, v, err := c.convert(ctx, conn, sc, spell, req, e)
 	if err != nil || v != inScope {
 		return err
 	}
@@ -145,7 +146,7 @@ const (
 )
 
 // convert completes and converts an entry.
-func (c *Connector) convert(ctx context.Context, conn *ldap.Conn, sc *dirSchema, req connector.ImportRequest, e *ldap.Entry) (*model.Object, verdict, error) {
+func (c *Connector) convert(ctx context.Context, conn *ldap.Conn, sc *dirSchema, spell map[string]string, req connector.ImportRequest, e *ldap.Entry) (*model.Object, verdict, error) {
 	typ := c.objectType(e.GetAttributeValues("objectClass"))
 	if typ == "" {
 		return nil, outOfScope, nil
@@ -156,7 +157,7 @@ func (c *Connector) convert(ctx context.Context, conn *ldap.Conn, sc *dirSchema,
 	if err := c.completeRanges(ctx, conn, e); err != nil {
 		return nil, reported, err
 	}
-	o, err := c.entryToObject(sc, e, typ)
+	o, err := c.entryToObject(sc, spell, e, typ)
 	if err != nil {
 		req.ReportObjectError(o.Anchor, e.DN, fmt.Errorf("import %s: %w", e.DN, err))
 		return nil, reported, nil

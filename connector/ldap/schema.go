@@ -21,6 +21,7 @@ type dirSchema struct {
 
 type attrDef struct {
 	name   string // as the schema spells it
+	key    string // the attribute type's identity: its OID, or its lower-case name
 	typ    model.Type
 	single bool
 }
@@ -133,7 +134,7 @@ func (c *Connector) loadADSchema(ctx context.Context, schemaNC string) (*dirSche
 				continue
 			}
 			if slices.ContainsFunc(e.GetAttributeValues("objectClass"), func(s string) bool { return strings.EqualFold(s, "attributeSchema") }) {
-				sc.attrs[strings.ToLower(name)] = attrDef{name: name, typ: adSyntaxType(e.GetAttributeValue("attributeSyntax")),
+				sc.attrs[strings.ToLower(name)] = attrDef{name: name, key: strings.ToLower(name), typ: adSyntaxType(e.GetAttributeValue("attributeSyntax")),
 					single: strings.EqualFold(e.GetAttributeValue("isSingleValued"), "TRUE")}
 				continue
 			}
@@ -186,6 +187,7 @@ func parseSubschema(attrTypes, objectClasses []string) (*dirSchema, error) {
 	sc := &dirSchema{attrs: map[string]attrDef{}, classes: map[string]classDef{}}
 	type rawAttr struct {
 		names       []string
+		oid         string
 		sup, syntax string
 		single      bool
 	}
@@ -196,7 +198,7 @@ func parseSubschema(attrTypes, objectClasses []string) (*dirSchema, error) {
 		if err != nil {
 			return nil, fmt.Errorf("attribute type %q: %w", d, err)
 		}
-		ra := rawAttr{names: desc.list("NAME"), sup: desc.first("SUP"), syntax: desc.first("SYNTAX"), single: desc.flag("SINGLE-VALUE")}
+		ra := rawAttr{names: desc.list("NAME"), oid: desc.oid, sup: desc.first("SUP"), syntax: desc.first("SYNTAX"), single: desc.flag("SINGLE-VALUE")}
 		if len(ra.names) == 0 {
 			ra.names = []string{desc.oid}
 		}
@@ -216,7 +218,7 @@ func parseSubschema(attrTypes, objectClasses []string) (*dirSchema, error) {
 			syntax, sup = raws[i].syntax, raws[i].sup
 		}
 		for _, n := range ra.names {
-			sc.attrs[strings.ToLower(n)] = attrDef{name: n, typ: ldapSyntaxType(syntax), single: ra.single}
+			sc.attrs[strings.ToLower(n)] = attrDef{name: n, key: ra.oid, typ: ldapSyntaxType(syntax), single: ra.single}
 		}
 	}
 	for _, d := range objectClasses {
@@ -418,4 +420,18 @@ func (c *Connector) Schema(ctx context.Context) (*model.Schema, error) {
 		out.ObjectTypes = append(out.ObjectTypes, ot)
 	}
 	return out, nil
+}
+
+// spelling maps each requested attribute's identity to the name the request
+// used, so that an attribute asked for by an alias (surname for sn,
+// streetAddress for street) comes back under that alias, whatever name the
+// server returns it under.
+func (sc *dirSchema) spelling(requested []string) map[string]string {
+	out := make(map[string]string, len(requested))
+	for _, a := range requested {
+		if d, ok := sc.attrs[strings.ToLower(a)]; ok && d.key != "" {
+			out[d.key] = a
+		}
+	}
+	return out
 }

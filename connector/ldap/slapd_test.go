@@ -166,7 +166,7 @@ func TestSlapdImportDeltaExport(t *testing.T) {
 	c := newSlapdConnector(t, srv, func(c *Config) {
 		c.Containers = Containers{Include: []string{people, "ou=groups," + srv.BaseDN}, Exclude: []string{"ou=hidden," + people}}
 	})
-	im := fullImport(t, c, connector.ImportRequest{Attributes: []string{"cn", "mail", "member", "employeeNumber"}})
+	im := fullImport(t, c, connector.ImportRequest{Attributes: []string{"cn", "mail", "member", "employeeNumber", "surname"}})
 	if len(im.errs) > 0 {
 		t.Fatalf("object errors: %v", im.errs)
 	}
@@ -184,8 +184,8 @@ func TestSlapdImportDeltaExport(t *testing.T) {
 	if u.Type != "user" || u.DN != "cn=user03,"+people || u.Attrs.First("mail") != "user03@example.test" || len(u.Anchor) != 36 {
 		t.Fatalf("user03 = %+v", u)
 	}
-	if _, ok := u.Attrs["sn"]; ok {
-		t.Error("sn was imported although no rule asked for it")
+	if _, ok := u.Attrs["sn"]; ok || u.Attrs.First("surname") != "Test" {
+		t.Errorf("asked for surname (an alias of sn): got %v", u.Attrs)
 	}
 
 	// Delta: modify, add, rename (anchor kept), move out of scope, delete.
@@ -237,11 +237,10 @@ func TestSlapdImportDeltaExport(t *testing.T) {
 			{Name: "member", Mode: connector.Replace, Type: model.Reference, Values: []string{"cn=ann," + tp}}}},
 		{ID: "a", Op: connector.OpAdd, DN: "cn=ann," + tp, ObjectType: "user", Changes: []connector.AttrChange{
 			{Name: "objectClass", Mode: connector.Replace, Values: []string{"inetOrgPerson"}},
-			{Name: "cn", Mode: connector.Replace, Values: []string{"ann"}},
-			{Name: "sn", Mode: connector.Replace, Values: []string{"Smith"}},
+			{Name: "sn", Mode: connector.Replace, Values: []string{"Smith"}}, // cn comes from the DN
 			{Name: "mail", Mode: connector.Replace, Values: []string{"ann@target.test"}}}},
 		{ID: "bad", Op: connector.OpAdd, DN: "cn=bad," + tp, ObjectType: "user", Changes: []connector.AttrChange{
-			{Name: "cn", Mode: connector.Replace, Values: []string{"bad"}}}}, // sn missing: the server refuses
+			{Name: "mail", Mode: connector.Replace, Values: []string{"bad@target.test"}}}}, // sn missing: the server refuses
 	})
 	got := map[string]connector.ExportResult{}
 	for _, r := range res {

@@ -89,7 +89,7 @@ func toLDAP(t model.Type, v string) (string, error) {
 
 // entryToObject converts a search result entry. The anchor attribute is
 // required; binary anchors (objectGUID) are base64, as everywhere in idsync.
-func (c *Connector) entryToObject(sc *dirSchema, e *ldap.Entry, typ string) (*model.Object, error) {
+func (c *Connector) entryToObject(sc *dirSchema, spell map[string]string, e *ldap.Entry, typ string) (*model.Object, error) {
 	o := &model.Object{DN: e.DN, Type: typ, Attrs: make(model.Attrs, len(e.Attributes))}
 	for _, a := range e.Attributes {
 		name := a.Name
@@ -108,6 +108,9 @@ func (c *Connector) entryToObject(sc *dirSchema, e *ldap.Entry, typ string) (*mo
 		}
 		if d, ok := sc.attrs[strings.ToLower(name)]; ok {
 			name = d.name // the schema's spelling, whatever the server sent
+			if req, ok := spell[d.key]; ok {
+				name = req // or the alias the rules asked for
+			}
 		}
 		t := c.attrType(sc, name)
 		vals := make([]string, 0, len(a.ByteValues))
