@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"crypto/x509"
+	_ "embed"
 	"errors"
 	"fmt"
 	"io"
@@ -34,6 +35,12 @@ type LDAPServer struct {
 	Dir          string // the server's temp dir (its log is Dir/slapd.log or Dir/samba.log)
 	Realm        string // Samba only
 }
+
+// cloudSchema is idsync's cloud directory object model as an OpenLDAP
+// schema: the classes cloudUser, cloudGroup and cloudContact.
+//
+//go:embed cloud-schema.ldif
+var cloudSchema []byte
 
 // Slapd's fixed names.
 const (
@@ -106,6 +113,11 @@ func startSlapd(t testing.TB, slapd, slapadd string) (*LDAPServer, *serverProc, 
 		}
 	}
 
+	// idsync's cloud directory model, so that slapd can be the cloud
+	// directory target of the out-of-box rules.
+	if err := os.WriteFile(filepath.Join(dir, "cloud-schema.ldif"), cloudSchema, 0o600); err != nil {
+		return nil, nil, err
+	}
 	var config bytes.Buffer
 	if err := slapdConfig.Execute(&config, map[string]any{
 		"Dir":      dir,
@@ -197,6 +209,8 @@ include: file://{{.Schemas}}/core.ldif
 include: file://{{.Schemas}}/cosine.ldif
 
 include: file://{{.Schemas}}/inetorgperson.ldif
+
+include: file://{{.Dir}}/cloud-schema.ldif
 
 include: file://{{.Schemas}}/nis.ldif
 
