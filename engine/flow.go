@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/idsync/idsync/model"
 	"github.com/idsync/idsync/rules"
@@ -27,9 +28,20 @@ type env struct {
 	attrs    model.Attrs
 	imported model.Attrs
 	params   map[string]string
+	dn       string // the connector space object's DN, read as [dn]
+	part     string // its partition, for the Domain.* parameters
+	conn     string // its connector, for Connector.ID
 }
 
-func (v env) Attr(name string) model.Values { return v.attrs[name] }
+// Attr returns an attribute's values; [dn] is the object's DN (a string:
+// CRef([dn]) makes it a reference) unless the object has an attribute of
+// that name.
+func (v env) Attr(name string) model.Values {
+	if x, ok := v.attrs[name]; ok || name != "dn" || v.dn == "" {
+		return x
+	}
+	return model.Values{Type: model.String, Values: []string{v.dn}}
+}
 
 func (v env) ImportedValue(name string) model.Values {
 	if v.imported != nil {
@@ -38,7 +50,34 @@ func (v env) ImportedValue(name string) model.Values {
 	return v.attrs[name]
 }
 
-func (v env) Param(name string) string { return v.params[name] }
+// Param returns a parameter: the connector's configured parameters first;
+// else Domain.FQDN and Domain.Name derived from the object's partition
+// (DC=contoso,DC=com → contoso.com), and Connector.ID / Connector.Name, the
+// connector's name.
+func (v env) Param(name string) string {
+	if x, ok := v.params[name]; ok {
+		return x
+	}
+	switch name {
+	case "Domain.FQDN", "Connector.Domain.Name":
+		return fqdnOf(v.part)
+	case "Connector.ID", "Connector.Name":
+		return v.conn
+	}
+	return ""
+}
+
+// fqdnOf turns the DC components of a DN into a DNS name.
+func fqdnOf(dn string) string {
+	var labels []string
+	for _, rdn := range strings.Split(dn, ",") {
+		k, val, ok := strings.Cut(strings.TrimSpace(rdn), "=")
+		if ok && strings.EqualFold(strings.TrimSpace(k), "dc") {
+			labels = append(labels, strings.TrimSpace(val))
+		}
+	}
+	return strings.Join(labels, ".")
+}
 
 // evalFlows evaluates the flows of r on an object and appends the
 // contributions. ref maps reference values into the target space (nil: keep).
@@ -51,8 +90,8 @@ func evalFlows(r *rules.Rule, ev env, base contribution, ref func(string) (strin
 		c.once = f.ApplyOnce
 		switch f.Type {
 		case rules.Direct:
-			v, ok := ev.attrs[f.Source]
-			if !ok || len(v.Values) == 0 {
+			v := ev.Attr(f.Source)
+			if len(v.Values) == 0 {
 				continue // no contribution
 			}
 			c.vals = v

@@ -36,7 +36,7 @@ func (sy *syncer) computeMV(id string) mvResult {
 		if cc := sy.e.Connectors[c.Connector]; cc != nil {
 			params = cc.Parameters
 		}
-		ev := env{attrs: c.Object.Attrs, params: params}
+		ev := env{attrs: c.Object.Attrs, params: params, dn: c.Object.DN, part: c.Partition, conn: c.Connector}
 		ref := func(v string) (string, bool) {
 			t := s.resolve(c.Connector, v)
 			if t == nil || t.MVID == "" || s.delCS[t.ID] {

@@ -62,7 +62,7 @@ func (sy *syncer) computeOut(id, tc string) outResult {
 	if cc := sy.e.Connectors[tc]; cc != nil {
 		params = cc.Parameters
 	}
-	ev := env{attrs: m.Attrs, imported: t.Object.Attrs, params: params}
+	ev := env{attrs: m.Attrs, imported: t.Object.Attrs, params: params, dn: t.Object.DN, part: t.Partition, conn: tc}
 	ref := func(v string) (string, bool) {
 		o := s.linkedIn(v, tc)
 		if o == nil {
