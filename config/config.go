@@ -58,6 +58,11 @@ type Connector struct {
 	DeleteThreshold *int `yaml:"deleteThreshold"`
 	// Parameters are values rules may refer to, e.g. Domain.FQDN.
 	Parameters map[string]string `yaml:"parameters"`
+	// UniqueAttributes must not share a value between two of the
+	// connector's objects linked to different metaverse objects (a cloud
+	// directory's userPrincipalName, mail, proxyAddresses): an export that
+	// would is an error on the object (R1.10).
+	UniqueAttributes []string `yaml:"uniqueAttributes"`
 }
 
 // Scheduler configures the sync cycle.

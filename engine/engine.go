@@ -60,6 +60,11 @@ type Connector struct {
 	Parameters map[string]string
 	// DeleteThreshold for the accidental-delete guard; < 0 = guard off.
 	DeleteThreshold int
+	// Unique lists attributes whose values must be unique among the
+	// connector's objects (a cloud directory's userPrincipalName, mail,
+	// proxyAddresses): an export that would duplicate one is an error on
+	// that object.
+	Unique []string
 }
 
 // Engine runs run profiles.

@@ -53,7 +53,9 @@ func (sy *syncer) outbound() {
 			jobs = append(jobs, job{id, t})
 		}
 	}
-	for _, r := range parallel(len(jobs), func(i int) outResult { return sy.computeOut(jobs[i].id, jobs[i].target) }) {
+	results := parallel(len(jobs), func(i int) outResult { return sy.computeOut(jobs[i].id, jobs[i].target) })
+	sy.checkUnique(results)
+	for _, r := range results {
 		sy.applyOut(r)
 	}
 	// A deleted MV object keeps no links.

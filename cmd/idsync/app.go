@@ -19,6 +19,7 @@ import (
 	// Connector types compiled into the binary.
 	_ "github.com/idsync/idsync/connector/file"
 	_ "github.com/idsync/idsync/connector/ldap"
+	_ "github.com/idsync/idsync/connector/scim"
 	_ "github.com/idsync/idsync/connector/memory"
 	// The expression language of Expression flows.
 	_ "github.com/idsync/idsync/expr"
@@ -82,7 +83,8 @@ func openApp(ctx context.Context, g *globalFlags) (*app, error) {
 		if !cfg.Safety.DeletesGuarded() {
 			th = -1
 		}
-		conns[cc.Name] = &engine.Connector{Name: cc.Name, Conn: c, Partitions: cc.Partitions, Parameters: cc.Parameters, DeleteThreshold: th}
+		conns[cc.Name] = &engine.Connector{Name: cc.Name, Conn: c, Partitions: cc.Partitions, Parameters: cc.Parameters, DeleteThreshold: th,
+			Unique: cc.UniqueAttributes}
 		schemas[cc.Name] = nil // schema unknown unless discovered on demand (rules validate --schema)
 	}
 	var errs []error
