@@ -33,6 +33,9 @@ type Config struct {
 	Safety Safety `yaml:"safety"`
 	// Engine tunes the synchronization engine.
 	Engine EngineConfig `yaml:"engine"`
+	// OutOfBox generates the out-of-box Azure AD Connect rules for the
+	// named forests and cloud directory.
+	OutOfBox OutOfBox `yaml:"outOfBox"`
 
 	// Path is the file the configuration was loaded from.
 	Path string `yaml:"-"`
@@ -64,6 +67,25 @@ type Connector struct {
 	// would is an error on the object (R1.10).
 	UniqueAttributes []string `yaml:"uniqueAttributes"`
 }
+
+// OutOfBox selects the out-of-box rule set (package outofbox): Azure AD
+// Connect's default rules for Active Directory forests synchronized to a
+// cloud directory. Unset (no cloud) means no out-of-box rules.
+type OutOfBox struct {
+	// Cloud is the cloud directory connector.
+	Cloud string `yaml:"cloud"`
+	// Forests are the Active Directory connectors, in precedence order.
+	Forests []string `yaml:"forests"`
+	// MatchUsersOnMail joins users of different forests on mail (R1.10).
+	MatchUsersOnMail bool `yaml:"matchUsersOnMail"`
+	// CloudDN is the DN template of objects created in a cloud directory
+	// that has DNs (LDAP-backed), e.g. "cn={sourceAnchor},ou=people,dc=cloud".
+	CloudDN string `yaml:"cloudDN"`
+}
+
+// DefaultCloudUnique are the attributes a cloud directory keeps unique; the
+// out-of-box cloud connector gets them unless it sets uniqueAttributes.
+var DefaultCloudUnique = []string{"userPrincipalName", "mail", "proxyAddresses", "sourceAnchor"}
 
 // Scheduler configures the sync cycle.
 type Scheduler struct {
@@ -244,6 +266,11 @@ func Parse(name string, data []byte) (*Config, error) {
 			c.Rules[i] = filepath.Join(base, r)
 		}
 	}
+	for i := range c.Connectors {
+		if cc := &c.Connectors[i]; cc.Name == c.OutOfBox.Cloud && cc.UniqueAttributes == nil {
+			cc.UniqueAttributes = DefaultCloudUnique
+		}
+	}
 	if errs := c.Validate(); len(errs) > 0 {
 		msgs := make([]string, len(errs))
 		for i, e := range errs {
@@ -276,6 +303,14 @@ func (c *Config) Validate() []error {
 			check(*cc.DeleteThreshold >= 0, "connector %q: deleteThreshold must be ≥ 0", cc.Name)
 		}
 		seen[cc.Name] = true
+	}
+	if ob := c.OutOfBox; ob.Cloud != "" || len(ob.Forests) > 0 {
+		check(ob.Cloud != "", "outOfBox.cloud: name the cloud directory connector")
+		check(ob.Cloud == "" || seen[ob.Cloud], "outOfBox.cloud names connector %q, which is not configured", ob.Cloud)
+		check(len(ob.Forests) > 0, "outOfBox.forests: name at least one Active Directory connector")
+		for _, f := range ob.Forests {
+			check(seen[f], "outOfBox.forests names connector %q, which is not configured", f)
+		}
 	}
 	inOrder := map[string]bool{}
 	for _, o := range c.Scheduler.Order {

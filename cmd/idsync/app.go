@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"time"
 
 	"github.com/idsync/idsync/config"
@@ -19,8 +18,8 @@ import (
 	// Connector types compiled into the binary.
 	_ "github.com/idsync/idsync/connector/file"
 	_ "github.com/idsync/idsync/connector/ldap"
-	_ "github.com/idsync/idsync/connector/scim"
 	_ "github.com/idsync/idsync/connector/memory"
+	_ "github.com/idsync/idsync/connector/scim"
 	// The expression language of Expression flows.
 	_ "github.com/idsync/idsync/expr"
 )
@@ -33,29 +32,6 @@ type app struct {
 	rules  *rules.RuleSet
 }
 
-// loadRules reads every rule file the configuration names.
-func loadRules(cfg *config.Config) (*rules.RuleSet, error) {
-	var files []*rules.File
-	for _, pattern := range cfg.Rules {
-		paths, err := filepath.Glob(pattern)
-		if err != nil {
-			return nil, fmt.Errorf("rules pattern %q: %w", pattern, err)
-		}
-		if len(paths) == 0 {
-			return nil, fmt.Errorf("rules: %q matches no file (check the rules list in %s)", pattern, cfg.Path)
-		}
-		sort.Strings(paths)
-		for _, p := range paths {
-			f, err := rules.LoadFile(p)
-			if err != nil {
-				return nil, err
-			}
-			files = append(files, f)
-		}
-	}
-	return rules.Merge(files...)
-}
-
 // openApp loads the configuration, opens the store and every connector, and
 // validates the rules against the connectors' schemas.
 func openApp(ctx context.Context, g *globalFlags) (*app, error) {
@@ -66,7 +42,7 @@ func openApp(ctx context.Context, g *globalFlags) (*app, error) {
 		}
 		return nil, err
 	}
-	rs, err := loadRules(cfg)
+	rs, err := cfg.LoadRules()
 	if err != nil {
 		return nil, err
 	}

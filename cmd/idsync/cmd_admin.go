@@ -31,7 +31,7 @@ func newRulesCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rs, err := loadRules(cfg)
+			rs, err := cfg.LoadRules()
 			if err != nil {
 				return err
 			}
@@ -69,7 +69,7 @@ name against the schema each connector reports. Schemas inferred from data
 			if err != nil {
 				return err
 			}
-			rs, err := loadRules(cfg)
+			rs, err := cfg.LoadRules()
 			if err != nil {
 				return err
 			}
