@@ -62,6 +62,10 @@ const (
 	// account, system and CAS mailboxes, AAD_ and MSOL_ service accounts,
 	// special mailboxes, replication-conflict objects; NULL otherwise.
 	CloudFiltered = `IIF(IsPresent([isCriticalSystemObject]) || IsPresent([sAMAccountName]) = False || [sAMAccountName] = "SUPPORT_388945a0" || Left([mailNickname], 14) = "SystemMailbox{" || Left([sAMAccountName], 4) = "AAD_" || (Left([mailNickname], 4) = "CAS_" && (InStr([mailNickname], "}") > 0)) || (Left([sAMAccountName], 4) = "CAS_" && (InStr([sAMAccountName], "}") > 0)) || Left([sAMAccountName], 5) = "MSOL_" || CBool(IIF(IsPresent([msExchRecipientTypeDetails]),BitAnd([msExchRecipientTypeDetails],&H21C07000) > 0,NULL)) || CBool(InStr(DNComponent(CRef([dn]),1),"\\0ACNF:")>0), True, NULL)`
+	// CloudFilteredOther is cloudFiltered for groups and contacts, which
+	// need no sAMAccountName: critical system objects, CAS mailboxes and
+	// replication-conflict objects.
+	CloudFilteredOther = `IIF(IsPresent([isCriticalSystemObject]) || (Left([mailNickname], 4) = "CAS_" && (InStr([mailNickname], "}") > 0)) || CBool(InStr(DNComponent(CRef([dn]),1),"\\0ACNF:")>0), True, NULL)`
 	// MailEnabled is True with a primary SMTP address in proxyAddresses, or
 	// with mail when proxyAddresses is empty (R1.6).
 	MailEnabled = `IIF(( (IsPresent([proxyAddresses]) = True) && (Contains([proxyAddresses], "SMTP:") > 0) && (InStr(Item([proxyAddresses], Contains([proxyAddresses], "SMTP:")), "@") > 0)) || (IsPresent([proxyAddresses]) = False && IsPresent([mail]) = True && (InStr([mail], "@") > 0)), True, False)`
@@ -91,7 +95,8 @@ func Files(s Setup) ([]*rules.File, error) {
 		f, err := render("forest.yaml", fmt.Sprintf("out-of-box:forest:%s", forest), map[string]any{
 			"C": forest, "MatchOnMail": s.MatchUsersOnMail,
 			"SourceAnchor": yamlSingle(SourceAnchor), "UPN": yamlSingle(UPN),
-			"CloudFiltered": yamlSingle(CloudFiltered), "MailEnabled": yamlSingle(MailEnabled),
+			"CloudFiltered": yamlSingle(CloudFiltered), "CloudFilteredOther": yamlSingle(CloudFilteredOther),
+			"MailEnabled": yamlSingle(MailEnabled),
 		}, template.FuncMap{"prec": func(kind int) int { return 100 + 10*kind + i }})
 		if err != nil {
 			return nil, err

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/idsync/idsync/internal/peers"
 )
 
 // bin is the idsync binary built for the black-box tests.
@@ -27,6 +29,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	peers.StopShared()
 	_ = os.RemoveAll(dir)
 	os.Exit(code)
 }

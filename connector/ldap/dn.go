@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	ldap "github.com/go-ldap/ldap/v3"
+
+	"github.com/idsync/idsync/model"
 )
 
 // normDN returns the normalized form of a DN used to compare DNs: attribute
@@ -117,4 +119,34 @@ func compileFilter(f string) (string, error) {
 		return "", err
 	}
 	return f, nil
+}
+
+// canonicalDN rewrites a DN the server returned in idsync's one escaping
+// (model.EscapeDNValue: the RFC 4514 backslash form, no hex pairs but for
+// NUL), keeping the case of types and values, so that DNs from the server
+// compare equal to the DNs idsync's rules compute (slapd writes "=" as \3D,
+// AD as \=). An unparsable DN is returned as is.
+func canonicalDN(dn string) string {
+	if !strings.ContainsRune(dn, '\\') && !strings.Contains(dn, ", ") {
+		return dn // nothing escaped, nothing to normalize: the common case
+	}
+	d, err := ldap.ParseDN(dn)
+	if err != nil {
+		return dn
+	}
+	var b strings.Builder
+	for i, r := range d.RDNs {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		for j, a := range r.Attributes {
+			if j > 0 {
+				b.WriteByte('+')
+			}
+			b.WriteString(a.Type)
+			b.WriteByte('=')
+			b.WriteString(model.EscapeDNValue(a.Value))
+		}
+	}
+	return b.String()
 }

@@ -51,3 +51,17 @@ func TestInScope(t *testing.T) {
 		t.Error("an invalid DN is an error")
 	}
 }
+
+func TestCanonicalDN(t *testing.T) {
+	for in, want := range map[string]string{
+		"cn=sNcJwIezwUybnY5evcQZiQ\\3D\\3D,ou=people,dc=target,dc=test": "cn=sNcJwIezwUybnY5evcQZiQ\\=\\=,ou=people,dc=target,dc=test",
+		"CN=Smith\\, Ann,OU=Sales,DC=contoso,DC=test":                   "CN=Smith\\, Ann,OU=Sales,DC=contoso,DC=test",
+		"CN=Smith\\2C Ann, OU=Sales":                                    "CN=Smith\\, Ann,OU=Sales",
+		"cn=a+sn=b,dc=x":                                                "cn=a+sn=b,dc=x",
+		"not a dn\\":                                                    "not a dn\\",
+	} {
+		if got := canonicalDN(in); got != want {
+			t.Errorf("canonicalDN(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

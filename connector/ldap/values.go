@@ -90,7 +90,7 @@ func toLDAP(t model.Type, v string) (string, error) {
 // entryToObject converts a search result entry. The anchor attribute is
 // required; binary anchors (objectGUID) are base64, as everywhere in idsync.
 func (c *Connector) entryToObject(sc *dirSchema, spell map[string]string, e *ldap.Entry, typ string) (*model.Object, error) {
-	o := &model.Object{DN: e.DN, Type: typ, Attrs: make(model.Attrs, len(e.Attributes))}
+	o := &model.Object{DN: canonicalDN(e.DN), Type: typ, Attrs: make(model.Attrs, len(e.Attributes))}
 	for _, a := range e.Attributes {
 		name := a.Name
 		if i := strings.IndexByte(name, ';'); i >= 0 {
@@ -118,6 +118,9 @@ func (c *Connector) entryToObject(sc *dirSchema, spell map[string]string, e *lda
 			v, err := fromLDAP(t, raw)
 			if err != nil {
 				return o, fmt.Errorf("attribute %s: %w", name, err)
+			}
+			if t == model.Reference {
+				v = canonicalDN(v)
 			}
 			vals = append(vals, v)
 		}

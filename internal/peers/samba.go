@@ -34,7 +34,8 @@ type SambaOptions struct {
 	Addr string
 	// ExchangeSchema extends the schema the way Exchange does, so that Azure
 	// AD Connect style rules can be tested: msExchRecipientTypeDetails
-	// (Large-Integer), msExchRecipientDisplayType (Integer), mailNickname
+	// (Large-Integer), msExchRecipientDisplayType (Integer),
+	// msExchMasterAccountSid (SID), mailNickname
 	// and extensionAttribute1..15 (Unicode strings), all single-valued, made
 	// optional attributes of the mailRecipient auxiliary class, which user,
 	// contact and group carry. Only what the schema lacks is added.
@@ -657,6 +658,8 @@ func exchangeAttrs() []exchangeAttr {
 		{"msExchRecipientTypeDetails", "ms-Exch-Recipient-Type-Details", "1.2.840.113556.1.4.7000.102.50855", "2.5.5.16", "65", ""},
 		{"msExchRecipientDisplayType", "ms-Exch-Recipient-Display-Type", "1.2.840.113556.1.4.7000.102.50730", "2.5.5.9", "2", ""},
 		{"mailNickname", "ms-Exch-Mail-Nickname", "1.2.840.113556.1.2.447", "2.5.5.12", "64", "64"},
+		// The account-forest SID of a linked mailbox (a SID, binary).
+		{"msExchMasterAccountSid", "ms-Exch-Master-Account-Sid", "1.2.840.113556.1.4.7000.102.80", "2.5.5.17", "4", ""},
 	}
 	for i := 1; i <= 15; i++ {
 		// Exchange's OIDs: 1.2.840.113556.1.2.423–432 for 1–10, .599–603 for 11–15.
