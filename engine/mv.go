@@ -28,10 +28,16 @@ func (sy *syncer) computeMV(id string) mvResult {
 	contribs := make([]contribution, 0, 16)
 	for _, c := range s.linked(id) {
 		rs := sy.inboundRules(c)
-		if sy.rv.isOutbound(c.LinkRule) || len(rs) == 0 {
+		if len(rs) == 0 {
 			continue
 		}
-		res.authoritative = true
+		// An object idsync provisioned into a target (linked by an
+		// outbound rule) may still flow values back through the target's
+		// inbound rules (cloudSourceAnchor, R1.11), but it never keeps the
+		// MV object alive.
+		if !sy.rv.isOutbound(c.LinkRule) {
+			res.authoritative = true
+		}
 		var params map[string]string
 		if cc := sy.e.Connectors[c.Connector]; cc != nil {
 			params = cc.Parameters

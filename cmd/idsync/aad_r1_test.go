@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -61,7 +63,7 @@ func TestR1_4_LinkedMailbox(t *testing.T) {
 	}
 	s.cycle()
 	got := s.cloudObjects()
-	u := got["erin-mbx"] // fabrikam is the first forest: its displayName wins
+	u := got["erin"] // contoso is the first forest: its displayName wins
 	if len(got) != 1 || u.class != "cloudUser" || u.get("userPrincipalName") != s.tag+"erin@contoso.test" || u.get("mail") != "erin@fabrikam.test" || u.get("mailNickname") != "erin" {
 		t.Fatalf("cloud = %v, erin = %+v; want one user with the account's UPN and the mailbox's mail", names(got), u)
 	}
@@ -113,5 +115,125 @@ func TestR1_10_SameMailWithoutMailMatching(t *testing.T) {
 	}
 	if errs := s.runErrors(); !strings.Contains(errs, `mail \"gina@fabrikam.test\" is also on`) && !strings.Contains(errs, `mail "gina@fabrikam.test" is also on`) {
 		t.Fatalf("no export error for the second Gina in the run history:\n%s", errs)
+	}
+}
+
+// cloudState is the cloud directory's content without what the server
+// assigns (entryUUID and other operational attributes are not returned).
+func (s *aadSite) cloudState() string {
+	s.t.Helper()
+	var lines []string
+	for name, o := range s.cloudObjects() {
+		for a, vs := range o.attrs {
+			vs = slices.Clone(vs)
+			slices.Sort(vs)
+			lines = append(lines, fmt.Sprintf("%s %s %s=%s", o.class, name, a, strings.Join(vs, "|")))
+		}
+	}
+	slices.Sort(lines)
+	return strings.Join(lines, "\n")
+}
+
+// TestR1_1_ImportOrder: the same two forests synchronized in both orders by
+// two independent idsync sites give the same cloud directory, attribute for
+// attribute: users of both forests matched on mail (one enabled, one
+// disabled), a GALSync contact, groups with members from both forests.
+func TestR1_1_ImportOrder(t *testing.T) {
+	a := newAADSite(t, siteOpts{matchOnMail: true, order: []string{"contoso", "fabrikam"}})
+	a.user("contoso", "ivy", disabled, "mail", a.tag+"ivy@contoso.test", "displayName", "Ivy (resource)", "department", "Ops")
+	a.user("fabrikam", "ivy", enabled, "mail", a.tag+"ivy@contoso.test", "displayName", "Ivy", "userPrincipalName", a.tag+"ivy@fabrikam.test", "title", "Lead")
+	jo := a.user("contoso", "jo", enabled, "mail", a.tag+"jo@contoso.test", "displayName", "Jo", "userPrincipalName", a.tag+"jo@contoso.test")
+	a.add("fabrikam", "CN=Jo Contoso", "objectClass", "contact", "mail", a.tag+"jo@contoso.test", "displayName", "Jo (GAL)")
+	a.add("fabrikam", "CN=Kim Elsewhere", "objectClass", "contact", "mail", "kim@elsewhere.test", "displayName", "Kim")
+	a.add("contoso", "CN=Team", "objectClass", "group", "groupType", "-2147483646", "member", jo, "displayName", "Team")
+	b := a.twin(siteOpts{matchOnMail: true, order: []string{"fabrikam", "contoso"}})
+	for _, s := range []*aadSite{a, b} {
+		for _, f := range s.opts.order {
+			s.must("run", f, "full-import")
+			s.must("run", f, "full-sync")
+		}
+		s.cycle()
+	}
+	sa, sb := a.cloudState(), b.cloudState()
+	if sa != sb {
+		t.Fatalf("the order changed the cloud directory:\n--- contoso first\n%s\n--- fabrikam first\n%s", sa, sb)
+	}
+	got := a.cloudObjects()
+	// contoso is the first forest: its displayName wins; the enabled
+	// fabrikam account's UPN does.
+	if len(got) != 4 || got["Ivy (resource)"].get("userPrincipalName") != a.tag+"ivy@fabrikam.test" || got["Kim"].class != "cloudContact" || len(got["Team"].attrs["member"]) != 1 {
+		t.Fatalf("cloud = %v\n%s", names(got), sa)
+	}
+}
+
+// TestR1_5_Groups: built-in groups are not synchronized even when their
+// container is in scope; security and distribution groups are, with their
+// members as cloud DNs and securityEnabled from groupType.
+func TestR1_5_Groups(t *testing.T) {
+	s := newAADSite(t, siteOpts{})
+	s.include["contoso"] = []string{"CN=Builtin," + s.f["contoso"].srv.BaseDN}
+	s.writeConfig()
+	u1 := s.user("contoso", "lee", enabled, "userPrincipalName", s.tag+"lee@contoso.test")
+	u2 := s.user("contoso", "max", enabled, "userPrincipalName", s.tag+"max@contoso.test")
+	s.add("contoso", "CN=Sales", "objectClass", "group", "groupType", "-2147483646", "member", u1, "member", u2)
+	s.add("contoso", "CN=News", "objectClass", "group", "groupType", "2", "member", u1)
+	s.cycle()
+	got := s.cloudObjects()
+	if len(got) != 4 {
+		t.Fatalf("the cloud holds %v, want lee, max, Sales and News (no built-in group)", names(got))
+	}
+	sales, news := got["Sales"], got["News"]
+	if sales.class != "cloudGroup" || len(sales.attrs["member"]) != 2 || sales.get("securityEnabled") != "TRUE" {
+		t.Errorf("Sales = %+v", sales)
+	}
+	for _, m := range sales.attrs["member"] {
+		if !strings.HasSuffix(m, ",ou=people,"+s.cloud.TargetBaseDN) {
+			t.Errorf("member %q is not a cloud DN", m)
+		}
+	}
+	if news.get("securityEnabled") != "FALSE" || len(news.attrs["member"]) != 1 {
+		t.Errorf("News = %+v", news)
+	}
+}
+
+// TestR1_6_MailEnabledGroups: the documented proxyAddresses cases.
+func TestR1_6_MailEnabledGroups(t *testing.T) {
+	s := newAADSite(t, siteOpts{})
+	// proxyAddresses are unique in the cloud: each group its own X500.
+	x500 := "X500:/o=contoso.com/ou=users/cn=testgroup"
+	s.add("contoso", "CN=g1", "objectClass", "group", "proxyAddresses", x500+"1")
+	s.add("contoso", "CN=g2", "objectClass", "group", "proxyAddresses", x500+"2", "proxyAddresses", "smtp:johndoe@contoso.com", "mail", "johndoe@contoso.com")
+	s.add("contoso", "CN=g3", "objectClass", "group", "proxyAddresses", x500+"3", "proxyAddresses", "SMTP:g3@contoso.com")
+	s.add("contoso", "CN=g4", "objectClass", "group", "mail", "g4@contoso.com")
+	s.cycle()
+	got := s.cloudObjects()
+	for name, want := range map[string]string{"g1": "FALSE", "g2": "FALSE", "g3": "TRUE", "g4": "TRUE"} {
+		if g := got[name]; g.get("mailEnabled") != want {
+			t.Errorf("%s mailEnabled = %q, want %s (%v)", name, g.get("mailEnabled"), want, g.attrs)
+		}
+	}
+}
+
+// TestR1_11_SourceAnchorImmutable: once exported, a changed sourceAnchor
+// (mS-DS-ConsistencyGuid set afterwards) is an error on that object, with
+// the documented message; the others keep synchronizing.
+func TestR1_11_SourceAnchorImmutable(t *testing.T) {
+	s := newAADSite(t, siteOpts{})
+	nina := s.user("contoso", "nina", enabled, "userPrincipalName", s.tag+"nina@contoso.test")
+	otto := s.user("contoso", "otto", enabled, "userPrincipalName", s.tag+"otto@contoso.test", "department", "A")
+	s.cycle()
+	before := s.cloudObjects()
+	s.modify("contoso", nina, "mS-DS-ConsistencyGuid", "0123456789abcdef")
+	s.modify("contoso", otto, "department", "B")
+	s.cycle()
+	after := s.cloudObjects()
+	if after["otto"].get("department") != "B" {
+		t.Errorf("otto was not updated: %+v", after["otto"])
+	}
+	if after["nina"].get("sourceAnchor") != before["nina"].get("sourceAnchor") {
+		t.Errorf("nina's sourceAnchor changed in the cloud: %q → %q", before["nina"].get("sourceAnchor"), after["nina"].get("sourceAnchor"))
+	}
+	if errs := s.runErrors(); !strings.Contains(errs, "SourceAnchor attribute has changed.") {
+		t.Fatalf("no sourceAnchor error in the run history:\n%s", errs)
 	}
 }

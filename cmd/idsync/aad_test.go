@@ -44,7 +44,7 @@ type aadSite struct {
 
 type siteOpts struct {
 	matchOnMail bool
-	order       []string // forests in scheduler order
+	order       []string // forests in the order a cycle synchronizes them (precedence stays contoso, fabrikam)
 	rules       string   // custom rules YAML ("" = none)
 	threshold   int      // safety.deleteThreshold (0 = default 500)
 }
@@ -85,6 +85,18 @@ func newAADSite(t *testing.T, o siteOpts) *aadSite {
 	return s
 }
 
+// twin returns a second site over the same forest OUs (the same data) with
+// its own store and cloud directory, synchronizing in another order.
+func (s *aadSite) twin(o siteOpts) *aadSite {
+	s.t.Helper()
+	tw := &aadSite{t: s.t, f: s.f, dir: s.t.TempDir(), tag: s.tag, opts: o, include: s.include}
+	tw.cloud = peers.Slapd(s.t)
+	tw.ca = bind(s.t, tw.cloud)
+	tw.cfg = filepath.Join(tw.dir, "idsync.yaml")
+	tw.writeConfig()
+	return tw
+}
+
 func (s *aadSite) writeConfig() {
 	s.t.Helper()
 	order := s.opts.order
@@ -113,12 +125,12 @@ func (s *aadSite) writeConfig() {
         - {objectClass: cloudContact, type: contact}
 outOfBox:
   cloud: cloud
-  forests: [%s]
+  forests: [contoso, fabrikam]
   matchUsersOnMail: %v
   cloudDN: "cn={sourceAnchor},ou=people,%s"
 scheduler: {order: [%s, cloud]}
 `, s.cloud.URL, s.cloud.BindDN, s.cloud.Password, s.cloud.TargetBaseDN, s.cloud.TargetBaseDN,
-		strings.Join(order, ", "), s.opts.matchOnMail, s.cloud.TargetBaseDN, strings.Join(order, ", "))
+		s.opts.matchOnMail, s.cloud.TargetBaseDN, strings.Join(order, ", "))
 	if s.opts.threshold > 0 {
 		fmt.Fprintf(&b, "safety: {deleteThreshold: %d}\n", s.opts.threshold)
 	}
