@@ -36,6 +36,10 @@ type Config struct {
 	// OutOfBox generates the out-of-box Azure AD Connect rules for the
 	// named forests and cloud directory.
 	OutOfBox OutOfBox `yaml:"outOfBox"`
+	// StagingMode makes this server import and synchronize but never
+	// export (the passive server of an active/passive pair); its pending
+	// exports can be previewed.
+	StagingMode bool `yaml:"stagingMode"`
 
 	// Path is the file the configuration was loaded from.
 	Path string `yaml:"-"`
@@ -143,6 +147,15 @@ func (b *Block) UnmarshalYAML(n ast.Node) error { b.node = n; return nil }
 // directory, so idsync behaves the same from any working directory.
 type PathResolver interface {
 	ResolvePaths(baseDir string)
+}
+
+// Text returns the block as written in the configuration file (before
+// ${NAME} references are expanded), for change detection.
+func (b Block) Text() string {
+	if b.node == nil {
+		return ""
+	}
+	return b.node.String()
 }
 
 // Decode decodes the block into v strictly (unknown keys are errors). A

@@ -78,6 +78,10 @@ type Engine struct {
 	// BatchSize is the number of objects written per store transaction during
 	// imports and per export call (default 1,000).
 	BatchSize int
+	// Staging makes this a staging server (the passive one of an
+	// active/passive pair): it imports and synchronizes, its pending exports
+	// can be previewed, but it never exports.
+	Staging bool
 
 	mu sync.Mutex // one run at a time in this process (see Lock for processes)
 }
@@ -152,11 +156,18 @@ func (e *Engine) Run(ctx context.Context, conn string, p Profile, o RunOptions) 
 		r, err := e.syncRun(ctx, c, p == FullSync)
 		return []*store.Run{r}, err
 	case Export:
+		if e.Staging {
+			return nil, ErrStaging
+		}
 		r, err := e.exportRun(ctx, c, o)
 		return []*store.Run{r}, err
 	}
 	return nil, fmt.Errorf("unknown run profile %q", p)
 }
+
+// ErrStaging is returned for an export on a staging server.
+var ErrStaging = errors.New("this server is in staging mode: it imports and synchronizes but never exports; " +
+	"inspect what it would export with `idsync preview CONNECTOR`, and set stagingMode: false to make it the active server")
 
 // runRec tracks one run record: counts, progress and per-object errors.
 type runRec struct {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/idsync/idsync/engine"
+	"github.com/idsync/idsync/snapshot"
 	"github.com/idsync/idsync/store"
 )
 
@@ -35,6 +36,11 @@ type Scheduler struct {
 	Order []string
 	// Lock takes the cross-process run lock; nil = none.
 	Lock func() (func(), error)
+	// Config is the snapshot of the current configuration; when set, a
+	// cycle compares it with that of the last cycle, runs the full imports
+	// and synchronizations the changes call for, and records it after a
+	// cycle without failed steps (R2.5).
+	Config *snapshot.Snapshot
 	Log  *slog.Logger
 }
 
@@ -79,21 +85,42 @@ func (s *Scheduler) Cycle(ctx context.Context, full bool, o engine.RunOptions) (
 	if len(order) == 0 {
 		order = s.Engine.ConnectorNames()
 	}
-	imp, syn := engine.DeltaImport, engine.DeltaSync
-	if full {
-		imp, syn = engine.FullImport, engine.FullSync
+	var fullImport, fullSync map[string]bool
+	if s.Config != nil {
+		old, err := snapshot.Load(ctx, s.Store)
+		if err != nil {
+			return nil, err
+		}
+		changes := snapshot.Diff(old, s.Config)
+		fullImport, fullSync = snapshot.Needs(changes, order)
+		for _, ch := range changes {
+			s.log().Info("configuration changed since the last cycle", "change", ch.String())
+		}
+	}
+	profile := func(c string, p engine.Profile) engine.Profile {
+		switch {
+		case p == engine.DeltaImport && (full || fullImport[c]):
+			return engine.FullImport
+		case p == engine.DeltaSync && (full || fullSync[c]):
+			return engine.FullSync
+		}
+		return p
 	}
 	start := time.Now().UTC()
 	_ = s.Store.SetSetting(ctx, KeyLastStart, start.Format(time.RFC3339))
 	var results []StepResult
 	failed := 0
-	for _, p := range []engine.Profile{imp, syn, engine.Export} {
+	for _, step := range []engine.Profile{engine.DeltaImport, engine.DeltaSync, engine.Export} {
 		for _, c := range order {
+			p := profile(c, step)
 			if err := ctx.Err(); err != nil {
 				return results, err
 			}
 			if p == engine.Export && !s.Engine.CanExport(c) {
 				continue // a pure source: nothing is ever exported to it
+			}
+			if p == engine.Export && s.Engine.Staging {
+				continue // a staging server never exports; `idsync preview` shows what it would
 			}
 			runs, err := s.Engine.Run(ctx, c, p, o)
 			results = append(results, StepResult{Connector: c, Profile: p, Runs: runs, Err: err})
@@ -106,6 +133,12 @@ func (s *Scheduler) Cycle(ctx context.Context, full bool, o engine.RunOptions) (
 	state := "success"
 	if failed > 0 {
 		state = fmt.Sprintf("%d step(s) failed", failed)
+	} else if s.Config != nil {
+		// Recorded only when every step succeeded: otherwise the next cycle
+		// runs the full runs the changes call for again.
+		if err := s.Config.Save(context.WithoutCancel(ctx), s.Store); err != nil {
+			s.log().Error("record the configuration snapshot", "err", err)
+		}
 	}
 	_ = s.Store.SetSetting(ctx, KeyLastEnd, time.Now().UTC().Format(time.RFC3339))
 	_ = s.Store.SetSetting(ctx, KeyLastState, state)

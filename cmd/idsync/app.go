@@ -79,7 +79,8 @@ func openApp(ctx context.Context, g *globalFlags) (*app, error) {
 		return nil, err
 	}
 	a.store = st
-	a.engine = &engine.Engine{Store: st, Rules: rs, Connectors: conns, BatchSize: cfg.Engine.BatchSize}
+	a.engine = &engine.Engine{Store: st, Rules: rs, Connectors: conns, BatchSize: cfg.Engine.BatchSize,
+		Staging: cfg.StagingMode}
 	return a, nil
 }
 

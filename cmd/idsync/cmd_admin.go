@@ -16,6 +16,7 @@ import (
 	"github.com/idsync/idsync/model"
 	"github.com/idsync/idsync/rules"
 	"github.com/idsync/idsync/scheduler"
+	"github.com/idsync/idsync/snapshot"
 	"github.com/idsync/idsync/store"
 )
 
@@ -274,8 +275,12 @@ a running step finishes its current batch first.`,
 				return err
 			}
 			defer a.Close()
+			snap, err := snapshot.Take(a.cfg, a.rules)
+			if err != nil {
+				return err
+			}
 			s := &scheduler.Scheduler{Engine: a.engine, Store: a.store, Interval: a.cfg.Scheduler.Interval.Duration,
-				Order: a.cfg.CycleOrder(), Lock: func() (func(), error) { return a.lock(time.Hour) }}
+				Order: a.cfg.CycleOrder(), Lock: func() (func(), error) { return a.lock(time.Hour) }, Config: snap}
 			slog.Info("idsync serving", "config", a.cfg.Path, "interval", a.cfg.Scheduler.Interval.String(), "pid", os.Getpid())
 			return s.Start(cmd.Context())
 		},

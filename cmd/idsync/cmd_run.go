@@ -10,6 +10,7 @@ import (
 
 	"github.com/idsync/idsync/engine"
 	"github.com/idsync/idsync/scheduler"
+	"github.com/idsync/idsync/snapshot"
 	"github.com/idsync/idsync/store"
 )
 
@@ -80,8 +81,12 @@ A failing step is reported and the cycle goes on with the other connectors.`,
 			defer a.Close()
 			bar := newProgressBar()
 			a.engine.Progress = bar.update
+			snap, err := snapshot.Take(a.cfg, a.rules)
+			if err != nil {
+				return err
+			}
 			s := &scheduler.Scheduler{Engine: a.engine, Store: a.store, Order: a.cfg.CycleOrder(),
-				Lock: func() (func(), error) { return a.lock(wait) }}
+				Lock: func() (func(), error) { return a.lock(wait) }, Config: snap}
 			results, err := s.Cycle(cmd.Context(), full, o)
 			if err != nil {
 				return err
