@@ -41,7 +41,7 @@ type Scheduler struct {
 	// and synchronizations the changes call for, and records it after a
 	// cycle without failed steps (R2.5).
 	Config *snapshot.Snapshot
-	Log  *slog.Logger
+	Log    *slog.Logger
 }
 
 // Enabled reports whether scheduled cycles are enabled (the default).
