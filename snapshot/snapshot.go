@@ -205,3 +205,33 @@ func Needs(changes []Change, connectors []string) (fullImport, fullSync map[stri
 	}
 	return fullImport, fullSync
 }
+
+// Record notes in the stored snapshot that a run applied part of the current
+// configuration: a full import of a connector (of every partition) applies
+// its settings; a full synchronization applies its inbound rules. Without a
+// stored snapshot (no cycle yet) it does nothing.
+func Record(ctx context.Context, st store.Store, cur *Snapshot, connector string, fullImport bool) error {
+	old, err := Load(ctx, st)
+	if err != nil || old == nil {
+		return err
+	}
+	if fullImport {
+		if h, ok := cur.Connectors[connector]; ok {
+			old.Connectors[connector] = h
+		}
+	} else {
+		for name, raw := range cur.Rules {
+			if c := ruleChange("", name, raw, nil); c.Connector == connector && !c.Outbound {
+				old.Rules[name] = raw
+			}
+		}
+		for name, raw := range old.Rules {
+			if _, still := cur.Rules[name]; !still {
+				if c := ruleChange("", name, raw, nil); c.Connector == connector && !c.Outbound {
+					delete(old.Rules, name)
+				}
+			}
+		}
+	}
+	return old.Save(ctx, st)
+}

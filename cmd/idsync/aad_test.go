@@ -40,6 +40,7 @@ type aadSite struct {
 	tag     string // prefix of sAMAccountNames, unique per site
 	opts    siteOpts
 	include map[string][]string // extra containers per forest
+	exclude map[string][]string // excluded containers per forest
 }
 
 type siteOpts struct {
@@ -47,6 +48,7 @@ type siteOpts struct {
 	order       []string // forests in the order a cycle synchronizes them (precedence stays contoso, fabrikam)
 	rules       string   // custom rules YAML ("" = none)
 	threshold   int      // safety.deleteThreshold (0 = default 500)
+	staging     bool     // stagingMode
 }
 
 func bind(t *testing.T, srv *peers.LDAPServer) *ldap.Conn {
@@ -66,7 +68,8 @@ func newAADSite(t *testing.T, o siteOpts) *aadSite {
 	t.Helper()
 	var b [3]byte
 	_, _ = rand.Read(b[:])
-	s := &aadSite{t: t, f: map[string]*forest{}, dir: t.TempDir(), tag: "t" + hex.EncodeToString(b[:]), opts: o, include: map[string][]string{}}
+	s := &aadSite{t: t, f: map[string]*forest{}, dir: t.TempDir(), tag: "t" + hex.EncodeToString(b[:]), opts: o,
+		include: map[string][]string{}, exclude: map[string][]string{}}
 	for _, fo := range []struct{ name, realm string }{{"contoso", "CONTOSO.TEST"}, {"fabrikam", "FABRIKAM.TEST"}} {
 		srv := peers.Samba(t, peers.SambaOptions{Realm: fo.realm, ExchangeSchema: true})
 		f := &forest{name: fo.name, srv: srv, a: bind(t, srv)}
@@ -89,7 +92,7 @@ func newAADSite(t *testing.T, o siteOpts) *aadSite {
 // its own store and cloud directory, synchronizing in another order.
 func (s *aadSite) twin(o siteOpts) *aadSite {
 	s.t.Helper()
-	tw := &aadSite{t: s.t, f: s.f, dir: s.t.TempDir(), tag: s.tag, opts: o, include: s.include}
+	tw := &aadSite{t: s.t, f: s.f, dir: s.t.TempDir(), tag: s.tag, opts: o, include: s.include, exclude: s.exclude}
 	tw.cloud = peers.Slapd(s.t)
 	tw.ca = bind(s.t, tw.cloud)
 	tw.cfg = filepath.Join(tw.dir, "idsync.yaml")
@@ -108,8 +111,8 @@ func (s *aadSite) writeConfig() {
 	for _, name := range []string{"contoso", "fabrikam"} {
 		f := s.f[name]
 		inc := append([]string{f.ou}, s.include[name]...)
-		fmt.Fprintf(&b, "  - name: %s\n    type: ldap\n    config:\n      url: %s\n      caFile: %s\n      bindDN: %q\n      password: %q\n      pageSize: 200\n      containers: {include: [%s]}\n",
-			name, f.srv.LDAPSURL, f.srv.CAFile, f.srv.BindDN, f.srv.Password, quoteList(inc))
+		fmt.Fprintf(&b, "  - name: %s\n    type: ldap\n    config:\n      url: %s\n      caFile: %s\n      bindDN: %q\n      password: %q\n      pageSize: 200\n      containers: {include: [%s], exclude: [%s]}\n",
+			name, f.srv.LDAPSURL, f.srv.CAFile, f.srv.BindDN, f.srv.Password, quoteList(inc), quoteList(s.exclude[name]))
 	}
 	fmt.Fprintf(&b, `  - name: cloud
     type: ldap
@@ -131,6 +134,9 @@ outOfBox:
 scheduler: {order: [%s, cloud]}
 `, s.cloud.URL, s.cloud.BindDN, s.cloud.Password, s.cloud.TargetBaseDN, s.cloud.TargetBaseDN,
 		s.opts.matchOnMail, s.cloud.TargetBaseDN, strings.Join(order, ", "))
+	if s.opts.staging {
+		b.WriteString("stagingMode: true\n")
+	}
 	if s.opts.threshold > 0 {
 		fmt.Fprintf(&b, "safety: {deleteThreshold: %d}\n", s.opts.threshold)
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -50,6 +51,18 @@ func newRunCmd(g *globalFlags) *cobra.Command {
 			runs, err := a.engine.Run(cmd.Context(), args[0], p, o)
 			for _, r := range runs {
 				printRun(cmd.OutOrStdout(), r)
+			}
+			// A full import of every partition applies the connector's
+			// settings, a full synchronization its inbound rules: the next
+			// cycle need not repeat them (R2.5, R2.9).
+			if err == nil && o.Partition == "" && (p == engine.FullImport || p == engine.FullSync) {
+				snap, serr := snapshot.Take(a.cfg, a.rules)
+				if serr == nil {
+					serr = snapshot.Record(cmd.Context(), a.store, snap, args[0], p == engine.FullImport)
+				}
+				if serr != nil {
+					slog.Warn("record the configuration this run applied", "err", serr)
+				}
 			}
 			return err
 		},
