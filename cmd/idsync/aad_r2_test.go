@@ -210,8 +210,8 @@ disable: [Out to AAD - User Join]
 		s.user("contoso", cn, enabled, append([]string{"userPrincipalName", s.tag + cn + "@contoso.test", "mail", cn + "@contoso.test"}, attrs...)...)
 	}
 	u("sales1", "department", "Sales")
-	u("sales2", "department", "Sales", "extensionAttribute15", "NoSync") // negative filter wins (50 < 51)
-	u("hr1", "department", "HR")                                         // not selected by the positive filter
+	u("sales2", "department", "Sales", "extensionAttribute15", "NoSync")                                                                          // negative filter wins (50 < 51)
+	u("hr1", "department", "HR")                                                                                                                  // not selected by the positive filter
 	s.user("contoso", "sales3", enabled, "userPrincipalName", s.tag+"sales3@contoso.test", "mail", "sales3@fabrikam.test", "department", "Sales") // outbound filter
 	s.add("contoso", "CN=svc", "objectClass", "user", "sAMAccountName", "MSOL_"+s.tag, "userAccountControl", "544",
 		"userPrincipalName", s.tag+"svc@contoso.test", "mail", "svc@contoso.test", "department", "Sales") // a system account
