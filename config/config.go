@@ -97,6 +97,10 @@ type Scheduler struct {
 	Interval Duration `yaml:"interval"`
 	// Order of connectors in a cycle; default: configuration order.
 	Order []string `yaml:"order"`
+	// LiveInterval turns on live mode under `idsync serve`: every
+	// LiveInterval the connectors' change feeds are polled and a change is
+	// synchronized and exported at once. 0 (the default) = off.
+	LiveInterval Duration `yaml:"liveInterval"`
 }
 
 // Safety configures the accidental-delete guard (R2.4).
@@ -306,6 +310,8 @@ func (c *Config) Validate() []error {
 	check(c.Safety.DeleteThreshold >= 0, "safety.deleteThreshold must be ≥ 0, not %d", c.Safety.DeleteThreshold)
 	check(c.Engine.BatchSize >= 1 && c.Engine.BatchSize <= 100000, "engine.batchSize must be between 1 and 100000, not %d", c.Engine.BatchSize)
 	check(c.Scheduler.Interval.Duration >= time.Minute, "scheduler.interval must be at least 1m, not %s", c.Scheduler.Interval)
+	check(c.Scheduler.LiveInterval.Duration == 0 || c.Scheduler.LiveInterval.Duration >= 100*time.Millisecond,
+		"scheduler.liveInterval must be 0 (off) or at least 100ms, not %s", c.Scheduler.LiveInterval)
 	seen := map[string]bool{}
 	for i, cc := range c.Connectors {
 		check(cc.Name != "", "connectors[%d]: name is required", i)

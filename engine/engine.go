@@ -92,6 +92,10 @@ type RunOptions struct {
 	AllowDeletes bool
 	// Partition restricts an import to one partition ("" = all selected).
 	Partition string
+	// Quiet leaves an import that found nothing to do out of the run
+	// history, and makes a delta import without a watermark do nothing
+	// instead of a full import (live mode polls every few seconds).
+	Quiet bool
 }
 
 // ErrDeleteThreshold is returned (wrapped) when an export stops because its
@@ -129,6 +133,16 @@ func (e *Engine) CanExport(name string) bool {
 		return false
 	}
 	_, ok = c.Conn.(connector.Exporter)
+	return ok
+}
+
+// CanDeltaImport reports whether a connector has a change feed (delta import).
+func (e *Engine) CanDeltaImport(name string) bool {
+	c, ok := e.Connectors[name]
+	if !ok {
+		return false
+	}
+	_, ok = c.Conn.(connector.DeltaImporter)
 	return ok
 }
 
@@ -175,10 +189,20 @@ type runRec struct {
 	r    *store.Run
 	errs []store.RunError
 	last time.Time
+	// deferred: the run is recorded only when it finishes having done
+	// something (RunOptions.Quiet).
+	deferred bool
 }
 
 func (e *Engine) startRun(ctx context.Context, conn string, p Profile, partition string) (*runRec, error) {
+	return e.startRunOpt(ctx, conn, p, partition, false)
+}
+
+func (e *Engine) startRunOpt(ctx context.Context, conn string, p Profile, partition string, quiet bool) (*runRec, error) {
 	r := &store.Run{Connector: conn, Profile: string(p), Partition: partition, Started: time.Now().UTC(), Status: store.RunRunning}
+	if quiet {
+		return &runRec{e: e, r: r, deferred: true}, nil
+	}
 	if err := e.Store.StartRun(ctx, r); err != nil {
 		return nil, fmt.Errorf("record %s run of %s: %w", p, conn, err)
 	}
@@ -199,7 +223,7 @@ func (rr *runRec) progress(ctx context.Context, done, total int64) {
 	if rr.e.Progress != nil {
 		rr.e.Progress(rr.r)
 	}
-	if time.Since(rr.last) > time.Second {
+	if time.Since(rr.last) > time.Second && !rr.deferred {
 		rr.last = time.Now()
 		if err := rr.e.Store.UpdateRun(ctx, rr.r); err != nil {
 			rr.e.log().Warn("update run progress", "run", rr.r.ID, "err", err)
@@ -226,6 +250,18 @@ func (rr *runRec) finish(ctx context.Context, runErr error) error {
 	}
 	// Use a fresh context so a cancelled run is still recorded.
 	wctx := context.WithoutCancel(ctx)
+	if rr.deferred {
+		c := rr.r.Counts
+		if runErr == nil && c.Adds+c.Updates+c.Deletes+c.Renames+c.Errors == 0 {
+			return nil // nothing happened: not worth a line in the history
+		}
+		if err := rr.e.Store.StartRun(wctx, rr.r); err != nil {
+			rr.e.log().Error("record run", "connector", rr.r.Connector, "err", err)
+		}
+		for i := range rr.errs {
+			rr.errs[i].RunID = rr.r.ID
+		}
+	}
 	if len(rr.errs) > 0 {
 		if err := rr.e.Store.AddRunErrors(wctx, rr.errs); err != nil {
 			rr.e.log().Error("record run errors", "run", rr.r.ID, "err", err)

@@ -43,12 +43,12 @@ func (e *Engine) importRuns(ctx context.Context, c *Connector, p Profile, o RunO
 	}
 	var runs []*store.Run
 	for _, part := range parts {
-		rr, err := e.startRun(ctx, c.Name, p, part)
+		rr, err := e.startRunOpt(ctx, c.Name, p, part, o.Quiet)
 		if err != nil {
 			return runs, err
 		}
 		runs = append(runs, rr.r)
-		if err := rr.finish(ctx, e.importPartition(ctx, rr, c, part, p == FullImport)); err != nil {
+		if err := rr.finish(ctx, e.importPartition(ctx, rr, c, part, p == FullImport, o.Quiet)); err != nil {
 			return runs, fmt.Errorf("%s of %s: %w", p, c.Name, err)
 		}
 	}
@@ -69,7 +69,7 @@ type importer struct {
 	total int64
 }
 
-func (e *Engine) importPartition(ctx context.Context, rr *runRec, c *Connector, part string, full bool) error {
+func (e *Engine) importPartition(ctx context.Context, rr *runRec, c *Connector, part string, full, deltaOnly bool) error {
 	im := &importer{e: e, rr: rr, c: c, part: part, byAnc: map[string]*store.CSObject{},
 		byDN: map[string]*store.CSObject{}, seen: map[string]bool{}}
 	if err := e.Store.ScanCS(ctx, c.Name, func(o *store.CSObject) error {
@@ -101,6 +101,9 @@ func (e *Engine) importPartition(ctx context.Context, rr *runRec, c *Connector, 
 	wm, err := e.Store.Watermark(ctx, c.Name, part)
 	if err != nil {
 		return fmt.Errorf("read watermark: %w", err)
+	}
+	if !full && (!hasDelta || wm == "") && deltaOnly {
+		return nil // live mode polls change feeds only; the cycle does full imports
 	}
 	if !full && (!hasDelta || wm == "") {
 		e.log().Info("delta import not possible, running a full import", "connector", c.Name, "partition", part,

@@ -36,6 +36,8 @@ type Scheduler struct {
 	Order []string
 	// Lock takes the cross-process run lock; nil = none.
 	Lock func() (func(), error)
+	// TryLock takes the run lock without waiting (live mode); nil = none.
+	TryLock func() (func(), error)
 	// Config is the snapshot of the current configuration; when set, a
 	// cycle compares it with that of the last cycle, runs the full imports
 	// and synchronizations the changes call for, and records it after a
@@ -183,4 +185,82 @@ func (s *Scheduler) Start(ctx context.Context) error {
 		case <-time.After(time.Until(next)):
 		}
 	}
+}
+
+// Live carries directory changes through within seconds, between cycles
+// (live mode, for `idsync serve`): every interval it runs a quiet delta
+// import of every connector (DirSync, RFC 4533 content synchronization …;
+// polls that find nothing leave no run in the history), and when a
+// connector imported changes, a delta synchronization of it and an export
+// to every target. A tick is skipped while a cycle or another run holds the
+// lock (TryLock), or while the scheduler is disabled.
+func (s *Scheduler) Live(ctx context.Context, interval time.Duration) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		if on, err := Enabled(ctx, s.Store); err != nil || !on {
+			continue
+		}
+		if err := s.liveTick(ctx); err != nil && ctx.Err() == nil {
+			s.log().Warn("live mode", "err", err)
+		}
+	}
+}
+
+func (s *Scheduler) liveTick(ctx context.Context) error {
+	if s.TryLock != nil {
+		unlock, err := s.TryLock()
+		if err != nil {
+			return nil //nolint:nilerr // a cycle or a manual run is busy: the next tick retries
+		}
+		defer unlock()
+	}
+	order := s.Order
+	if len(order) == 0 {
+		order = s.Engine.ConnectorNames()
+	}
+	var changed []string
+	for _, c := range order {
+		if !s.Engine.CanDeltaImport(c) {
+			continue
+		}
+		runs, err := s.Engine.Run(ctx, c, engine.DeltaImport, engine.RunOptions{Quiet: true})
+		if err != nil {
+			return err
+		}
+		for _, r := range runs {
+			if r.ID != 0 {
+				changed = append(changed, c)
+				break
+			}
+		}
+	}
+	if len(changed) == 0 {
+		return nil
+	}
+	for _, c := range changed {
+		if _, err := s.Engine.Run(ctx, c, engine.DeltaSync, engine.RunOptions{}); err != nil {
+			return err
+		}
+	}
+	if s.Engine.Staging {
+		return nil
+	}
+	for _, c := range order {
+		if !s.Engine.CanExport(c) {
+			continue
+		}
+		if n, err := engine.PendingCounts(ctx, s.Store, c); err != nil || len(n) == 0 {
+			continue
+		}
+		if _, err := s.Engine.Run(ctx, c, engine.Export, engine.RunOptions{}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
