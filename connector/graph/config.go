@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/idsync/idsync/connector"
 )
 
 // Config is the configuration block of a graph connector. The package
@@ -42,21 +44,8 @@ const (
 	DefaultPageSize    = 999
 )
 
-// Duration is a time.Duration written as "30s" in YAML.
-type Duration struct{ time.Duration }
-
-// UnmarshalText parses a Go duration.
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
-	if err != nil {
-		return fmt.Errorf("invalid duration %q (write e.g. 30s or 2m): %w", b, err)
-	}
-	d.Duration = v
-	return nil
-}
-
-// MarshalText writes the duration as Go does.
-func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+// Duration is a duration in the configuration block ("30s").
+type Duration = connector.Duration
 
 // ResolvePaths makes a relative caFile relative to baseDir, the directory of
 // the configuration file (config.PathResolver).

@@ -57,7 +57,7 @@ func fakeConfig(srv *graphfake.Server) Config {
 	return Config{
 		TenantID: srv.TenantID, ClientID: srv.ClientID, ClientSecret: srv.ClientSecret,
 		TokenURL: srv.TokenURL, BaseURL: srv.URL, CAFile: srv.CAFile,
-		RetryCap: Duration{50 * time.Millisecond}, Timeout: Duration{10 * time.Second},
+		RetryCap: Duration{Duration: 50 * time.Millisecond}, Timeout: Duration{Duration: 10 * time.Second},
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/idsync/idsync/connector"
 	"github.com/idsync/idsync/model"
 )
 
@@ -55,21 +56,8 @@ type Containers struct {
 	NoNewChildren []string `yaml:"noNewChildren,omitempty" json:"noNewChildren,omitempty"`
 }
 
-// Duration is a time.Duration written as "30s" in YAML.
-type Duration struct{ time.Duration }
-
-// UnmarshalText parses a Go duration.
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
-	if err != nil {
-		return err
-	}
-	d.Duration = v
-	return nil
-}
-
-// MarshalText writes the duration as Go does.
-func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+// Duration is a duration in the configuration block ("30s").
+type Duration = connector.Duration
 
 // ResolvePaths makes a relative caFile relative to baseDir, the directory of
 // the configuration file.

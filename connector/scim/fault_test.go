@@ -224,7 +224,7 @@ func TestSCIMRetryAfter(t *testing.T) {
 		}
 		return pass
 	})
-	c := newConn(t, proxy.scim(), func(c *Config) { c.RetryCap = Duration{5 * time.Second} })
+	c := newConn(t, proxy.scim(), func(c *Config) { c.RetryCap = Duration{Duration: 5 * time.Second} })
 	if err := c.TestConnection(context.Background()); err != nil {
 		t.Fatal(err)
 	}

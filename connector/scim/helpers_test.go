@@ -34,8 +34,8 @@ func newConn(t testing.TB, srv *peers.SCIMServer, mod func(*Config)) *Connector 
 	cfg := Config{
 		URL:       srv.URL,
 		Auth:      Auth{Type: AuthBearer, Token: srv.Token},
-		RetryBase: Duration{2 * time.Millisecond},
-		RetryCap:  Duration{50 * time.Millisecond},
+		RetryBase: Duration{Duration: 2 * time.Millisecond},
+		RetryCap:  Duration{Duration: 50 * time.Millisecond},
 	}
 	if mod != nil {
 		mod(&cfg)
