@@ -85,6 +85,8 @@ type OutOfBox struct {
 	// CloudDN is the DN template of objects created in a cloud directory
 	// that has DNs (LDAP-backed), e.g. "cn={sourceAnchor},ou=people,dc=cloud".
 	CloudDN string `yaml:"cloudDN"`
+	// GroupFilters maps forests to pilot groups (group-based filtering).
+	GroupFilters map[string]string `yaml:"groupFilters"`
 }
 
 // DefaultCloudUnique are the attributes a cloud directory keeps unique; the

@@ -16,7 +16,7 @@ func (c *Config) LoadRules() (*rules.RuleSet, error) {
 	var files []*rules.File
 	if c.OutOfBox.Cloud != "" {
 		oob, err := outofbox.Files(outofbox.Setup{Cloud: c.OutOfBox.Cloud, Forests: c.OutOfBox.Forests,
-			MatchUsersOnMail: c.OutOfBox.MatchUsersOnMail, CloudDN: c.OutOfBox.CloudDN})
+			MatchUsersOnMail: c.OutOfBox.MatchUsersOnMail, CloudDN: c.OutOfBox.CloudDN, GroupFilters: c.OutOfBox.GroupFilters})
 		if err != nil {
 			return nil, err
 		}

@@ -141,6 +141,13 @@ func (sy *syncer) applyMV(res mvResult) bool {
 		return false
 	}
 	created := len(m.Attrs) == 0 && len(m.Lineage) == 0
+	// Objects that joined or left a group are in or out of a scope that
+	// tests membership (ISMEMBEROF, group-based filtering) from now on.
+	for _, mid := range symmetricDiff(m.Attrs["member"].Values, res.attrs["member"].Values) {
+		if _, ok := s.mv[mid]; ok {
+			s.recompute[mid] = true
+		}
+	}
 	s.unindexMV(m)
 	m.Attrs = res.attrs
 	m.Lineage = res.lineage
@@ -168,4 +175,25 @@ func lineageEqual(a, b map[string]store.Contribution) bool {
 		}
 	}
 	return true
+}
+
+// symmetricDiff returns the values in exactly one of a and b.
+func symmetricDiff(a, b []string) []string {
+	if len(a) == 0 && len(b) == 0 {
+		return nil
+	}
+	in := make(map[string]int, len(a)+len(b))
+	for _, v := range a {
+		in[v] |= 1
+	}
+	for _, v := range b {
+		in[v] |= 2
+	}
+	var out []string
+	for v, w := range in {
+		if w != 3 {
+			out = append(out, v)
+		}
+	}
+	return out
 }

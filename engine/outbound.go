@@ -126,7 +126,17 @@ func (sy *syncer) outLink(id, tc string) {
 			inScope = append(inScope, r)
 		}
 	}
-	if len(inScope) == 0 {
+	// Only a rule that can link — a Provision rule, or a Join rule with join
+	// conditions — keeps a target object in existence; a Join rule without
+	// conditions (User Identity) only contributes flows to an object another
+	// rule linked.
+	linkers := 0
+	for _, r := range inScope {
+		if r.LinkType == rules.Provision || len(r.Join) > 0 {
+			linkers++
+		}
+	}
+	if linkers == 0 {
 		if t != nil && sy.rv.isOutbound(t.LinkRule) {
 			sy.deprovision(t, sy.rv.byName[t.LinkRule], false)
 		}
@@ -138,7 +148,7 @@ func (sy *syncer) outLink(id, tc string) {
 	}
 	if t != nil {
 		for _, r := range inScope {
-			if r.CSObjectType == t.Object.Type {
+			if r.CSObjectType == t.Object.Type && (r.LinkType == rules.Provision || len(r.Join) > 0) {
 				return
 			}
 		}

@@ -13,7 +13,14 @@ type csSubject struct {
 	c *store.CSObject
 }
 
-func (x csSubject) Attr(name string) model.Values { return x.c.Object.Attrs[name] }
+// Attr returns an attribute; "dn" is the object's DN unless it has an
+// attribute of that name.
+func (x csSubject) Attr(name string) model.Values {
+	if v, ok := x.c.Object.Attrs[name]; ok || name != "dn" || x.c.Object.DN == "" {
+		return v
+	}
+	return model.Values{Type: model.String, Values: []string{x.c.Object.DN}}
+}
 
 // MemberOf reports whether the object is a member, directly or through nested
 // groups, of the group with the given DN or anchor in the same connector space.

@@ -10,8 +10,8 @@
 // AccountEnabled" (kind 0) beats every forest's "User Join" (kind 1): an
 // enabled account's sign-in information wins over a disabled account's,
 // whichever forest each is in (R1.2, R1.3), and "Contact Common" (kind 9)
-// loses to every user rule (R1.8). Cloud rules take 200–214. Custom rules
-// go below 100.
+// loses to every user rule (R1.8). Cloud rules take 200–214, group-filter
+// rules 220–259. Custom rules go below 100.
 package outofbox
 
 import (
@@ -31,6 +31,10 @@ var templates embed.FS
 // MaxForests is how many forests the precedence scheme has room for.
 const MaxForests = 10
 
+// groupFilterBase is the precedence of the first group-filter rule: four
+// per forest (user, group, contact, foreign security principal), 220–259.
+const groupFilterBase = 220
+
 // Setup says which connectors the out-of-box rules are for.
 type Setup struct {
 	// Cloud is the cloud directory connector.
@@ -48,6 +52,11 @@ type Setup struct {
 	// "cn={sourceAnchor},ou=people,dc=cloud,dc=test"; empty for directories
 	// without DNs (Microsoft Graph, SCIM).
 	CloudDN string
+	// GroupFilters maps a forest to the DN of its pilot group (group-based
+	// filtering, R2.7): only its members, direct or nested, and the group
+	// itself are synchronized to the cloud, and a person is synchronized
+	// only when its objects in every group-filtered forest are members.
+	GroupFilters map[string]string
 }
 
 // The expressions of Azure AD Connect's out-of-box rules, as documented.
@@ -102,6 +111,29 @@ func Files(s Setup) ([]*rules.File, error) {
 			return nil, err
 		}
 		files = append(files, f)
+	}
+	for i, forest := range s.Forests {
+		g, ok := s.GroupFilters[forest]
+		if !ok {
+			continue
+		}
+		if g == "" {
+			return nil, fmt.Errorf("outOfBox.groupFilters.%s: name the pilot group's DN", forest)
+		}
+		type objType struct{ CS, MV string }
+		f, err := render("groupfilter.yaml", "out-of-box:group-filter:"+forest, map[string]any{
+			"C": forest, "Group": g, "GroupQ": yamlSingle(g),
+			"Types": []objType{{"user", "person"}, {"group", "group"}, {"contact", "person"}, {"foreignSecurityPrincipal", "person"}},
+		}, template.FuncMap{"prec": func(k int) int { return groupFilterBase + 4*i + k }})
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, f)
+	}
+	for forest := range s.GroupFilters {
+		if !seen[forest] || forest == s.Cloud {
+			return nil, fmt.Errorf("outOfBox.groupFilters names %q, which is not one of the forests", forest)
+		}
 	}
 	f, err := render("cloud.yaml", "out-of-box:cloud:"+s.Cloud, map[string]any{"C": s.Cloud, "DN": s.CloudDN}, nil)
 	if err != nil {

@@ -13,6 +13,7 @@ func TestFilesMergeAndValidate(t *testing.T) {
 	for _, s := range []Setup{
 		{Cloud: "aad", Forests: []string{"contoso"}},
 		{Cloud: "aad", Forests: []string{"contoso", "fabrikam"}, MatchUsersOnMail: true, CloudDN: "cn={sourceAnchor},ou=people,dc=cloud"},
+		{Cloud: "aad", Forests: []string{"contoso", "fabrikam"}, GroupFilters: map[string]string{"fabrikam": "CN=Pilot, O'Neil,OU=x,DC=fabrikam,DC=test"}},
 	} {
 		files, err := Files(s)
 		if err != nil {
@@ -31,7 +32,7 @@ func TestFilesMergeAndValidate(t *testing.T) {
 				t.Errorf("validate: %v", e)
 			}
 		}
-		if want := 10*len(s.Forests) + 6; len(rs.Rules) != want {
+		if want := 10*len(s.Forests) + 6 + 4*len(s.GroupFilters); len(rs.Rules) != want {
 			t.Errorf("%d rules, want %d", len(rs.Rules), want)
 		}
 		for _, r := range rs.Rules {
@@ -61,7 +62,8 @@ func TestFilesMergeAndValidate(t *testing.T) {
 			t.Errorf("match on mail = %v in %q", hasMail, join.Description)
 		}
 	}
-	for _, bad := range []Setup{{Forests: []string{"a"}}, {Cloud: "c"}, {Cloud: "c", Forests: []string{"a", "a"}}, {Cloud: "a", Forests: []string{"a"}}} {
+	for _, bad := range []Setup{{Forests: []string{"a"}}, {Cloud: "c"}, {Cloud: "c", Forests: []string{"a", "a"}}, {Cloud: "a", Forests: []string{"a"}},
+		{Cloud: "c", Forests: []string{"a"}, GroupFilters: map[string]string{"b": "CN=g"}}, {Cloud: "c", Forests: []string{"a"}, GroupFilters: map[string]string{"a": ""}}} {
 		if _, err := Files(bad); err == nil {
 			t.Errorf("Files(%+v) accepted", bad)
 		}

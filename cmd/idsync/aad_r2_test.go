@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -242,5 +243,57 @@ func TestStagingMode(t *testing.T) {
 	s.cycle()
 	if got := names(s.cloudObjects()); len(got) != 1 {
 		t.Fatalf("the active server exported %v", got)
+	}
+}
+
+// TestR2_7_GroupBasedFilter: with a pilot group, only its members (nested
+// too) and the group itself reach the cloud; adding a member brings it in
+// through a delta cycle; with a pilot group in a second forest, a user whose
+// counterpart there (a mail contact) is not a member leaves the cloud, and
+// comes back when the counterpart joins that pilot group.
+func TestR2_7_GroupBasedFilter(t *testing.T) {
+	s := newAADSite(t, siteOpts{matchOnMail: true})
+	vic := s.user("contoso", "vic", enabled, "userPrincipalName", s.tag+"vic@contoso.test", "mail", s.tag+"vic@contoso.test")
+	wes := s.user("contoso", "wes", enabled, "userPrincipalName", s.tag+"wes@contoso.test")
+	xia := s.user("contoso", "xia", enabled, "userPrincipalName", s.tag+"xia@contoso.test")
+	sub := s.add("contoso", "CN=Sub", "objectClass", "group", "member", xia)
+	pilot := s.add("contoso", "CN=Pilot", "objectClass", "group", "member", vic, "member", sub)
+	contact := s.add("fabrikam", "CN=Vic Contoso", "objectClass", "contact", "mail", s.tag+"vic@contoso.test", "displayName", "Vic (GAL)")
+	s.opts.groupFilter = map[string]string{"contoso": pilot}
+	s.writeConfig()
+	s.cycle()
+	want := []string{"Pilot:Group", "Sub:Group", "vic:User", "xia:User"}
+	if got := names(s.cloudObjects()); !slices.Equal(got, want) {
+		t.Fatalf("with the pilot group the cloud holds %v, want %v", got, want)
+	}
+
+	m := ldap.NewModifyRequest(pilot, nil)
+	m.Add("member", []string{wes})
+	if err := s.f["contoso"].a.Modify(m); err != nil {
+		t.Fatal(err)
+	}
+	s.must("cycle")
+	s.must("cycle")
+	if got := s.cloudObjects(); got["wes"].class != "cloudUser" {
+		t.Fatalf("a member added to the pilot group did not arrive through a delta cycle: %v", names(got))
+	}
+
+	fpilot := s.add("fabrikam", "CN=Pilot", "objectClass", "group")
+	s.opts.groupFilter["fabrikam"] = fpilot
+	s.writeConfig()
+	s.cycle()
+	if got := s.cloudObjects(); got["vic"].class != "" {
+		out := s.must("mv", "search", "displayName=vic")
+		id := strings.Fields(strings.Split(out, "\n")[0])[0]
+		t.Fatalf("vic's counterpart in fabrikam is not in its pilot group, yet vic is in the cloud: %v\n%s\n%s\n%s %s", names(got), out, s.must("runs", "--limit", "12"), s.must("preview", "cloud"), id)
+	}
+	m = ldap.NewModifyRequest(fpilot, nil)
+	m.Add("member", []string{contact})
+	if err := s.f["fabrikam"].a.Modify(m); err != nil {
+		t.Fatal(err)
+	}
+	s.cycle()
+	if got := s.cloudObjects(); got["vic"].class != "cloudUser" || got["wes"].class != "cloudUser" {
+		t.Fatalf("with its counterpart a member, vic should be back: %v", names(got))
 	}
 }

@@ -45,10 +45,11 @@ type aadSite struct {
 
 type siteOpts struct {
 	matchOnMail bool
-	order       []string // forests in the order a cycle synchronizes them (precedence stays contoso, fabrikam)
-	rules       string   // custom rules YAML ("" = none)
-	threshold   int      // safety.deleteThreshold (0 = default 500)
-	staging     bool     // stagingMode
+	order       []string          // forests in the order a cycle synchronizes them (precedence stays contoso, fabrikam)
+	rules       string            // custom rules YAML ("" = none)
+	threshold   int               // safety.deleteThreshold (0 = default 500)
+	staging     bool              // stagingMode
+	groupFilter map[string]string // forest → pilot group DN
 }
 
 func bind(t *testing.T, srv *peers.LDAPServer) *ldap.Conn {
@@ -131,9 +132,17 @@ outOfBox:
   forests: [contoso, fabrikam]
   matchUsersOnMail: %v
   cloudDN: "cn={sourceAnchor},ou=people,%s"
-scheduler: {order: [%s, cloud]}
 `, s.cloud.URL, s.cloud.BindDN, s.cloud.Password, s.cloud.TargetBaseDN, s.cloud.TargetBaseDN,
-		s.opts.matchOnMail, s.cloud.TargetBaseDN, strings.Join(order, ", "))
+		s.opts.matchOnMail, s.cloud.TargetBaseDN)
+	if len(s.opts.groupFilter) > 0 {
+		b.WriteString("  groupFilters:\n")
+		for _, f := range []string{"contoso", "fabrikam"} {
+			if g, ok := s.opts.groupFilter[f]; ok {
+				fmt.Fprintf(&b, "    %s: %q\n", f, g)
+			}
+		}
+	}
+	fmt.Fprintf(&b, "scheduler: {order: [%s, cloud]}\n", strings.Join(order, ", "))
 	if s.opts.staging {
 		b.WriteString("stagingMode: true\n")
 	}
