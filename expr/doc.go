@@ -82,9 +82,10 @@
 // IgnoreFlowIfNullOrEmpty, IIF, InStr, IsNull, IsNullOrEmpty, IsPresent,
 // IsString, Item, Join, Left, Mid, NormalizeDiacritics, Not, Now,
 // NumFromDate, PCase, RandomString, Redact, RemoveDuplicates, Replace,
-// SelectUniqueValue, Split, StripSpaces, Switch, ToLower, ToUpper, Word;
-// AppRoleAssignmentsComplex and SingleAppRoleAssignment compile but fail at
-// evaluation until app role assignments exist (issue 6). Where Entra's
+// SelectUniqueValue, Split, StripSpaces, Switch, ToLower, ToUpper, Word,
+// AppRoleAssignmentsComplex and SingleAppRoleAssignment (over
+// [appRoleAssignments], the role names application provisioning gives each
+// user: all of them, or the first). Where Entra's
 // signature differs from the sync rules', the Entra one applies:
 //
 //   - Join(separator, source1, …) joins every value of its sources, skipping

@@ -60,9 +60,6 @@ func provTable() map[string]*fnSpec {
 	return provFunctions
 }
 
-// errAppRoles is returned by the functions that read app role assignments.
-var errAppRoles = errors.New("needs app role assignments, available with application provisioning (issue 6)")
-
 // UniqueChecker is the hook SelectUniqueValue uses to ask the target system
 // whether a candidate value is already taken. The provisioning engine's Env
 // implements it; without it, SelectUniqueValue returns the first non-empty
@@ -89,11 +86,19 @@ func init() {
 			}
 			return str(s + suffix), nil
 		}),
-		&fnSpec{name: "AppRoleAssignmentsComplex", min: 1, max: 1, call: func(*ctx, []value) (value, error) {
-			return null, errAppRoles
+		// The provisioning engine gives a user's app roles as the
+		// multi-valued [appRoleAssignments] (role names, in assignment
+		// order). AppRoleAssignmentsComplex passes them all on, for
+		// targets that take several roles; SingleAppRoleAssignment the
+		// first, for targets that take one (Entra picks one too).
+		&fnSpec{name: "AppRoleAssignmentsComplex", min: 1, max: 1, call: func(_ *ctx, a []value) (value, error) {
+			return a[0], nil
 		}},
-		&fnSpec{name: "SingleAppRoleAssignment", min: 1, max: 1, call: func(*ctx, []value) (value, error) {
-			return null, errAppRoles
+		&fnSpec{name: "SingleAppRoleAssignment", min: 1, max: 1, call: func(_ *ctx, a []value) (value, error) {
+			if it := a[0].items(); len(it) > 0 {
+				return it[0], nil
+			}
+			return null, nil
 		}},
 		fixed("CDate", 1, 1, true, func(_ *ctx, a []value) (value, error) {
 			if a[0].isNull() {

@@ -144,6 +144,8 @@ func provUser() testEnv {
 	} {
 		e.attrs[k] = model.Str(v)
 	}
+	// The user's app roles, as the provisioning engine gives them.
+	e.attrs["appRoleAssignments"] = model.Str("Admin", "Reader")
 	return e
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"text/tabwriter"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/idsync/idsync/config"
 	"github.com/idsync/idsync/connector"
 	"github.com/idsync/idsync/model"
+	"github.com/idsync/idsync/provisioning"
 	"github.com/idsync/idsync/rules"
 	"github.com/idsync/idsync/scheduler"
 	"github.com/idsync/idsync/snapshot"
@@ -286,6 +288,21 @@ a running step finishes its current batch first.`,
 				"liveInterval", a.cfg.Scheduler.LiveInterval.String(), "pid", os.Getpid())
 			if live := a.cfg.Scheduler.LiveInterval.Duration; live > 0 {
 				go func() { _ = s.Live(cmd.Context(), live) }()
+			}
+			// Application provisioning (provisioning.yaml next to the
+			// configuration): each application on its own interval.
+			apps := filepath.Join(filepath.Dir(a.cfg.Path), "provisioning.yaml")
+			if pf, err := provisioning.Load(apps); err == nil {
+				go provisioning.Serve(cmd.Context(), pf, a.store, a.cfg.DataDir, func(r *provisioning.Result, err error) {
+					if err != nil {
+						slog.Error("provisioning cycle", "err", err)
+						return
+					}
+					slog.Info("provisioning cycle", "app", r.App, "status", r.Status, "created", r.Created, "updated", r.Updated,
+						"disabled", r.Disabled, "deleted", r.Deleted, "errors", r.Errors)
+				})
+			} else if !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("application provisioning: %w", err)
 			}
 			return s.Start(cmd.Context())
 		},

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/idsync/idsync/engine"
+	"github.com/idsync/idsync/provisioning"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -46,7 +47,7 @@ Start with "idsync demo", which runs a full cycle on built-in sample data.`,
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
 	root.AddCommand(
 		newRunCmd(g), newCycleCmd(g), newPreviewCmd(g), newMVCmd(g), newCSCmd(g), newRunsCmd(g),
-		newRulesCmd(g), newSchedulerCmd(g), newServeCmd(g), newDemoCmd(), newGenCmd(), newConnectorsCmd(g), newBenchCmd(), newExprCmd(), newConfigCmd(g),
+		newRulesCmd(g), newSchedulerCmd(g), newServeCmd(g), newDemoCmd(), newGenCmd(), newConnectorsCmd(g), newBenchCmd(), newExprCmd(), newConfigCmd(g), newProvisioningCmd(g),
 	)
 	markUsageErrors(root)
 	return root
@@ -86,7 +87,7 @@ func exitCode(err error) int {
 	switch {
 	case errors.As(err, &u), strings.HasPrefix(err.Error(), "unknown command"):
 		return 2
-	case errors.Is(err, engine.ErrDeleteThreshold):
+	case errors.Is(err, engine.ErrDeleteThreshold), errors.Is(err, provisioning.ErrDeleteThreshold):
 		return 3
 	case errors.Is(err, engine.ErrLocked):
 		return 4

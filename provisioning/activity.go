@@ -1,0 +1,193 @@
+package provisioning
+
+import (
+	"bufio"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Actions of the activity report (R3.6).
+const (
+	ActCreate     = "create"
+	ActUpdate     = "update"
+	ActDisable    = "disable"
+	ActDelete     = "delete"
+	ActSkip       = "skip"
+	ActError      = "error"
+	ActQuarantine = "quarantine"
+	ActCycle      = "cycle"
+)
+
+// Skip reasons.
+const (
+	ReasonNotAssigned = "not assigned"
+	ReasonOutOfScope  = "out of scope"
+	ReasonNoChange    = "no change"
+)
+
+// RedactedValue replaces the values of Redact-ed mappings in reports.
+const RedactedValue = "[Redact]"
+
+// Activity is one entry of the activity report.
+type Activity struct {
+	Time   time.Time `json:"time"`
+	App    string    `json:"app"`
+	Cycle  int64     `json:"cycle"`
+	Action string    `json:"action"`
+	// Object is the MV object ID ("" for cycle-wide entries), Name the
+	// account name and SCIMID the account's id in the application.
+	Object string `json:"object,omitempty"`
+	Name   string `json:"name,omitempty"`
+	SCIMID string `json:"scimId,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	// Changes are the attributes changed with their new values (redacted
+	// ones hidden).
+	Changes map[string][]string `json:"changes,omitempty"`
+	Error   string              `json:"error,omitempty"`
+}
+
+// LogPath is the activity report of an application under dataDir.
+func LogPath(dataDir, app string) string {
+	return filepath.Join(dataDir, "provisioning", app+".activity.jsonl")
+}
+
+// activityLog appends activities to a JSON-lines file.
+type activityLog struct {
+	mu  sync.Mutex
+	f   *os.File
+	w   *bufio.Writer
+	err error
+}
+
+func openActivityLog(path string) (*activityLog, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("activity report: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("activity report: %w", err)
+	}
+	return &activityLog{f: f, w: bufio.NewWriter(f)}, nil
+}
+
+func (l *activityLog) add(a *Activity) {
+	b, err := json.Marshal(a)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err == nil {
+		b = append(b, '\n')
+		_, err = l.w.Write(b)
+	}
+	if err != nil && l.err == nil {
+		l.err = err
+	}
+}
+
+func (l *activityLog) close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	err := l.w.Flush()
+	if cerr := l.f.Close(); err == nil {
+		err = cerr
+	}
+	if l.err != nil {
+		err = l.err
+	}
+	if err != nil {
+		return fmt.Errorf("activity report: %w", err)
+	}
+	return nil
+}
+
+// ReadLog returns the activities of a report file at or after since (zero:
+// all), oldest first. A missing file has no activities.
+func ReadLog(path string, since time.Time) ([]Activity, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []Activity
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 64*1024), 16<<20)
+	line := 0
+	for sc.Scan() {
+		line++
+		if len(strings.TrimSpace(sc.Text())) == 0 {
+			continue
+		}
+		var a Activity
+		if err := json.Unmarshal(sc.Bytes(), &a); err != nil {
+			// A line cut by a crash: skip it.
+			continue
+		}
+		if !since.IsZero() && a.Time.Before(since) {
+			continue
+		}
+		out = append(out, a)
+	}
+	if err := sc.Err(); err != nil {
+		return out, fmt.Errorf("%s line %d: %w", path, line, err)
+	}
+	return out, nil
+}
+
+// ParseSince reads a --since value: a duration back from now ("24h") or an
+// RFC 3339 time.
+func ParseSince(s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil {
+		return now.Add(-d), nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("--since %q: give a duration (24h, 30m) or an RFC 3339 time (2026-11-23T10:00:00Z)", s)
+}
+
+// WriteJSON writes activities as JSON lines.
+func WriteJSON(w io.Writer, acts []Activity) error {
+	enc := json.NewEncoder(w)
+	for i := range acts {
+		if err := enc.Encode(&acts[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// WriteCSV writes activities as CSV with a header row; changes are
+// name=value pairs separated by "; ".
+func WriteCSV(w io.Writer, acts []Activity) error {
+	cw := csv.NewWriter(w)
+	_ = cw.Write([]string{"time", "app", "cycle", "action", "object", "name", "scimId", "reason", "changes", "error"})
+	for _, a := range acts {
+		names := make([]string, 0, len(a.Changes))
+		for n := range a.Changes {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		var ch []string
+		for _, n := range names {
+			ch = append(ch, n+"="+strings.Join(a.Changes[n], "|"))
+		}
+		_ = cw.Write([]string{a.Time.UTC().Format(time.RFC3339), a.App, fmt.Sprint(a.Cycle), a.Action, a.Object, a.Name,
+			a.SCIMID, a.Reason, strings.Join(ch, "; "), a.Error})
+	}
+	cw.Flush()
+	return cw.Error()
+}

@@ -1,0 +1,102 @@
+package provisioning
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/idsync/idsync/model"
+	"github.com/idsync/idsync/store"
+)
+
+// State is what provisioning remembers of an application between cycles.
+// It is kept as one JSON store setting per application (SettingKey); the
+// hashes of exported values let later cycles skip unchanged accounts
+// without keeping the values themselves (redacted values never reach the
+// store).
+type State struct {
+	// Accounts are the accounts provisioned (or matched), by MV object ID.
+	Accounts map[string]*Account `json:"accounts"`
+	// Quarantine is set while the application is quarantined.
+	Quarantine *Quarantine `json:"quarantine,omitempty"`
+	// LastCycle is when the last completed cycle started ("" before the
+	// first one) and LastStatus its outcome.
+	LastCycle  time.Time `json:"lastCycle,omitzero"`
+	LastStatus string    `json:"lastStatus,omitempty"`
+	// Cycles counts the cycles run.
+	Cycles int64 `json:"cycles"`
+}
+
+// Account is one account of the application linked to an MV object.
+type Account struct {
+	// ID is the SCIM id.
+	ID string `json:"id"`
+	// Name is the account's userName (or first matching attribute), for
+	// reports.
+	Name string `json:"name,omitempty"`
+	// Hashes are the hashes of the values last exported, by target
+	// attribute.
+	Hashes map[string]string `json:"h,omitempty"`
+	// Disabled is set once the account was disabled (deprovisioned).
+	Disabled bool `json:"disabled,omitempty"`
+	// Matched is set when the account existed before idsync provisioned it.
+	Matched bool `json:"matched,omitempty"`
+}
+
+// Quarantine records a quarantined application.
+type Quarantine struct {
+	Since  time.Time `json:"since"`
+	Until  time.Time `json:"until"`
+	Level  int       `json:"level"`
+	Reason string    `json:"reason"`
+}
+
+// SettingKey is the store setting that holds an application's state.
+func SettingKey(app string) string { return "provisioning/" + app }
+
+// LoadState reads an application's state (empty when none).
+func LoadState(ctx context.Context, st store.Store, app string) (*State, error) {
+	s := &State{}
+	v, err := st.Setting(ctx, SettingKey(app))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return nil, fmt.Errorf("read the provisioning state of %q: %w", app, err)
+	default:
+		if err := json.Unmarshal([]byte(v), s); err != nil {
+			return nil, fmt.Errorf("read the provisioning state of %q: %w", app, err)
+		}
+	}
+	if s.Accounts == nil {
+		s.Accounts = map[string]*Account{}
+	}
+	return s, nil
+}
+
+// SaveState writes an application's state.
+func SaveState(ctx context.Context, st store.Store, app string, s *State) error {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	if err := st.SetSetting(ctx, SettingKey(app), string(b)); err != nil {
+		return fmt.Errorf("save the provisioning state of %q: %w", app, err)
+	}
+	return nil
+}
+
+// hashValues hashes an attribute's values independently of their order.
+func hashValues(v model.Values) string {
+	vals := slices.Clone(v.Values)
+	slices.Sort(vals)
+	h := sha256.New()
+	for _, s := range vals {
+		fmt.Fprintf(h, "%d:%s;", len(s), s)
+	}
+	return hex.EncodeToString(h.Sum(nil)[:12])
+}
