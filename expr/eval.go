@@ -44,7 +44,7 @@ type EvalError struct {
 }
 
 func (e *EvalError) Error() string {
-	return fmt.Sprintf("expression %d:%d: %s", e.Line, e.Col, e.Msg)
+	return fmt.Sprintf("line %d, col %d: %s", e.Line, e.Col, e.Msg)
 }
 
 // UserError is the error Error("message") raises; its text is the message.

@@ -12,26 +12,26 @@ import (
 
 func TestSyntaxErrors(t *testing.T) {
 	tests := []struct{ src, want string }{
-		{`IIF([a], LCase([b]), Lcase([c]))`, `expression 1:22: unknown function "Lcase" (did you mean "LCase"?)`},
-		{`Lefft("abc", 1)`, `expression 1:1: unknown function "Lefft" (did you mean "Left"?)`},
-		{`Frobnicate(1)`, `expression 1:1: unknown function "Frobnicate"`},
-		{`Left("abc", 1`, `expression 1:14: expected ',' or ')' in the arguments of Left, got end of expression`},
-		{`(1 + 2`, `expression 1:7: expected ')', got end of expression`},
-		{`"abc`, `expression 1:1: unterminated string literal`},
-		{`[abc`, `expression 1:1: unterminated attribute name`},
-		{`%Domain.FQDN`, `expression 1:1: unterminated parameter`},
-		{`1 +`, `expression 1:4: expected a value, got end of expression`},
-		{`1 2`, `expression 1:3: unexpected number after the end of the expression`},
-		{`Left("a")`, `expression 1:1: Left takes 2 arguments, got 1`},
-		{`Mid("a")`, `expression 1:1: Mid takes 2 to 3 arguments, got 1`},
-		{`Switch(True, 1, False)`, `expression 1:1: Switch: needs pairs of condition and value`},
-		{`Select(item, [a], 1)`, `expression 1:8: Select: the first argument must be a variable such as $item`},
-		{`$item`, `expression 1:1: variable $item is not defined here`},
-		{`Select($x, $x, 1)`, `expression 1:12: variable $x is not defined here`},
-		{"IIF(True,\n  1,\n  nul)", `expression 3:3: unknown name "nul" (did you mean "NULL"?)`},
-		{`1 # 2`, `expression 1:3: unexpected character '#'`},
-		{`Left`, `expression 1:1: function Left needs '(' and its arguments`},
-		{`99999999999999999999`, `expression 1:1: number 99999999999999999999 is out of range`},
+		{`IIF([a], LCase([b]), Lcase([c]))`, `line 1, col 22: unknown function "Lcase" (did you mean "LCase"?)`},
+		{`Lefft("abc", 1)`, `line 1, col 1: unknown function "Lefft" (did you mean "Left"?)`},
+		{`Frobnicate(1)`, `line 1, col 1: unknown function "Frobnicate"`},
+		{`Left("abc", 1`, `line 1, col 14: expected ',' or ')' in the arguments of Left, got end of expression`},
+		{`(1 + 2`, `line 1, col 7: expected ')', got end of expression`},
+		{`"abc`, `line 1, col 1: unterminated string literal`},
+		{`[abc`, `line 1, col 1: unterminated attribute name`},
+		{`%Domain.FQDN`, `line 1, col 1: unterminated parameter`},
+		{`1 +`, `line 1, col 4: expected a value, got end of expression`},
+		{`1 2`, `line 1, col 3: unexpected number after the end of the expression`},
+		{`Left("a")`, `line 1, col 1: Left takes 2 arguments, got 1`},
+		{`Mid("a")`, `line 1, col 1: Mid takes 2 to 3 arguments, got 1`},
+		{`Switch(True, 1, False)`, `line 1, col 1: Switch: needs pairs of condition and value`},
+		{`Select(item, [a], 1)`, `line 1, col 8: Select: the first argument must be a variable such as $item`},
+		{`$item`, `line 1, col 1: variable $item is not defined here`},
+		{`Select($x, $x, 1)`, `line 1, col 12: variable $x is not defined here`},
+		{"IIF(True,\n  1,\n  nul)", `line 3, col 3: unknown name "nul" (did you mean "NULL"?)`},
+		{`1 # 2`, `line 1, col 3: unexpected character '#'`},
+		{`Left`, `line 1, col 1: function Left needs '(' and its arguments`},
+		{`99999999999999999999`, `line 1, col 1: number 99999999999999999999 is out of range`},
 		{`&H12345678901234567`, `out of range`},
 		{`[]`, `empty attribute name`},
 		{`12abc`, `unexpected character 'a' after number`},
@@ -66,7 +66,7 @@ func TestEvalErrors(t *testing.T) {
 	c, _ = Compile(`"prefix" & Left([givenName], "three")`)
 	_, err = c.Eval(env)
 	var ee *EvalError
-	if !errors.As(err, &ee) || ee.Col != 12 || !strings.Contains(err.Error(), `expression 1:12: Left: argument 2: "three" is not a number`) {
+	if !errors.As(err, &ee) || ee.Col != 12 || !strings.Contains(err.Error(), `line 1, col 12: Left: argument 2: "three" is not a number`) {
 		t.Errorf("eval error: got %v", err)
 	}
 }

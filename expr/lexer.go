@@ -43,7 +43,7 @@ type SyntaxError struct {
 }
 
 func (e *SyntaxError) Error() string {
-	return fmt.Sprintf("expression %d:%d: %s", e.Line, e.Col, e.Msg)
+	return fmt.Sprintf("line %d, col %d: %s", e.Line, e.Col, e.Msg)
 }
 
 func errAt(p pos, format string, args ...any) *SyntaxError {
