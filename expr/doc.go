@@ -66,7 +66,7 @@
 // returns an error whose message is msg (*UserError); the engine turns it
 // into a per-object error. Other evaluation errors are *EvalError values
 // with the position of the failing call or operator; syntax errors are
-// *SyntaxError values ("expression 1:14: unknown function …").
+// *SyntaxError values ("line 1, col 14: unknown function …").
 //
 // # Dialect 2: application provisioning
 //
