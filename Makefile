@@ -28,18 +28,18 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x ./engine/ ./store/sqlite/ ./rules/ ./connector/file/ ./sample/ ./expr/
 
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzParseRules -fuzztime 60s ./rules
-	$(GO) test -run '^$$' -fuzz FuzzScopeMatch -fuzztime 60s ./rules
-	$(GO) test -run '^$$' -fuzz FuzzExpandDN -fuzztime 60s ./rules
-	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 60s ./expr
-	$(GO) test -run '^$$' -fuzz FuzzParseProvisioning -fuzztime 60s ./expr
-	$(GO) test -run '^$$' -fuzz FuzzDecodeCS -fuzztime 60s ./store/sqlite
-	$(GO) test -run '^$$' -fuzz FuzzParseLDIF -fuzztime 60s ./connector/file
-	$(GO) test -run '^$$' -fuzz FuzzParseCSV -fuzztime 60s ./connector/file
-	$(GO) test -run '^$$' -fuzz FuzzParsePath -fuzztime 60s ./connector/scim
-	$(GO) test -run '^$$' -fuzz FuzzParseSubschema -fuzztime 60s ./connector/ldap
-	$(GO) test -run '^$$' -fuzz FuzzScope -fuzztime 60s ./connector/ldap
-	$(GO) test -run '^$$' -fuzz FuzzParseWatermark -fuzztime 60s ./connector/graph
+	$(GO) test -run '^$$' -fuzz '^FuzzParseRules$$' -fuzztime 60s ./rules
+	$(GO) test -run '^$$' -fuzz '^FuzzScopeMatch$$' -fuzztime 60s ./rules
+	$(GO) test -run '^$$' -fuzz '^FuzzExpandDN$$' -fuzztime 60s ./rules
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 60s ./expr
+	$(GO) test -run '^$$' -fuzz '^FuzzParseProvisioning$$' -fuzztime 60s ./expr
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeCS$$' -fuzztime 60s ./store/sqlite
+	$(GO) test -run '^$$' -fuzz '^FuzzParseLDIF$$' -fuzztime 60s ./connector/file
+	$(GO) test -run '^$$' -fuzz '^FuzzParseCSV$$' -fuzztime 60s ./connector/file
+	$(GO) test -run '^$$' -fuzz '^FuzzParsePath$$' -fuzztime 60s ./connector/scim
+	$(GO) test -run '^$$' -fuzz '^FuzzParseSubschema$$' -fuzztime 60s ./connector/ldap
+	$(GO) test -run '^$$' -fuzz '^FuzzScope$$' -fuzztime 60s ./connector/ldap
+	$(GO) test -run '^$$' -fuzz '^FuzzParseWatermark$$' -fuzztime 60s ./connector/graph
 
 demo: build
 	./bin/idsync demo
