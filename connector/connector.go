@@ -80,12 +80,18 @@ const (
 	Upsert ChangeKind = iota
 	// Delete says the object with the anchor no longer exists.
 	Delete
+	// Present says the object with the anchor still exists, unchanged. A
+	// delta import that cannot see deletions (a change feed of timestamps)
+	// emits Present for every object it did not emit otherwise; the engine
+	// then takes every object of the partition that was neither emitted
+	// nor present for deleted, as after a full import.
+	Present
 )
 
 // Change is one object reported by an import: its full state, or its deletion.
 type Change struct {
 	Kind   ChangeKind
-	Object *model.Object // for Delete only Anchor (and DN if known) are set
+	Object *model.Object // for Delete and Present only Anchor (and DN if known) are set
 }
 
 // FullImporter streams every object of a partition. emit is called once per

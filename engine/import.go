@@ -129,18 +129,32 @@ func (e *Engine) importPartition(ctx context.Context, rr *runRec, c *Connector, 
 			}
 		}
 	} else {
+		presence := false
 		newWM, err = di.DeltaImport(ctx, req, wm, func(ch connector.Change) error {
-			if ch.Kind == connector.Delete {
+			switch ch.Kind {
+			case connector.Delete:
 				if o, ok := im.byAnc[ch.Object.Anchor]; ok && !o.Deleted {
 					im.markDeleted(o)
 					return im.flush(ctx, false)
 				}
+				return nil
+			case connector.Present:
+				presence = true
+				im.seen[ch.Object.Anchor] = true
 				return nil
 			}
 			return im.upsert(ctx, ch.Object)
 		})
 		if err != nil {
 			return err
+		}
+		if presence {
+			// The connector listed every object that still exists.
+			for anc, o := range im.byAnc {
+				if !im.seen[anc] && !o.Placeholder && !o.Deleted {
+					im.markDeleted(o)
+				}
+			}
 		}
 	}
 	if newWM != "" {

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	ldap "github.com/go-ldap/ldap/v3"
 
@@ -17,11 +18,12 @@ import (
 )
 
 // Watermarks are "<method>:<payload>": dirsync:<base64 cookie>,
-// usn:<highestCommittedUSN>, syncrepl:<base64 cookie>.
+// usn:<highestCommittedUSN>, syncrepl:<base64 cookie>, ts:<GeneralizedTime>.
 
 // deltaMethod picks the delta method: the configured one, else DirSync on
 // Active Directory (uSNChanged polling when the server lacks the control),
-// RFC 4533 content synchronization on servers with syncprov, none otherwise.
+// RFC 4533 content synchronization on servers with syncprov, modifyTimestamp
+// polling on OpenLDAP without it, none otherwise.
 func (c *Connector) deltaMethod(r *rootDSE) string {
 	if c.s.DeltaMethod != DeltaAuto {
 		return c.s.DeltaMethod
@@ -33,6 +35,8 @@ func (c *Connector) deltaMethod(r *rootDSE) string {
 		return DeltaUSN
 	case r.controls[oidSyncRequest]:
 		return DeltaSyncRepl
+	case r.flavor == FlavorOpenLDAP:
+		return DeltaTimestamp // no syncprov: modifyTimestamp polling
 	}
 	return DeltaNone
 }
@@ -67,6 +71,12 @@ func (c *Connector) deltaStart(ctx context.Context, part string) (string, error)
 			return "", fmt.Errorf("start DirSync on %s (the account needs the 'Replicating Directory Changes' right on the domain, or set deltaMethod: usnchanged): %w", part, err)
 		}
 		return "dirsync:" + base64.StdEncoding.EncodeToString(cookie), nil
+	case DeltaTimestamp:
+		ts, err := c.maxTimestamp(ctx, part)
+		if err != nil {
+			return "", fmt.Errorf("start timestamp polling on %s: %w", part, err)
+		}
+		return "ts:" + ts, nil
 	case DeltaSyncRepl:
 		cookie, err := c.syncRepl(ctx, part, "(&(objectClass=top)(!(objectClass=top)))", nil, nil)
 		if err != nil {
@@ -117,6 +127,7 @@ func (c *Connector) DeltaImport(ctx context.Context, req connector.ImportRequest
 	}
 	var changed []changedEntry
 	var next string
+	presence := false // timestamps cannot show deletions: list what exists
 	switch method {
 	case "dirsync":
 		cookie, err := base64.StdEncoding.DecodeString(payload)
@@ -156,6 +167,19 @@ func (c *Connector) DeltaImport(ctx context.Context, req connector.ImportRequest
 			return "", fmt.Errorf("content synchronization of %s: %w", part, err)
 		}
 		next = "syncrepl:" + base64.StdEncoding.EncodeToString(cookie)
+	case "ts":
+		if _, err := parseLDAPTime(payload); err != nil {
+			return "", fmt.Errorf("watermark %q: %w: run a full import", watermark, err)
+		}
+		// The next search starts at the latest timestamp this one saw
+		// (>=: a change made in that same second is read again, never
+		// missed).
+		var ts string
+		if changed, ts, err = c.timestampChanges(ctx, sc, part, payload); err != nil {
+			return "", fmt.Errorf("modifyTimestamp search of %s: %w", part, err)
+		}
+		next = "ts:" + ts
+		presence = true
 	default:
 		return "", fmt.Errorf("watermark %q is not one of this connector's: run a full import", watermark)
 	}
@@ -219,13 +243,101 @@ func (c *Connector) DeltaImport(ctx context.Context, req connector.ImportRequest
 			return "", err
 		}
 	}
+	if presence {
+		if err := c.emitPresent(ctx, req, emit); err != nil {
+			return "", err
+		}
+	}
 	return next, nil
+}
+
+// maxTimestamp returns the latest modifyTimestamp of the partition (the
+// server's clock, not ours), or the epoch for an empty partition; a full
+// import starts timestamp polling from it. It reads every entry's
+// modifyTimestamp, once per full import.
+func (c *Connector) maxTimestamp(ctx context.Context, part string) (string, error) {
+	latest := "19700101000000Z"
+	var lt time.Time
+	err := c.pool.do(ctx, func(conn *ldap.Conn) error {
+		return c.pagedSearch(ctx, conn, part, "(modifyTimestamp=*)", []string{"modifyTimestamp"}, func(e *ldap.Entry) error {
+			v := e.GetAttributeValue("modifyTimestamp")
+			if t, err := parseLDAPTime(v); err == nil && t.After(lt) {
+				lt, latest = t, v
+			}
+			return nil
+		})
+	})
+	return latest, err
+}
+
+// timestampChanges lists the entries modified at or after ts, and the
+// latest modifyTimestamp among them (ts when none).
+func (c *Connector) timestampChanges(ctx context.Context, sc *dirSchema, part, ts string) ([]changedEntry, string, error) {
+	var out []changedEntry
+	latest := ts
+	lt, _ := parseLDAPTime(ts)
+	err := c.pool.do(ctx, func(conn *ldap.Conn) error {
+		out, latest = out[:0], ts
+		return c.pagedSearch(ctx, conn, part, "(modifyTimestamp>="+ldap.EscapeFilter(ts)+")", []string{"modifyTimestamp", c.s.Anchor}, func(e *ldap.Entry) error {
+			ce := changedEntry{dn: canonicalDN(e.DN)}
+			if raw := e.GetRawAttributeValue(c.s.Anchor); len(raw) > 0 {
+				ce.anchor = c.anchorText(sc, raw)
+			}
+			out = append(out, ce)
+			v := e.GetAttributeValue("modifyTimestamp")
+			if t, err := parseLDAPTime(v); err == nil && t.After(lt) {
+				lt, latest = t, v
+			}
+			return nil
+		})
+	})
+	return out, latest, err
+}
+
+// emitPresent emits connector.Present for every in-scope entry, so that the
+// engine can tell which objects were deleted.
+func (c *Connector) emitPresent(ctx context.Context, req connector.ImportRequest, emit func(connector.Change) error) error {
+	sc, err := c.loadSchema(ctx)
+	if err != nil {
+		return err
+	}
+	part, err := c.partition(ctx, req.Partition)
+	if err != nil {
+		return err
+	}
+	bases, err := c.s.searchBases(part)
+	if err != nil {
+		return err
+	}
+	filter := c.classFilter(req.ObjectTypes)
+	for _, base := range bases {
+		err := c.pool.do(ctx, func(conn *ldap.Conn) error {
+			return c.pagedSearch(ctx, conn, base, filter, []string{"objectClass", c.s.Anchor}, func(e *ldap.Entry) error {
+				if c.objectType(e.GetAttributeValues("objectClass")) == "" {
+					return nil
+				}
+				if ok, err := c.s.inScope(e.DN); err != nil || !ok {
+					return nil //nolint:nilerr // out of scope: not present for idsync
+				}
+				raw := e.GetRawAttributeValue(c.s.Anchor)
+				if len(raw) == 0 {
+					return nil
+				}
+				return emit(connector.Change{Kind: connector.Present, Object: &model.Object{Anchor: c.anchorText(sc, raw), DN: canonicalDN(e.DN)}})
+			})
+		})
+		if err != nil && !(ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) && base != part) {
+			return fmt.Errorf("list the entries of %s: %w", base, err)
+		}
+	}
+	return nil
 }
 
 // changedEntry is one entry a delta search reported as changed.
 type changedEntry struct {
 	guid    []byte // AD objectGUID
 	uuid    string // RFC 4533 entryUUID
+	anchor  string // the anchor, when the delta search returned it
 	dn      string
 	deleted bool
 }
@@ -236,6 +348,8 @@ func (ce changedEntry) key() string {
 		return "g:" + string(ce.guid)
 	case ce.uuid != "":
 		return "u:" + ce.uuid
+	case ce.anchor != "":
+		return "a:" + ce.anchor
 	}
 	return "d:" + strings.ToLower(ce.dn)
 }
@@ -253,6 +367,8 @@ func (ce changedEntry) base() string {
 // method does not carry the configured anchor attribute.
 func (c *Connector) changeAnchor(ce changedEntry) string {
 	switch {
+	case ce.anchor != "":
+		return ce.anchor
 	case len(ce.guid) > 0 && strings.EqualFold(c.s.Anchor, "objectGUID"):
 		return base64.StdEncoding.EncodeToString(ce.guid)
 	case ce.uuid != "" && strings.EqualFold(c.s.Anchor, "entryUUID"):

@@ -47,8 +47,10 @@
 //     under a noNewChildren parent is out of scope unless included itself.
 //   - types: attribute type overrides ({employeeNumber: integer}); types
 //     come from the directory's schema otherwise.
-//   - deltaMethod: dirsync or usnchanged (AD), syncrepl (RFC 4533), or none.
-//     Picked from what the server offers when left out.
+//   - deltaMethod: dirsync or usnchanged (AD), syncrepl (RFC 4533),
+//     timestamp (modifyTimestamp polling with a listing of what still
+//     exists, for OpenLDAP without syncprov), or none. Picked from what the
+//     server offers when left out.
 //
 // # Import
 //

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	ldap "github.com/go-ldap/ldap/v3"
 
@@ -353,5 +354,72 @@ func TestSlapdSchemaAndPartitions(t *testing.T) {
 	cs, err := c.Containers(ctx, srv.BaseDN)
 	if err != nil || len(cs) < 2 {
 		t.Fatalf("containers = %v, %v", cs, err)
+	}
+}
+
+// TestSlapdTimestampDelta: without a change feed (deltaMethod timestamp),
+// a delta import reads the entries modified since the last one again and
+// lists every entry that still exists (connector.Present), so that the
+// engine sees deletions and moves out of scope too.
+func TestSlapdTimestampDelta(t *testing.T) {
+	srv := peers.Slapd(t)
+	a := admin(t, srv)
+	people := "ou=people," + srv.BaseDN
+	mustAdd(t, a, "ou=gone,"+srv.BaseDN, map[string][]string{"objectClass": {"organizationalUnit"}})
+	for _, cn := range []string{"keep", "change", "remove", "move"} {
+		mustAdd(t, a, "cn="+cn+","+people, person(cn))
+	}
+	c := newSlapdConnector(t, srv, func(c *Config) {
+		c.DeltaMethod = DeltaTimestamp
+		c.Containers.Include = []string{people}
+	})
+	im := fullImport(t, c, connector.ImportRequest{Attributes: []string{"cn", "mail"}})
+	if !strings.HasPrefix(im.wm, "ts:") || len(im.objs) != 4 {
+		t.Fatalf("watermark %q, %d objects", im.wm, len(im.objs))
+	}
+	time.Sleep(1100 * time.Millisecond) // modifyTimestamp has a resolution of one second
+	mod := ldap.NewModifyRequest("cn=change,"+people, nil)
+	mod.Replace("mail", []string{"changed@example.test"})
+	if err := a.Modify(mod); err != nil {
+		t.Fatal(err)
+	}
+	mustAdd(t, a, "cn=new,"+people, person("new"))
+	if err := a.Del(ldap.NewDelRequest("cn=remove,"+people, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.ModifyDN(ldap.NewModifyDNRequest("cn=move,"+people, "cn=move", true, "ou=gone,"+srv.BaseDN)); err != nil {
+		t.Fatal(err)
+	}
+	ups, present := map[string]string{}, map[string]bool{}
+	var dels []string
+	next, err := c.DeltaImport(context.Background(), connector.ImportRequest{Attributes: []string{"cn", "mail"}}, im.wm, func(ch connector.Change) error {
+		switch ch.Kind {
+		case connector.Upsert:
+			ups[ch.Object.Attrs.First("cn")] = ch.Object.Attrs.First("mail")
+		case connector.Present:
+			present[ch.Object.Anchor] = true
+		case connector.Delete:
+			dels = append(dels, ch.Object.Anchor)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Entries modified in the watermark's second (keep, from the full
+	// import) are read again: >= never misses a change made in that second.
+	if ups["change"] != "changed@example.test" || ups["new"] == "" || ups["remove"] != "" || ups["move"] != "" {
+		t.Errorf("upserts = %v, want change and new (keep may be read again)", ups)
+	}
+	if !slices.Contains(dels, im.byName["move"].Anchor) {
+		t.Errorf("deletes = %v, want move (left the containers)", dels)
+	}
+	for cn, want := range map[string]bool{"keep": true, "change": true, "remove": false, "move": false} {
+		if present[im.byName[cn].Anchor] != want {
+			t.Errorf("%s present = %v, want %v", cn, !want, want)
+		}
+	}
+	if !strings.HasPrefix(next, "ts:") || next <= im.wm {
+		t.Errorf("next watermark %q after %q", next, im.wm)
 	}
 }
