@@ -326,7 +326,8 @@ func (c *Connector) emitPresent(ctx context.Context, req connector.ImportRequest
 				return emit(connector.Change{Kind: connector.Present, Object: &model.Object{Anchor: c.anchorText(sc, raw), DN: canonicalDN(e.DN)}})
 			})
 		})
-		if err != nil && !(ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) && base != part) {
+		gone := ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) && base != part // an included container that no longer exists
+		if err != nil && !gone {
 			return fmt.Errorf("list the entries of %s: %w", base, err)
 		}
 	}
