@@ -64,6 +64,7 @@ type rootDSE struct {
 	rootDomainNC     string
 	subschema        string
 	controls         map[string]bool
+	extensions       map[string]bool
 	highestCommitted string
 	dnsHostName      string
 }
@@ -91,7 +92,7 @@ func (c *Connector) rootDSE(ctx context.Context) (*rootDSE, error) {
 		res, err := conn.Search(ldap.NewSearchRequest("", ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
 			"(objectClass=*)", []string{"*", "+", "namingContexts", "supportedControl", "supportedCapabilities",
 				"highestCommittedUSN", "subschemaSubentry", "vendorName", "defaultNamingContext",
-				"configurationNamingContext", "schemaNamingContext", "rootDomainNamingContext", "dnsHostName"}, nil))
+				"configurationNamingContext", "schemaNamingContext", "rootDomainNamingContext", "dnsHostName", "supportedExtension"}, nil))
 		if err != nil {
 			return err
 		}
@@ -112,11 +113,15 @@ func (c *Connector) rootDSE(ctx context.Context) (*rootDSE, error) {
 		rootDomainNC:    e.GetAttributeValue("rootDomainNamingContext"),
 		subschema:       e.GetAttributeValue("subschemaSubentry"),
 		controls:        map[string]bool{},
+		extensions:      map[string]bool{},
 		dnsHostName:     e.GetAttributeValue("dnsHostName"),
 	}
 	r.highestCommitted = e.GetAttributeValue("highestCommittedUSN")
 	for _, oid := range e.GetAttributeValues("supportedControl") {
 		r.controls[oid] = true
+	}
+	for _, oid := range e.GetAttributeValues("supportedExtension") {
+		r.extensions[oid] = true
 	}
 	switch {
 	case slices.Contains(e.GetAttributeValues("supportedCapabilities"), oidADCapability):

@@ -80,5 +80,7 @@
 // delete ErrNotFound, value adds and removes already applied are turned into
 // the resulting value set, a rename already done succeeds. unicodePwd is
 // encoded as AD expects (quoted, UTF-16LE); AD accepts it only over an
-// encrypted connection.
+// encrypted connection. A new userPassword is set with the Password Modify
+// extended operation where the server supports it (RFC 3062), so the server
+// hashes it.
 package ldap

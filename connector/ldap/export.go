@@ -243,11 +243,42 @@ func adPassword(p string) string {
 	return string(b)
 }
 
+// usePasswordModify reports whether userPassword is set with the Password
+// Modify extended operation (RFC 3062), which lets the server hash it by
+// its policy: on servers other than AD that support it.
+func (c *Connector) usePasswordModify() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.root != nil && c.s.Flavor != FlavorAD && c.root.extensions[oidPasswordModifyEx]
+}
+
+// setPassword sets userPassword with the Password Modify extended operation.
+func setPassword(conn *ldap.Conn, dn string, ch connector.AttrChange) error {
+	if len(ch.Values) != 1 {
+		return fmt.Errorf("userPassword: one new password expected, got %d values", len(ch.Values))
+	}
+	if _, err := conn.PasswordModify(&ldap.PasswordModifyRequest{UserIdentity: dn, NewPassword: ch.Values[0]}); err != nil {
+		return fmt.Errorf("set userPassword (Password Modify extended operation): %w", err)
+	}
+	return nil
+}
+
+// isNewPassword reports whether a change sets userPassword to a new value.
+func isNewPassword(ch connector.AttrChange) bool {
+	return strings.EqualFold(ch.Name, "userPassword") && (ch.Mode == connector.Replace || ch.Mode == connector.AddVals) && len(ch.Values) > 0
+}
+
 func (c *Connector) add(conn *ldap.Conn, sc *dirSchema, op connector.ExportOp) (string, error) {
 	req := ldap.NewAddRequest(op.DN, nil)
 	hasClass := false
+	extop := c.usePasswordModify()
+	var password *connector.AttrChange
 	for _, ch := range op.Changes {
 		if ch.Mode == connector.DelVals || len(ch.Values) == 0 {
+			continue
+		}
+		if extop && isNewPassword(ch) {
+			password = &ch
 			continue
 		}
 		vals, err := c.values(sc, ch)
@@ -287,6 +318,9 @@ func (c *Connector) add(conn *ldap.Conn, sc *dirSchema, op connector.ExportOp) (
 		}
 	}
 	err := conn.Add(req)
+	if err == nil && password != nil {
+		return "", setPassword(conn, op.DN, *password)
+	}
 	if ldap.IsErrorWithCode(err, ldap.LDAPResultEntryAlreadyExists) {
 		anchor, rerr := c.readAnchor(conn, sc, op.DN)
 		if rerr != nil {
@@ -322,10 +356,23 @@ func (c *Connector) update(conn *ldap.Conn, sc *dirSchema, op connector.ExportOp
 		}
 		dn = op.NewDN
 	}
-	if len(op.Changes) == 0 {
+	changes := op.Changes
+	if c.usePasswordModify() {
+		changes = make([]connector.AttrChange, 0, len(op.Changes))
+		for _, ch := range op.Changes {
+			if isNewPassword(ch) {
+				if err := setPassword(conn, dn, ch); err != nil {
+					return err
+				}
+				continue
+			}
+			changes = append(changes, ch)
+		}
+	}
+	if len(changes) == 0 {
 		return nil
 	}
-	req, err := c.modifyRequest(sc, dn, op.Changes)
+	req, err := c.modifyRequest(sc, dn, changes)
 	if err != nil {
 		return err
 	}
@@ -336,7 +383,7 @@ func (c *Connector) update(conn *ldap.Conn, sc *dirSchema, op connector.ExportOp
 	case ldap.IsErrorWithCode(err, ldap.LDAPResultAttributeOrValueExists), ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchAttribute):
 		// A replay of value adds or removes that were applied already, in
 		// part or in full: write the resulting value sets instead.
-		return c.converge(conn, sc, dn, op.Changes)
+		return c.converge(conn, sc, dn, changes)
 	}
 	return err
 }

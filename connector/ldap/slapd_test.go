@@ -423,3 +423,49 @@ func TestSlapdTimestampDelta(t *testing.T) {
 		t.Errorf("next watermark %q after %q", next, im.wm)
 	}
 }
+
+// TestSlapdPassword: userPassword is set with the Password Modify extended
+// operation, on add and on update, and the user can bind with it.
+func TestSlapdPassword(t *testing.T) {
+	srv := peers.Slapd(t)
+	c := newSlapdConnector(t, srv, func(c *Config) { c.BaseDN = srv.TargetBaseDN })
+	dn := "cn=pat,ou=people," + srv.TargetBaseDN
+	ctx := context.Background()
+	res := c.Export(ctx, []connector.ExportOp{{ID: "a", Op: connector.OpAdd, DN: dn, ObjectType: "user", Changes: []connector.AttrChange{
+		{Name: "sn", Mode: connector.Replace, Values: []string{"Pat"}},
+		{Name: "userPassword", Mode: connector.Replace, Values: []string{"First-Secret1"}}}}})
+	if res[0].Err != nil {
+		t.Fatal(res[0].Err)
+	}
+	bindAs := func(pw string) error {
+		conn, err := ldap.DialURL(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		return conn.Bind(dn, pw)
+	}
+	if err := bindAs("First-Secret1"); err != nil {
+		t.Fatalf("bind with the password set on add: %v", err)
+	}
+	res = c.Export(ctx, []connector.ExportOp{{ID: "u", Op: connector.OpUpdate, DN: dn, Changes: []connector.AttrChange{
+		{Name: "userPassword", Mode: connector.Replace, Values: []string{"Second-Secret2"}},
+		{Name: "description", Mode: connector.Replace, Values: []string{"changed"}}}}})
+	if res[0].Err != nil {
+		t.Fatal(res[0].Err)
+	}
+	if err := bindAs("Second-Secret2"); err != nil {
+		t.Fatalf("bind with the updated password: %v", err)
+	}
+	if err := bindAs("First-Secret1"); err == nil {
+		t.Fatal("the old password still works")
+	}
+	a := admin(t, srv)
+	e, err := a.Search(ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, 0, 0, 0, false, "(objectClass=*)", []string{"userPassword", "description"}, nil))
+	if err != nil || len(e.Entries) != 1 || e.Entries[0].GetAttributeValue("description") != "changed" {
+		t.Fatalf("entry after the update: %v", err)
+	}
+	if pw := e.Entries[0].GetAttributeValue("userPassword"); !strings.HasPrefix(pw, "{") {
+		t.Errorf("userPassword = %q, want a hash the server made ({SSHA}…)", pw)
+	}
+}
