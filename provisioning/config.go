@@ -83,6 +83,20 @@ type App struct {
 	Scope rules.ScopingFilter `yaml:"scope,omitempty"`
 	// Mappings are the attribute mappings (R3.4).
 	Mappings []*Mapping `yaml:"mappings"`
+	// ProvisionGroups provisions the assigned groups (and, with
+	// nestedGroups, the groups nested in them) as SCIM Groups whose members
+	// are the accounts and groups provisioned to the application (default
+	// true).
+	ProvisionGroups *bool `yaml:"provisionGroups,omitempty"`
+	// GroupObjectType is the SCIM connector's object type of groups
+	// (default group).
+	GroupObjectType string `yaml:"groupObjectType,omitempty"`
+	// GroupMappings are the attribute mappings of groups, the syntax of
+	// Mappings (default: displayName from displayName, matching). members
+	// is managed by idsync and cannot be mapped.
+	GroupMappings []*Mapping `yaml:"groupMappings,omitempty"`
+	// GroupScope is a scoping filter on the metaverse groups provisioned.
+	GroupScope rules.ScopingFilter `yaml:"groupScope,omitempty"`
 	// Parameters are values the expressions read as %Name%.
 	Parameters map[string]string `yaml:"parameters,omitempty"`
 	// Notify is the address (a person or a group) that receives error and
@@ -93,10 +107,14 @@ type App struct {
 	// Quarantine tunes when the application is quarantined.
 	Quarantine QuarantinePolicy `yaml:"quarantine,omitempty"`
 
-	scimCfg  scim.Config
-	roles    map[string]AppRole // by lower-case name
-	matchers []*Mapping         // matching mappings by precedence
+	scimCfg       scim.Config
+	roles         map[string]AppRole // by lower-case name
+	matchers      []*Mapping         // matching mappings by precedence
+	groupMatchers []*Mapping         // matching group mappings by precedence
 }
+
+// GroupsOn reports whether groups are provisioned.
+func (a *App) GroupsOn() bool { return a.ProvisionGroups == nil || *a.ProvisionGroups }
 
 // AppRole is one role of the application.
 type AppRole struct {
@@ -281,6 +299,7 @@ func (a *App) Prepare(baseDir string) error {
 	a.MVObjectType = or(a.MVObjectType, "person")
 	a.GroupType = or(a.GroupType, "group")
 	a.MemberAttribute = or(a.MemberAttribute, "member")
+	a.GroupObjectType = or(a.GroupObjectType, "group")
 	q := &a.Quarantine
 	if q.FailureRatio <= 0 || q.FailureRatio > 1 {
 		q.FailureRatio = DefaultQuarantineRatio
@@ -341,24 +360,67 @@ func (a *App) Prepare(baseDir string) error {
 		checkRole(g.String(), g.Role)
 	}
 
-	// Scoping filter: parse every clause once to report mistakes now.
-	for gi := range a.Scope {
-		for ci := range a.Scope[gi].Clauses {
-			c := &a.Scope[gi].Clauses[ci]
-			if _, err := c.Match(emptySubject{}); err != nil && !strings.Contains(err.Error(), "is not an integer") {
-				bad("scope group %d clause %d: %w", gi+1, ci+1, err)
+	// Scoping filters: parse every clause once to report mistakes now.
+	for key, sf := range map[string]rules.ScopingFilter{"scope": a.Scope, "groupScope": a.GroupScope} {
+		for gi := range sf {
+			for ci := range sf[gi].Clauses {
+				c := &sf[gi].Clauses[ci]
+				if _, err := c.Match(emptySubject{}); err != nil && !strings.Contains(err.Error(), "is not an integer") {
+					bad("%s group %d clause %d: %w", key, gi+1, ci+1, err)
+				}
 			}
 		}
 	}
 
 	// Mappings (R3.4).
+	var merrs []error
+	a.matchers, merrs = compileMappings("mapping", a.Mappings)
+	errs = append(errs, merrs...)
+	if len(a.Mappings) == 0 {
+		bad("mappings: the application maps no attribute")
+	}
+	if len(a.GroupMappings) == 0 {
+		a.GroupMappings = []*Mapping{{Target: "displayName", Source: "displayName", Matching: true}}
+	}
+	a.groupMatchers, merrs = compileMappings("group mapping", a.GroupMappings)
+	errs = append(errs, merrs...)
+	for _, m := range a.GroupMappings {
+		if m != nil && strings.EqualFold(m.Target, "members") {
+			bad("group mapping of members: idsync manages the members of provisioned groups; remove the mapping")
+		}
+	}
+	if len(a.groupMatchers) == 0 {
+		// Groups are matched by displayName when no mapping says otherwise.
+		for _, m := range a.GroupMappings {
+			if m != nil && strings.EqualFold(m.Target, "displayName") && !m.redacted {
+				a.groupMatchers = []*Mapping{m}
+			}
+		}
+	}
+	if a.Notify != "" && a.SMTP == nil {
+		bad("notificationEmail is set but no smtp server is configured (smtp: {addr, from})")
+	}
+	if a.SMTP != nil && (a.SMTP.Addr == "" || a.SMTP.From == "") {
+		bad("smtp: addr and from are required")
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("application %q: %w", a.Name, errors.Join(errs...))
+	}
+	return nil
+}
+
+// compileMappings checks and compiles a list of mappings; it returns the
+// matching mappings in precedence order. what names them in messages
+// ("mapping", "group mapping").
+func compileMappings(what string, mappings []*Mapping) (matchers []*Mapping, errs []error) {
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	targets := map[string]bool{}
-	for i, m := range a.Mappings {
+	for i, m := range mappings {
 		if m == nil || m.Target == "" {
-			bad("mappings[%d]: target is required", i)
+			bad("%ss[%d]: target is required", strings.ReplaceAll(what, " m", "M"), i)
 			continue
 		}
-		what := fmt.Sprintf("mapping of %s", m.Target)
+		what := fmt.Sprintf("%s of %s", what, m.Target)
 		if targets[strings.ToLower(m.Target)] {
 			bad("%s: the target is mapped twice", what)
 		}
@@ -392,25 +454,13 @@ func (a *App) Prepare(baseDir string) error {
 			if m.redacted {
 				bad("%s: a redacted attribute cannot be a matching attribute", what)
 			}
-			a.matchers = append(a.matchers, m)
+			matchers = append(matchers, m)
 		}
 	}
-	if len(a.Mappings) == 0 {
-		bad("mappings: the application maps no attribute")
-	}
-	sort.SliceStable(a.matchers, func(i, j int) bool {
-		return a.matchers[i].MatchingPrecedence < a.matchers[j].MatchingPrecedence
+	sort.SliceStable(matchers, func(i, j int) bool {
+		return matchers[i].MatchingPrecedence < matchers[j].MatchingPrecedence
 	})
-	if a.Notify != "" && a.SMTP == nil {
-		bad("notificationEmail is set but no smtp server is configured (smtp: {addr, from})")
-	}
-	if a.SMTP != nil && (a.SMTP.Addr == "" || a.SMTP.From == "") {
-		bad("smtp: addr and from are required")
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("application %q: %w", a.Name, errors.Join(errs...))
-	}
-	return nil
+	return matchers, errs
 }
 
 // checkRole checks an assignment's role: it must be one of the app's roles

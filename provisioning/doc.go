@@ -16,15 +16,24 @@
 //     in matchingPrecedence order, find an account that already exists
 //     before one is created;
 //   - provisioning on or off, and deprovision disable (active=false, the
-//     default) or delete.
+//     default) or delete;
+//   - group provisioning (provisionGroups, on by default): the assigned
+//     groups (and, with nestedGroups, the groups nested in them) that pass
+//     groupScope become SCIM Groups, their attributes from groupMappings
+//     (default displayName, matching), their members the SCIM ids of the
+//     accounts and groups the application has from idsync, kept in sync
+//     with member values added and removed (batched by the connector);
+//     groups no longer assigned or in scope are deleted.
 //
 // Run runs one cycle: it reads the metaverse from the store, resolves the
 // assignments, creates and updates the accounts of the users in scope,
-// and disables (or deletes) the accounts of users no longer assigned or in
-// scope. The state (MV id → SCIM id and hashes of the values last
-// exported) is one JSON store setting per application (SettingKey), so
-// that later cycles send only what changed. The accidental-delete guard
-// (deleteThreshold) counts disables and deletes.
+// then creates and updates the groups in scope with their members, then
+// disables (or deletes) the accounts of users no longer assigned or in
+// scope and deletes such groups. The state (MV id → SCIM id, hashes of the
+// values last exported, the member ids of groups) is one JSON store
+// setting per application (SettingKey), so that later cycles send only
+// what changed. The accidental-delete guard (deleteThreshold) counts
+// disables and deletes, of groups too.
 //
 // Every action goes to the application's activity report, a JSON-lines
 // file under the data directory (LogPath): create, update, disable,

@@ -235,17 +235,18 @@ func TestProvisionCycle(t *testing.T) {
 	}
 	preID := res[0].Anchor
 
-	// Cycle 1: 50 + boss in scope; u007 matched, not duplicated.
+	// Cycle 1: 50 + boss in scope, and the group Sales; u007 matched, not
+	// duplicated.
 	var progress [2]int
 	r, err := Run(ctx, a, st, Options{DataDir: dataDir, Progress: func(d, n int) { progress = [2]int{d, n} }})
 	if err != nil {
 		t.Fatalf("cycle 1: %v (%+v)", err, r)
 	}
-	if r.Created != 50 || r.Updated != 1 || r.Errors != 0 || r.Status != StatusSuccess {
+	if r.Created != 51 || r.Updated != 1 || r.Errors != 0 || r.Status != StatusSuccess {
 		t.Fatalf("cycle 1: %+v", r)
 	}
-	if progress != [2]int{51, 51} {
-		t.Errorf("progress = %v, want 51/51", progress)
+	if progress != [2]int{52, 52} {
+		t.Errorf("progress = %v, want 52/52", progress)
 	}
 	users := serverUsers(t, conn)
 	if len(users) != 51 {
@@ -283,10 +284,11 @@ func TestProvisionCycle(t *testing.T) {
 	if err := st.Apply(ctx, &store.Batch{PutMV: []*store.MVObject{group("mv-g-sales", "Sales", sales[10:]...), renamed}}); err != nil {
 		t.Fatal(err)
 	}
-	// The guard (deleteThreshold 5) stops the 10 disables.
+	// The guard (deleteThreshold 5) stops the 10 disables; the rename and
+	// the group's members go on.
 	r, err = Run(ctx, a, st, Options{DataDir: dataDir})
-	if !errors.Is(err, ErrDeleteThreshold) || r.Disabled != 0 || r.Updated != 1 {
-		t.Fatalf("cycle 3: %v %+v, want the delete guard and 1 update", err, r)
+	if !errors.Is(err, ErrDeleteThreshold) || r.Disabled != 0 || r.Updated != 2 {
+		t.Fatalf("cycle 3: %v %+v, want the delete guard and 2 updates", err, r)
 	}
 	r, err = Run(ctx, a, st, Options{DataDir: dataDir, AllowDeprovision: true})
 	if err != nil || r.Disabled != 10 || r.Updated != 0 {
@@ -314,8 +316,8 @@ func TestProvisionCycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	r, err = Run(ctx, a, st, Options{DataDir: dataDir})
-	if err != nil || r.Updated != 1 {
-		t.Fatalf("cycle 5: %v %+v", err, r)
+	if err != nil || r.Updated != 2 {
+		t.Fatalf("cycle 5: %v %+v, want the account and the group updated", err, r)
 	}
 	if got := serverUsers(t, conn)["u009@example.test"].Attrs.First("active"); got != "true" {
 		t.Errorf("u009 active = %q after reassignment", got)
@@ -329,7 +331,7 @@ func TestProvisionCycle(t *testing.T) {
 	counts := map[string]int{}
 	for _, act := range acts {
 		counts[act.Action+"/"+act.Reason]++
-		if act.Action == ActCreate {
+		if act.Action == ActCreate && act.Object != "mv-g-sales" {
 			if pw := act.Changes["password"]; len(pw) != 1 || pw[0] != RedactedValue {
 				t.Errorf("create of %s shows password %q", act.Name, pw)
 			}
@@ -339,7 +341,7 @@ func TestProvisionCycle(t *testing.T) {
 		}
 	}
 	for k, want := range map[string]int{
-		"create/": 50, "disable/" + ReasonNotAssigned: 10, "skip/" + ReasonOutOfScope: 1, "skip/" + ReasonNotAssigned: 5,
+		"create/": 51, "disable/" + ReasonNotAssigned: 10, "skip/" + ReasonOutOfScope: 1, "skip/" + ReasonNotAssigned: 5,
 		"update/matched the existing account by userName \"u007@example.test\"": 1,
 	} {
 		if counts[k] != want {
@@ -399,7 +401,7 @@ func TestProvisionBadCredentials(t *testing.T) {
 	// Fixed credentials and --force: the cycle runs and lifts the quarantine.
 	good := loadApp(t, srv, srv.Token, mail.addr, "")
 	r, err = Run(ctx, good, st, Options{DataDir: dataDir, Now: clock, Force: true})
-	if err != nil || r.Created != 1 || r.Quarantine != nil {
+	if err != nil || r.Created != 2 || r.Quarantine != nil { // the user and its group
 		t.Fatalf("forced cycle: %v %+v", err, r)
 	}
 	s, _ := LoadState(ctx, st, "crm")
@@ -426,7 +428,15 @@ func TestProvisionConfigErrors(t *testing.T) {
 			}
 		})
 	}
-	y := strings.Replace(fmt.Sprintf(appYAML, "http://127.0.0.1:1/scim/v2", "t", "127.0.0.1:25", ""), "'Switch([appRoleAssignments], \"Member\", \"Admin\", \"Administrator\")'", "'Nope([x])'", 1)
+	y := fmt.Sprintf(appYAML, "http://127.0.0.1:1/scim/v2", "t", "127.0.0.1:25", "    groupMappings: [{target: members, source: member}]")
+	if _, err := Parse("p.yaml", []byte(y)); err == nil || !strings.Contains(err.Error(), "group mapping of members: idsync manages the members") {
+		t.Fatalf("members mapped: %v", err)
+	}
+	y = fmt.Sprintf(appYAML, "http://127.0.0.1:1/scim/v2", "t", "127.0.0.1:25", "    groupMappings: [{target: displayName}]")
+	if _, err := Parse("p.yaml", []byte(y)); err == nil || !strings.Contains(err.Error(), "group mapping of displayName: give exactly one of") {
+		t.Fatalf("bad group mapping: %v", err)
+	}
+	y = strings.Replace(fmt.Sprintf(appYAML, "http://127.0.0.1:1/scim/v2", "t", "127.0.0.1:25", ""), "'Switch([appRoleAssignments], \"Member\", \"Admin\", \"Administrator\")'", "'Nope([x])'", 1)
 	if _, err := Parse("p.yaml", []byte(y)); err == nil || !strings.Contains(err.Error(), "mapping of title") {
 		t.Fatalf("bad expression: %v", err)
 	}
@@ -452,7 +462,7 @@ func TestProvisionServe(t *testing.T) {
 			cancel()
 		}
 	})
-	if len(results) != 3 || results[0].Created != 1 || results[1].Created+results[1].Updated != 0 || results[2].Cycle != 3 {
+	if len(results) != 3 || results[0].Created != 2 || results[1].Created+results[1].Updated != 0 || results[2].Cycle != 3 {
 		t.Fatalf("results: %+v", results)
 	}
 }
@@ -466,6 +476,9 @@ func TestProvisionExampleLoads(t *testing.T) {
 	a, err := f.App("crm")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !a.GroupsOn() || len(a.groupMatchers) != 1 || a.groupMatchers[0].Target != "displayName" || a.Parameters["Tenant"] != "Contoso" {
+		t.Errorf("example app groups: %+v", a)
 	}
 	if !a.Assignments.NestedGroups || len(a.matchers) != 2 || a.matchers[0].Target != "userName" || !a.Mappings[len(a.Mappings)-1].Redacted() {
 		t.Errorf("example app: %+v", a)

@@ -127,6 +127,37 @@ type item struct {
 	matched bool
 	acct    *Account
 	want    map[string]model.Values // the mapped values (creates)
+
+	// Groups: k is the kind of object; members are the MV ids of the
+	// members the group should have, found the resource a matching one.
+	k       *kind
+	members []string
+	found   *model.Object
+	ok      bool // recorded as done
+}
+
+// kind is what differs between provisioning users and groups.
+type kind struct {
+	group      bool
+	objectType string
+	mappings   []*Mapping
+	matchers   []*Mapping
+}
+
+func (c *cycle) userKind() *kind {
+	return &kind{objectType: c.app.ObjectType, mappings: c.app.Mappings, matchers: c.app.matchers}
+}
+
+func (c *cycle) groupKind() *kind {
+	return &kind{group: true, objectType: c.app.GroupObjectType, mappings: c.app.GroupMappings, matchers: c.app.groupMatchers}
+}
+
+// accounts returns the state's accounts of the item's kind.
+func (c *cycle) accounts(it *item) map[string]*Account {
+	if it.k != nil && it.k.group {
+		return c.state.Groups
+	}
+	return c.state.Accounts
 }
 
 // Run runs one provisioning cycle of the application: it reads the
@@ -230,7 +261,10 @@ func (c *cycle) run(ctx context.Context) error {
 		only[id] = true
 	}
 
+	uk := c.userKind()
 	var creates, updates, deprov []*item
+	// active: the persons whose accounts stay enabled (group members).
+	active := map[string]bool{}
 	ids := make([]string, 0, len(mv.persons))
 	for id := range mv.persons {
 		if len(only) == 0 || only[id] {
@@ -267,7 +301,8 @@ func (c *cycle) run(ctx context.Context) error {
 			}
 			continue
 		}
-		it, err := c.plan(ctx, sub, acct)
+		active[id] = true
+		it, err := c.plan(ctx, uk, sub, acct)
 		if err != nil {
 			c.fail(id, name, accountID(acct), err.Error())
 			continue
@@ -296,11 +331,18 @@ func (c *cycle) run(ctx context.Context) error {
 			}
 		}
 	}
-	res.InScope = len(creates) + len(updates) + len(deprov)
+	// Groups: planned after the users are exported (their members are the
+	// users' SCIM ids); deletes are known now, for the guard.
+	var gscope map[string][]string
+	var gdel []*item
+	if a.GroupsOn() && len(only) == 0 {
+		gscope, gdel = c.groupScope(mv)
+	}
+	res.InScope = len(creates) + len(updates) + len(deprov) + len(gdel)
 	c.progress()
 
 	// Matching (R3.4): look for existing accounts before creating.
-	creates = c.match(ctx, creates)
+	creates = c.match(ctx, uk, creates)
 	for _, it := range creates {
 		if it.act == ActUpdate {
 			updates = append(updates, it)
@@ -314,21 +356,30 @@ func (c *cycle) run(ctx context.Context) error {
 	}
 
 	var guardErr error
-	if th := a.DeleteThreshold; th >= 0 && len(deprov) > th && !c.opts.AllowDeprovision {
-		msg := fmt.Sprintf("the cycle would %s %d accounts, more than deleteThreshold %d: none was %sd; check the assignments and scoping filter, then run with --allow-deprovision",
-			a.Deprovision, len(deprov), th, a.Deprovision)
+	if th := a.DeleteThreshold; th >= 0 && len(deprov)+len(gdel) > th && !c.opts.AllowDeprovision {
+		what := fmt.Sprintf("%s %d accounts", a.Deprovision, len(deprov))
+		if len(gdel) > 0 {
+			what += fmt.Sprintf(" and delete %d groups", len(gdel))
+		}
+		msg := fmt.Sprintf("the cycle would %s, more than deleteThreshold %d: none was %sd; check the assignments and scoping filter, then run with --allow-deprovision",
+			what, th, a.Deprovision)
 		c.activity(&Activity{Action: ActError, Reason: "accidental-delete guard", Error: msg})
 		res.Message = msg
 		guardErr = fmt.Errorf("%w: %s", ErrDeleteThreshold, msg)
 		res.Guarded = true
-		deprov = nil
+		deprov, gdel = nil, nil
 	}
 
-	conflicts := c.export(ctx, append(append(adds, updates...), deprov...))
-	// Adds that met an existing account (409) become updates of it.
-	if len(conflicts) > 0 {
-		c.export(ctx, conflicts)
+	// Users first, then groups (their members are the users' SCIM ids),
+	// then the deprovisioning: a user leaves its groups before its
+	// account is disabled or deleted.
+	c.exportAll(ctx, append(adds, updates...))
+	if gscope != nil {
+		if err := c.groups(ctx, mv, gscope, active); err != nil {
+			return err
+		}
 	}
+	c.exportAll(ctx, append(gdel, deprov...))
 
 	switch {
 	case res.Errors > 0 || guardErr != nil:
@@ -338,6 +389,14 @@ func (c *cycle) run(ctx context.Context) error {
 	}
 	c.evaluateQuarantine()
 	return c.finish(ctx, guardErr)
+}
+
+// exportAll exports items, then the follow-up updates of adds that met an
+// existing account (409).
+func (c *cycle) exportAll(ctx context.Context, items []*item) {
+	if conflicts := c.export(ctx, items); len(conflicts) > 0 {
+		c.export(ctx, conflicts)
+	}
 }
 
 // finish saves the state, records the cycle and sends the notification.
@@ -366,7 +425,7 @@ func (c *cycle) deprovision(mvID string, acct *Account, reason string) *item {
 	if acct == nil || (acct.Disabled && c.app.Deprovision == "disable") {
 		return nil
 	}
-	it := &item{mvID: mvID, name: acct.Name, reason: reason, acct: acct}
+	it := &item{mvID: mvID, name: acct.Name, reason: reason, acct: acct, k: c.userKind()}
 	it.op = connector.ExportOp{ID: mvID, Anchor: acct.ID, ObjectType: c.app.ObjectType}
 	if c.app.Deprovision == "delete" {
 		it.act, it.op.Op = ActDelete, connector.OpDelete
@@ -381,10 +440,10 @@ func (c *cycle) deprovision(mvID string, acct *Account, reason string) *item {
 
 // desired evaluates the mappings on a person: target → values. A mapping
 // giving IgnoreThisFlow is left out; Null gives no values.
-func (c *cycle) desired(ctx context.Context, sub *subject, acct *Account) (map[string]model.Values, error) {
+func (c *cycle) desired(ctx context.Context, k *kind, sub *subject, acct *Account) (map[string]model.Values, error) {
 	out := map[string]model.Values{}
-	hasActive := false
-	for _, m := range c.app.Mappings {
+	hasActive := k.group // groups have no active
+	for _, m := range k.mappings {
 		if strings.EqualFold(m.Target, "active") {
 			hasActive = true
 		}
@@ -402,7 +461,7 @@ func (c *cycle) desired(ctx context.Context, sub *subject, acct *Account) (map[s
 				c.mu.Lock()
 				c.attempts++
 				c.mu.Unlock()
-				o, err := c.conn.Find(ctx, c.app.ObjectType, target, v)
+				o, err := c.conn.Find(ctx, k.objectType, target, v)
 				if err != nil || o == nil {
 					return false, err
 				}
@@ -431,13 +490,13 @@ func (c *cycle) desired(ctx context.Context, sub *subject, acct *Account) (map[s
 
 // plan computes the create or update of an assigned person in scope; nil
 // means no change.
-func (c *cycle) plan(ctx context.Context, sub *subject, acct *Account) (*item, error) {
-	want, err := c.desired(ctx, sub, acct)
+func (c *cycle) plan(ctx context.Context, k *kind, sub *subject, acct *Account) (*item, error) {
+	want, err := c.desired(ctx, k, sub, acct)
 	if err != nil {
 		return nil, err
 	}
 	id := sub.obj.ID
-	it := &item{mvID: id, name: c.accountName(want, sub), hashes: map[string]string{}, changes: map[string][]string{}, acct: acct}
+	it := &item{mvID: id, name: c.accountName(k, want, sub), hashes: map[string]string{}, changes: map[string][]string{}, acct: acct, k: k}
 	for _, t := range sortedTargets(want) {
 		v := want[t]
 		h := hashValues(v)
@@ -449,18 +508,18 @@ func (c *cycle) plan(ctx context.Context, sub *subject, acct *Account) (*item, e
 		}
 		it.hashes[t] = h
 		it.op.Changes = append(it.op.Changes, connector.AttrChange{Name: t, Mode: connector.Replace, Type: v.Type, Values: v.Values})
-		it.changes[t] = c.shown(t, v.Values)
+		it.changes[t] = c.shown(k, t, v.Values)
 	}
-	it.op.ID, it.op.ObjectType = id, c.app.ObjectType
+	it.op.ID, it.op.ObjectType = id, k.objectType
 	if acct == nil {
 		it.act, it.op.Op, it.op.Anchor = ActCreate, connector.OpAdd, id
 		it.want = want
 		return it, nil
 	}
-	if len(it.op.Changes) == 0 {
+	it.act, it.op.Op, it.op.Anchor = ActUpdate, connector.OpUpdate, acct.ID
+	if len(it.op.Changes) == 0 && !k.group {
 		return nil, nil
 	}
-	it.act, it.op.Op, it.op.Anchor = ActUpdate, connector.OpUpdate, acct.ID
 	if acct.Disabled {
 		it.reason = "assigned and in scope again: re-enabled"
 	}
@@ -469,8 +528,14 @@ func (c *cycle) plan(ctx context.Context, sub *subject, acct *Account) (*item, e
 
 // accountName is the name of an account in reports: its first matching
 // attribute's value, else userName, else the MV accountName.
-func (c *cycle) accountName(want map[string]model.Values, sub *subject) string {
-	for _, m := range c.app.matchers {
+func (c *cycle) accountName(k *kind, want map[string]model.Values, sub *subject) string {
+	if k.group {
+		if v := want["displayName"]; len(v.Values) > 0 {
+			return v.Values[0]
+		}
+		return sub.obj.Attrs.First("displayName")
+	}
+	for _, m := range k.matchers {
 		if v := want[m.Target]; len(v.Values) > 0 {
 			return v.Values[0]
 		}
@@ -482,8 +547,8 @@ func (c *cycle) accountName(want map[string]model.Values, sub *subject) string {
 }
 
 // shown returns values as the activity report shows them.
-func (c *cycle) shown(target string, vals []string) []string {
-	for _, m := range c.app.Mappings {
+func (c *cycle) shown(k *kind, target string, vals []string) []string {
+	for _, m := range k.mappings {
 		if m.redacted && strings.EqualFold(m.Target, target) {
 			return []string{RedactedValue}
 		}
@@ -498,8 +563,8 @@ func (c *cycle) shown(target string, vals []string) []string {
 // matching attributes, in precedence order (R3.4). A match turns the
 // create into an update of the existing account (only the attributes
 // that differ are sent).
-func (c *cycle) match(ctx context.Context, creates []*item) []*item {
-	if len(c.app.matchers) == 0 || len(creates) == 0 {
+func (c *cycle) match(ctx context.Context, k *kind, creates []*item) []*item {
+	if len(k.matchers) == 0 || len(creates) == 0 {
 		return creates
 	}
 	workers := c.app.scimCfg.Concurrency
@@ -516,7 +581,7 @@ func (c *cycle) match(ctx context.Context, creates []*item) []*item {
 	for range workers {
 		wg.Go(func() {
 			for it := range ch {
-				if err := c.matchOne(ctx, it); err != nil {
+				if err := c.matchOne(ctx, k, it); err != nil {
 					c.fail(it.mvID, it.name, "", err.Error())
 					failed[index[it]] = true
 					c.done()
@@ -538,8 +603,8 @@ func (c *cycle) match(ctx context.Context, creates []*item) []*item {
 	return out
 }
 
-func (c *cycle) matchOne(ctx context.Context, it *item) error {
-	for _, m := range c.app.matchers {
+func (c *cycle) matchOne(ctx context.Context, k *kind, it *item) error {
+	for _, m := range k.matchers {
 		v := it.want[m.Target]
 		if len(v.Values) == 0 || v.Values[0] == "" {
 			continue
@@ -547,7 +612,7 @@ func (c *cycle) matchOne(ctx context.Context, it *item) error {
 		c.mu.Lock()
 		c.attempts++
 		c.mu.Unlock()
-		o, err := c.conn.Find(ctx, c.app.ObjectType, m.Target, v.Values[0])
+		o, err := c.conn.Find(ctx, k.objectType, m.Target, v.Values[0])
 		if err != nil {
 			c.noteAuth(err)
 			return fmt.Errorf("matching by %s: %w", m.Target, err)
@@ -555,8 +620,12 @@ func (c *cycle) matchOne(ctx context.Context, it *item) error {
 		if o == nil {
 			continue
 		}
-		it.matched = true
-		it.reason = fmt.Sprintf("matched the existing account by %s %q", m.Target, v.Values[0])
+		it.matched, it.found = true, o
+		what := "account"
+		if k.group {
+			what = "group"
+		}
+		it.reason = fmt.Sprintf("matched the existing %s by %s %q", what, m.Target, v.Values[0])
 		it.act, it.op.Op, it.op.Anchor = ActUpdate, connector.OpUpdate, o.Anchor
 		// Send only what differs from the account as it is.
 		var chs []connector.AttrChange
@@ -566,7 +635,7 @@ func (c *cycle) matchOne(ctx context.Context, it *item) error {
 				continue
 			}
 			chs = append(chs, ch)
-			shown[ch.Name] = c.shown(ch.Name, ch.Values)
+			shown[ch.Name] = c.shown(k, ch.Name, ch.Values)
 		}
 		it.op.Changes, it.changes = chs, shown
 		for t, v := range it.want {
@@ -621,6 +690,15 @@ func (c *cycle) export(ctx context.Context, items []*item) []*item {
 				it.act, it.matched = ActUpdate, true
 				it.reason = "matched the existing account the application reported as a conflict"
 				it.op.Op, it.op.Anchor = connector.OpUpdate, r.Anchor
+				if it.k != nil && it.k.group {
+					// Keep the members the existing group has.
+					it.reason = "matched the existing group the application reported as a conflict"
+					for i := range it.op.Changes {
+						if it.op.Changes[i].Name == "members" {
+							it.op.Changes[i].Mode = connector.AddVals
+						}
+					}
+				}
 				for t, v := range it.want {
 					it.hashes[t] = hashValues(v)
 				}
@@ -631,9 +709,9 @@ func (c *cycle) export(ctx context.Context, items []*item) []*item {
 				c.record(it, it.op.Anchor)
 			case it.act == ActUpdate && errors.Is(r.Err, connector.ErrNotFound):
 				c.mu.Lock()
-				delete(c.state.Accounts, it.mvID)
+				delete(c.accounts(it), it.mvID)
 				c.mu.Unlock()
-				c.fail(it.mvID, it.name, it.op.Anchor, r.Err.Error()+"; the account was deleted in the application: it is created again at the next cycle")
+				c.fail(it.mvID, it.name, it.op.Anchor, r.Err.Error()+"; the resource was deleted in the application: it is created again at the next cycle")
 				c.done()
 			default:
 				c.noteAuth(r.Err)
@@ -649,10 +727,12 @@ func (c *cycle) export(ctx context.Context, items []*item) []*item {
 func (c *cycle) record(it *item, anchor string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	acct := c.state.Accounts[it.mvID]
+	accounts := c.accounts(it)
+	acct := accounts[it.mvID]
+	it.ok = true
 	switch it.act {
 	case ActDelete:
-		delete(c.state.Accounts, it.mvID)
+		delete(accounts, it.mvID)
 		c.res.Deleted++
 	case ActDisable:
 		if acct != nil {
@@ -668,7 +748,7 @@ func (c *cycle) record(it *item, anchor string) {
 	default:
 		if acct == nil {
 			acct = &Account{ID: anchor, Hashes: map[string]string{}, Matched: it.matched}
-			c.state.Accounts[it.mvID] = acct
+			accounts[it.mvID] = acct
 		}
 		acct.ID, acct.Name, acct.Disabled = anchor, it.name, false
 		for t, h := range it.hashes {

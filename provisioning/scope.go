@@ -210,3 +210,47 @@ func (s *subject) ValueExists(value string) (bool, error) {
 	}
 	return s.unique(value)
 }
+
+// groupAssignments returns the app roles of every group assigned to the
+// application: the assigned groups and, with nestedGroups, the groups
+// nested in them (cycles are cut).
+func (mv *metaverse) groupAssignments(a *App) map[string][]string {
+	roles := map[string][]string{}
+	add := func(gid, role string) {
+		role = or(role, DefaultRole)
+		for _, r := range roles[gid] {
+			if strings.EqualFold(r, role) {
+				return
+			}
+		}
+		roles[gid] = append(roles[gid], role)
+	}
+	for _, g := range a.Assignments.Groups {
+		for _, gid := range mv.findGroups(g) {
+			add(gid, g.Role)
+			if !a.Assignments.NestedGroups {
+				continue
+			}
+			seen := map[string]bool{gid: true}
+			queue := []string{gid}
+			for len(queue) > 0 {
+				grp := mv.groups[queue[0]]
+				queue = queue[1:]
+				if grp == nil {
+					continue
+				}
+				for _, m := range grp.Attrs[a.MemberAttribute].Values {
+					if mv.groups[m] != nil && !seen[m] {
+						seen[m] = true
+						add(m, g.Role)
+						queue = append(queue, m)
+					}
+				}
+			}
+		}
+	}
+	for gid := range roles {
+		sort.Strings(roles[gid])
+	}
+	return roles
+}

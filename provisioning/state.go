@@ -22,6 +22,8 @@ import (
 type State struct {
 	// Accounts are the accounts provisioned (or matched), by MV object ID.
 	Accounts map[string]*Account `json:"accounts"`
+	// Groups are the groups provisioned (or matched), by MV object ID.
+	Groups map[string]*Account `json:"groups,omitempty"`
 	// Quarantine is set while the application is quarantined.
 	Quarantine *Quarantine `json:"quarantine,omitempty"`
 	// LastCycle is when the last completed cycle started ("" before the
@@ -32,7 +34,8 @@ type State struct {
 	Cycles int64 `json:"cycles"`
 }
 
-// Account is one account of the application linked to an MV object.
+// Account is one account (or group) of the application linked to an MV
+// object.
 type Account struct {
 	// ID is the SCIM id.
 	ID string `json:"id"`
@@ -46,6 +49,9 @@ type Account struct {
 	Disabled bool `json:"disabled,omitempty"`
 	// Matched is set when the account existed before idsync provisioned it.
 	Matched bool `json:"matched,omitempty"`
+	// Members (groups only) are the SCIM ids of the members idsync last
+	// exported, sorted.
+	Members []string `json:"members,omitempty"`
 }
 
 // Quarantine records a quarantined application.
@@ -74,6 +80,9 @@ func LoadState(ctx context.Context, st store.Store, app string) (*State, error) 
 	}
 	if s.Accounts == nil {
 		s.Accounts = map[string]*Account{}
+	}
+	if s.Groups == nil {
+		s.Groups = map[string]*Account{}
 	}
 	return s, nil
 }

@@ -80,7 +80,8 @@ applications:
 	}
 
 	out, err = provCmd(t, cfg, "run", "crm")
-	if err != nil || !strings.Contains(out, "crm: cycle 1 success: 3/3 done; created 3") {
+	// Three users and the group assigned to the application.
+	if err != nil || !strings.Contains(out, "crm: cycle 1 success: 4/4 done; created 4") {
 		t.Fatalf("run crm: %v\n%s", err, out)
 	}
 	out, err = provCmd(t, cfg, "run", "crm", "--user", "bob")
@@ -102,8 +103,8 @@ applications:
 			creates++
 		}
 	}
-	if creates != 3 {
-		t.Errorf("log shows %d creates, want 3:\n%s", creates, out)
+	if creates != 4 {
+		t.Errorf("log shows %d creates, want 4 (three users, one group):\n%s", creates, out)
 	}
 	out, err = provCmd(t, cfg, "log", "crm")
 	if err != nil || !strings.HasPrefix(out, "time,app,cycle,action,object,name,scimId,reason,changes,error\n") ||
