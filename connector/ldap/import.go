@@ -212,7 +212,7 @@ func (c *Connector) completeRanges(ctx context.Context, conn *ldap.Conn, e *ldap
 // parseRange splits "member;range=0-1499" into member, 0, 1499;
 // "member;range=1500-*" gives hi = -1.
 func parseRange(attr string) (name string, lo, hi int, ok bool) {
-	i := strings.Index(strings.ToLower(attr), ";range=")
+	i := indexFold(attr, ";range=")
 	if i < 0 {
 		return "", 0, 0, false
 	}
@@ -236,4 +236,16 @@ func parseRange(attr string) (name string, lo, hi int, ok bool) {
 		return "", 0, 0, false
 	}
 	return name, lo, hi, true
+}
+
+// indexFold is strings.Index ignoring ASCII case. (Lower-casing the string
+// first would shift the index wherever lower-casing changes a character's
+// length in bytes.)
+func indexFold(s, sub string) int {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if strings.EqualFold(s[i:i+len(sub)], sub) {
+			return i
+		}
+	}
+	return -1
 }
