@@ -142,8 +142,10 @@ func (s *Scheduler) Cycle(ctx context.Context, full bool, o engine.RunOptions) (
 			s.log().Error("record the configuration snapshot", "err", err)
 		}
 	}
-	_ = s.Store.SetSetting(ctx, KeyLastEnd, time.Now().UTC().Format(time.RFC3339))
-	_ = s.Store.SetSetting(ctx, KeyLastState, state)
+	// Recorded even when a stop signal arrives right after the last step.
+	wctx := context.WithoutCancel(ctx)
+	_ = s.Store.SetSetting(wctx, KeyLastEnd, time.Now().UTC().Format(time.RFC3339))
+	_ = s.Store.SetSetting(wctx, KeyLastState, state)
 	return results, nil
 }
 

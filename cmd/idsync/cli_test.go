@@ -165,8 +165,12 @@ func TestServe(t *testing.T) {
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
+		// The target is written, and the cycle (exports to the other
+		// connectors, the configuration snapshot) has recorded its end.
 		if data, err := os.ReadFile(filepath.Join(dir, "cloud.ldif")); err == nil && strings.Count(string(data), "\ndn: ") == 27 {
-			break
+			if out, _, _ := idsync(t, "--config", cfg, "scheduler", "status"); !strings.Contains(out, "LastCycleEnd:     -") {
+				break
+			}
 		}
 		if time.Now().After(deadline) {
 			_ = cmd.Process.Kill()
