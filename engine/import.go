@@ -123,11 +123,7 @@ func (e *Engine) importPartition(ctx context.Context, rr *runRec, c *Connector, 
 			return err
 		}
 		// A full import also detects deletions: objects no longer present.
-		for anc, o := range im.byAnc {
-			if !im.seen[anc] && !o.Placeholder && !o.Deleted {
-				im.markDeleted(o)
-			}
-		}
+		im.deleteUnseen()
 	} else {
 		presence := false
 		newWM, err = di.DeltaImport(ctx, req, wm, func(ch connector.Change) error {
@@ -149,12 +145,7 @@ func (e *Engine) importPartition(ctx context.Context, rr *runRec, c *Connector, 
 			return err
 		}
 		if presence {
-			// The connector listed every object that still exists.
-			for anc, o := range im.byAnc {
-				if !im.seen[anc] && !o.Placeholder && !o.Deleted {
-					im.markDeleted(o)
-				}
-			}
+			im.deleteUnseen() // the connector listed every object that still exists
 		}
 	}
 	if newWM != "" {
@@ -214,6 +205,16 @@ func (im *importer) upsert(ctx context.Context, o *model.Object) error {
 		im.rr.r.Counts.NoChange++
 	}
 	return im.flush(ctx, false)
+}
+
+// deleteUnseen marks deleted every object of the partition the import
+// neither emitted nor listed as present.
+func (im *importer) deleteUnseen() {
+	for anc, o := range im.byAnc {
+		if !im.seen[anc] && !o.Placeholder && !o.Deleted {
+			im.markDeleted(o)
+		}
+	}
 }
 
 func (im *importer) markDeleted(o *store.CSObject) {

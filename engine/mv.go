@@ -143,9 +143,11 @@ func (sy *syncer) applyMV(res mvResult) bool {
 	created := len(m.Attrs) == 0 && len(m.Lineage) == 0
 	// Objects that joined or left a group are in or out of a scope that
 	// tests membership (ISMEMBEROF, group-based filtering) from now on.
-	for _, mid := range symmetricDiff(m.Attrs["member"].Values, res.attrs["member"].Values) {
-		if _, ok := s.mv[mid]; ok {
-			s.recompute[mid] = true
+	if oldM, newM := m.Attrs["member"], res.attrs["member"]; !oldM.Equal(newM) {
+		for _, mid := range symmetricDiff(oldM.Values, newM.Values) {
+			if _, ok := s.mv[mid]; ok {
+				s.recompute[mid] = true
+			}
 		}
 	}
 	s.unindexMV(m)

@@ -19,6 +19,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"strings"
 	"text/template"
 
 	_ "github.com/idsync/idsync/expr" // the out-of-box rules are written in it
@@ -143,9 +144,7 @@ func Files(s Setup) ([]*rules.File, error) {
 }
 
 // yamlSingle escapes a string for a single-quoted YAML scalar.
-func yamlSingle(s string) string {
-	return string(bytes.ReplaceAll([]byte(s), []byte("'"), []byte("''")))
-}
+func yamlSingle(s string) string { return strings.ReplaceAll(s, "'", "''") }
 
 func render(name, as string, data map[string]any, funcs template.FuncMap) (*rules.File, error) {
 	src, err := templates.ReadFile("templates/" + name)

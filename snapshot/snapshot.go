@@ -112,7 +112,7 @@ func Diff(old, cur *Snapshot) []Change {
 	if old == nil {
 		return nil
 	}
-	for _, name := range slices.Sorted(maps.Keys(union(old.Rules, cur.Rules))) {
+	for _, name := range slices.Sorted(maps.Keys(keys(old.Rules, cur.Rules))) {
 		a, inOld := old.Rules[name]
 		b, inCur := cur.Rules[name]
 		switch {
@@ -124,7 +124,7 @@ func Diff(old, cur *Snapshot) []Change {
 			out = append(out, ruleChange("rule changed", name, b, fieldDiff(a, b)))
 		}
 	}
-	for _, name := range slices.Sorted(maps.Keys(unionS(old.Connectors, cur.Connectors))) {
+	for _, name := range slices.Sorted(maps.Keys(keys(old.Connectors, cur.Connectors))) {
 		a, inOld := old.Connectors[name]
 		b, inCur := cur.Connectors[name]
 		switch {
@@ -139,19 +139,9 @@ func Diff(old, cur *Snapshot) []Change {
 	return out
 }
 
-func union(a, b map[string]json.RawMessage) map[string]bool {
-	out := map[string]bool{}
-	for k := range a {
-		out[k] = true
-	}
-	for k := range b {
-		out[k] = true
-	}
-	return out
-}
-
-func unionS(a, b map[string]string) map[string]bool {
-	out := map[string]bool{}
+// keys returns the keys of a and b.
+func keys[V any](a, b map[string]V) map[string]bool {
+	out := make(map[string]bool, len(a)+len(b))
 	for k := range a {
 		out[k] = true
 	}
@@ -176,7 +166,7 @@ func fieldDiff(a, b json.RawMessage) []string {
 	_ = json.Unmarshal(a, &ma)
 	_ = json.Unmarshal(b, &mb)
 	var out []string
-	for k := range union(ma, mb) {
+	for k := range keys(ma, mb) {
 		if string(ma[k]) != string(mb[k]) {
 			out = append(out, k)
 		}

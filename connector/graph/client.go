@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/idsync/idsync/connector"
 )
 
 const (
@@ -165,21 +167,7 @@ func newClient(s *settings) *client {
 	hc := &http.Client{Transport: tr, Timeout: s.timeout,
 		// Graph does not redirect these calls; never carry a token elsewhere.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	return &client{s: s, hc: hc, sleep: sleepCtx}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return &client{s: s, hc: hc, sleep: connector.Sleep}
 }
 
 func (c *client) close() { c.hc.CloseIdleConnections() }

@@ -77,7 +77,7 @@ func newConn(t testing.TB, srv *graphfake.Server, mod func(*Config)) *testConn {
 		tc.mu.Lock()
 		tc.waits = append(tc.waits, d)
 		tc.mu.Unlock()
-		return sleepCtx(ctx, min(d, 3*time.Millisecond))
+		return connector.Sleep(ctx, min(d, 3*time.Millisecond))
 	}
 	t.Cleanup(func() { c.Close() })
 	return tc

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	ldap "github.com/go-ldap/ldap/v3"
+
+	"github.com/idsync/idsync/connector"
 )
 
 // pool holds up to size bound connections. Connections are made lazily, on
@@ -219,7 +221,7 @@ func (p *pool) do(ctx context.Context, f func(*ldap.Conn) error) error {
 		c, err := p.get(ctx)
 		if err != nil {
 			if attempt < p.s.Retries && strings.HasPrefix(err.Error(), "cannot reach") {
-				if werr := sleep(ctx, backoff); werr != nil {
+				if werr := connector.Sleep(ctx, backoff); werr != nil {
 					return err
 				}
 				backoff = min(2*backoff, 5*time.Second)
@@ -234,20 +236,9 @@ func (p *pool) do(ctx context.Context, f func(*ldap.Conn) error) error {
 			return err
 		}
 		slog.Debug("ldap: transient failure, retrying", "connector", p.name, "attempt", attempt+1, "err", err)
-		if werr := sleep(ctx, backoff); werr != nil {
+		if werr := connector.Sleep(ctx, backoff); werr != nil {
 			return err
 		}
 		backoff = min(2*backoff, 5*time.Second)
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }

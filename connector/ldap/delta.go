@@ -511,9 +511,6 @@ func (c *Connector) syncRepl(ctx context.Context, part, filter string, cookie []
 					if len(x.Cookie) > 0 {
 						out = x.Cookie
 					}
-					if !x.RefreshDeletes && cookie != nil && present {
-						return errPresentPhase
-					}
 				}
 			}
 		}

@@ -188,7 +188,7 @@ func (c *Connector) exportOne(ctx context.Context, sc *dirSchema, op connector.E
 		case connector.OpAdd:
 			anchor, err = c.add(conn, sc, op)
 		case connector.OpUpdate:
-			err = c.update(conn, sc, op)
+			err = c.update(ctx, conn, sc, op)
 		case connector.OpRename:
 			err = c.rename(conn, op.DN, op.NewDN)
 		case connector.OpDelete:
@@ -348,7 +348,7 @@ func (c *Connector) readAnchor(conn *ldap.Conn, sc *dirSchema, dn string) (strin
 	return c.anchorText(sc, raw), nil
 }
 
-func (c *Connector) update(conn *ldap.Conn, sc *dirSchema, op connector.ExportOp) error {
+func (c *Connector) update(ctx context.Context, conn *ldap.Conn, sc *dirSchema, op connector.ExportOp) error {
 	dn := op.DN
 	if op.NewDN != "" && op.NewDN != op.DN {
 		if err := c.rename(conn, op.DN, op.NewDN); err != nil {
@@ -383,7 +383,7 @@ func (c *Connector) update(conn *ldap.Conn, sc *dirSchema, op connector.ExportOp
 	case ldap.IsErrorWithCode(err, ldap.LDAPResultAttributeOrValueExists), ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchAttribute):
 		// A replay of value adds or removes that were applied already, in
 		// part or in full: write the resulting value sets instead.
-		return c.converge(conn, sc, dn, changes)
+		return c.converge(ctx, conn, sc, dn, changes)
 	}
 	return err
 }
@@ -411,7 +411,7 @@ func (c *Connector) modifyRequest(sc *dirSchema, dn string, changes []connector.
 
 // converge reads the current values of the changed attributes and replaces
 // each with the set the changes lead to.
-func (c *Connector) converge(conn *ldap.Conn, sc *dirSchema, dn string, changes []connector.AttrChange) error {
+func (c *Connector) converge(ctx context.Context, conn *ldap.Conn, sc *dirSchema, dn string, changes []connector.AttrChange) error {
 	names := make([]string, 0, len(changes))
 	for _, ch := range changes {
 		names = append(names, ch.Name)
@@ -424,7 +424,7 @@ func (c *Connector) converge(conn *ldap.Conn, sc *dirSchema, dn string, changes 
 		return fmt.Errorf("%w: %s", connector.ErrNotFound, dn)
 	}
 	e := res.Entries[0]
-	if err := c.completeRanges(context.Background(), conn, e); err != nil {
+	if err := c.completeRanges(ctx, conn, e); err != nil {
 		return err
 	}
 	req := ldap.NewModifyRequest(dn, nil)

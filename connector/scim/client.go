@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/idsync/idsync/connector"
 )
 
 // maxBody caps a response body the connector reads.
@@ -159,7 +161,7 @@ func newClient(s *settings) *client {
 	}
 	tr.MaxIdleConnsPerHost = s.concurrency * 2
 	tr.MaxConnsPerHost = 0
-	c := &client{s: s, hc: &http.Client{Transport: tr, Timeout: s.timeout}, sleep: sleepCtx}
+	c := &client{s: s, hc: &http.Client{Transport: tr, Timeout: s.timeout}, sleep: connector.Sleep}
 	// Never follow a redirect to another host with the credentials.
 	c.hc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
 		if len(via) >= 5 || req.URL.Host != via[0].URL.Host || req.URL.Scheme != via[0].URL.Scheme {
@@ -191,20 +193,6 @@ func newClient(s *settings) *client {
 		c.auth = func(context.Context, *http.Request) error { return nil }
 	}
 	return c
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // do sends req, retrying throttled (429), unavailable (5xx) and failed

@@ -141,7 +141,7 @@ func (p Path) String() string {
 
 // Quote renders s as a filter string value (RFC 7644 §3.4.2.2: a JSON
 // string): '"' and '\' are escaped with a backslash, control characters as
-// \uXXXX, and invalid UTF-8 as U+FFFD.
+// \u and four hex digits, and invalid UTF-8 as U+FFFD.
 func Quote(s string) string {
 	var b strings.Builder
 	b.Grow(len(s) + 2)
