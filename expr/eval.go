@@ -56,112 +56,162 @@ func evalErr(p pos, format string, args ...any) error {
 	return &EvalError{Line: p.line, Col: p.col, Msg: fmt.Sprintf(format, args...)}
 }
 
-func (n *litNode) eval(*ctx) (value, error) { return n.v, nil }
-func (n *attrNode) eval(c *ctx) (value, error) {
-	if n.slot >= 0 && n.slot < len(c.have) {
-		if c.have[n.slot] {
-			return c.cache[n.slot], nil
-		}
-		v := fromModel(c.env.Attr(n.name))
-		c.cache[n.slot], c.have[n.slot] = v, true
-		return v, nil
-	}
-	return fromModel(c.env.Attr(n.name)), nil
-}
-func (n *varNode) eval(c *ctx) (value, error) { return c.lookup(n.name), nil }
-func (n *paramNode) eval(c *ctx) (value, error) {
-	if s := c.env.Param(n.name); s != "" {
-		return str(s), nil
-	}
-	return null, nil
+// Nodes evaluate into a destination slot (dst) rather than returning their
+// value: a value is ten words, and copying it out of every node and into
+// its parent's argument list was most of the cost of an evaluation. The
+// slots live on the context's stack, sized at compile time (see slots) so
+// that it never moves while a node holds a pointer into it.
+
+// push reserves n slots on the evaluation stack and returns the index of
+// the first. The stack's capacity is the compiled expression's slot count,
+// so it never reallocates; running past it is a bug in slots and panics.
+func (c *ctx) push(n int) int {
+	i := len(c.stack)
+	c.stack = c.stack[:i+n]
+	return i
 }
 
-func (n *negNode) eval(c *ctx) (value, error) {
-	v, err := n.x.eval(c)
-	if err != nil || v.isNull() || v.isSpecial() {
-		return v, err
+// pop releases the slots from index i on.
+func (c *ctx) pop(i int) { c.stack = c.stack[:i] }
+
+// evalTo evaluates x into a fresh slot and returns a copy of the result:
+// for lazy functions, which look at a value and then move on.
+func (c *ctx) evalTo(x node) (value, error) {
+	i := c.push(1)
+	err := x.eval(c, &c.stack[i])
+	v := c.stack[i]
+	c.pop(i)
+	return v, err
+}
+
+func (n *litNode) eval(_ *ctx, dst *value) error {
+	*dst = n.v
+	return nil
+}
+
+func (n *attrNode) eval(c *ctx, dst *value) error {
+	if n.slot >= 0 && n.slot < len(c.have) {
+		if !c.have[n.slot] {
+			c.cache[n.slot], c.have[n.slot] = fromModel(c.env.Attr(n.name)), true
+		}
+		*dst = c.cache[n.slot]
+		return nil
 	}
-	x, err := toNum(v)
+	*dst = fromModel(c.env.Attr(n.name))
+	return nil
+}
+
+func (n *varNode) eval(c *ctx, dst *value) error {
+	*dst = c.lookup(n.name)
+	return nil
+}
+
+func (n *paramNode) eval(c *ctx, dst *value) error {
+	if s := c.env.Param(n.name); s != "" {
+		*dst = str(s)
+	} else {
+		*dst = null
+	}
+	return nil
+}
+
+func (n *negNode) eval(c *ctx, dst *value) error {
+	if err := n.x.eval(c, dst); err != nil || dst.isNull() || dst.isSpecial() {
+		return err
+	}
+	x, err := toNum(*dst)
 	if err != nil {
-		return null, evalErr(n.p, "unary '-': %v", err)
+		return evalErr(n.p, "unary '-': %v", err)
 	}
-	return num(-x), nil
+	*dst = num(-x)
+	return nil
 }
 
 // eval evaluates a && / || chain left to right with short-circuit, exactly
 // as nested left-associative binary nodes would: the first term decides
 // when it is True for || (False for &&); a special value (AuthoritativeNull,
 // IgnoreThisFlow) met on the way is the result.
-func (n *logicNode) eval(c *ctx) (value, error) {
+func (n *logicNode) eval(c *ctx, dst *value) error {
 	for i, t := range n.terms {
-		v, err := t.eval(c)
-		if err != nil || v.isSpecial() {
-			return v, err
+		if err := t.eval(c, dst); err != nil || dst.isSpecial() {
+			return err
 		}
-		b, err := toBool(v)
+		b, err := toBool(*dst)
 		if err != nil {
 			side := "right"
 			if i == 0 {
 				side = "left"
 			}
-			return null, evalErr(n.pos[i], "'%s': %s operand: %v", n.op, side, err)
+			return evalErr(n.pos[i], "'%s': %s operand: %v", n.op, side, err)
 		}
 		if b == n.or {
-			return boolean(b), nil
+			*dst = boolean(b)
+			return nil
 		}
 	}
-	return boolean(!n.or), nil
+	*dst = boolean(!n.or)
+	return nil
 }
 
-func (n *binNode) eval(c *ctx) (value, error) {
-	l, err := n.l.eval(c)
-	if err != nil {
-		return null, err
+func (n *binNode) eval(c *ctx, dst *value) error {
+	if n.op == "&&" || n.op == "||" {
+		return n.evalLogic(c, dst)
 	}
-	if l.isSpecial() {
-		return l, nil
+	i := c.push(2)
+	err := n.evalOp(c, &c.stack[i], &c.stack[i+1], dst)
+	c.pop(i)
+	return err
+}
+
+// evalOp evaluates the operands into l and r and applies the operator.
+func (n *binNode) evalOp(c *ctx, l, r, dst *value) error {
+	if err := n.l.eval(c, l); err != nil || l.isSpecial() {
+		*dst = *l
+		return err
 	}
-	switch n.op {
-	case "&&", "||":
-		lb, err := toBool(l)
-		if err != nil {
-			return null, evalErr(n.p, "'%s': left operand: %v", n.op, err)
-		}
-		if lb == (n.op == "||") {
-			return boolean(lb), nil
-		}
-		r, err := n.r.eval(c)
-		if err != nil || r.isSpecial() {
-			return r, err
-		}
-		rb, err := toBool(r)
-		if err != nil {
-			return null, evalErr(n.p, "'%s': right operand: %v", n.op, err)
-		}
-		return boolean(rb), nil
+	if err := n.r.eval(c, r); err != nil || r.isSpecial() {
+		*dst = *r
+		return err
 	}
-	r, err := n.r.eval(c)
-	if err != nil {
-		return null, err
-	}
-	if r.isSpecial() {
-		return r, nil
-	}
-	var v value
+	var err error
 	switch n.op {
 	case "&":
-		v, err = concat(l, r)
+		*dst, err = concat(*l, *r)
 	case "+", "-", "*":
-		v, err = arith(n.op, l, r)
+		*dst, err = arith(n.op, *l, *r)
 	default:
 		var b bool
-		b, err = compare(n.op, l, r)
-		v = boolean(b)
+		b, err = compare(n.op, *l, *r)
+		*dst = boolean(b)
 	}
 	if err != nil {
-		return null, evalErr(n.p, "'%s': %v", n.op, err)
+		return evalErr(n.p, "'%s': %v", n.op, err)
 	}
-	return v, nil
+	return nil
+}
+
+// evalLogic evaluates a binary && or || with short-circuit.
+func (n *binNode) evalLogic(c *ctx, dst *value) error {
+	if err := n.l.eval(c, dst); err != nil || dst.isSpecial() {
+		return err
+	}
+	lb, err := toBool(*dst)
+	if err != nil {
+		return evalErr(n.p, "'%s': left operand: %v", n.op, err)
+	}
+	if lb == (n.op == "||") {
+		*dst = boolean(lb)
+		return nil
+	}
+	if err := n.r.eval(c, dst); err != nil || dst.isSpecial() {
+		return err
+	}
+	rb, err := toBool(*dst)
+	if err != nil {
+		return evalErr(n.p, "'%s': right operand: %v", n.op, err)
+	}
+	*dst = boolean(rb)
+	return nil
 }
 
 // concat joins two values as text; NULL is the empty string. When one side
@@ -348,35 +398,31 @@ func itoa(n int) string { return strconv.Itoa(n) }
 // get their evaluated arguments, with AuthoritativeNull and IgnoreThisFlow
 // passing straight through, and per-value functions run on each value of a
 // multi-valued first argument.
-func (n *callNode) eval(c *ctx) (value, error) {
+func (n *callNode) eval(c *ctx, dst *value) error {
 	fn := n.fn
 	if fn.lazy != nil {
-		v, err := fn.lazy(c, n)
-		return v, wrapErr(n, err)
+		return wrapErr(n, fn.lazy(c, n, dst))
 	}
 	// The arguments live on the context's stack, so that calls do not
 	// allocate; nested calls push above them and pop back.
-	base := len(c.stack)
-	v, err := n.callStrict(c, base)
-	c.stack = c.stack[:base]
-	return v, err
+	base := c.push(len(n.args))
+	err := n.callStrict(c, c.stack[base:base+len(n.args):base+len(n.args)], dst)
+	c.pop(base)
+	return err
 }
 
-// callStrict evaluates the arguments onto the stack from base and calls the
-// function.
-func (n *callNode) callStrict(c *ctx, base int) (value, error) {
+// callStrict evaluates the arguments into args and calls the function.
+func (n *callNode) callStrict(c *ctx, args []value, dst *value) error {
 	fn := n.fn
-	for _, a := range n.args {
-		v, err := a.eval(c)
-		if err != nil {
-			return null, err
+	for i, a := range n.args {
+		if err := a.eval(c, &args[i]); err != nil {
+			return err
 		}
-		if v.isSpecial() {
-			return v, nil
+		if args[i].isSpecial() {
+			*dst = args[i]
+			return nil
 		}
-		c.stack = append(c.stack, v)
 	}
-	args := c.stack[base:len(c.stack):len(c.stack)]
 	if fn.perValue && len(args) > 0 && args[0].k == kList {
 		all := args[0].l
 		out := make([]value, 0, len(all))
@@ -384,14 +430,16 @@ func (n *callNode) callStrict(c *ctx, base int) (value, error) {
 			args[0] = item
 			v, err := fn.call(c, args)
 			if err != nil {
-				return null, wrapErr(n, err)
+				return wrapErr(n, err)
 			}
 			out = append(out, v)
 		}
-		return list(out), nil
+		*dst = list(out)
+		return nil
 	}
-	v, err := fn.call(c, args)
-	return v, wrapErr(n, err)
+	var err error
+	*dst, err = fn.call(c, args)
+	return wrapErr(n, err)
 }
 
 func wrapErr(n *callNode, err error) error {

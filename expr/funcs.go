@@ -17,7 +17,8 @@ type fnSpec struct {
 	// IgnoreThisFlow).
 	call func(c *ctx, args []value) (value, error)
 	// lazy, when set, replaces call and evaluates the arguments itself.
-	lazy func(c *ctx, n *callNode) (value, error)
+	// It evaluates into dst and may use two stack slots of its own.
+	lazy func(c *ctx, n *callNode, dst *value) error
 	// binds: the first argument is a $variable, in scope from argument
 	// bindFrom on (Select, Where, With).
 	binds    bool
@@ -81,13 +82,14 @@ func optStr(args []value, i int, def string) (string, error) {
 	return argStr(args, i)
 }
 
-var ctxPool = sync.Pool{New: func() any { return &ctx{stack: make([]value, 0, 16)} }}
+var ctxPool = sync.Pool{New: func() any { return &ctx{stack: make([]value, 0, 32)} }}
 
 // compiled is a compiled expression.
 type compiled struct {
 	src   string
 	root  node
 	attrs []string
+	slots int // stack slots an evaluation needs, the result's included
 	// prov: the provisioning dialect, where a top-level date is written
 	// M/d/yyyy h:mm:ss tt; redacted: the expression calls Redact.
 	prov, redacted bool
@@ -102,7 +104,12 @@ func (x *compiled) Eval(env rules.Env) (rules.Result, error) {
 	} else {
 		c.cache, c.have = c.cache[:n], c.have[:n]
 	}
-	v, err := x.root.eval(c)
+	if cap(c.stack) < x.slots {
+		c.stack = make([]value, 0, x.slots)
+	}
+	i := c.push(1)
+	err := x.root.eval(c, &c.stack[i])
+	v := c.stack[i]
 	clear(c.stack[:cap(c.stack)])
 	clear(c.cache)
 	clear(c.have)
@@ -168,7 +175,7 @@ func CompileDialect(src string, d Dialect) (rules.Compiled, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &compiled{src: src, root: root, attrs: p.attrs, prov: d == Provisioning, redacted: p.redacted}, nil
+	return &compiled{src: src, root: root, attrs: p.attrs, slots: 1 + slots(root), prov: d == Provisioning, redacted: p.redacted}, nil
 }
 
 type language struct{}

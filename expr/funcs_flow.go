@@ -116,44 +116,44 @@ func allItems(v value, f func(value) bool) bool {
 	return true
 }
 
-func fnIIF(c *ctx, n *callNode) (value, error) {
-	cond, err := n.args[0].eval(c)
-	if err != nil || cond.isSpecial() {
-		return cond, err
+func fnIIF(c *ctx, n *callNode, dst *value) error {
+	if err := n.args[0].eval(c, dst); err != nil || dst.isSpecial() {
+		return err
 	}
-	b, err := toBool(cond)
+	b, err := toBool(*dst)
 	if err != nil {
-		return null, fmt.Errorf("condition: %w", err)
+		return fmt.Errorf("condition: %w", err)
 	}
 	if b {
-		return n.args[1].eval(c)
+		return n.args[1].eval(c, dst)
 	}
-	return n.args[2].eval(c)
+	return n.args[2].eval(c, dst)
 }
 
-func fnSwitch(c *ctx, n *callNode) (value, error) {
+func fnSwitch(c *ctx, n *callNode, dst *value) error {
 	for i := 0; i+1 < len(n.args); i += 2 {
-		cond, err := n.args[i].eval(c)
-		if err != nil || cond.isSpecial() {
-			return cond, err
+		if err := n.args[i].eval(c, dst); err != nil || dst.isSpecial() {
+			return err
 		}
-		b, err := toBool(cond)
+		b, err := toBool(*dst)
 		if err != nil {
-			return null, fmt.Errorf("condition %d: %w", i/2+1, err)
+			return fmt.Errorf("condition %d: %w", i/2+1, err)
 		}
 		if b {
-			return n.args[i+1].eval(c)
+			return n.args[i+1].eval(c, dst)
 		}
 	}
-	return null, nil
+	*dst = null
+	return nil
 }
 
 // each evaluates the second argument and runs f on each of its values with
 // the variable bound.
-func each(c *ctx, n *callNode, f func(item, res value) (value, bool)) (value, error) {
-	src, err := n.args[1].eval(c)
+func each(c *ctx, n *callNode, dst *value, f func(item, res value) (value, bool)) error {
+	src, err := c.evalTo(n.args[1])
 	if err != nil || src.isSpecial() {
-		return src, err
+		*dst = src
+		return err
 	}
 	name := n.args[0].(*litNode).v.s
 	items := src.items()
@@ -162,27 +162,26 @@ func each(c *ctx, n *callNode, f func(item, res value) (value, bool)) (value, er
 	defer func() { c.vars = c.vars[:len(c.vars)-1] }()
 	for _, it := range items {
 		c.vars[len(c.vars)-1].v = it
-		r, err := n.args[2].eval(c)
-		if err != nil {
-			return null, err
-		}
-		if r.isSpecial() {
-			return r, nil
+		r, err := c.evalTo(n.args[2])
+		if err != nil || r.isSpecial() {
+			*dst = r
+			return err
 		}
 		if v, keep := f(it, r); keep {
 			out = append(out, v)
 		}
 	}
-	return list(out), nil
+	*dst = list(out)
+	return nil
 }
 
-func fnSelect(c *ctx, n *callNode) (value, error) {
-	return each(c, n, func(_, r value) (value, bool) { return r, true })
+func fnSelect(c *ctx, n *callNode, dst *value) error {
+	return each(c, n, dst, func(_, r value) (value, bool) { return r, true })
 }
 
-func fnWhere(c *ctx, n *callNode) (value, error) {
+func fnWhere(c *ctx, n *callNode, dst *value) error {
 	var bad error
-	v, err := each(c, n, func(it, r value) (value, bool) {
+	err := each(c, n, dst, func(it, r value) (value, bool) {
 		b, err := toBool(r)
 		if err != nil && bad == nil {
 			bad = fmt.Errorf("condition: %w", err)
@@ -192,15 +191,14 @@ func fnWhere(c *ctx, n *callNode) (value, error) {
 	if err == nil {
 		err = bad
 	}
-	return v, err
+	return err
 }
 
-func fnWith(c *ctx, n *callNode) (value, error) {
-	v, err := n.args[1].eval(c)
-	if err != nil || v.isSpecial() {
-		return v, err
+func fnWith(c *ctx, n *callNode, dst *value) error {
+	if err := n.args[1].eval(c, dst); err != nil || dst.isSpecial() {
+		return err
 	}
-	c.vars = append(c.vars, binding{name: n.args[0].(*litNode).v.s, v: v})
+	c.vars = append(c.vars, binding{name: n.args[0].(*litNode).v.s, v: *dst})
 	defer func() { c.vars = c.vars[:len(c.vars)-1] }()
-	return n.args[2].eval(c)
+	return n.args[2].eval(c, dst)
 }

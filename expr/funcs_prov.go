@@ -181,14 +181,14 @@ func provStrFn(name string, f func(string) string) *fnSpec {
 
 // fnCoalesce returns the first argument that is not NULL; the last argument
 // doubles as the default value, so Coalesce of only NULLs is NULL.
-func fnCoalesce(c *ctx, n *callNode) (value, error) {
+func fnCoalesce(c *ctx, n *callNode, dst *value) error {
 	for _, a := range n.args {
-		v, err := a.eval(c)
-		if err != nil || !v.isNull() {
-			return v, err
+		if err := a.eval(c, dst); err != nil || !dst.isNull() {
+			return err
 		}
 	}
-	return null, nil
+	*dst = null
+	return nil
 }
 
 // fnProvJoin joins the values of its sources, multi-valued sources value by
@@ -374,10 +374,16 @@ func limit(s string) (value, error) {
 // fnSelectUniqueValue returns the first candidate that is not NULL or
 // empty and, when the environment implements UniqueChecker, not already
 // taken in the target.
-func fnSelectUniqueValue(c *ctx, n *callNode) (value, error) {
+func fnSelectUniqueValue(c *ctx, n *callNode, dst *value) error {
+	v, err := selectUniqueValue(c, n)
+	*dst = v
+	return err
+}
+
+func selectUniqueValue(c *ctx, n *callNode) (value, error) {
 	checker, _ := c.env.(UniqueChecker)
 	for _, a := range n.args {
-		v, err := a.eval(c)
+		v, err := c.evalTo(a)
 		if err != nil || v.isSpecial() {
 			return v, err
 		}

@@ -6,7 +6,36 @@ import (
 
 // node is a node of the syntax tree.
 type node interface {
-	eval(c *ctx) (value, error)
+	// eval evaluates the node into *dst, a slot of the context's stack
+	// (see ctx.push).
+	eval(c *ctx, dst *value) error
+}
+
+// slots returns how many stack slots evaluating n can hold at once: its
+// own (two for a comparison or arithmetic, one per argument of a call, up
+// to two for a lazy function) on top of the most its children need.
+func slots(n node) int {
+	deepest := func(ns ...node) int {
+		m := 0
+		for _, x := range ns {
+			m = max(m, slots(x))
+		}
+		return m
+	}
+	switch n := n.(type) {
+	case *negNode:
+		return slots(n.x)
+	case *logicNode:
+		return deepest(n.terms...)
+	case *binNode:
+		return 2 + deepest(n.l, n.r)
+	case *callNode:
+		if n.fn.lazy != nil {
+			return 2 + deepest(n.args...)
+		}
+		return len(n.args) + deepest(n.args...)
+	}
+	return 0
 }
 
 type (
