@@ -12,9 +12,11 @@ import (
 // ctx is the evaluation context: the environment and the variables bound
 // by Select, Where and With.
 type ctx struct {
-	env   rules.Env
-	vars  []binding
-	stack []value // arguments of the calls being evaluated
+	env  rules.Env
+	vars []binding
+	// stack holds the slots nodes evaluate into (see push); it is a view
+	// of buf whose capacity is exactly the expression's slot count.
+	stack, buf []value
 	// cache holds the value of each attribute slot once read (have[i]): an
 	// expression often reads the same attribute several times, and the
 	// object does not change during an evaluation.
@@ -119,7 +121,7 @@ func (n *negNode) eval(c *ctx, dst *value) error {
 	if err := n.x.eval(c, dst); err != nil || dst.isNull() || dst.isSpecial() {
 		return err
 	}
-	x, err := toNum(*dst)
+	x, err := toNum(dst)
 	if err != nil {
 		return evalErr(n.p, "unary '-': %v", err)
 	}
@@ -136,7 +138,7 @@ func (n *logicNode) eval(c *ctx, dst *value) error {
 		if err := t.eval(c, dst); err != nil || dst.isSpecial() {
 			return err
 		}
-		b, err := toBool(*dst)
+		b, err := toBool(dst)
 		if err != nil {
 			side := "right"
 			if i == 0 {
@@ -181,7 +183,7 @@ func (n *binNode) evalOp(c *ctx, l, r, dst *value) error {
 		*dst, err = arith(n.op, *l, *r)
 	default:
 		var b bool
-		b, err = compare(n.op, *l, *r)
+		b, err = compare(n.op, l, r)
 		*dst = boolean(b)
 	}
 	if err != nil {
@@ -195,7 +197,7 @@ func (n *binNode) evalLogic(c *ctx, dst *value) error {
 	if err := n.l.eval(c, dst); err != nil || dst.isSpecial() {
 		return err
 	}
-	lb, err := toBool(*dst)
+	lb, err := toBool(dst)
 	if err != nil {
 		return evalErr(n.p, "'%s': left operand: %v", n.op, err)
 	}
@@ -206,7 +208,7 @@ func (n *binNode) evalLogic(c *ctx, dst *value) error {
 	if err := n.r.eval(c, dst); err != nil || dst.isSpecial() {
 		return err
 	}
-	rb, err := toBool(*dst)
+	rb, err := toBool(dst)
 	if err != nil {
 		return evalErr(n.p, "'%s': right operand: %v", n.op, err)
 	}
@@ -237,11 +239,11 @@ func concat(l, r value) (value, error) {
 		}
 		return list(out), nil
 	}
-	a, err := toStr(l)
+	a, err := toStr(&l)
 	if err != nil {
 		return null, err
 	}
-	b, err := toStr(r)
+	b, err := toStr(&r)
 	if err != nil {
 		return null, err
 	}
@@ -265,8 +267,8 @@ func arith(op string, l, r value) (value, error) {
 	if l.isNull() || r.isNull() {
 		return null, nil
 	}
-	a, errA := toNum(l)
-	b, errB := toNum(r)
+	a, errA := toNum(&l)
+	b, errB := toNum(&r)
 	if op == "+" && (errA != nil || errB != nil) && (l.k == kStr || r.k == kStr) {
 		return concat(l, r)
 	}
@@ -288,7 +290,7 @@ func arith(op string, l, r value) (value, error) {
 // compare applies a comparison. NULL equals only NULL and is neither less
 // nor greater than anything. A multi-valued operand compares true for = and
 // the orderings when any value does, and for <> when no value is equal.
-func compare(op string, l, r value) (bool, error) {
+func compare(op string, l, r *value) (bool, error) {
 	if l.isNull() || r.isNull() {
 		both := l.isNull() && r.isNull()
 		switch op {
@@ -304,14 +306,24 @@ func compare(op string, l, r value) (bool, error) {
 			eq, err := compare("=", l, r)
 			return !eq, err
 		}
-		for _, x := range l.items() {
-			for _, y := range r.items() {
-				if ok, err := compare(op, x, y); err != nil || ok {
+		ls, rs := l.items(), r.items()
+		for i := range ls {
+			for j := range rs {
+				if ok, err := compare(op, &ls[i], &rs[j]); err != nil || ok {
 					return ok, err
 				}
 			}
 		}
 		return false, nil
+	}
+	if textual(l.k) && textual(r.k) {
+		// Text against text: equality needs no ordering.
+		switch op {
+		case "=":
+			return l.s == r.s, nil
+		case "<>":
+			return l.s != r.s, nil
+		}
 	}
 	c, err := order(l, r)
 	if err != nil {
@@ -336,7 +348,7 @@ func compare(op string, l, r value) (bool, error) {
 // date, the other is converted to that type; when the conversion fails (or
 // both are text, binary or references) the text forms are compared
 // ordinally (case-sensitive).
-func order(l, r value) (int, error) {
+func order(l, r *value) (int, error) {
 	switch {
 	case l.k == kNum || r.k == kNum:
 		a, errA := toNum(l)
@@ -351,8 +363,8 @@ func order(l, r value) (int, error) {
 			return cmp3(b2i(a), b2i(b)), nil
 		}
 	case l.k == kDate || r.k == kDate:
-		a, errA := toDate(l)
-		b, errB := toDate(r)
+		a, errA := toDate(*l)
+		b, errB := toDate(*r)
 		if errA == nil && errB == nil {
 			return a.Compare(b), nil
 		}
@@ -369,6 +381,9 @@ func order(l, r value) (int, error) {
 	}
 	return strings.Compare(a, b), nil
 }
+
+// textual reports whether values of kind k compare by their text s.
+func textual(k kind) bool { return k == kStr || k == kBin || k == kRef }
 
 func b2i(b bool) int64 {
 	if b {

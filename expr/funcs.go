@@ -51,7 +51,7 @@ func fixed(name string, lo, hi int, perValue bool, call func(c *ctx, args []valu
 // number in errors.
 
 func argStr(args []value, i int) (string, error) {
-	s, err := toStr(args[i])
+	s, err := toStr(&args[i])
 	if err != nil {
 		return "", fmt.Errorf("argument %d: %w", i+1, err)
 	}
@@ -59,7 +59,7 @@ func argStr(args []value, i int) (string, error) {
 }
 
 func argNum(args []value, i int) (int64, error) {
-	n, err := toNum(args[i])
+	n, err := toNum(&args[i])
 	if err != nil {
 		return 0, fmt.Errorf("argument %d: %w", i+1, err)
 	}
@@ -67,7 +67,7 @@ func argNum(args []value, i int) (int64, error) {
 }
 
 func argBool(args []value, i int) (bool, error) {
-	b, err := toBool(args[i])
+	b, err := toBool(&args[i])
 	if err != nil {
 		return false, fmt.Errorf("argument %d: %w", i+1, err)
 	}
@@ -82,7 +82,7 @@ func optStr(args []value, i int, def string) (string, error) {
 	return argStr(args, i)
 }
 
-var ctxPool = sync.Pool{New: func() any { return &ctx{stack: make([]value, 0, 32)} }}
+var ctxPool = sync.Pool{New: func() any { return &ctx{buf: make([]value, 32)} }}
 
 // compiled is a compiled expression.
 type compiled struct {
@@ -104,16 +104,19 @@ func (x *compiled) Eval(env rules.Env) (rules.Result, error) {
 	} else {
 		c.cache, c.have = c.cache[:n], c.have[:n]
 	}
-	if cap(c.stack) < x.slots {
-		c.stack = make([]value, 0, x.slots)
+	if len(c.buf) < x.slots {
+		c.buf = make([]value, x.slots)
 	}
+	// The capacity is the slot count exactly, so that a miscount panics in
+	// every test and fuzz run instead of moving the stack under a node.
+	c.stack = c.buf[:0:x.slots]
 	i := c.push(1)
 	err := x.root.eval(c, &c.stack[i])
 	v := c.stack[i]
-	clear(c.stack[:cap(c.stack)])
+	clear(c.buf[:x.slots]) // the slots this expression used
 	clear(c.cache)
 	clear(c.have)
-	c.stack, c.vars, c.env = c.stack[:0], c.vars[:0], nil
+	c.stack, c.vars, c.env = nil, c.vars[:0], nil
 	ctxPool.Put(c)
 	if err != nil {
 		return rules.Result{}, err

@@ -42,23 +42,14 @@ func isAttrType(s string) bool {
 // rdn is one component of a DN, its value kept as written (escaped).
 type rdn struct{ typ, val string }
 
-// eachRDN calls f on the components of a DN, split at the unescaped commas
-// (and semicolons) outside quotes, until f returns false.
-func eachRDN(dn string, f func(rdn) bool) {
-	start, quoted, more := 0, false, true
-	add := func(part string) {
-		part = strings.TrimSpace(part)
-		if part == "" || !more {
-			return
-		}
-		t, v, ok := strings.Cut(part, "=")
-		if !ok {
-			more = f(rdn{val: part})
-			return
-		}
-		more = f(rdn{typ: strings.TrimSpace(t), val: strings.TrimSpace(v)})
-	}
-	for i := 0; i < len(dn); i++ {
+// nextRDN scans the component of a DN that starts at byte i, up to the
+// next unescaped comma (or semicolon) outside quotes. It returns the
+// component (ok false when it is blank) and where the next one starts;
+// next > len(dn) when the DN is done.
+func nextRDN(dn string, i int) (c rdn, ok bool, next int) {
+	start, quoted := i, false
+scan:
+	for ; i < len(dn); i++ {
 		switch dn[i] {
 		case '\\':
 			i++
@@ -66,12 +57,19 @@ func eachRDN(dn string, f func(rdn) bool) {
 			quoted = !quoted
 		case ',', ';':
 			if !quoted {
-				add(dn[start:i])
-				start = i + 1
+				break scan
 			}
 		}
 	}
-	add(dn[start:])
+	part := strings.TrimSpace(dn[start:min(i, len(dn))])
+	if part == "" {
+		return rdn{}, false, i + 1
+	}
+	t, v, found := strings.Cut(part, "=")
+	if !found {
+		return rdn{val: part}, true, i + 1
+	}
+	return rdn{typ: strings.TrimSpace(t), val: strings.TrimSpace(v)}, true, i + 1
 }
 
 // dnComponent returns the value of component n (1-based) counted from the
@@ -100,29 +98,32 @@ func dnComponent(a []value, rev bool) (value, error) {
 	if n < 1 {
 		return null, nil
 	}
+	// counted: the components that count (all, or all but dc= with "DC").
 	counted := func(c rdn) bool { return !skipDC || !strings.EqualFold(c.typ, "dc") }
 	if rev {
 		total := int64(0)
-		eachRDN(dn, func(c rdn) bool {
-			if counted(c) {
+		for i := 0; i <= len(dn); {
+			c, ok, next := nextRDN(dn, i)
+			if ok && counted(c) {
 				total++
 			}
-			return true
-		})
+			i = next
+		}
 		n = total - n + 1
 		if n < 1 {
 			return null, nil
 		}
 	}
-	res, i := null, int64(0)
-	eachRDN(dn, func(c rdn) bool {
-		if counted(c) {
-			if i++; i == n {
+	res, seen := null, int64(0)
+	for i := 0; i <= len(dn); {
+		c, ok, next := nextRDN(dn, i)
+		if ok && counted(c) {
+			if seen++; seen == n {
 				res = str(c.val)
-				return false
+				break
 			}
 		}
-		return true
-	})
+		i = next
+	}
 	return res, nil
 }

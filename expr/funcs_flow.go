@@ -18,7 +18,7 @@ func init() {
 		&fnSpec{name: "Where", min: 3, max: 3, binds: true, bindFrom: 2, lazy: fnWhere},
 		&fnSpec{name: "With", min: 3, max: 3, binds: true, bindFrom: 2, lazy: fnWith},
 		fixed("Error", 1, 1, false, func(_ *ctx, a []value) (value, error) {
-			s, err := toStr(a[0])
+			s, err := toStr(&a[0])
 			if err != nil {
 				s = fmt.Sprint(a[0].items())
 			}
@@ -44,7 +44,7 @@ func init() {
 				if v.k == kBool {
 					return false
 				}
-				_, err := toNum(v)
+				_, err := toNum(&v)
 				return err == nil
 			})), nil
 		}),
@@ -120,7 +120,7 @@ func fnIIF(c *ctx, n *callNode, dst *value) error {
 	if err := n.args[0].eval(c, dst); err != nil || dst.isSpecial() {
 		return err
 	}
-	b, err := toBool(*dst)
+	b, err := toBool(dst)
 	if err != nil {
 		return fmt.Errorf("condition: %w", err)
 	}
@@ -135,7 +135,7 @@ func fnSwitch(c *ctx, n *callNode, dst *value) error {
 		if err := n.args[i].eval(c, dst); err != nil || dst.isSpecial() {
 			return err
 		}
-		b, err := toBool(*dst)
+		b, err := toBool(dst)
 		if err != nil {
 			return fmt.Errorf("condition %d: %w", i/2+1, err)
 		}
@@ -182,7 +182,7 @@ func fnSelect(c *ctx, n *callNode, dst *value) error {
 func fnWhere(c *ctx, n *callNode, dst *value) error {
 	var bad error
 	err := each(c, n, dst, func(it, r value) (value, bool) {
-		b, err := toBool(r)
+		b, err := toBool(&r)
 		if err != nil && bad == nil {
 			bad = fmt.Errorf("condition: %w", err)
 		}

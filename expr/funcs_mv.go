@@ -29,7 +29,7 @@ func init() {
 			parts := make([]string, len(items))
 			total := 0
 			for i, it := range items {
-				if parts[i], err = toStr(it); err != nil {
+				if parts[i], err = toStr(&it); err != nil {
 					return null, fmt.Errorf("argument 1: value %d: %w", i+1, err)
 				}
 				if total += len(parts[i]) + len(sep); total > maxLen {
@@ -104,7 +104,7 @@ func fnContains(_ *ctx, a []value) (value, error) {
 		search = strings.ToLower(search)
 	}
 	for i, it := range a[0].items() {
-		s, err := toStr(it)
+		s, err := toStr(&it)
 		if err != nil {
 			return null, err
 		}

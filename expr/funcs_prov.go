@@ -131,7 +131,7 @@ func init() {
 		fixed("Not", 1, 1, true, func(_ *ctx, a []value) (value, error) {
 			// Entra: "If source value is True, returns False. Otherwise,
 			// returns True" — a value that is not a boolean is not True.
-			b, err := toBool(a[0])
+			b, err := toBool(&a[0])
 			return boolean(err != nil || !b), nil //nolint:nilerr // see above
 		}),
 		fixed("PCase", 1, 2, true, func(_ *ctx, a []value) (value, error) {
@@ -202,7 +202,7 @@ func fnProvJoin(_ *ctx, a []value) (value, error) {
 	first := true
 	for i, src := range a[1:] {
 		for _, it := range src.items() {
-			s, err := toStr(it)
+			s, err := toStr(&it)
 			if err != nil {
 				return null, fmt.Errorf("argument %d: %w", i+2, err)
 			}
@@ -390,7 +390,7 @@ func selectUniqueValue(c *ctx, n *callNode) (value, error) {
 		if isNullOrEmpty(v) {
 			continue
 		}
-		s, err := toStr(v)
+		s, err := toStr(&v)
 		if err != nil {
 			return null, err
 		}

@@ -92,3 +92,26 @@ func BenchmarkCloudFiltered(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkOutOfBox evaluates each out-of-box expression on a typical user.
+func BenchmarkOutOfBox(b *testing.B) {
+	for _, tt := range []struct{ name, src string }{
+		{"sourceAnchor", oobSourceAnchorB64}, {"userPrincipalName", oobUPN},
+		{"accountEnabled", oobAccountEnabled}, {"mailEnabled", oobMailEnabled},
+		{"pwdLastSet", oobPwdLastSet}, {"displayName", oobDisplayName},
+	} {
+		c, err := Compile(tt.src)
+		if err != nil {
+			b.Fatal(err)
+		}
+		env := sampleUser()
+		b.Run(tt.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.Eval(env); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -78,8 +78,8 @@ func list(vs []value) value {
 	return value{k: kList, l: out}
 }
 
-func (v value) isNull() bool    { return v.k == kNull }
-func (v value) isSpecial() bool { return v.k == kAuthNull || v.k == kIgnore }
+func (v *value) isNull() bool    { return v.k == kNull }
+func (v *value) isSpecial() bool { return v.k == kAuthNull || v.k == kIgnore }
 
 // items returns the values of v: none for NULL, one for a single value.
 func (v value) items() []value {
@@ -164,13 +164,13 @@ func canonical(v value, t model.Type) string {
 	case t == model.Integer && v.k == kNum:
 		return strconv.FormatInt(v.n, 10)
 	}
-	s, _ := toStr(v)
+	s, _ := toStr(&v)
 	return s
 }
 
 // toStr converts a single value to text. NULL is "". Booleans are "True" /
 // "False" and dates "yyyy-MM-ddTHH:mm:ssZ", as CStr writes them.
-func toStr(v value) (string, error) {
+func toStr(v *value) (string, error) {
 	switch v.k {
 	case kNull:
 		return "", nil
@@ -192,7 +192,7 @@ func toStr(v value) (string, error) {
 }
 
 // toNum converts a single value to a number.
-func toNum(v value) (int64, error) {
+func toNum(v *value) (int64, error) {
 	switch v.k {
 	case kNum, kBool:
 		return v.n, nil
@@ -217,17 +217,17 @@ func toNum(v value) (int64, error) {
 
 // toBool converts a single value to a boolean: NULL is false, numbers are
 // true when non-zero, strings "True"/"False" (any case) or numbers.
-func toBool(v value) (bool, error) {
+func toBool(v *value) (bool, error) {
 	switch v.k {
 	case kNull:
 		return false, nil
 	case kBool, kNum:
 		return v.n != 0, nil
 	case kStr:
-		switch strings.ToLower(strings.TrimSpace(v.s)) {
-		case "true":
+		switch t := strings.TrimSpace(v.s); {
+		case strings.EqualFold(t, "true"):
 			return true, nil
-		case "false", "":
+		case t == "" || strings.EqualFold(t, "false"):
 			return false, nil
 		}
 		if n, err := toNum(v); err == nil {
