@@ -164,7 +164,12 @@ type ExportResult struct {
 // in any order. An export is replayed after a crash, so each op must be
 // idempotent: an add of an object that already exists returns
 // ErrAlreadyExists with the existing anchor; a delete of an object that is gone
-// returns ErrNotFound. The engine turns both into convergence, not failures.
+// returns ErrNotFound. The engine turns both into convergence, not failures,
+// with one exception that protects objects idsync did not create (R2.2): an
+// add that meets an existing object on its first sending fails, unless the
+// error also wraps ErrIdentityMatch. Only when an earlier sending may have
+// reached the target (a crash, a timeout, an error answer) is an existing
+// object taken to be the one that sending created.
 type Exporter interface {
 	Export(ctx context.Context, ops []ExportOp) []ExportResult
 }
@@ -172,5 +177,11 @@ type Exporter interface {
 // Sentinel errors connectors wrap.
 var (
 	ErrAlreadyExists = errors.New("object already exists")
+	// ErrIdentityMatch is wrapped together with ErrAlreadyExists when the
+	// existing object carries the identity idsync gave this object (the
+	// anchor it proposed, an immutable id, a SCIM externalId), not only the
+	// same name: it is this object, and the engine takes it over even on a
+	// first sending.
+	ErrIdentityMatch = errors.New("the existing object carries this object's identity")
 	ErrNotFound      = errors.New("object not found")
 )

@@ -101,6 +101,9 @@ func (e *Engine) exportChunk(ctx context.Context, rr *runRec, ex connector.Expor
 	byID := make(map[string]*store.CSObject, len(chunk))
 	ops := make([]connector.ExportOp, 0, len(chunk))
 	for _, t := range chunk {
+		if t.Pending.State == store.ExportSending {
+			t.Pending.MayExist = true // a crash interrupted the last sending
+		}
 		t.Pending.State = store.ExportSending
 		t.Pending.Attempts++
 		journal.PutCS = append(journal.PutCS, t)
@@ -113,8 +116,11 @@ func (e *Engine) exportChunk(ctx context.Context, rr *runRec, ex connector.Expor
 	// 2. Send.
 	results := ex.Export(ctx, ops)
 	// 3. Record the results. Adds the target already has are re-sent as a
-	// full replace (an add replayed after a crash, or an object created
-	// meanwhile with the same DN).
+	// full replace when the existing object is this one: it carries this
+	// object's identity, or an earlier sending of the add may have created
+	// it (replayed after a crash or a failure). An object that was there
+	// before idsync first sent the add belongs to something else, and
+	// idsync never touches it (R2.2): the add fails on this object.
 	out := &store.Batch{}
 	var retry []connector.ExportOp
 	seen := map[string]bool{}
@@ -125,6 +131,11 @@ func (e *Engine) exportChunk(ctx context.Context, rr *runRec, ex connector.Expor
 		}
 		seen[res.ID] = true
 		if t.Pending.Op == connector.OpAdd && errors.Is(res.Err, connector.ErrAlreadyExists) {
+			if !t.Pending.MayExist && !errors.Is(res.Err, connector.ErrIdentityMatch) {
+				res.Err = foreignObject(rr.r.Connector, t, res)
+				e.applyResult(rr, out, t, res)
+				continue
+			}
 			if res.Anchor != "" {
 				t.Object.Anchor = res.Anchor
 			}
@@ -155,6 +166,28 @@ func (e *Engine) exportChunk(ctx context.Context, rr *runRec, ex connector.Expor
 	return nil
 }
 
+// foreignObject is the error of an add that met, on its first sending, an
+// object idsync did not create.
+func foreignObject(conn string, t *store.CSObject, res connector.ExportResult) error {
+	what := "an object"
+	if res.Anchor != "" {
+		what = fmt.Sprintf("an object (anchor %s)", res.Anchor)
+	}
+	return &foreignError{err: res.Err, msg: fmt.Sprintf("%s already has %s that idsync did not create, where this one would go (%v). "+
+		"idsync never changes or deletes objects something else created: remove or rename that object in %s, "+
+		"or have a rule on %s join it to this identity; the next export tries again", conn, what, res.Err, conn, conn)}
+}
+
+// foreignError is the error of an add refused by foreignObject: that
+// sending created nothing.
+type foreignError struct {
+	err error
+	msg string
+}
+
+func (e *foreignError) Error() string { return e.msg }
+func (e *foreignError) Unwrap() error { return e.err }
+
 // applyResult updates the CS object with an export's outcome: on success the
 // exported values become the object's (unconfirmed) state and the pending
 // export is cleared; on failure the entry keeps the target's message.
@@ -168,6 +201,13 @@ func (e *Engine) applyResult(rr *runRec, b *store.Batch, t *store.CSObject, res 
 	if res.Err != nil {
 		p.State = store.ExportError
 		p.Error = res.Err.Error()
+		// A failed add may still have created the object (a lost answer, a
+		// half-done operation), unless it was refused for meeting one
+		// idsync did not create.
+		var foreign *foreignError
+		if p.Op == connector.OpAdd && !errors.As(res.Err, &foreign) {
+			p.MayExist = true
+		}
 		b.PutCS = append(b.PutCS, t)
 		rr.objectError(objName(t), t.ID, fmt.Errorf("%s: %w", p.Op, res.Err))
 		return

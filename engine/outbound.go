@@ -298,8 +298,12 @@ func (sy *syncer) setPending(t *store.CSObject, p *store.PendingExport) {
 	p.ID = newID()
 	p.State = store.ExportPending
 	p.Created = sy.now
-	if t.Pending != nil && t.Pending.State == store.ExportError && t.Pending.Op == p.Op {
-		p.Attempts, p.Error = t.Pending.Attempts, t.Pending.Error
+	// What is known of the earlier sendings of the same op carries over:
+	// the attempts, and whether one may have created the object (a crash
+	// left it sending, or it failed).
+	if o := t.Pending; o != nil && (o.State == store.ExportError || o.State == store.ExportSending) && o.Op == p.Op {
+		p.Attempts, p.Error = o.Attempts, o.Error
+		p.MayExist = o.MayExist || o.State == store.ExportSending
 	}
 	t.Pending = p
 	sy.s.dirtyCS[t.ID] = true

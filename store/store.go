@@ -79,6 +79,12 @@ type PendingExport struct {
 	State   ExportState            `json:"state"`
 	// Attempts counts how many times it was sent.
 	Attempts int `json:"attempts,omitempty"`
+	// MayExist records, for an add, that an earlier sending may have
+	// created the object: a crash left it sending, or the target answered
+	// with an error. Only then does the export take an object it meets at
+	// the same name for this one; otherwise that object belongs to
+	// something else and is never touched (R2.2).
+	MayExist bool `json:"mayExist,omitempty"`
 	// Error is the target's message for the last failed attempt.
 	Error string `json:"error,omitempty"`
 	// Created is when the export was first computed.

@@ -106,7 +106,8 @@
 // name. Comments and the order of records of the original file are not kept.
 //
 // Ops follow the connector contract: an add of an object whose anchor or DN
-// exists fails with connector.ErrAlreadyExists and the existing anchor; an
+// exists fails with connector.ErrAlreadyExists and the existing anchor
+// (wrapping connector.ErrIdentityMatch too when the anchor is the same); an
 // update, rename or delete of a missing object fails with
 // connector.ErrNotFound. Reference values are written as given. An update
 // cannot change the anchor attribute.

@@ -152,7 +152,9 @@ func (img *image) add(op connector.ExportOp) (string, error) {
 		return "", err
 	}
 	if old, ok := img.objs[s.anchorKey(o.Anchor)]; ok {
-		return old.Anchor, connector.ErrAlreadyExists
+		// The same anchor (the one idsync proposed, or the value its rules
+		// flow into the anchor attribute): this object itself.
+		return old.Anchor, fmt.Errorf("%w (%w)", connector.ErrAlreadyExists, connector.ErrIdentityMatch)
 	}
 	img.put(o)
 	return o.Anchor, nil

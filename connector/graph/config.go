@@ -30,6 +30,10 @@ type Config struct {
 	MaxRetries   *int     `yaml:"maxRetries,omitempty" json:"maxRetries,omitempty"`
 	RetryCap     Duration `yaml:"retryCap,omitempty" json:"retryCap,omitempty"`
 	PageSize     int      `yaml:"pageSize,omitempty" json:"pageSize,omitempty"`
+	// SoftMatch takes over a cloud user with the same userPrincipalName and
+	// no onPremisesImmutableId, as Azure AD Connect's soft match does. Off
+	// by default: idsync does not touch objects it did not create (R2.2).
+	SoftMatch bool `yaml:"softMatch,omitempty" json:"softMatch,omitempty"`
 }
 
 // Defaults.
@@ -69,6 +73,7 @@ type settings struct {
 	maxRetries   int
 	retryCap     time.Duration
 	pageSize     int
+	softMatch    bool
 }
 
 var (
@@ -81,6 +86,7 @@ func newSettings(cfg Config) (*settings, error) {
 		tenantID: strings.TrimSpace(cfg.TenantID), clientID: strings.TrimSpace(cfg.ClientID), clientSecret: cfg.ClientSecret,
 		scope: cfg.Scope, timeout: cfg.Timeout.Duration, concurrency: cfg.Concurrency,
 		maxRetries: DefaultMaxRetries, retryCap: cfg.RetryCap.Duration, pageSize: cfg.PageSize,
+		softMatch: cfg.SoftMatch,
 	}
 	switch {
 	case s.tenantID == "":

@@ -18,6 +18,7 @@
 //	      # scope:    https://graph.microsoft.com/.default
 //	      # caFile: proxy-ca.pem   # timeout: 60s   # concurrency: 4
 //	      # maxRetries: 5          # retryCap: 60s  # pageSize: 999
+//	      # softMatch: false
 //
 // Keys:
 //   - tenantID (required): the tenant, as a GUID or a domain such as
@@ -47,6 +48,12 @@
 //     debug level with the request (method and path, no query) and the
 //     reason.
 //   - pageSize (999, at most 999): objects per page ($top) of a full import.
+//   - softMatch (false): take over a cloud user that has the
+//     userPrincipalName of a user idsync adds and no onPremisesImmutableId,
+//     as Azure AD Connect's soft match does. Off, such a user is one
+//     something else created: the add fails on that object and the user is
+//     left alone (R2.2); set the user's onPremisesImmutableId to the source
+//     anchor (a hard match) to have idsync take it over.
 //
 // The app needs the Microsoft Graph application permissions
 // User.ReadWrite.All, Group.ReadWrite.All and Directory.Read.All (for
@@ -128,18 +135,24 @@
 //     other means. When Graph answers that another object has the same
 //     userPrincipalName or onPremisesImmutableId, the connector looks the
 //     user up ($filter, quotes doubled) and returns ErrAlreadyExists with its
-//     id: the user with this onPremisesImmutableId (hard match), or with this
-//     userPrincipalName and no other onPremisesImmutableId (soft match). A
-//     user holding the name for another source anchor is an error on the op.
+//     id: the user with this onPremisesImmutableId (hard match: this
+//     object's identity, so the result also wraps ErrIdentityMatch and the
+//     engine takes the user over), or with this userPrincipalName and no
+//     other onPremisesImmutableId (soft match: the same name only; the
+//     engine takes it over only when an earlier sending of the add may have
+//     created it, or with softMatch). A user holding the name for another
+//     source anchor is an error on the op.
 //   - Add group: POST /groups with displayName, mailEnabled, mailNickname
 //     and securityEnabled (required), and the first 20 members in
 //     members@odata.bind; the others follow 20 per PATCH. Graph creates
 //     security groups and Microsoft 365 groups (groupTypes Unified) only: a
 //     mail-enabled group without Unified fails the op with an explanation.
 //     As groups have no settable immutable id, the add first looks for a
-//     group with the same mailNickname: one found is the group (an add
-//     replayed after a crash, or a soft match) and the op returns
-//     ErrAlreadyExists with its id; two or more fail the op. When adding the
+//     group with the same mailNickname: one found returns ErrAlreadyExists
+//     with its id, and the engine takes it over only when an earlier
+//     sending of the add may have created it (replayed after a crash or a
+//     failure); on a first sending it is a group something else created,
+//     and the add fails without touching it. Two or more fail the op. When adding the
 //     remaining members fails, the new group is deleted again, so that the
 //     op leaves nothing half-done.
 //   - Update (and rename): PATCH /users/{id} or /groups/{id} with the

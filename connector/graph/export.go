@@ -320,10 +320,12 @@ func (c *Connector) findUser(ctx context.Context, prop, value string) (id, immut
 
 // existingUser turns a uniqueness conflict into ErrAlreadyExists with the
 // existing user's id: the user with this onPremisesImmutableId (a hard
-// match), or with this userPrincipalName when it has no other
-// onPremisesImmutableId (a soft match, as Azure AD Connect does). A user
-// that holds the userPrincipalName for another source anchor is a conflict
-// to fix in the data.
+// match: this object's identity, ErrIdentityMatch), or with this
+// userPrincipalName when it has no other onPremisesImmutableId (a soft
+// match: the same name only, which the engine takes over only when an
+// earlier sending may have created it, or with softMatch, as Azure AD
+// Connect does). A user that holds the userPrincipalName for another
+// source anchor is a conflict to fix in the data.
 func (c *Connector) existingUser(ctx context.Context, op connector.ExportOp, immutable, upn string, conflictErr error) (string, error) {
 	if immutable != "" {
 		id, _, err := c.findUser(ctx, "onPremisesImmutableId", immutable)
@@ -332,7 +334,7 @@ func (c *Connector) existingUser(ctx context.Context, op connector.ExportOp, imm
 		}
 		if id != "" {
 			c.recordAdd(op.Anchor, id, false)
-			return id, fmt.Errorf("%w: user %s has onPremisesImmutableId %q", connector.ErrAlreadyExists, id, immutable)
+			return id, fmt.Errorf("%w (%w): user %s has onPremisesImmutableId %q", connector.ErrAlreadyExists, connector.ErrIdentityMatch, id, immutable)
 		}
 	}
 	if upn != "" {
@@ -346,6 +348,9 @@ func (c *Connector) existingUser(ctx context.Context, op connector.ExportOp, imm
 					"two source objects claim the same name; fix the data or the rules (%w)", upn, id, theirs, immutable, conflictErr)
 			}
 			c.recordAdd(op.Anchor, id, false)
+			if c.s.softMatch && theirs == "" {
+				return id, fmt.Errorf("%w (%w, softMatch): user %s has userPrincipalName %q", connector.ErrAlreadyExists, connector.ErrIdentityMatch, id, upn)
+			}
 			return id, fmt.Errorf("%w: user %s has userPrincipalName %q", connector.ErrAlreadyExists, id, upn)
 		}
 	}

@@ -107,27 +107,36 @@ func TestExportUserAddReplayAndMatches(t *testing.T) {
 	mustOK(t, res)
 	id := res["1"].Anchor
 
-	// Replayed after a crash: ErrAlreadyExists with the same id.
+	// Replayed after a crash: ErrAlreadyExists with the same id, and this
+	// object's identity (the immutable id).
 	res = export(t, c, add)
-	if err := res["1"].Err; !errors.Is(err, connector.ErrAlreadyExists) || res["1"].Anchor != id {
+	if err := res["1"].Err; !errors.Is(err, connector.ErrAlreadyExists) || !errors.Is(err, connector.ErrIdentityMatch) || res["1"].Anchor != id {
 		t.Fatalf("replay: %v, anchor %s (want %s)", err, res["1"].Anchor, id)
 	}
 	// The same add under another userPrincipalName (hard match on the
 	// immutable id).
 	moved := userAdd("1", "obrien@contoso.com")
 	res = export(t, c, moved)
-	if err := res["1"].Err; !errors.Is(err, connector.ErrAlreadyExists) || res["1"].Anchor != id {
+	if err := res["1"].Err; !errors.Is(err, connector.ErrAlreadyExists) || !errors.Is(err, connector.ErrIdentityMatch) || res["1"].Anchor != id {
 		t.Fatalf("hard match: %v, anchor %s (want %s)", err, res["1"].Anchor, id)
 	}
 	if n := len(srv.Users()); n != 1 {
 		t.Fatalf("%d users after replays", n)
 	}
 
-	// Soft match: a cloud user with the name and no immutable id.
+	// Soft match: a cloud user with the name and no immutable id. The same
+	// name only, not this object's identity: the engine takes it over only
+	// when an earlier sending may have created it...
 	cloud := srv.AddUser(map[string]any{"userPrincipalName": "carol@contoso.com", "displayName": "Carol"})
 	res = export(t, c, userAdd("2", "carol@contoso.com"))
-	if err := res["2"].Err; !errors.Is(err, connector.ErrAlreadyExists) || res["2"].Anchor != cloud {
-		t.Errorf("soft match: %v, anchor %s (want %s)", err, res["2"].Anchor, cloud)
+	if err := res["2"].Err; !errors.Is(err, connector.ErrAlreadyExists) || errors.Is(err, connector.ErrIdentityMatch) || res["2"].Anchor != cloud {
+		t.Errorf("soft match: %v, anchor %s (want %s, no identity match)", err, res["2"].Anchor, cloud)
+	}
+	// ... or with softMatch, as Azure AD Connect does.
+	soft := newConn(t, srv, func(c *Config) { c.SoftMatch = true })
+	res = export(t, soft, userAdd("2", "carol@contoso.com"))
+	if err := res["2"].Err; !errors.Is(err, connector.ErrAlreadyExists) || !errors.Is(err, connector.ErrIdentityMatch) || res["2"].Anchor != cloud {
+		t.Errorf("soft match with softMatch: %v, anchor %s (want %s, identity match)", err, res["2"].Anchor, cloud)
 	}
 	// A user synchronized from another source object holds the name.
 	other := srv.AddUser(map[string]any{"userPrincipalName": "dave@contoso.com", "onPremisesImmutableId": "someone-else"})
@@ -253,9 +262,10 @@ func TestExportGroupMembers(t *testing.T) {
 		t.Error("the skipped group sourceAnchor was not logged")
 	}
 
-	// The add replayed: the group is found by its mailNickname.
+	// The add replayed: the group is found by its mailNickname, a name, not
+	// an identity (the engine takes it over only on a replay).
 	res = export(t, c, gadd)
-	if err := res["g"].Err; !errors.Is(err, connector.ErrAlreadyExists) || res["g"].Anchor != gid {
+	if err := res["g"].Err; !errors.Is(err, connector.ErrAlreadyExists) || errors.Is(err, connector.ErrIdentityMatch) || res["g"].Anchor != gid {
 		t.Fatalf("replayed group add: %v, %s (want %s)", err, res["g"].Anchor, gid)
 	}
 

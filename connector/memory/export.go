@@ -45,7 +45,8 @@ func (c *Connector) Exported() []connector.ExportOp {
 //   - add: creates the object with anchor op.Anchor (a new UUID when empty),
 //     DN op.DN, type op.ObjectType and the attribute changes applied to an
 //     empty object. An object with the same anchor or DN makes the result
-//     wrap connector.ErrAlreadyExists, with Anchor the existing object's.
+//     wrap connector.ErrAlreadyExists, with Anchor the existing object's
+//     (and connector.ErrIdentityMatch when it is the same anchor).
 //   - update: applies the attribute changes, and renames to op.NewDN when set.
 //   - rename: moves the object to op.NewDN.
 //   - delete: removes the object.
@@ -141,7 +142,8 @@ func (c *Connector) applyLocked(op connector.ExportOp) (string, error) {
 func (c *Connector) addLocked(op connector.ExportOp) (string, error) {
 	if op.Anchor != "" {
 		if _, ok := c.objs[op.Anchor]; ok {
-			return op.Anchor, connector.ErrAlreadyExists
+			// The anchor idsync proposed: this object itself.
+			return op.Anchor, fmt.Errorf("%w (%w)", connector.ErrAlreadyExists, connector.ErrIdentityMatch)
 		}
 	}
 	if op.DN != "" {

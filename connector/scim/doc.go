@@ -59,7 +59,8 @@
 // The anchor is the SCIM id. An add POSTs the resource and returns the id
 // the server assigned; a 409 returns connector.ErrAlreadyExists with the
 // id of the existing resource (found by userName, displayName or
-// externalId). Updates use PATCH (PUT of the whole resource when the server
+// externalId), and connector.ErrIdentityMatch when that resource carries
+// this object's externalId. Updates use PATCH (PUT of the whole resource when the server
 // has no PATCH); member changes go memberBatch values per request. A delete
 // of a missing resource returns connector.ErrNotFound. A POST is never sent
 // twice blindly: after a failure that may have reached the server, the

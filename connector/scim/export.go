@@ -323,12 +323,15 @@ func (b *batch) add(ctx context.Context, i int, rt *resourceType, cyclic bool, f
 		}
 	case resp.status == http.StatusConflict:
 		he := resp.httpError(req, retries)
-		id, err := b.conflict(ctx, rt, doc, extID)
+		id, same, err := b.conflict(ctx, rt, doc, extID)
 		switch {
 		case err != nil:
 			fail(fmt.Errorf("%w; finding the existing resource failed: %w", he, err))
 		case id == "":
 			fail(fmt.Errorf("%w; no existing resource has the same %s or externalId", he, rt.uniqueAttr()))
+		case same:
+			b.res[i].Anchor = id
+			fail(fmt.Errorf("%w (%w, externalId %s): %w (existing id %s)", connector.ErrAlreadyExists, connector.ErrIdentityMatch, extID, he, id))
 		default:
 			b.res[i].Anchor = id
 			fail(fmt.Errorf("%w: %w (existing id %s)", connector.ErrAlreadyExists, he, id))
@@ -339,8 +342,9 @@ func (b *batch) add(ctx context.Context, i int, rt *resourceType, cyclic bool, f
 }
 
 // conflict finds the resource an add clashed with: by userName (users) or
-// displayName (groups), else by externalId.
-func (b *batch) conflict(ctx context.Context, rt *resourceType, doc map[string]any, extID string) (string, error) {
+// displayName (groups), else by externalId. same reports that it carries
+// this object's externalId: this object itself, not only the same name.
+func (b *batch) conflict(ctx context.Context, rt *resourceType, doc map[string]any, extID string) (id string, same bool, err error) {
 	var filters []string
 	if u := rt.uniqueAttr(); u != "" {
 		if v, ok := doc[u].(string); ok && v != "" {
@@ -353,16 +357,16 @@ func (b *batch) conflict(ctx context.Context, rt *resourceType, doc map[string]a
 	for _, f := range filters {
 		r, err := b.c.findOne(ctx, b.d, rt, f)
 		if err != nil {
-			return "", err
+			return "", false, err
 		}
 		if r != nil {
 			id, _ := fromJSON(nil, r["id"])
 			ext, _ := fromJSON(nil, r["externalId"])
 			b.c.remember(id, ext)
-			return id, nil
+			return id, extID != "" && ext == extID, nil
 		}
 	}
-	return "", nil
+	return "", false, nil
 }
 
 // targetID maps an op's anchor to the resource id: the anchor itself, or

@@ -393,10 +393,15 @@ func TestSCIMAddConflictReplay(t *testing.T) {
 		addUser("p-2", "grace", set("displayName", "Grace Hopper")),
 		{ID: "g", Op: connector.OpAdd, Anchor: "p-g", ObjectType: "group", Changes: []connector.AttrChange{set("displayName", "Admirals")}},
 	})
+	// The replays find their own externalId (this object: identity match);
+	// p-2 only meets another object's userName.
 	for i, want := range []string{first[0].Anchor, first[0].Anchor, first[1].Anchor} {
 		r := res[i]
 		if !errors.Is(r.Err, connector.ErrAlreadyExists) || r.Anchor != want {
 			t.Errorf("op %d: %+v, want ErrAlreadyExists with anchor %s", i, r, want)
+		}
+		if same := errors.Is(r.Err, connector.ErrIdentityMatch); same != (i != 1) {
+			t.Errorf("op %d: identity match %v, want %v: %v", i, same, i != 1, r.Err)
 		}
 		if r.Err != nil && !strings.Contains(r.Err.Error(), "POST /") || !strings.Contains(r.Err.Error(), ": 409 uniqueness: ") {
 			t.Errorf("op %d: message %v", i, r.Err)

@@ -66,6 +66,7 @@ func fullUser(id, conn, anchor string) *store.CSObject {
 		},
 		State:    store.ExportError,
 		Attempts: 3,
+		MayExist: true,
 		Error:    "target said no",
 		Created:  ts.Add(-time.Hour),
 		Rule:     "out-ad",

@@ -15,6 +15,7 @@ const (
 	csDeleted
 	csHasPending
 	csSyncPending
+	csPendingMayExist
 )
 
 // encodeCS appends the data blob of o to buf. The blob holds every field of
@@ -38,6 +39,9 @@ func encodeCS(buf []byte, o *store.CSObject) []byte {
 	}
 	if o.SyncPending {
 		flags |= csSyncPending
+	}
+	if o.Pending != nil && o.Pending.MayExist {
+		flags |= csPendingMayExist
 	}
 	e.uvarint(flags)
 	e.str(o.ID)
@@ -116,6 +120,7 @@ func decodeCS(data string) (*store.CSObject, error) {
 		p.Created = d.time()
 		p.Rule = d.str()
 		p.Changes = decodeChanges(&d)
+		p.MayExist = flags&csPendingMayExist != 0
 		o.Pending = p
 	}
 	if err := d.done(); err != nil {

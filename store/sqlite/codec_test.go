@@ -26,7 +26,7 @@ func codecCS() []*store.CSObject {
 	full.Object.Attrs["bin"] = model.Values{Type: model.Binary, Values: []string{"\x00", "\xff\xfe", ""}}
 	full.Modified = time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC)
 	full.Pending = &store.PendingExport{ID: "p", Op: connector.OpRename, NewDN: "x", State: store.ExportSending,
-		Attempts: -2, Error: "e", Created: time.Date(2300, 1, 1, 0, 0, 0, 999999999, time.UTC), Rule: "r",
+		Attempts: -2, MayExist: true, Error: "e", Created: time.Date(2300, 1, 1, 0, 0, 0, 999999999, time.UTC), Rule: "r",
 		Changes: []connector.AttrChange{{Name: "a", Mode: connector.DelVals, Type: model.Boolean, Values: []string{}}, {}},
 	}
 	return []*store.CSObject{

@@ -1,0 +1,111 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/idsync/idsync/connector"
+	"github.com/idsync/idsync/connector/memory"
+	"github.com/idsync/idsync/model"
+)
+
+// TestAddNeverTakesOverForeignObject: an object something else created in
+// the target, where idsync would add one, is left untouched; the add is an
+// error on that object with what to do, the other adds go on, and once the
+// object is gone the next export creates idsync's own (R2.2).
+func TestAddNeverTakesOverForeignObject(t *testing.T) {
+	h := newHarness(t, twoSourcesRules, "hr", "ad", "cloud")
+	seedTwoSources(h)
+	fullCycle(h, "hr", "ad", "cloud")
+	// Created by hand in the target after its last import.
+	foreign := &model.Object{Anchor: "hand-made", DN: "cn=1,ou=users,dc=cloud", Type: "user",
+		Attrs: model.Attrs{"cn": model.Str("1"), "description": model.Str("created by hand")}}
+	h.conns["cloud"].Put(foreign)
+
+	r := h.run("cloud", Export)
+	if r.Counts.Adds != 3 || r.Counts.Errors != 1 {
+		t.Fatalf("export counts = %+v, want 3 adds and 1 error", r.Counts)
+	}
+	errs := h.runErrors(r)
+	if len(errs) != 1 || !strings.Contains(errs[0].Message, "idsync did not create") || !strings.Contains(errs[0].Message, "hand-made") {
+		t.Fatalf("run errors = %+v, want one naming the object idsync did not create", errs)
+	}
+	got := h.conns["cloud"].Get("hand-made")
+	if got == nil || !got.Attrs.Equal(foreign.Attrs) || h.conns["cloud"].Len() != 4 {
+		t.Fatalf("the foreign object was touched: %+v (objects: %d)", got, h.conns["cloud"].Len())
+	}
+	// The next export tries again and fails again, still without touching it.
+	if r := h.run("cloud", Export); r.Counts.Errors != 1 || h.conns["cloud"].Get("hand-made") == nil {
+		t.Fatalf("second export: %+v", r.Counts)
+	}
+
+	// Its owner removes it: idsync's own object is created.
+	h.conns["cloud"].Remove("hand-made")
+	if r := h.run("cloud", Export); r.Counts.Adds != 1 || r.Counts.Errors != 0 {
+		t.Fatalf("export after the foreign object went: %+v", r.Counts)
+	}
+	if o := h.conns["cloud"].GetByDN("cn=1,ou=users,dc=cloud"); o == nil || o.Anchor == "hand-made" || o.Attrs["description"].Values != nil {
+		t.Fatalf("object at the DN = %+v, want idsync's own", o)
+	}
+}
+
+// lostAnswer creates the objects of the first export it sees under an
+// anchor of its own (as a target that assigns anchors does) and then
+// reports a failure, as when the connection drops before the answer.
+type lostAnswer struct {
+	*memory.Connector
+	lost bool
+}
+
+func (c *lostAnswer) Export(ctx context.Context, ops []connector.ExportOp) []connector.ExportResult {
+	if c.lost {
+		return c.Connector.Export(ctx, ops)
+	}
+	c.lost = true
+	sent := make([]connector.ExportOp, len(ops))
+	for i, op := range ops {
+		op.Anchor = "server-" + op.Anchor
+		sent[i] = op
+	}
+	res := c.Connector.Export(ctx, sent)
+	for i := range res {
+		res[i].Anchor, res[i].Err = "", errors.New("read tcp: connection reset by peer")
+	}
+	return res
+}
+
+// TestAddReplayAfterLostAnswerConverges: when an earlier sending of an add
+// may have reached the target, the object found there is taken to be the
+// one it created, even when it matches by DN only, and nothing is
+// duplicated — also when a synchronization recomputed the add in between.
+func TestAddReplayAfterLostAnswerConverges(t *testing.T) {
+	h := newHarness(t, twoSourcesRules, "hr", "ad", "cloud")
+	seedTwoSources(h)
+	fullCycle(h, "hr", "ad", "cloud")
+	mem := h.conns["cloud"]
+	h.e.Connectors["cloud"].Conn = &lostAnswer{Connector: mem}
+
+	if r := h.run("cloud", Export); r.Counts.Errors != 4 {
+		t.Fatalf("first export: %+v, want 4 errors (answers lost)", r.Counts)
+	}
+	if mem.Len() != 4 {
+		t.Fatalf("target holds %d objects after the lost answers, want 4", mem.Len())
+	}
+	for _, c := range []string{"hr", "ad", "cloud"} {
+		h.run(c, FullSync)
+	}
+	r := h.run("cloud", Export)
+	if r.Counts.Errors != 0 || mem.Len() != 4 {
+		t.Fatalf("replay: %+v, target holds %d objects; want no error and still 4:\n%s", r.Counts, mem.Len(), h.canonical())
+	}
+	h.run("cloud", FullImport)
+	h.run("cloud", FullSync)
+	if got := h.pending("cloud"); len(got) != 0 {
+		t.Fatalf("pending after the replay converged: %v\n%s", got, h.canonical())
+	}
+	if o := mem.GetByDN("cn=1,ou=users,dc=cloud"); o == nil || !strings.HasPrefix(o.Anchor, "server-") {
+		t.Fatalf("object at the DN = %+v, want the one the lost sending created", o)
+	}
+}
