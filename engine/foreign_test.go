@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -12,42 +13,62 @@ import (
 )
 
 // TestAddNeverTakesOverForeignObject: an object something else created in
-// the target, where idsync would add one, is left untouched; the add is an
+// the target, where idsync would add one, is left untouched — whether the
+// export meets it or an import of the target sees it first; the add is an
 // error on that object with what to do, the other adds go on, and once the
 // object is gone the next export creates idsync's own (R2.2).
 func TestAddNeverTakesOverForeignObject(t *testing.T) {
-	h := newHarness(t, twoSourcesRules, "hr", "ad", "cloud")
-	seedTwoSources(h)
-	fullCycle(h, "hr", "ad", "cloud")
-	// Created by hand in the target after its last import.
-	foreign := &model.Object{Anchor: "hand-made", DN: "cn=1,ou=users,dc=cloud", Type: "user",
-		Attrs: model.Attrs{"cn": model.Str("1"), "description": model.Str("created by hand")}}
-	h.conns["cloud"].Put(foreign)
+	for _, importFirst := range []bool{false, true} {
+		t.Run(fmt.Sprintf("importFirst=%v", importFirst), func(t *testing.T) {
+			h := newHarness(t, twoSourcesRules, "hr", "ad", "cloud")
+			seedTwoSources(h)
+			fullCycle(h, "hr", "ad", "cloud")
+			// Created by hand in the target after its last import.
+			foreign := &model.Object{Anchor: "hand-made", DN: "cn=1,ou=users,dc=cloud", Type: "user",
+				Attrs: model.Attrs{"cn": model.Str("1"), "description": model.Str("created by hand")}}
+			h.conns["cloud"].Put(foreign)
+			if importFirst {
+				h.run("cloud", FullImport)
+				h.run("cloud", FullSync)
+				if got := h.pending("cloud"); got["add"] != 4 {
+					t.Fatalf("pending after importing the foreign object = %v, want the 4 adds still pending", got)
+				}
+			}
 
-	r := h.run("cloud", Export)
-	if r.Counts.Adds != 3 || r.Counts.Errors != 1 {
-		t.Fatalf("export counts = %+v, want 3 adds and 1 error", r.Counts)
-	}
-	errs := h.runErrors(r)
-	if len(errs) != 1 || !strings.Contains(errs[0].Message, "idsync did not create") || !strings.Contains(errs[0].Message, "hand-made") {
-		t.Fatalf("run errors = %+v, want one naming the object idsync did not create", errs)
-	}
-	got := h.conns["cloud"].Get("hand-made")
-	if got == nil || !got.Attrs.Equal(foreign.Attrs) || h.conns["cloud"].Len() != 4 {
-		t.Fatalf("the foreign object was touched: %+v (objects: %d)", got, h.conns["cloud"].Len())
-	}
-	// The next export tries again and fails again, still without touching it.
-	if r := h.run("cloud", Export); r.Counts.Errors != 1 || h.conns["cloud"].Get("hand-made") == nil {
-		t.Fatalf("second export: %+v", r.Counts)
-	}
+			r := h.run("cloud", Export)
+			if r.Counts.Adds != 3 || r.Counts.Errors != 1 {
+				t.Fatalf("export counts = %+v, want 3 adds and 1 error", r.Counts)
+			}
+			errs := h.runErrors(r)
+			if len(errs) != 1 || !strings.Contains(errs[0].Message, "idsync did not create") || !strings.Contains(errs[0].Message, "hand-made") {
+				t.Fatalf("run errors = %+v, want one naming the object idsync did not create", errs)
+			}
+			got := h.conns["cloud"].Get("hand-made")
+			if got == nil || !got.Attrs.Equal(foreign.Attrs) || h.conns["cloud"].Len() != 4 {
+				t.Fatalf("the foreign object was touched: %+v (objects: %d)", got, h.conns["cloud"].Len())
+			}
+			// The next cycle tries again and fails again, still without
+			// touching it.
+			h.run("cloud", FullImport)
+			h.run("cloud", FullSync)
+			if r := h.run("cloud", Export); r.Counts.Errors != 1 || !h.conns["cloud"].Get("hand-made").Attrs.Equal(foreign.Attrs) {
+				t.Fatalf("second export: %+v", r.Counts)
+			}
 
-	// Its owner removes it: idsync's own object is created.
-	h.conns["cloud"].Remove("hand-made")
-	if r := h.run("cloud", Export); r.Counts.Adds != 1 || r.Counts.Errors != 0 {
-		t.Fatalf("export after the foreign object went: %+v", r.Counts)
-	}
-	if o := h.conns["cloud"].GetByDN("cn=1,ou=users,dc=cloud"); o == nil || o.Anchor == "hand-made" || o.Attrs["description"].Values != nil {
-		t.Fatalf("object at the DN = %+v, want idsync's own", o)
+			// Its owner removes it: idsync's own object is created.
+			h.conns["cloud"].Remove("hand-made")
+			if r := h.run("cloud", Export); r.Counts.Adds != 1 || r.Counts.Errors != 0 {
+				t.Fatalf("export after the foreign object went: %+v", r.Counts)
+			}
+			if o := h.conns["cloud"].GetByDN("cn=1,ou=users,dc=cloud"); o == nil || o.Anchor == "hand-made" || o.Attrs["description"].Values != nil {
+				t.Fatalf("object at the DN = %+v, want idsync's own", o)
+			}
+			h.run("cloud", FullImport)
+			h.run("cloud", FullSync)
+			if got := h.pending("cloud"); len(got) != 0 {
+				t.Fatalf("pending at the end: %v\n%s", got, h.canonical())
+			}
+		})
 	}
 }
 

@@ -168,7 +168,9 @@ func (im *importer) upsert(ctx context.Context, o *model.Object) error {
 	if !ok && o.DN != "" {
 		// An add exported before a crash, before its result was recorded:
 		// the target has it under its real anchor; adopt the placeholder.
-		if ph, found := im.byDN[strings.ToLower(o.DN)]; found {
+		// Not when the add was never sent: then the object at its DN is
+		// one something else created, which idsync never takes (R2.2).
+		if ph, found := im.byDN[strings.ToLower(o.DN)]; found && mayHaveLanded(ph) {
 			delete(im.byAnc, ph.Object.Anchor)
 			delete(im.byDN, strings.ToLower(o.DN))
 			cur, ok = ph, true
@@ -205,6 +207,14 @@ func (im *importer) upsert(ctx context.Context, o *model.Object) error {
 		im.rr.r.Counts.NoChange++
 	}
 	return im.flush(ctx, false)
+}
+
+// mayHaveLanded reports whether an object idsync provisioned may exist in
+// the target: its add was sent (a crash left it sending, or it failed after
+// being sent) or is done.
+func mayHaveLanded(ph *store.CSObject) bool {
+	p := ph.Pending
+	return p == nil || p.Op != connector.OpAdd || p.State == store.ExportSending || p.MayExist
 }
 
 // deleteUnseen marks deleted every object of the partition the import
