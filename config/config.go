@@ -40,6 +40,8 @@ type Config struct {
 	// export (the passive server of an active/passive pair); its pending
 	// exports can be previewed.
 	StagingMode bool `yaml:"stagingMode"`
+	// RunHistory configures how long run history is kept.
+	RunHistory RunHistory `yaml:"runHistory"`
 
 	// Path is the file the configuration was loaded from.
 	Path string `yaml:"-"`
@@ -103,6 +105,25 @@ type Scheduler struct {
 	// LiveInterval the connectors' change feeds are polled and a change is
 	// synchronized and exported at once. 0 (the default) = off.
 	LiveInterval Duration `yaml:"liveInterval"`
+}
+
+// RunHistory configures the run history.
+type RunHistory struct {
+	// Retention is how long runs and their per-object errors are kept
+	// (default 168h, the 7 days Azure AD Connect keeps); 0 keeps them
+	// forever. The newest run of each connector and profile is always kept.
+	Retention *Duration `yaml:"retention"`
+}
+
+// DefaultRunRetention is how long run history is kept by default.
+const DefaultRunRetention = 7 * 24 * time.Hour
+
+// RunRetention returns how long run history is kept (0: forever).
+func (c *Config) RunRetention() time.Duration {
+	if r := c.RunHistory.Retention; r != nil {
+		return r.Duration
+	}
+	return DefaultRunRetention
 }
 
 // Safety configures the accidental-delete guard (R2.4).
@@ -314,6 +335,9 @@ func (c *Config) Validate() []error {
 	check(c.Scheduler.Interval.Duration >= time.Minute, "scheduler.interval must be at least 1m, not %s", c.Scheduler.Interval)
 	check(c.Scheduler.LiveInterval.Duration == 0 || c.Scheduler.LiveInterval.Duration >= 100*time.Millisecond,
 		"scheduler.liveInterval must be 0 (off) or at least 100ms, not %s", c.Scheduler.LiveInterval)
+	if r := c.RunHistory.Retention; r != nil {
+		check(r.Duration == 0 || r.Duration >= time.Hour, "runHistory.retention must be 0 (keep forever) or at least 1h, not %s", r)
+	}
 	seen := map[string]bool{}
 	for i, cc := range c.Connectors {
 		check(cc.Name != "", "connectors[%d]: name is required", i)

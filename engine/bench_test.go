@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -248,6 +249,11 @@ func BenchmarkFullSync(b *testing.B) {
 		e := &Engine{Store: st, Rules: rs, Connectors: map[string]*Connector{
 			"ad": {Name: "ad", Conn: memory.New("ad")}, "b": {Name: "b", Conn: memory.New("b")}, "cloud": {Name: "cloud", Conn: memory.New("cloud")},
 		}}
+		if os.Getenv("IDSYNC_BENCH_PHASES") != "" {
+			// The time of each phase of each synchronization (load,
+			// compute, write) at debug level.
+			e.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		}
 		runtime.GC()
 		resetPeakRSS()
 		b.StartTimer()

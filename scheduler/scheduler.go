@@ -43,7 +43,10 @@ type Scheduler struct {
 	// and synchronizations the changes call for, and records it after a
 	// cycle without failed steps (R2.5).
 	Config *snapshot.Snapshot
-	Log    *slog.Logger
+	// RunRetention is how long run history is kept: after each cycle the
+	// runs older than that are pruned (store.PruneRuns). 0 keeps them.
+	RunRetention time.Duration
+	Log          *slog.Logger
 }
 
 // Enabled reports whether scheduled cycles are enabled (the default).
@@ -146,7 +149,25 @@ func (s *Scheduler) Cycle(ctx context.Context, full bool, o engine.RunOptions) (
 	wctx := context.WithoutCancel(ctx)
 	_ = s.Store.SetSetting(wctx, KeyLastEnd, time.Now().UTC().Format(time.RFC3339))
 	_ = s.Store.SetSetting(wctx, KeyLastState, state)
+	s.pruneRuns(wctx)
 	return results, nil
+}
+
+// pruneRuns deletes the run history older than RunRetention. A failure is
+// logged: the cycle itself succeeded.
+func (s *Scheduler) pruneRuns(ctx context.Context) {
+	if s.RunRetention <= 0 {
+		return
+	}
+	before := time.Now().Add(-s.RunRetention)
+	n, err := s.Store.PruneRuns(ctx, before)
+	if err != nil {
+		s.log().Error("prune the run history", "err", err)
+		return
+	}
+	if n > 0 {
+		s.log().Info("pruned the run history", "runs", n, "startedBefore", before.UTC().Format(time.RFC3339), "retention", s.RunRetention)
+	}
 }
 
 func (s *Scheduler) log() *slog.Logger {

@@ -124,3 +124,42 @@ func runFor(t *testing.T, s *Scheduler, d time.Duration) {
 		t.Fatal(err)
 	}
 }
+
+// TestCyclePrunesRunHistory: a cycle deletes the runs older than the
+// retention, keeping the newest of each connector and profile and every
+// run of the cycle itself.
+func TestCyclePrunesRunHistory(t *testing.T) {
+	s, _, _ := newScheduler(t)
+	ctx := context.Background()
+	old := time.Now().Add(-10 * 24 * time.Hour)
+	for range 3 {
+		fin := old.Add(time.Minute)
+		r := &store.Run{Connector: "src", Profile: string(engine.DeltaImport), Started: old, Finished: &fin, Status: store.RunSuccess}
+		if err := s.Store.StartRun(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Store.UpdateRun(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := func() int {
+		runs, err := s.Store.Runs(ctx, store.RunFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(runs)
+	}
+	if _, err := s.Cycle(ctx, false, engine.RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 3+6 {
+		t.Fatalf("runs without a retention = %d, want all 9 kept", n)
+	}
+	s.RunRetention = 7 * 24 * time.Hour
+	if _, err := s.Cycle(ctx, false, engine.RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 6+6 {
+		t.Fatalf("runs after a cycle with a 7-day retention = %d, want the 12 of the two cycles (the 3 old ones pruned)", n)
+	}
+}

@@ -225,6 +225,11 @@ type Store interface {
 	Runs(ctx context.Context, f RunFilter) ([]*Run, error)
 	// RunErrors returns the per-object errors of a run.
 	RunErrors(ctx context.Context, runID int64) ([]RunError, error)
+	// PruneRuns deletes, with their per-object errors, the runs that
+	// started before before and are no longer running, except the newest
+	// run of each connector and profile, which status pages show however
+	// old it is. It returns how many runs it deleted.
+	PruneRuns(ctx context.Context, before time.Time) (int, error)
 
 	// Setting returns a stored setting (ErrNotFound when unset).
 	Setting(ctx context.Context, key string) (string, error)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/csv"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -70,6 +71,19 @@ func TestDemo(t *testing.T) {
 	}
 	if out := mustIdsync(t, "--config", cfg, "runs", "--limit", "3"); strings.Count(out, "run ") != 3 {
 		t.Errorf("runs --limit 3:\n%s", out)
+	}
+	// The demo's runs are recent: the default retention keeps them; a
+	// retention shorter than their age deletes all but the newest of each
+	// connector and profile.
+	before := strings.Count(mustIdsync(t, "--config", cfg, "runs", "--limit", "0"), "run ")
+	if out := mustIdsync(t, "--config", cfg, "runs", "prune"); !strings.HasPrefix(out, "deleted 0 run(s) started before ") {
+		t.Errorf("runs prune with the default retention:\n%s", out)
+	}
+	time.Sleep(10 * time.Millisecond)
+	out = mustIdsync(t, "--config", cfg, "runs", "prune", "--older-than", "1ms")
+	after := strings.Count(mustIdsync(t, "--config", cfg, "runs", "--limit", "0"), "run ")
+	if !strings.HasPrefix(out, fmt.Sprintf("deleted %d run(s)", before-after)) || after >= before || after == 0 {
+		t.Errorf("runs prune --older-than 1ms: %d runs before, %d after:\n%s", before, after, out)
 	}
 	mustIdsync(t, "--config", cfg, "rules", "validate")
 	mustIdsync(t, "--config", cfg, "scheduler", "disable")

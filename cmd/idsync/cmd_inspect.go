@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -296,5 +297,44 @@ func newRunsCmd(g *globalFlags) *cobra.Command {
 	cmd.Flags().StringVar(&f.Connector, "connector", "", "only runs of this connector")
 	cmd.Flags().IntVar(&f.Limit, "limit", 50, "show at most this many runs (0 = all)")
 	cmd.Flags().StringVar(&format, "format", "text", "text or json")
+	cmd.AddCommand(newRunsPruneCmd(g))
+	return cmd
+}
+
+func newRunsPruneCmd(g *globalFlags) *cobra.Command {
+	var olderThan time.Duration
+	cmd := &cobra.Command{
+		Use:   "prune",
+		Short: "Delete the runs older than the run history's retention, with their per-object errors",
+		Long: `Delete the runs that started longer ago than runHistory.retention (default
+168h) or --older-than, with their per-object errors. The newest run of each
+connector and profile is always kept, and running runs are never deleted.
+idsync serve and idsync cycle prune after each cycle.`,
+		Example: `  idsync runs prune
+  idsync runs prune --older-than 720h`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, st, err := openStore(cmd.Context(), g)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			keep := cfg.RunRetention()
+			if cmd.Flags().Changed("older-than") {
+				keep = olderThan
+			}
+			if keep <= 0 {
+				return usageError{errors.New("nothing to prune: runHistory.retention is 0 (keep forever); give --older-than")}
+			}
+			before := time.Now().Add(-keep)
+			n, err := st.PruneRuns(cmd.Context(), before)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "deleted %d run(s) started before %s\n", n, before.UTC().Format(time.RFC3339))
+			return nil
+		},
+	}
+	cmd.Flags().DurationVar(&olderThan, "older-than", 0, "delete runs started longer ago than this (default: runHistory.retention)")
 	return cmd
 }

@@ -99,7 +99,7 @@ A failing step is reported and the cycle goes on with the other connectors.`,
 				return err
 			}
 			s := &scheduler.Scheduler{Engine: a.engine, Store: a.store, Order: a.cfg.CycleOrder(),
-				Lock: func() (func(), error) { return a.lock(wait) }, Config: snap}
+				Lock: func() (func(), error) { return a.lock(wait) }, Config: snap, RunRetention: a.cfg.RunRetention()}
 			results, err := s.Cycle(cmd.Context(), full, o)
 			if err != nil {
 				return err

@@ -78,6 +78,53 @@ var runTests = []testCase{
 		sameRun(t, runs[1], r1)
 		sameRun(t, runs[0], r2)
 	}},
+	{"Prune", func(t *testing.T, s store.Store) {
+		day := 24 * time.Hour
+		run := func(conn, profile string, age time.Duration, status string) *store.Run {
+			t.Helper()
+			r := &store.Run{Connector: conn, Profile: profile, Started: ts.Add(-age), Status: store.RunRunning}
+			if err := s.StartRun(t.Context(), r); err != nil {
+				t.Fatalf("StartRun: %v", err)
+			}
+			if status != store.RunRunning {
+				fin := r.Started.Add(time.Minute)
+				r.Status, r.Finished = status, &fin
+				if err := s.UpdateRun(t.Context(), r); err != nil {
+					t.Fatalf("UpdateRun: %v", err)
+				}
+			}
+			return r
+		}
+		running := run("ad", "full-import", 20*day, store.RunRunning)
+		oldFull := run("ad", "full-import", 10*day, store.RunSuccess)
+		lastFull := run("ad", "full-import", 9*day, store.RunSuccess) // the newest of its kind
+		oldDelta := run("ad", "delta-import", 8*day, store.RunWithError)
+		newDelta := run("ad", "delta-import", time.Hour, store.RunSuccess)
+		onlySync := run("hr", "full-sync", 30*day, store.RunFailed) // the only one of its kind
+		// A run started on the whole second before the cut-off, which has a
+		// fraction (…:07Z against …:07.123456Z): compared as times, not as
+		// RFC 3339 text, where the shorter form sorts after.
+		edge := run("hr", "export", 7*day+123456*time.Microsecond, store.RunSuccess)
+		edgeKept := run("hr", "export", 7*day-time.Millisecond, store.RunSuccess)
+		newestExport := run("hr", "export", time.Minute, store.RunSuccess)
+		if err := s.AddRunErrors(t.Context(), []store.RunError{{RunID: oldDelta.ID, Object: "x", Message: "bad", Time: ts}}); err != nil {
+			t.Fatal(err)
+		}
+		n, err := s.PruneRuns(t.Context(), ts.Add(-7*day))
+		if err != nil || n != 3 {
+			t.Fatalf("PruneRuns = %d, %v; want 3 runs deleted", n, err)
+		}
+		want := []int64{newestExport.ID, edgeKept.ID, onlySync.ID, newDelta.ID, lastFull.ID, running.ID}
+		if got := runIDs(t, s, store.RunFilter{}); !slices.Equal(got, want) {
+			t.Fatalf("runs left = %v, want %v (deleted: %d %d %d)", got, want, oldFull.ID, oldDelta.ID, edge.ID)
+		}
+		if errs, err := s.RunErrors(t.Context(), oldDelta.ID); err != nil || len(errs) != 0 {
+			t.Fatalf("errors of a pruned run = %v, %v; want none", errs, err)
+		}
+		if n, err := s.PruneRuns(t.Context(), ts.Add(-7*day)); err != nil || n != 0 {
+			t.Fatalf("second PruneRuns = %d, %v; want 0", n, err)
+		}
+	}},
 	{"UpdateUnknown", func(t *testing.T, s store.Store) {
 		err := s.UpdateRun(t.Context(), &store.Run{ID: 12345, Status: store.RunSuccess})
 		if !errors.Is(err, store.ErrNotFound) {

@@ -166,6 +166,25 @@ func (s *Store) AddRunErrors(ctx context.Context, errs []store.RunError) error {
 	return nil
 }
 
+// PruneRuns deletes old runs and their errors (see store.Store). Started
+// times are compared as times (julianday), not as text: RFC 3339 with
+// trimmed fractional seconds does not sort as text within a second.
+func (s *Store) PruneRuns(ctx context.Context, before time.Time) (int, error) {
+	res, err := s.w.ExecContext(ctx, `DELETE FROM runs WHERE status <> ? AND julianday(started) < julianday(?)
+		AND id NOT IN (SELECT max(id) FROM runs GROUP BY connector, profile)`, store.RunRunning, formatTime(before))
+	if err != nil {
+		return 0, fmt.Errorf("prune runs started before %s: %w", formatTime(before), err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("prune runs started before %s: %w", formatTime(before), err)
+	}
+	if n > 0 {
+		s.ck.written()
+	}
+	return int(n), nil
+}
+
 // RunErrors returns the per-object errors of a run in insertion order.
 func (s *Store) RunErrors(ctx context.Context, runID int64) ([]store.RunError, error) {
 	rows, err := s.r.QueryContext(ctx,
