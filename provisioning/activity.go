@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -68,9 +69,47 @@ type activityLog struct {
 	err error
 }
 
+// Rotation of the activity report: when a cycle starts and the report has
+// reached LogMaxBytes, it becomes <report>.1 (the older ones shift to .2 …)
+// and a new one is started; LogKeep older files are kept, so an
+// application's report never holds more than (LogKeep+1) × LogMaxBytes.
+var (
+	LogMaxBytes int64 = 64 << 20
+	LogKeep           = 4
+)
+
+// rotatedPath is the name of the n-th older report (n ≥ 1).
+func rotatedPath(path string, n int) string { return path + "." + strconv.Itoa(n) }
+
+// rotateLog rotates the report at path when it has reached maxBytes.
+func rotateLog(path string, maxBytes int64, keep int) error {
+	fi, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) || (err == nil && fi.Size() < maxBytes) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if keep < 1 {
+		return os.Remove(path)
+	}
+	if err := os.Remove(rotatedPath(path, keep)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	for n := keep - 1; n >= 1; n-- {
+		if err := os.Rename(rotatedPath(path, n), rotatedPath(path, n+1)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return os.Rename(path, rotatedPath(path, 1))
+}
+
 func openActivityLog(path string) (*activityLog, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("activity report: %w", err)
+	}
+	if err := rotateLog(path, LogMaxBytes, LogKeep); err != nil {
+		return nil, fmt.Errorf("activity report: rotate %s: %w", path, err)
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
@@ -108,9 +147,30 @@ func (l *activityLog) close() error {
 	return nil
 }
 
-// ReadLog returns the activities of a report file at or after since (zero:
-// all), oldest first. A missing file has no activities.
+// ReadLog returns the activities of a report at or after since (zero:
+// all), oldest first, from its rotated files (<report>.N … .1) and the
+// report itself. A missing file has no activities.
 func ReadLog(path string, since time.Time) ([]Activity, error) {
+	var out []Activity
+	for n := LogKeep; n >= 0; n-- {
+		p := path
+		if n > 0 {
+			p = rotatedPath(path, n)
+		}
+		if fi, err := os.Stat(p); err == nil && !since.IsZero() && fi.ModTime().Before(since) {
+			continue // last written before since: every entry is older
+		}
+		acts, err := readLogFile(p, since)
+		out = append(out, acts...)
+		if err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// readLogFile reads one report file.
+func readLogFile(path string, since time.Time) ([]Activity, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil

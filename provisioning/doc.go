@@ -39,7 +39,9 @@
 // file under the data directory (LogPath): create, update, disable,
 // delete, skip (not assigned, out of scope, no change; reported for the
 // objects changed since the last cycle), error with the server's message.
-// The values of mappings that call Redact are shown as [Redact].
+// The values of mappings that call Redact are shown as [Redact]. A report
+// that reached LogMaxBytes (64 MiB) is rotated when a cycle starts (LogKeep
+// older files are kept); ReadLog reads them all.
 //
 // A cycle starts with a connection test. When it fails, or when most
 // operations of a cycle fail, the application is quarantined: the next
