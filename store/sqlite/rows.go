@@ -28,6 +28,11 @@ const rowsPerStmt = 64
 // rowStmts writes rows with a one-row and a rowsPerStmt-row statement.
 type rowStmts struct {
 	one, many *sql.Stmt
+	// update, when set, is tried before one for each row written one by
+	// one: an UPDATE of the row that leaves its key columns as they are,
+	// with the same parameters. When it changes no row (a new row, or a key
+	// column changed) the row goes through one.
+	update *sql.Stmt
 	cols      int // bound values per row
 	// redo is set for puts: a group whose multi-row statement affected fewer
 	// rows than it has is written again row by row with one.
@@ -58,7 +63,7 @@ func prepareRows(ctx context.Context, db *sql.DB, cols int, redo bool,
 
 func (r rowStmts) close() error {
 	var err error
-	for _, st := range []*sql.Stmt{r.one, r.many} {
+	for _, st := range []*sql.Stmt{r.one, r.many, r.update} {
 		if st != nil {
 			if e := st.Close(); e != nil && err == nil {
 				err = e
@@ -79,13 +84,25 @@ func (r rowStmts) exec(ctx context.Context, tx *sql.Tx, n int, row rowFunc, rowE
 		return nil
 	}
 	args := make([]any, 0, r.cols*min(n, rowsPerStmt))
-	var one *sql.Stmt
+	var one, update *sql.Stmt
 	oneByOne := func(from, to int) error {
 		if one == nil {
 			one = tx.StmtContext(ctx, r.one)
+			if r.update != nil {
+				update = tx.StmtContext(ctx, r.update)
+			}
 		}
 		for i := from; i < to; i++ {
 			args = row(args[:0], i, true)
+			if update != nil {
+				res, err := update.ExecContext(ctx, args...)
+				if err != nil {
+					return rowErr(i, err)
+				}
+				if n, err := res.RowsAffected(); err == nil && n == 1 {
+					continue
+				}
+			}
 			if _, err := one.ExecContext(ctx, args...); err != nil {
 				return rowErr(i, err)
 			}

@@ -16,6 +16,13 @@ const (
 		dn = excluded.dn, mvid = excluded.mvid, sync_pending = excluded.sync_pending,
 		pending_state = excluded.pending_state, data = excluded.data`
 	insertCS    = `INSERT OR IGNORE INTO cs_objects ` + csColumnList + ` VALUES `
+	// updateCS rewrites an existing row whose indexed key columns stay as
+	// they are (a link, a pending export, new attribute values): SQLite then
+	// leaves the indexes on them alone, where the upsert, which sets every
+	// column, rewrites four index entries per row. Its parameters are those
+	// of csColumnList, by number.
+	updateCS = `UPDATE cs_objects SET mvid = ?5, sync_pending = ?6, pending_state = ?7, data = ?8
+		WHERE id = ?1 AND connector = ?2 AND anchor = ?3 AND dn = ?4`
 	upsertMV    = `INSERT INTO mv_objects (id, type, data) VALUES `
 	upsertMVSet = ` ON CONFLICT (id) DO UPDATE SET type = excluded.type, data = excluded.data`
 	insertMV    = `INSERT OR IGNORE INTO mv_objects (id, type, data) VALUES `
@@ -46,6 +53,10 @@ func (s *Store) prepare(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("prepare %q: %w", w.onePrefix, err)
 		}
+	}
+	var err error
+	if s.putCS.update, err = s.w.PrepareContext(ctx, updateCS); err != nil {
+		return fmt.Errorf("prepare %q: %w", updateCS, err)
 	}
 	reads := []struct {
 		dst   **sql.Stmt
