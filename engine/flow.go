@@ -10,12 +10,19 @@ import (
 )
 
 // contribution is what one flow of one rule offers for one target attribute.
+// It is kept small (the engine makes one per flow per object): where it
+// comes from is shared by the flows of a rule, through src.
 type contribution struct {
-	attr   string
-	vals   model.Values
-	auth   bool // AuthoritativeNull: removes the value and wins
-	merge  bool
-	once   bool
+	attr  string
+	vals  model.Values
+	auth  bool // AuthoritativeNull: removes the value and wins
+	merge bool
+	once  bool
+	src   *source
+}
+
+// source is the rule and connector space object contributions come from.
+type source struct {
 	prec   int
 	rule   string
 	conn   string
@@ -81,10 +88,10 @@ func fqdnOf(dn string) string {
 
 // evalFlows evaluates the flows of r on an object and appends the
 // contributions. ref maps reference values into the target space (nil: keep).
-func evalFlows(r *rules.Rule, ev env, base contribution, ref func(string) (string, bool), out []contribution) ([]contribution, error) {
+func evalFlows(r *rules.Rule, ev env, src *source, ref func(string) (string, bool), out []contribution) ([]contribution, error) {
 	for i := range r.Flows {
 		f := &r.Flows[i]
-		c := base
+		c := contribution{src: src}
 		c.attr = f.Target
 		c.merge = f.Merge == rules.MergeMerge
 		c.once = f.ApplyOnce
@@ -145,38 +152,40 @@ func evalFlows(r *rules.Rule, ev env, base contribution, ref func(string) (strin
 // the lowest precedence number wins; ties go to the lowest (connector, anchor)
 // so that the result never depends on import or synchronization order (R1.1).
 // When the winner merges, the values of every merging contributor are unioned.
-// It returns the attributes and, per attribute, the winner.
-func resolveContributions(cs []contribution) (model.Attrs, []contribution) {
+// It returns the attributes and, appended to win, the index in cs of each
+// attribute's winner (pass a small array's slice: it then stays on the stack).
+func resolveContributions(cs []contribution, win []int) (model.Attrs, []int) {
 	// An object has a handful of contributions, most to distinct
 	// attributes: a linear scan beats sorting or hashing here.
-	win := make([]contribution, 0, len(cs))
 	merges := false
-	for _, c := range cs {
+	for i := range cs {
+		c := &cs[i]
 		merges = merges || c.merge
 		found := false
-		for i := range win {
-			if win[i].attr == c.attr {
-				if better(c, win[i]) {
-					win[i] = c
+		for j, w := range win {
+			if cs[w].attr == c.attr {
+				if better(c, &cs[w]) {
+					win[j] = i
 				}
 				found = true
 				break
 			}
 		}
 		if !found {
-			win = append(win, c)
+			win = append(win, i)
 		}
 	}
 	attrs := make(model.Attrs, len(win))
-	for _, w := range win {
+	for _, wi := range win {
+		w := &cs[wi]
 		switch {
 		case w.auth:
 		case !w.merge || !merges:
 			attrs[w.attr] = w.vals
 		default:
 			var vals []string
-			for _, c := range cs {
-				if c.attr == w.attr && c.merge && !c.auth {
+			for i := range cs {
+				if c := &cs[i]; c.attr == w.attr && c.merge && !c.auth {
 					vals = append(vals, c.vals.Values...)
 				}
 			}
@@ -187,7 +196,8 @@ func resolveContributions(cs []contribution) (model.Attrs, []contribution) {
 	return attrs, win
 }
 
-func better(a, b contribution) bool {
+func better(x, y *contribution) bool {
+	a, b := x.src, y.src
 	if a.prec != b.prec {
 		return a.prec < b.prec
 	}

@@ -25,7 +25,8 @@ func (sy *syncer) computeMV(id string) mvResult {
 	s := sy.s
 	res := mvResult{id: id}
 	m := s.mv[id]
-	contribs := make([]contribution, 0, 16)
+	var cbuf [32]contribution // on the stack unless an object has more
+	contribs := cbuf[:0]
 	for _, c := range s.linked(id) {
 		rs := sy.inboundRules(c)
 		if len(rs) == 0 {
@@ -62,8 +63,8 @@ func (sy *syncer) computeMV(id string) mvResult {
 			if !ok {
 				continue
 			}
-			base := contribution{prec: r.Precedence, rule: r.Name, conn: c.Connector, anchor: c.Object.Anchor, csid: c.ID}
-			contribs, err = evalFlows(r, ev, base, ref, contribs)
+			src := &source{prec: r.Precedence, rule: r.Name, conn: c.Connector, anchor: c.Object.Anchor, csid: c.ID}
+			contribs, err = evalFlows(r, ev, src, ref, contribs)
 			if err != nil {
 				res.errCS, res.err = c, err
 				return res
@@ -73,12 +74,13 @@ func (sy *syncer) computeMV(id string) mvResult {
 	if !res.authoritative {
 		return res
 	}
-	attrs, win := resolveContributions(contribs)
+	var buf [32]int
+	attrs, win := resolveContributions(contribs, buf[:0])
 	res.attrs = attrs
 	res.lineage = make(map[string]store.Contribution, len(win))
-	for _, w := range win {
-		if !w.auth {
-			res.lineage[w.attr] = store.Contribution{Rule: w.rule, Connector: w.conn, CSID: w.csid, Precedence: w.prec}
+	for _, wi := range win {
+		if w := &contribs[wi]; !w.auth {
+			res.lineage[w.attr] = store.Contribution{Rule: w.src.rule, Connector: w.src.conn, CSID: w.src.csid, Precedence: w.src.prec}
 		}
 	}
 	return res

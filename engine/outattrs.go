@@ -73,22 +73,24 @@ func (sy *syncer) computeOut(id, tc string) outResult {
 		}
 		return o.Object.Anchor, true
 	}
-	contribs := make([]contribution, 0, 16)
+	var cbuf [32]contribution // on the stack unless an object has more
+	contribs := cbuf[:0]
 	for _, r := range rs {
 		if r.CSObjectType != t.Object.Type {
 			continue
 		}
 		var err error
-		contribs, err = evalFlows(r, ev, contribution{prec: r.Precedence, rule: r.Name}, ref, contribs)
+		contribs, err = evalFlows(r, ev, &source{prec: r.Precedence, rule: r.Name}, ref, contribs)
 		if err != nil {
 			res.err = err
 			return res
 		}
 	}
-	desired, winners := resolveContributions(contribs)
+	var buf [32]int
+	desired, winners := resolveContributions(contribs, buf[:0])
 	var once map[string]bool
-	for _, w := range winners {
-		if w.once {
+	for _, wi := range winners {
+		if w := &contribs[wi]; w.once {
 			if once == nil {
 				once = map[string]bool{}
 			}
