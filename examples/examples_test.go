@@ -28,6 +28,7 @@ import (
 	"github.com/idsync/idsync/store/sqlite"
 
 	_ "github.com/idsync/idsync/connector/file"
+	_ "github.com/idsync/idsync/connector/graph"
 	_ "github.com/idsync/idsync/connector/ldap"
 )
 
