@@ -125,6 +125,9 @@ func (c *Connector) DeltaImport(ctx context.Context, req connector.ImportRequest
 	if !ok {
 		return "", fmt.Errorf("watermark %q is not one of this connector's: run a full import", watermark)
 	}
+	if err := c.checkContainers(ctx, part); err != nil {
+		return "", err
+	}
 	var changed []changedEntry
 	var next string
 	presence := false // timestamps cannot show deletions: list what exists
@@ -326,8 +329,7 @@ func (c *Connector) emitPresent(ctx context.Context, req connector.ImportRequest
 				return emit(connector.Change{Kind: connector.Present, Object: &model.Object{Anchor: c.anchorText(sc, raw), DN: canonicalDN(e.DN)}})
 			})
 		})
-		gone := ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) && base != part // an included container that no longer exists
-		if err != nil && !gone {
+		if err != nil {
 			return fmt.Errorf("list the entries of %s: %w", base, err)
 		}
 	}

@@ -80,6 +80,28 @@ func (s *settings) inScope(dn string) (bool, error) {
 	return len(s.include) == 0, nil
 }
 
+// containersUnder returns the configured containers (include, exclude and
+// noNewChildren, as written) that lie in a partition.
+func (s *settings) containersUnder(partition string) ([]string, error) {
+	p, err := normDN(partition)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, list := range [][]string{s.Containers.Include, s.Containers.Exclude, s.Containers.NoNewChildren} {
+		for _, dn := range list {
+			n, err := normDN(dn)
+			if err != nil || seen[n] || (n != p && !strings.HasSuffix(n, ","+p)) {
+				continue
+			}
+			seen[n] = true
+			out = append(out, dn)
+		}
+	}
+	return out, nil
+}
+
 // searchBases returns where to search a partition: the included containers
 // under it that are not under another included one, or the partition itself.
 func (s *settings) searchBases(partition string) ([]string, error) {

@@ -45,6 +45,9 @@
 //     noNewChildren lists of container DNs. Walking up from an entry, the
 //     nearest container that is excluded or included decides; a container
 //     under a noNewChildren parent is out of scope unless included itself.
+//     A listed container that no longer exists (renamed, moved, deleted)
+//     fails every import of its partition, naming it, rather than making
+//     the objects under it look deleted.
 //   - types: attribute type overrides ({employeeNumber: integer}); types
 //     come from the directory's schema otherwise.
 //   - deltaMethod: dirsync or usnchanged (AD), syncrepl (RFC 4533),

@@ -47,6 +47,9 @@ func (c *Connector) FullImport(ctx context.Context, req connector.ImportRequest,
 	if err != nil {
 		return "", err
 	}
+	if err := c.checkContainers(ctx, part); err != nil {
+		return "", err
+	}
 	bases, err := c.s.searchBases(part)
 	if err != nil {
 		return "", err
@@ -61,14 +64,48 @@ func (c *Connector) FullImport(ctx context.Context, req connector.ImportRequest,
 			})
 		})
 		if err != nil {
-			if ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) && base != part {
-				// An included container that no longer exists holds nothing.
-				continue
-			}
 			return "", fmt.Errorf("full import of %s: %w", base, err)
 		}
 	}
 	return wm, nil
+}
+
+// checkContainers fails when a container of the OU filtering (include,
+// exclude or noNewChildren) in the partition no longer exists. Renaming,
+// moving or deleting an included container would otherwise make every
+// object under it look deleted, and idsync would delete them in the
+// targets; an excluded one would let in what it kept out. Nothing is
+// imported until the configuration names the containers as they are now.
+func (c *Connector) checkContainers(ctx context.Context, part string) error {
+	dns, err := c.s.containersUnder(part)
+	if err != nil || len(dns) == 0 {
+		return err
+	}
+	var missing []string
+	err = c.pool.do(ctx, func(conn *ldap.Conn) error {
+		missing = missing[:0]
+		for _, dn := range dns {
+			_, err := conn.Search(ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1, 0, false,
+				"(objectClass=*)", []string{"1.1"}, nil))
+			switch {
+			case ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject):
+				missing = append(missing, dn)
+			case err != nil:
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("check the containers of %s: %w", part, err)
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("containers %q of the OU filtering no longer exist in %s (renamed, moved or deleted?): "+
+			"nothing is imported, so that the objects under them are not taken for deleted; "+
+			"write the containers as they are now in containers.include, exclude and noNewChildren, and import again",
+			missing, part)
+	}
+	return nil
 }
 
 // partition returns the partition to import: the requested one, or for a

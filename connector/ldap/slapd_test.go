@@ -469,3 +469,55 @@ func TestSlapdPassword(t *testing.T) {
 		t.Errorf("userPassword = %q, want a hash the server made ({SSHA}…)", pw)
 	}
 }
+
+// TestSlapdRenamedContainerStopsImport: renaming an included container (or
+// an excluded one) makes full and delta imports fail, naming it, instead of
+// taking every object under it for deleted; once the configuration names
+// the container as it is now, the objects are found again under their new
+// DNs with the same anchors.
+func TestSlapdRenamedContainerStopsImport(t *testing.T) {
+	srv := peers.Slapd(t)
+	a := admin(t, srv)
+	people := "ou=people," + srv.BaseDN
+	mustAdd(t, a, "ou=sales,"+people, map[string][]string{"objectClass": {"organizationalUnit"}, "ou": {"sales"}})
+	mustAdd(t, a, "ou=hidden,"+people, map[string][]string{"objectClass": {"organizationalUnit"}, "ou": {"hidden"}})
+	for _, cn := range []string{"ana", "bo"} {
+		mustAdd(t, a, "cn="+cn+",ou=sales,"+people, person(cn))
+	}
+	mustAdd(t, a, "cn=spy,ou=hidden,"+people, person("spy"))
+	containers := func(sales, hidden string) func(*Config) {
+		return func(c *Config) {
+			c.Containers = Containers{Include: []string{sales, "ou=hidden," + people}, Exclude: []string{hidden}}
+		}
+	}
+	c := newSlapdConnector(t, srv, containers("ou=sales,"+people, "ou=hidden,"+people))
+	im := fullImport(t, c, connector.ImportRequest{Attributes: []string{"cn"}})
+	if len(im.objs) != 2 {
+		t.Fatalf("imported %d objects, want ana and bo", len(im.objs))
+	}
+
+	for _, rename := range []struct{ dn, rdn string }{{"ou=sales," + people, "ou=revenue"}, {"ou=hidden," + people, "ou=secret"}} {
+		if err := a.ModifyDN(ldap.NewModifyDNRequest(rename.dn, rename.rdn, true, "")); err != nil {
+			t.Fatal(err)
+		}
+		emitted := 0
+		_, err := c.FullImport(context.Background(), connector.ImportRequest{Attributes: []string{"cn"}}, func(*model.Object) error { emitted++; return nil })
+		if err == nil || !strings.Contains(err.Error(), rename.dn) || !strings.Contains(err.Error(), "no longer exist") || emitted != 0 {
+			t.Errorf("full import after renaming %s: %d objects, err %v; want an error naming it and nothing imported", rename.dn, emitted, err)
+		}
+		_, err = c.DeltaImport(context.Background(), connector.ImportRequest{Attributes: []string{"cn"}}, im.wm, func(connector.Change) error { emitted++; return nil })
+		if err == nil || !strings.Contains(err.Error(), rename.dn) || emitted != 0 {
+			t.Errorf("delta import after renaming %s: %d changes, err %v; want an error naming it and nothing imported", rename.dn, emitted, err)
+		}
+	}
+
+	// The configuration follows the renames: the same objects, new DNs.
+	c2 := newSlapdConnector(t, srv, func(c *Config) {
+		c.Containers = Containers{Include: []string{"ou=revenue," + people, "ou=secret," + people}, Exclude: []string{"ou=secret," + people}}
+	})
+	again := fullImport(t, c2, connector.ImportRequest{Attributes: []string{"cn"}})
+	if len(again.objs) != 2 || again.byName["ana"] == nil || again.byName["ana"].Anchor != im.byName["ana"].Anchor ||
+		again.byName["ana"].DN != "cn=ana,ou=revenue,"+people {
+		t.Fatalf("after the configuration follows: %d objects, ana = %+v", len(again.objs), again.byName["ana"])
+	}
+}
