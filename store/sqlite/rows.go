@@ -33,7 +33,7 @@ type rowStmts struct {
 	// with the same parameters. When it changes no row (a new row, or a key
 	// column changed) the row goes through one.
 	update *sql.Stmt
-	cols      int // bound values per row
+	cols   int // bound values per row
 	// redo is set for puts: a group whose multi-row statement affected fewer
 	// rows than it has is written again row by row with one.
 	redo bool

@@ -15,7 +15,7 @@ const (
 	upsertCSSet  = ` ON CONFLICT (id) DO UPDATE SET connector = excluded.connector, anchor = excluded.anchor,
 		dn = excluded.dn, mvid = excluded.mvid, sync_pending = excluded.sync_pending,
 		pending_state = excluded.pending_state, data = excluded.data`
-	insertCS    = `INSERT OR IGNORE INTO cs_objects ` + csColumnList + ` VALUES `
+	insertCS = `INSERT OR IGNORE INTO cs_objects ` + csColumnList + ` VALUES `
 	// updateCS rewrites an existing row whose indexed key columns stay as
 	// they are (a link, a pending export, new attribute values): SQLite then
 	// leaves the indexes on them alone, where the upsert, which sets every
