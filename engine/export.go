@@ -38,7 +38,7 @@ func (e *Engine) export(ctx context.Context, rr *runRec, c *Connector, o RunOpti
 	var todo []*store.CSObject
 	deletes := 0
 	if err := e.Store.ScanCS(ctx, c.Name, func(t *store.CSObject) error {
-		if t.Pending != nil {
+		if t.Pending != nil && !awaitsImport(t) {
 			todo = append(todo, t)
 			if t.Pending.Op == connector.OpDelete {
 				deletes++

@@ -130,3 +130,54 @@ func TestAddReplayAfterLostAnswerConverges(t *testing.T) {
 		t.Fatalf("object at the DN = %+v, want the one the lost sending created", o)
 	}
 }
+
+// TestDeprovisionAfterFailedAdd: when the source object goes while its add
+// has failed, the placeholder's delete waits for an import of the target.
+// When the failed add had created the object (its answer was lost), the
+// import finds it under the target's own anchor and the delete removes it;
+// when it had not, the placeholder is dropped with nothing sent.
+func TestDeprovisionAfterFailedAdd(t *testing.T) {
+	for _, landed := range []bool{true, false} {
+		t.Run(fmt.Sprintf("landed=%v", landed), func(t *testing.T) {
+			h := newHarness(t, twoSourcesRules, "hr", "ad", "cloud")
+			seedTwoSources(h)
+			fullCycle(h, "hr", "ad", "cloud")
+			mem := h.conns["cloud"]
+			if landed {
+				h.e.Connectors["cloud"].Conn = &lostAnswer{Connector: mem}
+			} else {
+				mem.FailNext(4, errors.New("503 Service Unavailable"))
+			}
+			if r := h.run("cloud", Export); r.Counts.Errors != 4 {
+				t.Fatalf("first export: %+v, want 4 errors", r.Counts)
+			}
+			want := 0
+			if landed {
+				want = 4
+			}
+			if mem.Len() != want {
+				t.Fatalf("target holds %d objects, want %d", mem.Len(), want)
+			}
+			h.e.Connectors["cloud"].Conn = mem
+
+			// Dave (ad only, employeeID 4) leaves the source.
+			h.conns["ad"].Remove("a4")
+			h.run("ad", FullImport)
+			h.run("ad", FullSync)
+			if r := h.run("cloud", Export); mem.GetByDN("cn=4,ou=users,dc=cloud") == nil != !landed {
+				t.Fatalf("the delete was sent before an import found the object: %+v", r.Counts)
+			}
+			h.run("cloud", FullImport)
+			h.run("cloud", FullSync)
+			h.run("cloud", Export)
+			if o := mem.GetByDN("cn=4,ou=users,dc=cloud"); o != nil {
+				t.Fatalf("the object the failed add created is still there: %+v", o)
+			}
+			h.run("cloud", FullImport)
+			h.run("cloud", FullSync)
+			if got := h.pending("cloud"); len(got) != 0 || mem.Len() != 3 {
+				t.Fatalf("pending %v, target holds %d objects; want nothing pending and the 3 others\n%s", got, mem.Len(), h.canonical())
+			}
+		})
+	}
+}

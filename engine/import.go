@@ -221,10 +221,23 @@ func mayHaveLanded(ph *store.CSObject) bool {
 // neither emitted nor listed as present.
 func (im *importer) deleteUnseen() {
 	for anc, o := range im.byAnc {
-		if !im.seen[anc] && !o.Placeholder && !o.Deleted {
+		switch {
+		case im.seen[anc]:
+		case !o.Placeholder && !o.Deleted:
 			im.markDeleted(o)
+		case awaitsImport(o):
+			// Its failed add did not create it after all: nothing to delete.
+			im.batch.DeleteCS = append(im.batch.DeleteCS, o.ID)
 		}
 	}
+}
+
+// awaitsImport reports whether o is a placeholder to delete whose add
+// failed and may have created it: the delete waits for an import of the
+// target to find the object (adopting it by DN, with its real anchor) or
+// to show it was never created.
+func awaitsImport(o *store.CSObject) bool {
+	return o.Placeholder && o.Pending != nil && o.Pending.Op == connector.OpDelete
 }
 
 func (im *importer) markDeleted(o *store.CSObject) {

@@ -272,11 +272,15 @@ func (sy *syncer) deprovision(t *store.CSObject, r *rules.Rule, unlink bool) {
 			s.unlink(t)
 		}
 	default:
-		if t.Placeholder && !sending {
+		if t.Placeholder && !sending && (t.Pending == nil || !t.Pending.MayExist) {
 			// Never sent: nothing exists in the target.
 			s.deleteCS(t)
 			return
 		}
+		// A placeholder whose add failed but may have created the object
+		// gets a pending delete that waits for the next import of the
+		// target (awaitsImport): sent by the proposed anchor it would miss
+		// an object the target gave an anchor of its own.
 		if !sending {
 			name := ""
 			if r != nil {
