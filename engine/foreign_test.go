@@ -132,18 +132,27 @@ func TestAddReplayAfterLostAnswerConverges(t *testing.T) {
 }
 
 // TestDeprovisionAfterFailedAdd: when the source object goes while its add
-// has failed, the placeholder's delete waits for an import of the target.
-// When the failed add had created the object (its answer was lost), the
-// import finds it under the target's own anchor and the delete removes it;
-// when it had not, the placeholder is dropped with nothing sent.
+// has failed, the placeholder's delete (or disable) waits for an import of
+// the target. When the failed add had created the object (its answer was
+// lost), the import finds it under the target's own anchor and the delete
+// removes it (the disable disables it); when it had not, the placeholder is
+// dropped with nothing sent.
 func TestDeprovisionAfterFailedAdd(t *testing.T) {
-	for _, landed := range []bool{true, false} {
-		t.Run(fmt.Sprintf("landed=%v", landed), func(t *testing.T) {
-			h := newHarness(t, twoSourcesRules, "hr", "ad", "cloud")
+	for _, tc := range []struct {
+		deprovision string
+		landed      bool
+	}{{"delete", true}, {"delete", false}, {"disable", true}, {"disable", false}} {
+		t.Run(fmt.Sprintf("%s/landed=%v", tc.deprovision, tc.landed), func(t *testing.T) {
+			rs := twoSourcesRules
+			if tc.deprovision == "disable" {
+				rs = strings.Replace(rs, "    dn: \"cn={employeeID},ou=users,dc=cloud\"\n",
+					"    dn: \"cn={employeeID},ou=users,dc=cloud\"\n    deprovision: disable\n    disableAttribute: accountEnabled\n    disableValue: \"false\"\n", 1)
+			}
+			h := newHarness(t, rs, "hr", "ad", "cloud")
 			seedTwoSources(h)
 			fullCycle(h, "hr", "ad", "cloud")
 			mem := h.conns["cloud"]
-			if landed {
+			if tc.landed {
 				h.e.Connectors["cloud"].Conn = &lostAnswer{Connector: mem}
 			} else {
 				mem.FailNext(4, errors.New("503 Service Unavailable"))
@@ -152,7 +161,7 @@ func TestDeprovisionAfterFailedAdd(t *testing.T) {
 				t.Fatalf("first export: %+v, want 4 errors", r.Counts)
 			}
 			want := 0
-			if landed {
+			if tc.landed {
 				want = 4
 			}
 			if mem.Len() != want {
@@ -164,19 +173,30 @@ func TestDeprovisionAfterFailedAdd(t *testing.T) {
 			h.conns["ad"].Remove("a4")
 			h.run("ad", FullImport)
 			h.run("ad", FullSync)
-			if r := h.run("cloud", Export); mem.GetByDN("cn=4,ou=users,dc=cloud") == nil != !landed {
-				t.Fatalf("the delete was sent before an import found the object: %+v", r.Counts)
+			h.run("cloud", Export)
+			if o := mem.GetByDN("cn=4,ou=users,dc=cloud"); tc.landed && (o == nil || o.Attrs.First("accountEnabled") != "true") {
+				t.Fatalf("the deprovisioning was sent before an import found the object: %+v", o)
 			}
 			h.run("cloud", FullImport)
 			h.run("cloud", FullSync)
 			h.run("cloud", Export)
-			if o := mem.GetByDN("cn=4,ou=users,dc=cloud"); o != nil {
+			o := mem.GetByDN("cn=4,ou=users,dc=cloud")
+			switch {
+			case !tc.landed && o != nil:
+				t.Fatalf("an object was created for a source object that is gone: %+v", o)
+			case tc.landed && tc.deprovision == "delete" && o != nil:
 				t.Fatalf("the object the failed add created is still there: %+v", o)
+			case tc.landed && tc.deprovision == "disable" && (o == nil || o.Attrs.First("accountEnabled") != "false"):
+				t.Fatalf("the object the failed add created is not disabled: %+v", o)
 			}
 			h.run("cloud", FullImport)
 			h.run("cloud", FullSync)
-			if got := h.pending("cloud"); len(got) != 0 || mem.Len() != 3 {
-				t.Fatalf("pending %v, target holds %d objects; want nothing pending and the 3 others\n%s", got, mem.Len(), h.canonical())
+			left := 3
+			if tc.landed && tc.deprovision == "disable" {
+				left = 4
+			}
+			if got := h.pending("cloud"); len(got) != 0 || mem.Len() != left {
+				t.Fatalf("pending %v, target holds %d objects; want nothing pending and %d objects\n%s", got, mem.Len(), left, h.canonical())
 			}
 		})
 	}

@@ -226,18 +226,19 @@ func (im *importer) deleteUnseen() {
 		case !o.Placeholder && !o.Deleted:
 			im.markDeleted(o)
 		case awaitsImport(o):
-			// Its failed add did not create it after all: nothing to delete.
+			// Its failed add did not create it after all: nothing to
+			// deprovision.
 			im.batch.DeleteCS = append(im.batch.DeleteCS, o.ID)
 		}
 	}
 }
 
-// awaitsImport reports whether o is a placeholder to delete whose add
-// failed and may have created it: the delete waits for an import of the
-// target to find the object (adopting it by DN, with its real anchor) or
-// to show it was never created.
+// awaitsImport reports whether o is a placeholder to deprovision (delete or
+// disable) whose add failed and may have created it: the change waits for
+// an import of the target to find the object (adopting it by DN, with its
+// real anchor) or to show it was never created.
 func awaitsImport(o *store.CSObject) bool {
-	return o.Placeholder && o.Pending != nil && o.Pending.Op == connector.OpDelete
+	return o.Placeholder && o.Pending != nil && o.Pending.Op != connector.OpAdd
 }
 
 func (im *importer) markDeleted(o *store.CSObject) {

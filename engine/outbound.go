@@ -254,10 +254,13 @@ func (sy *syncer) deprovision(t *store.CSObject, r *rules.Rule, unlink bool) {
 		}
 		s.unlink(t)
 	case rules.DeprovisionDisable:
-		if t.Placeholder && !sending {
+		if t.Placeholder && !sending && (t.Pending == nil || !t.Pending.MayExist) {
 			s.deleteCS(t)
 			return
 		}
+		// A placeholder whose add failed but may have created the object:
+		// its disable waits for the next import of the target, as a delete
+		// does below (awaitsImport).
 		cur := t.Object.Attrs[r.DisableAttribute]
 		want := model.Values{Type: cur.Type, Values: []string{r.DisableValue}}
 		if !sending {
