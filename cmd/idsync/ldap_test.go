@@ -151,4 +151,28 @@ scheduler: {order: [src, dst]}
 	if got := targetNames(); len(got) != 6 || !slices.Contains(got, "hr3=hr3@example.test") {
 		t.Fatalf("after removing the filter the target holds %v", got)
 	}
+
+	// Someone creates an entry in the target at the DN idsync is about to
+	// provision, after the target's last import: the add is an error on
+	// that object and the entry is left as it is; once it is gone, idsync
+	// creates its own (R2.2).
+	add("cn=clash,ou=sales,"+people, "objectClass", "inetOrgPerson", "cn", "clash", "sn", "Test", "mail", "clash@example.test")
+	mustIdsync(t, "--config", cfg, "run", "src", "full-import")
+	mustIdsync(t, "--config", cfg, "run", "src", "delta-sync")
+	clash := "cn=clash,ou=people," + srv.TargetBaseDN
+	add(clash, "objectClass", "inetOrgPerson", "cn", "clash", "sn", "Other")
+	mustIdsync(t, "--config", cfg, "run", "dst", "export")
+	if out := mustIdsync(t, "--config", cfg, "runs", "--errors", "--connector", "dst", "--limit", "1"); !strings.Contains(out, "idsync did not create") {
+		t.Fatalf("the export did not report the entry idsync did not create:\n%s", out)
+	}
+	if got := targetNames(); !slices.Contains(got, "clash=") {
+		t.Fatalf("the foreign entry at %s was changed: the target holds %v", clash, got)
+	}
+	if err := a.Del(ldap.NewDelRequest(clash, nil)); err != nil {
+		t.Fatal(err)
+	}
+	mustIdsync(t, "--config", cfg, "run", "dst", "export")
+	if got := targetNames(); !slices.Contains(got, "clash=clash@example.test") {
+		t.Fatalf("once the foreign entry is gone, idsync's own is not created: the target holds %v", got)
+	}
 }

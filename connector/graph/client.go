@@ -3,14 +3,10 @@ package graph
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -19,6 +15,7 @@ import (
 	"time"
 
 	"github.com/idsync/idsync/connector"
+	"github.com/idsync/idsync/internal/httpretry"
 )
 
 const (
@@ -59,23 +56,6 @@ func (e *APIError) Error() string {
 	return b.String()
 }
 
-// netError is a failure to reach Graph.
-type netError struct {
-	method, path string
-	err          error
-	retries      int
-}
-
-func (e *netError) Error() string {
-	s := fmt.Sprintf("%s %s: %v", e.method, e.path, e.err)
-	if e.retries > 0 {
-		s += fmt.Sprintf(" (after %d retries)", e.retries)
-	}
-	return s
-}
-
-func (e *netError) Unwrap() error { return e.err }
-
 // tokenError is a failure to obtain an access token.
 type tokenError struct {
 	url    string // the token endpoint (no secret in it)
@@ -103,7 +83,7 @@ func (e *tokenError) Unwrap() error { return e.err }
 
 // transient reports token failures worth retrying.
 func (e *tokenError) transient() bool {
-	return e.status == 0 && !permanent(e.err) || e.status == http.StatusTooManyRequests || e.status >= 500
+	return e.status == 0 && !httpretry.Permanent(e.err) || e.status == http.StatusTooManyRequests || e.status >= 500
 }
 
 // rejected reports whether the token endpoint refused the credentials.
@@ -231,8 +211,8 @@ func (c *client) do(ctx context.Context, req *request) (*response, error) {
 				}
 				break
 			}
-			if attempt >= maxRetries || permanent(err) {
-				return nil, &netError{req.method, req.display(c.s.base), err, attempt}
+			if attempt >= maxRetries || httpretry.Permanent(err) {
+				return nil, &netError{Method: req.method, Path: req.display(c.s.base), Err: err, Retries: attempt}
 			}
 			ambiguous = true
 		case resp.status == http.StatusUnauthorized && !reauthed:
@@ -278,45 +258,19 @@ func (c *client) do(ctx context.Context, req *request) (*response, error) {
 	}
 }
 
-// permanent reports transport errors that a retry cannot cure: a
-// certificate that does not verify, a host name that does not resolve.
-func permanent(err error) bool {
-	var cv *tls.CertificateVerificationError
-	var ua x509.UnknownAuthorityError
-	var hn x509.HostnameError
-	var ci x509.CertificateInvalidError
-	var dns *net.DNSError
-	return errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &hn) || errors.As(err, &ci) ||
-		errors.As(err, &dns) && dns.IsNotFound
-}
+// netError is a failure to reach Graph.
+type netError = httpretry.NetError
 
 // backoff is the wait before retry attempt+1: 1 s doubling, capped at
 // retryCap, with jitter (between half and all of it).
 func (c *client) backoff(attempt int) time.Duration {
-	d := retryBase
-	for i := 0; i < attempt && d < c.s.retryCap; i++ {
-		d *= 2
-	}
-	d = min(d, c.s.retryCap)
-	return d/2 + rand.N(d/2+1)
+	return httpretry.Backoff(retryBase, c.s.retryCap, attempt)
 }
 
-// retryAfter parses a Retry-After header: seconds or an HTTP date.
+// retryAfter parses a Retry-After header: seconds (at most maxRetryAfter)
+// or an HTTP date.
 func retryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if n <= 0 {
-			return 0
-		}
-		return time.Duration(min(n, int64(maxRetryAfter/time.Second))) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return t.Sub(now)
-	}
-	return 0
+	return httpretry.RetryAfter(v, now, maxRetryAfter)
 }
 
 // encodeQuery writes OData query options: $ kept literal, spaces as %20.
@@ -361,7 +315,7 @@ func (c *client) once(ctx context.Context, req *request, body []byte) (*response
 	}
 	resp, err := c.hc.Do(hr)
 	if err != nil {
-		return nil, tok, stripURL(err)
+		return nil, tok, httpretry.StripURL(err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
@@ -380,16 +334,6 @@ func (c *client) checkLink(link string) error {
 		return fmt.Errorf("refusing to follow the link %q: it is not under baseURL %s", c.redact(link, 200), c.s.base)
 	}
 	return nil
-}
-
-// stripURL removes the method and URL net/http puts in front of a
-// transport error (the message already names them).
-func stripURL(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
 }
 
 // rawStr returns a JSON string value, or "" for anything else.
@@ -454,7 +398,7 @@ func (c *client) accessToken(ctx context.Context) (string, error) {
 	hr.Header.Set("Accept", "application/json")
 	resp, err := c.hc.Do(hr)
 	if err != nil {
-		te.err = stripURL(err)
+		te.err = httpretry.StripURL(err)
 		return "", te
 	}
 	defer resp.Body.Close()

@@ -3,22 +3,18 @@ package scim
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/idsync/idsync/connector"
+	"github.com/idsync/idsync/internal/httpretry"
 )
 
 // maxBody caps a response body the connector reads.
@@ -51,23 +47,6 @@ func (e *HTTPError) Error() string {
 	}
 	return b.String()
 }
-
-// netError is a failure to reach the server.
-type netError struct {
-	method, path string
-	err          error
-	retries      int
-}
-
-func (e *netError) Error() string {
-	s := fmt.Sprintf("%s %s: %v", e.method, e.path, e.err)
-	if e.retries > 0 {
-		s += fmt.Sprintf(" (after %d retries)", e.retries)
-	}
-	return s
-}
-
-func (e *netError) Unwrap() error { return e.err }
 
 // authError is a failure to obtain an OAuth 2.0 access token.
 type authError struct{ msg string }
@@ -225,8 +204,8 @@ func (c *client) do(ctx context.Context, req *request) (*response, int, error) {
 			if errors.As(err, &ae) {
 				return nil, attempt, err
 			}
-			if attempt >= maxRetries || permanent(err) {
-				return nil, attempt, &netError{req.method, req.path, err, attempt}
+			if attempt >= maxRetries || httpretry.Permanent(err) {
+				return nil, attempt, &netError{Method: req.method, Path: req.path, Err: err, Retries: attempt}
 			}
 			mayHaveReached = true
 		case resp.status == http.StatusUnauthorized && c.s.auth.Type == AuthOAuth2 && !reauthed:
@@ -266,50 +245,19 @@ func (c *client) do(ctx context.Context, req *request) (*response, int, error) {
 	}
 }
 
-// permanent reports transport errors that a retry cannot cure: a
-// certificate that does not verify, a host name that does not resolve.
-func permanent(err error) bool {
-	var cv *tls.CertificateVerificationError
-	var ua x509.UnknownAuthorityError
-	var hn x509.HostnameError
-	var ci x509.CertificateInvalidError
-	var dns *net.DNSError
-	return errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &hn) || errors.As(err, &ci) ||
-		errors.As(err, &dns) && dns.IsNotFound
-}
+// netError is a failure to reach the server.
+type netError = httpretry.NetError
 
 // backoff is the wait before retry attempt+1: retryBase·2^attempt, capped at
 // retryCap, with jitter (between half and all of it).
 func (c *client) backoff(attempt int) time.Duration {
-	d := c.s.retryBase
-	for i := 0; i < attempt && d < c.s.retryCap; i++ {
-		d *= 2
-	}
-	if d > c.s.retryCap {
-		d = c.s.retryCap
-	}
-	return d/2 + rand.N(d/2+1)
+	return httpretry.Backoff(c.s.retryBase, c.s.retryCap, attempt)
 }
 
-// retryAfter parses a Retry-After header: seconds or an HTTP date.
+// retryAfter parses a Retry-After header: seconds (at most a day) or an
+// HTTP date.
 func retryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if n <= 0 {
-			return 0
-		}
-		if n > 86400 {
-			n = 86400
-		}
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return t.Sub(now)
-	}
-	return 0
+	return httpretry.RetryAfter(v, now, 24*time.Hour)
 }
 
 // once makes one attempt.
@@ -339,7 +287,7 @@ func (c *client) once(ctx context.Context, req *request, body []byte) (*response
 	}
 	resp, err := c.hc.Do(hr)
 	if err != nil {
-		return nil, stripURL(err)
+		return nil, httpretry.StripURL(err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
@@ -347,16 +295,6 @@ func (c *client) once(ctx context.Context, req *request, body []byte) (*response
 		return nil, err
 	}
 	return &response{status: resp.StatusCode, header: resp.Header, body: b}, nil
-}
-
-// stripURL removes the method and URL net/http puts in front of a
-// transport error (the message already names them).
-func stripURL(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
 }
 
 // accessToken returns a cached OAuth 2.0 access token, or obtains one with
@@ -381,7 +319,7 @@ func (c *client) accessToken(ctx context.Context) (string, error) {
 	hr.SetBasicAuth(url.QueryEscape(a.ClientID), url.QueryEscape(a.ClientSecret))
 	resp, err := c.hc.Do(hr)
 	if err != nil {
-		return "", &netError{method: "POST", path: "auth.tokenURL", err: stripURL(err)}
+		return "", &netError{Method: "POST", Path: "auth.tokenURL", Err: httpretry.StripURL(err)}
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))

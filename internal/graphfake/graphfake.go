@@ -753,21 +753,33 @@ func top(q url.Values, def int) (int, string) {
 	return n, ""
 }
 
-func (s *Server) listObjects(w http.ResponseWriter, r *http.Request, kind string, q url.Values) {
-	var st pageState
+// pageStateOf reads where a page request is: its $skiptoken, or a first
+// page's $top, $select (and $filter with filter). On a bad request it
+// answers Graph's error and returns false.
+func pageStateOf(w http.ResponseWriter, q url.Values, filter bool) (pageState, bool) {
 	if sk := q.Get("$skiptoken"); sk != "" {
-		var ok bool
-		if st, ok = decState(sk); !ok {
+		st, ok := decState(sk)
+		if !ok {
 			gerr(w, http.StatusBadRequest, "Directory_ExpiredPageToken", "The specified page token value has expired and can no longer be included in your request.")
-			return
 		}
-	} else {
-		n, msg := top(q, 100)
-		if msg != "" {
-			gerr(w, http.StatusBadRequest, "Request_BadRequest", msg)
-			return
-		}
-		st = pageState{Top: n, Select: q.Get("$select"), Filter: q.Get("$filter")}
+		return st, ok
+	}
+	n, msg := top(q, 100)
+	if msg != "" {
+		gerr(w, http.StatusBadRequest, "Request_BadRequest", msg)
+		return pageState{}, false
+	}
+	st := pageState{Top: n, Select: q.Get("$select")}
+	if filter {
+		st.Filter = q.Get("$filter")
+	}
+	return st, true
+}
+
+func (s *Server) listObjects(w http.ResponseWriter, r *http.Request, kind string, q url.Values) {
+	st, ok := pageStateOf(w, q, true)
+	if !ok {
+		return
 	}
 	if msg := s.checkSelect(kind, st.Select); msg != "" {
 		gerr(w, http.StatusBadRequest, "BadRequest", msg)
@@ -806,20 +818,9 @@ func (s *Server) members(w http.ResponseWriter, r *http.Request, segs []string, 
 	}
 	switch {
 	case len(segs) == 3 && r.Method == http.MethodGet:
-		var st pageState
-		if sk := q.Get("$skiptoken"); sk != "" {
-			var ok bool
-			if st, ok = decState(sk); !ok {
-				gerr(w, http.StatusBadRequest, "Directory_ExpiredPageToken", "The specified page token value has expired and can no longer be included in your request.")
-				return
-			}
-		} else {
-			n, msg := top(q, 100)
-			if msg != "" {
-				gerr(w, http.StatusBadRequest, "Request_BadRequest", msg)
-				return
-			}
-			st = pageState{Top: n, Select: q.Get("$select")}
+		st, ok := pageStateOf(w, q, false)
+		if !ok {
+			return
 		}
 		resp := map[string]any{"@odata.context": s.URL + "/$metadata#directoryObjects"}
 		vals := []map[string]any{}
