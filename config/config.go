@@ -31,6 +31,8 @@ type Config struct {
 	Scheduler Scheduler `yaml:"scheduler"`
 	// Safety configures the accidental-delete guard.
 	Safety Safety `yaml:"safety"`
+	// Limits bound the values accepted at import and export (limits.go).
+	Limits Limits `yaml:"limits"`
 	// Engine tunes the synchronization engine.
 	Engine EngineConfig `yaml:"engine"`
 	// OutOfBox generates the out-of-box Azure AD Connect rules for the
@@ -65,6 +67,8 @@ type Connector struct {
 	Config Block `yaml:"config"`
 	// DeleteThreshold overrides Safety.DeleteThreshold for this connector.
 	DeleteThreshold *int `yaml:"deleteThreshold"`
+	// Limits overrides the top-level limits for this connector.
+	Limits *Limits `yaml:"limits"`
 	// Parameters are values rules may refer to, e.g. Domain.FQDN.
 	Parameters map[string]string `yaml:"parameters"`
 	// UniqueAttributes must not share a value between two of the
@@ -133,6 +137,18 @@ type Safety struct {
 	// DeleteThreshold is the largest number of deletes an export run may
 	// perform without an explicit allowance (default 500).
 	DeleteThreshold int `yaml:"deleteThreshold"`
+	// DeleteThresholdPercent also stops an export whose deletes (disables
+	// included) exceed this percentage of the connector's objects, once
+	// they number more than DeleteThresholdMinimum (defaults 20 and 10);
+	// 0 leaves only the count.
+	DeleteThresholdPercent int `yaml:"deleteThresholdPercent"`
+	DeleteThresholdMinimum int `yaml:"deleteThresholdMinimum"`
+	// PreventImportShrink stops an import that would delete all of a
+	// connector space partition, or more than ImportShrinkPercent of it
+	// once more than ImportShrinkMinimum objects (defaults: on, 50, 10).
+	PreventImportShrink *bool `yaml:"preventImportShrink"`
+	ImportShrinkPercent int   `yaml:"importShrinkPercent"`
+	ImportShrinkMinimum int   `yaml:"importShrinkMinimum"`
 }
 
 // EngineConfig tunes the engine.
@@ -207,6 +223,31 @@ func (s Safety) DeletesGuarded() bool {
 	return s.PreventAccidentalDeletes == nil || *s.PreventAccidentalDeletes
 }
 
+// ShrinkGuarded reports whether the import-shrink guard is on.
+func (s Safety) ShrinkGuarded() bool {
+	return s.PreventImportShrink == nil || *s.PreventImportShrink
+}
+
+// DeletePercent returns the delete guard's percentage for a connector.
+func (c *Config) DeletePercent(connector string) int {
+	if cc := c.Connector(connector); cc != nil && cc.DeleteThresholdPercent != nil {
+		return *cc.DeleteThresholdPercent
+	}
+	return c.Safety.DeleteThresholdPercent
+}
+
+// ShrinkPercent returns the import-shrink guard's percentage for a
+// connector (0: the guard is off).
+func (c *Config) ShrinkPercent(connector string) int {
+	if !c.Safety.ShrinkGuarded() {
+		return 0
+	}
+	if cc := c.Connector(connector); cc != nil && cc.ImportShrinkPercent != nil {
+		return *cc.ImportShrinkPercent
+	}
+	return c.Safety.ImportShrinkPercent
+}
+
 // Threshold returns the delete threshold for a connector.
 func (c *Config) Threshold(connector string) int {
 	if cc := c.Connector(connector); cc != nil && cc.DeleteThreshold != nil {
@@ -265,8 +306,9 @@ func Default() *Config {
 		DataDir:   ".",
 		Store:     StoreConfig{Type: "sqlite"},
 		Scheduler: Scheduler{Interval: Duration{30 * time.Minute}},
-		Safety:    Safety{DeleteThreshold: 500},
-		Engine:    EngineConfig{BatchSize: 1000},
+		Safety: Safety{DeleteThreshold: 500, DeleteThresholdPercent: 20, DeleteThresholdMinimum: 10,
+			ImportShrinkPercent: 50, ImportShrinkMinimum: 10},
+		Engine: EngineConfig{BatchSize: 1000},
 	}
 }
 
@@ -331,6 +373,12 @@ func (c *Config) Validate() []error {
 	}
 	check(c.Store.Type == "sqlite", "store.type %q is not supported (use sqlite)", c.Store.Type)
 	check(c.Safety.DeleteThreshold >= 0, "safety.deleteThreshold must be ≥ 0, not %d", c.Safety.DeleteThreshold)
+	check(c.Safety.DeleteThresholdPercent >= 0 && c.Safety.DeleteThresholdPercent <= 100,
+		"safety.deleteThresholdPercent must be between 0 (off) and 100, not %d", c.Safety.DeleteThresholdPercent)
+	check(c.Safety.DeleteThresholdMinimum >= 0, "safety.deleteThresholdMinimum must be ≥ 0, not %d", c.Safety.DeleteThresholdMinimum)
+	check(c.Safety.ImportShrinkPercent >= 1 && c.Safety.ImportShrinkPercent <= 100,
+		"safety.importShrinkPercent must be between 1 and 100 (100: stop only an import that would delete everything; turn the guard off with preventImportShrink: false), not %d", c.Safety.ImportShrinkPercent)
+	check(c.Safety.ImportShrinkMinimum >= 0, "safety.importShrinkMinimum must be ≥ 0, not %d", c.Safety.ImportShrinkMinimum)
 	check(c.Engine.BatchSize >= 1 && c.Engine.BatchSize <= 100000, "engine.batchSize must be between 1 and 100000, not %d", c.Engine.BatchSize)
 	check(c.Scheduler.Interval.Duration >= time.Minute, "scheduler.interval must be at least 1m, not %s", c.Scheduler.Interval)
 	check(c.Scheduler.LiveInterval.Duration == 0 || c.Scheduler.LiveInterval.Duration >= 100*time.Millisecond,
@@ -338,6 +386,7 @@ func (c *Config) Validate() []error {
 	if r := c.RunHistory.Retention; r != nil {
 		check(r.Duration == 0 || r.Duration >= time.Hour, "runHistory.retention must be 0 (keep forever) or at least 1h, not %s", r)
 	}
+	errs = append(errs, c.validateLimits()...)
 	seen := map[string]bool{}
 	for i, cc := range c.Connectors {
 		check(cc.Name != "", "connectors[%d]: name is required", i)
@@ -346,6 +395,12 @@ func (c *Config) Validate() []error {
 		check(!strings.ContainsAny(cc.Name, " /\\:"), "connector %q: a name must not contain spaces, slashes or colons", cc.Name)
 		if cc.DeleteThreshold != nil {
 			check(*cc.DeleteThreshold >= 0, "connector %q: deleteThreshold must be ≥ 0", cc.Name)
+		}
+		if p := cc.DeleteThresholdPercent; p != nil {
+			check(*p >= 0 && *p <= 100, "connector %q: deleteThresholdPercent must be between 0 (off) and 100, not %d", cc.Name, *p)
+		}
+		if p := cc.ImportShrinkPercent; p != nil {
+			check(*p >= 0 && *p <= 100, "connector %q: importShrinkPercent must be between 0 (guard off for this connector) and 100, not %d", cc.Name, *p)
 		}
 		seen[cc.Name] = true
 	}
