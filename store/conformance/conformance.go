@@ -26,13 +26,17 @@
 //   - UpdateRun of an unknown run wraps store.ErrNotFound;
 //   - timestamps round-trip to the microsecond and come back in UTC; nil and
 //     empty slices and maps may come back either way, but a nil Pending stays
-//     nil and a non-nil one non-nil.
+//     nil and a non-nil one non-nil;
+//   - under store/sealed (the Sealed group), secret values reach the backend
+//     only as sealed text, which it keeps exactly: reading the backend
+//     directly never gives a clear password.
 package conformance
 
 import (
 	"testing"
 
 	"github.com/idsync/idsync/store"
+	"github.com/idsync/idsync/store/sealed"
 )
 
 // testCase is one subtest; run gets a fresh, empty store.
@@ -57,12 +61,17 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Runs", runTests},
 		{"Settings", settingTests},
 		{"Concurrency", concurrencyTests},
+		{"Sealed", sealedTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
 			for _, tc := range g.cases {
 				t.Run(tc.name, func(t *testing.T) {
-					tc.run(t, newStore(t))
+					s := newStore(t)
+					if _, ok := s.(*sealed.Store); ok && g.name == "Sealed" {
+						t.Skip("the store is already a sealing store")
+					}
+					tc.run(t, s)
 				})
 			}
 		})

@@ -1,0 +1,30 @@
+package sealed_test
+
+import (
+	"bytes"
+	"path/filepath"
+	"testing"
+
+	"github.com/idsync/idsync/internal/secret"
+	"github.com/idsync/idsync/store"
+	"github.com/idsync/idsync/store/conformance"
+	"github.com/idsync/idsync/store/sealed"
+	"github.com/idsync/idsync/store/sqlite"
+)
+
+// TestConformance runs the whole store suite through the sealing layer:
+// it must be invisible to the engine.
+func TestConformance(t *testing.T) {
+	sl, err := secret.NewSealer(bytes.Repeat([]byte{9}, secret.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conformance.RunTests(t, func(t *testing.T) store.Store {
+		s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "idsync.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return sealed.Wrap(s, sealed.Options{Sealer: sl, Policy: secret.NewPolicy("mail"), Masker: secret.NewMasker()})
+	})
+}
