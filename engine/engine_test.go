@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -97,16 +98,21 @@ func TestSecondFullSyncIsQuiet(t *testing.T) {
 
 // TestImportOrderIndependence is the property test of R1.1: whatever order
 // the connectors are imported and synchronized in, the metaverse and the
-// pending exports are identical.
+// pending exports are identical. gal holds contacts that join a person on
+// mail, which hr and ad never join on: synchronized before them, a contact
+// projects a person of its own, which must end up merged into the user's.
 func TestImportOrderIndependence(t *testing.T) {
-	names := []string{"hr", "ad", "cloud"}
+	names := []string{"hr", "ad", "cloud", "gal"}
 	var want string
 	rng := rand.New(rand.NewPCG(1, 2))
-	for i := 0; i < 12; i++ {
-		h := newHarness(t, twoSourcesRules+joinOnlyRule, append(names, "badge")...)
+	galFirst, galLast := false, false
+	for i := 0; i < 16; i++ {
+		h := newHarness(t, twoSourcesRules+joinOnlyRule+galContactRule, append(names, "badge")...)
 		seedTwoSources(h)
 		h.conns["badge"].Put(user("b1", "alice-badge", "", "", "employeeID", "1", "badgeNo", "B-1"),
 			user("b9", "nobody-badge", "", "", "employeeID", "9", "badgeNo", "B-9"))
+		h.conns["gal"].Put(contact("g1", "alice-gal", "ALICE@contoso"), contact("g3", "carol-gal", "carol@hr"),
+			contact("g4", "dave-gal", "dave@contoso"))
 		imp := append([]string{"badge"}, names...)
 		syn := append([]string{"badge"}, names...)
 		rng.Shuffle(len(imp), func(a, b int) { imp[a], imp[b] = imp[b], imp[a] })
@@ -117,11 +123,19 @@ func TestImportOrderIndependence(t *testing.T) {
 		for _, c := range syn {
 			h.run(c, DeltaSync)
 		}
+		gal := slices.Index(syn, "gal")
+		galFirst = galFirst || gal < slices.Index(syn, "hr") && gal < slices.Index(syn, "ad")
+		galLast = galLast || gal > slices.Index(syn, "hr") && gal > slices.Index(syn, "ad")
 		got := h.canonical()
 		if i == 0 {
 			want = got
 			if !strings.Contains(got, `badge(string)=["B-1"] from badge/in-badge`) {
 				t.Fatalf("join-only connector did not join:\n%s", got)
+			}
+			for _, s := range []string{"mv [ad:a1,badge:b1,gal:g1,hr:h1] person", "mv [gal:g3,hr:h3] person", "mv [ad:a4,gal:g4] person"} {
+				if !strings.Contains(got, s) {
+					t.Fatalf("a contact did not join its user: no %q in\n%s", s, got)
+				}
 			}
 			continue
 		}
@@ -129,7 +143,26 @@ func TestImportOrderIndependence(t *testing.T) {
 			t.Fatalf("import order %v / sync order %v gave a different result:\n--- first\n%s\n--- this\n%s", imp, syn, want, got)
 		}
 	}
+	if !galFirst || !galLast {
+		t.Fatalf("the orders tried never synchronized the contacts before (%v) or after (%v) both user connectors", galFirst, galLast)
+	}
 }
+
+// galContactRule: contacts that join a person on mail and project
+// otherwise (R1.7); their values lose to every user's.
+const galContactRule = `
+  - name: in-gal
+    connector: gal
+    direction: inbound
+    csObjectType: contact
+    mvObjectType: person
+    linkType: Provision
+    precedence: 90
+    join: [{conditions: [{source: mail, target: mail}]}]
+    flows:
+      - {type: Direct, source: mail, target: mail}
+      - {type: Direct, source: cn, target: displayName}
+`
 
 // joinOnlyRule: a connector that only joins (never projects), so that
 // synchronizing it before the connectors that project is the hard case.
@@ -168,7 +201,7 @@ func TestDeleteThreshold(t *testing.T) {
 	if !errors.Is(err, ErrDeleteThreshold) {
 		t.Fatalf("export err = %v, want the delete threshold", err)
 	}
-	if runs[0].Status != "stopped" || !strings.Contains(runs[0].Message, "600 pending deletes exceed the threshold of 500") {
+	if runs[0].Status != "stopped" || !strings.Contains(runs[0].Message, "600 pending deletes and disables exceed the threshold of 500") {
 		t.Fatalf("run = %+v", runs[0])
 	}
 	if n := h.conns["cloud"].Len(); n != 600 {

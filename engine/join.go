@@ -89,3 +89,146 @@ func (sy *syncer) reverseJoinCandidates(id string) []*store.CSObject {
 	}
 	return out
 }
+
+// A projection is provisional while the objects joined to it would join
+// another MV object had theirs never existed. Join rules need not be
+// symmetric: a contact joins any person with its mail (R1.7), but a user
+// joins only on its own keys (users are not matched on mail, R1.10). A
+// contact synchronized before its user projects a person of its own; the
+// user, synchronized later, does not join it and projects another. In the
+// other order the contact would have joined the user's person. So that the
+// result does not depend on the order (R1.1), when an MV object appears or
+// changes, every other MV object that shares a join value with it and
+// yields to it (yieldsTo) is merged into it: its objects are joined to it
+// as their own join rules say, and the emptied object is deleted (its
+// target objects are deprovisioned like those of any deleted MV object).
+// Two objects that would each join the other are left as they are: neither
+// exists only because of the order.
+
+// rejoin is one object of a yielding MV object and the rule that joins it
+// to the one it yields to.
+type rejoin struct {
+	c    *store.CSObject
+	rule string
+}
+
+// rejoinTarget returns the MV object x's join rules would join it to if
+// its own MV object (own) did not exist, as inbound would choose it: the
+// first join group, in rule order, that matches another object. It reports
+// false when that group matches more than one object or one that another
+// object of x's connector already joined (inbound would refuse the join),
+// and when no group matches.
+func (sy *syncer) rejoinTarget(x *store.CSObject, own string) (string, string, bool) {
+	for _, r := range sy.inboundRules(x) {
+		if len(r.Join) == 0 {
+			continue
+		}
+		if ok, err := r.Scope.Match(csSubject{sy.s, x}); err != nil || !ok {
+			continue
+		}
+		for _, g := range r.Join {
+			var cand string
+			n := 0
+			for _, id := range sy.joinCandidates(r, g, x) {
+				if id != own {
+					cand = id
+					n++
+				}
+			}
+			if n == 0 {
+				continue
+			}
+			if n > 1 || sy.s.linkedIn(cand, x.Connector) != nil {
+				return "", "", false
+			}
+			return cand, r.Name, true
+		}
+	}
+	return "", "", false
+}
+
+// yieldsTo returns the objects of MV object a, each with the rule that
+// would join it to b, when every object that keeps a alive (every
+// authoritative object, as computeMV counts them) would join b by its own
+// join rules had a never existed; nil when one would not.
+func (sy *syncer) yieldsTo(a, b string) []rejoin {
+	var out []rejoin
+	for _, x := range sy.s.linked(a) {
+		if len(sy.inboundRules(x)) == 0 || sy.rv.isOutbound(x.LinkRule) {
+			continue
+		}
+		to, rule, ok := sy.rejoinTarget(x, a)
+		if !ok || to != b {
+			return nil
+		}
+		out = append(out, rejoin{x, rule})
+	}
+	return out
+}
+
+// sharingJoinValue returns the other live MV objects that have a value of
+// id's on an attribute a join rule matches first (sorted): the objects that
+// id can yield to or that can yield to it.
+func (sy *syncer) sharingJoinValue(id string) []string {
+	s := sy.s
+	m := s.mv[id]
+	seenAttr := map[string]bool{}
+	seen := map[string]bool{id: true}
+	var out []string
+	for _, r := range sy.rv.joinByMVType[m.Type] {
+		for _, g := range r.Join {
+			if len(g.Conditions) == 0 {
+				continue
+			}
+			first := g.Conditions[0]
+			k := idxKey("", "", first.Target, first.CaseSensitive)
+			if seenAttr[k] {
+				continue
+			}
+			seenAttr[k] = true
+			for _, v := range m.Attrs[first.Target].Values {
+				for _, o := range s.mvLookup(m.Type, first.Target, first.CaseSensitive, v) {
+					if !seen[o] && !s.delMV[o] {
+						seen[o] = true
+						out = append(out, o)
+					}
+				}
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// mergeProvisional merges into MV object id every object that yields to it,
+// or id into the object it yields to (see rejoin).
+func (sy *syncer) mergeProvisional(id string) {
+	s := sy.s
+	if s.mv[id] == nil || s.delMV[id] {
+		return
+	}
+	for _, o := range sy.sharingJoinValue(id) {
+		if s.delMV[o] {
+			continue
+		}
+		if in := sy.yieldsTo(o, id); in != nil && sy.yieldsTo(id, o) == nil {
+			sy.merge(o, id, in)
+			continue
+		}
+		if out := sy.yieldsTo(id, o); out != nil && sy.yieldsTo(o, id) == nil {
+			sy.merge(id, o, out)
+			return
+		}
+	}
+}
+
+// merge joins the objects of MV object from to MV object to; from, left
+// without authoritative objects, is deleted when it is recomputed.
+func (sy *syncer) merge(from, to string, objs []rejoin) {
+	for _, j := range objs {
+		sy.s.unlink(j.c)
+		sy.s.link(j.c, to, j.rule)
+		sy.markReferrers(j.c)
+	}
+	sy.e.log().Debug("metaverse object merged into the one its objects join", "from", from, "to", to, "objects", len(objs))
+}

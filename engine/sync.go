@@ -102,8 +102,19 @@ func (e *Engine) synchronize(ctx context.Context, rr *runRec, c *Connector, full
 		for _, id := range ids {
 			sy.outTouched[id] = true
 		}
-		for _, id := range sy.recomputeMVs(ids) {
+		changed := sy.recomputeMVs(ids)
+		for _, id := range changed {
 			queue = append(queue, sy.reverseJoinCandidates(id)...)
+		}
+		// Provisional projections (join.go) are merged when an object
+		// they share a join value with changes, and by a full
+		// synchronization for every object it recomputes, so that those
+		// left by an earlier version are merged too.
+		if full {
+			changed = ids
+		}
+		for _, id := range changed {
+			sy.mergeProvisional(id)
 		}
 	}
 	sy.outbound()
