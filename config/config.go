@@ -67,6 +67,10 @@ type Connector struct {
 	Config Block `yaml:"config"`
 	// DeleteThreshold overrides Safety.DeleteThreshold for this connector.
 	DeleteThreshold *int `yaml:"deleteThreshold"`
+	// DeleteThresholdPercent overrides Safety.DeleteThresholdPercent.
+	DeleteThresholdPercent *int `yaml:"deleteThresholdPercent"`
+	// ImportShrinkPercent overrides Safety.ImportShrinkPercent.
+	ImportShrinkPercent *int `yaml:"importShrinkPercent"`
 	// Limits overrides the top-level limits for this connector.
 	Limits *Limits `yaml:"limits"`
 	// Parameters are values rules may refer to, e.g. Domain.FQDN.
