@@ -60,6 +60,13 @@ type Connector struct {
 	Parameters map[string]string
 	// DeleteThreshold for the accidental-delete guard; < 0 = guard off.
 	DeleteThreshold int
+	// DeletePercent also stops an export whose deletes (disables included)
+	// exceed this percentage of the connector's objects, once they number
+	// more than DeleteMinimum; 0 = no percentage, only the count.
+	DeletePercent int
+	DeleteMinimum int
+	// Shrink is the import-shrink guard of this connector's imports.
+	Shrink ShrinkGuard
 	// Unique lists attributes whose values must be unique among the
 	// connector's objects (a cloud directory's userPrincipalName, mail,
 	// proxyAddresses): an export that would duplicate one is an error on
@@ -90,6 +97,9 @@ type Engine struct {
 type RunOptions struct {
 	// AllowDeletes lets an export exceed the accidental-delete threshold once.
 	AllowDeletes bool
+	// AllowShrink lets an import apply deletions the import-shrink guard
+	// would refuse, once.
+	AllowShrink bool
 	// Partition restricts an import to one partition ("" = all selected).
 	Partition string
 	// Quiet leaves an import that found nothing to do out of the run
@@ -101,6 +111,36 @@ type RunOptions struct {
 // ErrDeleteThreshold is returned (wrapped) when an export stops because its
 // pending deletes exceed the accidental-delete threshold.
 var ErrDeleteThreshold = errors.New("pending deletes exceed the accidental-delete threshold")
+
+// ErrImportShrink is returned (wrapped) when an import stops because it
+// would delete more of the connector space than the import-shrink guard
+// allows: the source looks emptied, truncated or misread.
+var ErrImportShrink = errors.New("stopped by the import-shrink guard")
+
+// ShrinkGuard refuses an import (full or delta) that would delete much of a
+// connector space partition: all of its objects, or more than Percent
+// percent of them once they number more than Minimum. A source file
+// emptied or cut short, an emptied LDAP base, or a SCIM or Graph endpoint
+// answering an empty list looks to an import exactly like every object
+// having been deleted; this guard makes it a stop with a message instead
+// of deletions in every target. Percent 0 turns the guard off.
+type ShrinkGuard struct {
+	Percent int
+	Minimum int
+}
+
+// String describes the guard as its message states it.
+func (g ShrinkGuard) String() string {
+	return fmt.Sprintf("all of them, or more than %d%% once more than %d", g.Percent, g.Minimum)
+}
+
+// refuses reports whether deleting deletes of live objects is refused.
+func (g ShrinkGuard) refuses(deletes, live int) bool {
+	if g.Percent <= 0 || deletes == 0 || live == 0 {
+		return false
+	}
+	return deletes >= live || (deletes > g.Minimum && deletes*100 > g.Percent*live)
+}
 
 func (e *Engine) log() *slog.Logger {
 	if e.Log != nil {
@@ -239,6 +279,9 @@ func (rr *runRec) finish(ctx context.Context, runErr error) error {
 	switch {
 	case errors.Is(runErr, ErrDeleteThreshold):
 		rr.r.Status = store.RunStopped
+		rr.r.Message = runErr.Error()
+	case errors.Is(runErr, ErrImportShrink):
+		rr.r.Status = store.RunStoppedShrink
 		rr.r.Message = runErr.Error()
 	case runErr != nil:
 		rr.r.Status = store.RunFailed

@@ -11,6 +11,7 @@ import (
 
 	"github.com/idsync/idsync/connector"
 	"github.com/idsync/idsync/model"
+	"github.com/idsync/idsync/rules"
 	"github.com/idsync/idsync/store"
 )
 
@@ -36,11 +37,15 @@ func (e *Engine) export(ctx context.Context, rr *runRec, c *Connector, o RunOpti
 		return fmt.Errorf("connector %s cannot export (its type has no export capability)", c.Name)
 	}
 	var todo []*store.CSObject
-	deletes := 0
+	deletes, objects := 0, 0
+	disables := e.disableRules(c.Name)
 	if err := e.Store.ScanCS(ctx, c.Name, func(t *store.CSObject) error {
+		if !t.Placeholder && !t.Deleted {
+			objects++
+		}
 		if t.Pending != nil && !awaitsImport(t) {
 			todo = append(todo, t)
-			if t.Pending.Op == connector.OpDelete {
+			if t.Pending.Op == connector.OpDelete || isDisable(t.Pending, disables) {
 				deletes++
 			}
 		}
@@ -48,10 +53,8 @@ func (e *Engine) export(ctx context.Context, rr *runRec, c *Connector, o RunOpti
 	}); err != nil {
 		return fmt.Errorf("read pending exports: %w", err)
 	}
-	if c.DeleteThreshold >= 0 && deletes > c.DeleteThreshold && !o.AllowDeletes {
-		return fmt.Errorf("%w: the export to %s stopped before writing anything: %d pending deletes exceed the threshold of %d. "+
-			"Review them with `idsync preview %s`; if they are intended, run `idsync run %s export --allow-deletes` once, or raise the threshold (connectors[].deleteThreshold for this connector, safety.deleteThreshold for all)",
-			ErrDeleteThreshold, c.Name, deletes, c.DeleteThreshold, c.Name, c.Name)
+	if err := c.deleteGuard(deletes, objects); err != nil && !o.AllowDeletes {
+		return err
 	}
 	sort.SliceStable(todo, func(i, j int) bool { return exportOrder(todo[i]) < exportOrder(todo[j]) })
 	total := int64(len(todo))
@@ -68,6 +71,54 @@ func (e *Engine) export(ctx context.Context, rr *runRec, c *Connector, o RunOpti
 		rr.progress(ctx, done, total)
 	}
 	return nil
+}
+
+// deleteGuard stops an export whose deletes (disables included) exceed the
+// threshold (R2.4), or DeletePercent of the connector's objects once they
+// number more than DeleteMinimum (as Entra provisioning and Cloud Sync do:
+// a count alone leaves every target smaller than it unprotected).
+func (c *Connector) deleteGuard(deletes, objects int) error {
+	if c.DeleteThreshold < 0 || deletes == 0 {
+		return nil
+	}
+	const what = "Review them with `idsync preview %s`; if they are intended, run `idsync run %s export --allow-deletes` once, or raise the threshold (%s)"
+	if deletes > c.DeleteThreshold {
+		return fmt.Errorf("%w: the export to %s stopped before writing anything: %d pending deletes and disables exceed the threshold of %d. "+what,
+			ErrDeleteThreshold, c.Name, deletes, c.DeleteThreshold, c.Name, c.Name,
+			"connectors[].deleteThreshold for this connector, safety.deleteThreshold for all")
+	}
+	if c.DeletePercent > 0 && deletes > c.DeleteMinimum && deletes*100 > c.DeletePercent*max(objects, 1) {
+		return fmt.Errorf("%w: the export to %s stopped before writing anything: %d pending deletes and disables are %d%% of its %d objects, more than %d%%. "+what,
+			ErrDeleteThreshold, c.Name, deletes, deletes*100/max(objects, 1), objects, c.DeletePercent, c.Name, c.Name,
+			"connectors[].deleteThresholdPercent for this connector, safety.deleteThresholdPercent and safety.deleteThresholdMinimum for all")
+	}
+	return nil
+}
+
+// disableRules returns, by rule name, the outbound rules of connector conn
+// that deprovision by disabling.
+func (e *Engine) disableRules(conn string) map[string]*rules.Rule {
+	out := map[string]*rules.Rule{}
+	if e.Rules == nil {
+		return out
+	}
+	for _, r := range e.Rules.For(conn, rules.Outbound) {
+		if r.Deprovision == rules.DeprovisionDisable && r.DisableAttribute != "" {
+			out[r.Name] = r
+		}
+	}
+	return out
+}
+
+// isDisable reports whether p is the disable a deprovisioning rule computed
+// (it counts as a delete for the guard).
+func isDisable(p *store.PendingExport, disables map[string]*rules.Rule) bool {
+	r := disables[p.Rule]
+	if r == nil || p.Op != connector.OpUpdate || len(p.Changes) != 1 {
+		return false
+	}
+	ch := p.Changes[0]
+	return ch.Name == r.DisableAttribute && ch.Mode == connector.Replace && len(ch.Values) == 1 && ch.Values[0] == r.DisableValue
 }
 
 // exportOrder sends adds of plain objects first, then adds of objects that

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -48,7 +50,7 @@ func (e *Engine) importRuns(ctx context.Context, c *Connector, p Profile, o RunO
 			return runs, err
 		}
 		runs = append(runs, rr.r)
-		if err := rr.finish(ctx, e.importPartition(ctx, rr, c, part, p == FullImport, o.Quiet)); err != nil {
+		if err := rr.finish(ctx, e.importPartition(ctx, rr, c, part, p == FullImport, o)); err != nil {
 			return runs, fmt.Errorf("%s of %s: %w", p, c.Name, err)
 		}
 	}
@@ -67,11 +69,20 @@ type importer struct {
 	batch store.Batch
 	done  int64
 	total int64
+	// live counts the partition's objects that exist in the connected
+	// system (neither deleted nor placeholders) before the import.
+	live int
+	// deletes are the objects this import found deleted, and drops the
+	// placeholders it showed were never created; both are applied only
+	// at the end, once the import-shrink guard let them through.
+	deletes map[string]*store.CSObject
+	drops   []string
 }
 
-func (e *Engine) importPartition(ctx context.Context, rr *runRec, c *Connector, part string, full, deltaOnly bool) error {
+func (e *Engine) importPartition(ctx context.Context, rr *runRec, c *Connector, part string, full bool, o RunOptions) error {
+	deltaOnly := o.Quiet
 	im := &importer{e: e, rr: rr, c: c, part: part, byAnc: map[string]*store.CSObject{},
-		byDN: map[string]*store.CSObject{}, seen: map[string]bool{}}
+		byDN: map[string]*store.CSObject{}, seen: map[string]bool{}, deletes: map[string]*store.CSObject{}}
 	if err := e.Store.ScanCS(ctx, c.Name, func(o *store.CSObject) error {
 		// Objects provisioned by idsync carry no partition until an import
 		// of the partition their DN lies in sees them.
@@ -79,6 +90,9 @@ func (e *Engine) importPartition(ctx context.Context, rr *runRec, c *Connector, 
 			return nil
 		}
 		im.byAnc[o.Object.Anchor] = o
+		if !o.Placeholder && !o.Deleted {
+			im.live++
+		}
 		if o.Placeholder && o.Object.DN != "" {
 			im.byDN[strings.ToLower(o.Object.DN)] = o
 		}
@@ -131,7 +145,6 @@ func (e *Engine) importPartition(ctx context.Context, rr *runRec, c *Connector, 
 			case connector.Delete:
 				if o, ok := im.byAnc[ch.Object.Anchor]; ok && !o.Deleted {
 					im.markDeleted(o)
-					return im.flush(ctx, false)
 				}
 				return nil
 			case connector.Present:
@@ -148,10 +161,51 @@ func (e *Engine) importPartition(ctx context.Context, rr *runRec, c *Connector, 
 			im.deleteUnseen() // the connector listed every object that still exists
 		}
 	}
+	if err := im.applyDeletes(full, o.AllowShrink); err != nil {
+		// What the import changed is kept; what it deleted is not, and its
+		// watermark is not recorded: the next import reads the same
+		// changes again.
+		if ferr := im.flush(ctx, true); ferr != nil {
+			return errors.Join(err, ferr)
+		}
+		return err
+	}
 	if newWM != "" {
 		im.batch.Watermarks = append(im.batch.Watermarks, store.Watermark{Connector: c.Name, Partition: part, Value: newWM})
 	}
 	return im.flush(ctx, true)
+}
+
+// applyDeletes lets the deletions the import found into the batch, unless
+// the import-shrink guard refuses them.
+func (im *importer) applyDeletes(full, allow bool) error {
+	n := len(im.deletes)
+	if !allow && im.c.Shrink.refuses(n, im.live) {
+		kind, run := "delta import", "delta-import"
+		if full {
+			kind, run = "full import", "full-import"
+		}
+		where := im.c.Name
+		if im.part != "" {
+			where += " [" + im.part + "]"
+		}
+		im.e.log().Warn("import stopped by the import-shrink guard", "connector", im.c.Name, "partition", im.part,
+			"deletes", n, "objects", im.live)
+		return fmt.Errorf("%w: the %s of %s stopped before deleting anything: it would delete %d of the %d objects of the connector space (%d%%), "+
+			"more than the import-shrink guard allows (%s). An empty, truncated or unreadable source, an emptied base or a wrong filter looks the same as deleted objects: check the source first. "+
+			"If the objects are really gone, run `idsync run %s %s --allow-shrink` (or `idsync cycle --allow-shrink`) once, or change safety.importShrinkPercent (connectors[].importShrinkPercent for this connector)",
+			ErrImportShrink, kind, where, n, im.live, n*100/im.live, im.c.Shrink, im.c.Name, run)
+	}
+	for _, anc := range slices.Sorted(maps.Keys(im.deletes)) {
+		o := im.deletes[anc]
+		o.Deleted = true
+		o.SyncPending = true
+		o.Modified = time.Now().UTC()
+		im.batch.PutCS = append(im.batch.PutCS, o)
+		im.rr.r.Counts.Deletes++
+	}
+	im.batch.DeleteCS = append(im.batch.DeleteCS, im.drops...)
+	return nil
 }
 
 func (im *importer) upsert(ctx context.Context, o *model.Object) error {
@@ -163,6 +217,7 @@ func (im *importer) upsert(ctx context.Context, o *model.Object) error {
 		o.Attrs = model.Attrs{}
 	}
 	im.seen[o.Anchor] = true
+	delete(im.deletes, o.Anchor) // deleted and back in the same delta
 	im.done++
 	cur, ok := im.byAnc[o.Anchor]
 	if !ok && o.DN != "" {
@@ -228,7 +283,7 @@ func (im *importer) deleteUnseen() {
 		case awaitsImport(o):
 			// Its failed add did not create it after all: nothing to
 			// deprovision.
-			im.batch.DeleteCS = append(im.batch.DeleteCS, o.ID)
+			im.drops = append(im.drops, o.ID)
 		}
 	}
 }
@@ -241,12 +296,10 @@ func awaitsImport(o *store.CSObject) bool {
 	return o.Placeholder && o.Pending != nil && o.Pending.Op != connector.OpAdd
 }
 
+// markDeleted records that o is gone from the connected system; the
+// deletion is applied at the end of the import (applyDeletes).
 func (im *importer) markDeleted(o *store.CSObject) {
-	o.Deleted = true
-	o.SyncPending = true
-	o.Modified = time.Now().UTC()
-	im.batch.PutCS = append(im.batch.PutCS, o)
-	im.rr.r.Counts.Deletes++
+	im.deletes[o.Object.Anchor] = o
 }
 
 func (im *importer) flush(ctx context.Context, final bool) error {

@@ -158,7 +158,10 @@ const (
 	RunSuccess   = "success"
 	RunWithError = "completed-with-errors"
 	RunStopped   = "stopped"
-	RunFailed    = "failed"
+	// RunStoppedShrink: an import stopped by the import-shrink guard before
+	// deleting anything.
+	RunStoppedShrink = "stopped-import-shrink"
+	RunFailed        = "failed"
 )
 
 // RunCounts are the per-run counters.

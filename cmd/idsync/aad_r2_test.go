@@ -86,7 +86,17 @@ func TestR2_4_DeleteGuard(t *testing.T) {
 	}
 	s.exclude["contoso"] = []string{bulk}
 	s.writeConfig()
+	// Excluding the OU makes the import see far less than the connector
+	// space holds: the import-shrink guard stops it first (issue 16).
 	out, code := s.idsync("cycle")
+	if code != 3 || !strings.Contains(out, "stopped-import-shrink") || !strings.Contains(out, "--allow-shrink") {
+		t.Fatalf("the import-shrink guard did not stop the import (exit %d):\n%s", code, out)
+	}
+	if got := len(s.cloudObjects()); got != n {
+		t.Fatalf("a stopped import let deletes through: %d of %d left", got, n)
+	}
+	// The shrink is intended; the export's guard stops the deletes next.
+	out, code = s.idsync("cycle", "--allow-shrink")
 	if code == 0 || !strings.Contains(out, "600") || !strings.Contains(out, "500") {
 		t.Fatalf("the guard did not stop the export (exit %d):\n%s", code, out)
 	}

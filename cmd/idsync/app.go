@@ -61,6 +61,8 @@ func openApp(ctx context.Context, g *globalFlags) (*app, error) {
 			th = -1
 		}
 		conns[cc.Name] = &engine.Connector{Name: cc.Name, Conn: c, Partitions: cc.Partitions, Parameters: cc.Parameters, DeleteThreshold: th,
+			DeletePercent: cfg.DeletePercent(cc.Name), DeleteMinimum: cfg.Safety.DeleteThresholdMinimum,
+			Shrink: engine.ShrinkGuard{Percent: cfg.ShrinkPercent(cc.Name), Minimum: cfg.Safety.ImportShrinkMinimum},
 			Unique: cc.UniqueAttributes}
 		schemas[cc.Name] = nil // schema unknown unless discovered on demand (rules validate --schema)
 	}

@@ -29,7 +29,8 @@ func newRunCmd(g *globalFlags) *cobra.Command {
   delta-sync     apply the sync rules to the objects changed by imports
   export         write the pending exports to the connected system`,
 		Example: `  idsync run contoso full-import
-  idsync run cloud export --allow-deletes`,
+  idsync run cloud export --allow-deletes
+  idsync run contoso full-import --allow-shrink`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := engine.ParseProfile(args[1])
@@ -68,6 +69,7 @@ func newRunCmd(g *globalFlags) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&o.AllowDeletes, "allow-deletes", false, "export even when the pending deletes exceed the accidental-delete threshold (this run only)")
+	cmd.Flags().BoolVar(&o.AllowShrink, "allow-shrink", false, "let an import delete more of the connector space than the import-shrink guard allows (this run only)")
 	cmd.Flags().StringVar(&o.Partition, "partition", "", "import only this partition (domain)")
 	cmd.Flags().DurationVar(&wait, "wait", 0, "wait up to this long for another run to finish")
 	return cmd
@@ -104,7 +106,7 @@ A failing step is reported and the cycle goes on with the other connectors.`,
 			if err != nil {
 				return err
 			}
-			failed, stopped := 0, 0
+			failed, stopped, shrunk := 0, 0, 0
 			for _, r := range results {
 				for _, run := range r.Runs {
 					printRun(cmd.OutOrStdout(), run)
@@ -112,10 +114,16 @@ A failing step is reported and the cycle goes on with the other connectors.`,
 				if errors.Is(r.Err, engine.ErrDeleteThreshold) {
 					stopped++
 				}
+				if errors.Is(r.Err, engine.ErrImportShrink) {
+					shrunk++
+				}
 				if r.Err != nil {
 					failed++
 					fmt.Fprintf(cmd.ErrOrStderr(), "  %s %s: %v\n", r.Connector, r.Profile, r.Err)
 				}
+			}
+			if shrunk > 0 {
+				return fmt.Errorf("%d import(s) of the cycle %w before deleting anything; see above", shrunk, engine.ErrImportShrink)
 			}
 			if stopped > 0 {
 				return fmt.Errorf("%w: %d export(s) of the cycle stopped before deleting anything; see above", engine.ErrDeleteThreshold, stopped)
@@ -128,6 +136,7 @@ A failing step is reported and the cycle goes on with the other connectors.`,
 	}
 	cmd.Flags().BoolVar(&full, "full", false, "full imports and full synchronizations")
 	cmd.Flags().BoolVar(&o.AllowDeletes, "allow-deletes", false, "let exports exceed the accidental-delete threshold (this cycle only)")
+	cmd.Flags().BoolVar(&o.AllowShrink, "allow-shrink", false, "let imports delete more of a connector space than the import-shrink guard allows (this cycle only)")
 	cmd.Flags().DurationVar(&wait, "wait", 0, "wait up to this long for another run to finish")
 	return cmd
 }

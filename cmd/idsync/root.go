@@ -87,7 +87,7 @@ func exitCode(err error) int {
 	switch {
 	case errors.As(err, &u), strings.HasPrefix(err.Error(), "unknown command"):
 		return 2
-	case errors.Is(err, engine.ErrDeleteThreshold), errors.Is(err, provisioning.ErrDeleteThreshold):
+	case errors.Is(err, engine.ErrDeleteThreshold), errors.Is(err, provisioning.ErrDeleteThreshold), errors.Is(err, engine.ErrImportShrink):
 		return 3
 	case errors.Is(err, engine.ErrLocked):
 		return 4

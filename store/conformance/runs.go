@@ -140,17 +140,19 @@ var runTests = []testCase{
 		finishRun(t, s, failed, store.RunFailed, 0)
 		stopped := startRun(t, s, "hr", "p")
 		finishRun(t, s, stopped, store.RunStopped, 0)
+		shrunk := startRun(t, s, "ad", "full-import")
+		finishRun(t, s, shrunk, store.RunStoppedShrink, 0)
 		running := startRun(t, s, "ad", "p")
 		for _, c := range []struct {
 			f    store.RunFilter
 			want []int64
 		}{
-			{store.RunFilter{}, []int64{running.ID, stopped.ID, failed.ID, withErr.ID, ok.ID}},
-			{store.RunFilter{Connector: "ad"}, []int64{running.ID, failed.ID, ok.ID}},
-			{store.RunFilter{OnlyErrors: true}, []int64{stopped.ID, failed.ID, withErr.ID}},
+			{store.RunFilter{}, []int64{running.ID, shrunk.ID, stopped.ID, failed.ID, withErr.ID, ok.ID}},
+			{store.RunFilter{Connector: "ad"}, []int64{running.ID, shrunk.ID, failed.ID, ok.ID}},
+			{store.RunFilter{OnlyErrors: true}, []int64{shrunk.ID, stopped.ID, failed.ID, withErr.ID}},
 			{store.RunFilter{Connector: "hr", OnlyErrors: true}, []int64{stopped.ID, withErr.ID}},
-			{store.RunFilter{Limit: 2}, []int64{running.ID, stopped.ID}},
-			{store.RunFilter{Connector: "ad", OnlyErrors: true, Limit: 1}, []int64{failed.ID}},
+			{store.RunFilter{Limit: 2}, []int64{running.ID, shrunk.ID}},
+			{store.RunFilter{Connector: "ad", OnlyErrors: true, Limit: 1}, []int64{shrunk.ID}},
 			{store.RunFilter{Connector: "none"}, nil},
 		} {
 			if got := runIDs(t, s, c.f); !slices.Equal(got, c.want) {

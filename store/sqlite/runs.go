@@ -80,8 +80,8 @@ func (s *Store) Runs(ctx context.Context, f store.RunFilter) ([]*store.Run, erro
 		args = append(args, f.Connector)
 	}
 	if f.OnlyErrors {
-		where = append(where, "(errors > 0 OR status IN (?, ?))")
-		args = append(args, store.RunFailed, store.RunStopped)
+		where = append(where, "(errors > 0 OR status IN (?, ?, ?))")
+		args = append(args, store.RunFailed, store.RunStopped, store.RunStoppedShrink)
 	}
 	q := `SELECT id, connector, profile, partition, started, finished, status, message,
 		adds, updates, deletes, renames, no_change, errors, done, total FROM runs`
