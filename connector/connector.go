@@ -36,6 +36,14 @@ type SchemaDescriber interface {
 	Schema(ctx context.Context) (*model.Schema, error)
 }
 
+// SchemaInferrer is implemented by connectors whose Schema may only be
+// inferred from their data, reading all of it (a file): SchemaInferred
+// reports whether it is. The engine then does not read the schema to check
+// imported and exported values (it would only describe those values).
+type SchemaInferrer interface {
+	SchemaInferred() bool
+}
+
 // Partition is one naming context of a system (an AD domain).
 type Partition struct {
 	Name string `json:"name"` // e.g. "DC=contoso,DC=test"

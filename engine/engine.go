@@ -72,6 +72,9 @@ type Connector struct {
 	// proxyAddresses): an export that would duplicate one is an error on
 	// that object.
 	Unique []string
+	// Limits bound the values of the connector's objects, checked at
+	// import and before export (validate.go).
+	Limits Limits
 }
 
 // Engine runs run profiles.
@@ -232,6 +235,8 @@ type runRec struct {
 	// deferred: the run is recorded only when it finishes having done
 	// something (RunOptions.Quiet).
 	deferred bool
+	// vals checks the values of the run's objects (validate.go).
+	vals *valueCheck
 }
 
 func (e *Engine) startRun(ctx context.Context, conn string, p Profile, partition string) (*runRec, error) {

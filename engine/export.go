@@ -155,6 +155,9 @@ func (e *Engine) exportChunk(ctx context.Context, rr *runRec, ex connector.Expor
 		if t.Pending.State == store.ExportSending {
 			t.Pending.MayExist = true // a crash interrupted the last sending
 		}
+		if e.refuseExport(ctx, rr, journal, t) {
+			continue // its values break the target's schema or limits: not sent (validate.go)
+		}
 		t.Pending.State = store.ExportSending
 		t.Pending.Attempts++
 		journal.PutCS = append(journal.PutCS, t)

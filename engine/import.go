@@ -213,6 +213,9 @@ func (im *importer) upsert(ctx context.Context, o *model.Object) error {
 		im.rr.objectError(o.DN, "", errors.New("imported object has no anchor; check the connector's anchor setting"))
 		return nil
 	}
+	if im.refuse(ctx, o) {
+		return nil // a value breaks the schema or limits: an error on this object (validate.go)
+	}
 	if o.Attrs == nil {
 		o.Attrs = model.Attrs{}
 	}

@@ -38,19 +38,31 @@ type scanResult struct {
 // are unique. A missing file is an error, except for a target, where it
 // reads as empty.
 func (s *settings) scan(ctx context.Context, fn func(*model.Object) error) (scanResult, error) {
+	return s.scanReport(ctx, nil, fn)
+}
+
+// scanReport is scan where, when report is set, an object whose anchor or
+// DN an earlier object has is reported to it and skipped instead of failing
+// the scan (an import; a target's export must see every object).
+func (s *settings) scanReport(ctx context.Context, report func(anchor, dn string, err error), fn func(*model.Object) error) (scanResult, error) {
 	f, err := os.Open(s.path)
 	if errors.Is(err, fs.ErrNotExist) && s.target {
-		return s.scanReader(ctx, strings.NewReader(""), fn)
+		return s.scanReaderReport(ctx, strings.NewReader(""), report, fn)
 	}
 	if err != nil {
 		return scanResult{}, err
 	}
 	defer f.Close()
-	return s.scanReader(ctx, f, fn)
+	return s.scanReaderReport(ctx, f, report, fn)
 }
 
 // scanReader is scan reading from r.
 func (s *settings) scanReader(ctx context.Context, r io.Reader, fn func(*model.Object) error) (scanResult, error) {
+	return s.scanReaderReport(ctx, r, nil, fn)
+}
+
+// scanReaderReport is scanReport reading from r.
+func (s *settings) scanReaderReport(ctx context.Context, r io.Reader, report func(anchor, dn string, err error), fn func(*model.Object) error) (scanResult, error) {
 	h := sha256.New()
 	rd := s.newReader(io.TeeReader(r, h))
 	anchors := map[string]int{}
@@ -68,16 +80,26 @@ func (s *settings) scanReader(ctx context.Context, r io.Reader, fn func(*model.O
 		}
 		ak := s.anchorKey(o.Anchor)
 		if first, dup := anchors[ak]; dup {
-			return scanResult{}, fmt.Errorf("%s:%d: duplicate anchor %q (first on line %d)", s.name, line, clip(o.Anchor), first)
+			err := fmt.Errorf("%s:%d: duplicate anchor %q (first on line %d)", s.name, line, clip(o.Anchor), first)
+			if report == nil {
+				return scanResult{}, err
+			}
+			report(o.Anchor, o.DN, fmt.Errorf("%w: this object is not imported, the first one is", err))
+			continue
 		}
-		anchors[ak] = line
 		if o.DN != "" {
 			dk := dnKey(o.DN)
 			if first, dup := dns[dk]; dup {
-				return scanResult{}, fmt.Errorf("%s:%d: duplicate DN %q (first on line %d)", s.name, line, clip(o.DN), first)
+				err := fmt.Errorf("%s:%d: duplicate DN %q (first on line %d)", s.name, line, clip(o.DN), first)
+				if report == nil {
+					return scanResult{}, err
+				}
+				report(o.Anchor, o.DN, fmt.Errorf("%w: this object is not imported, the first one is", err))
+				continue
 			}
 			dns[dk] = line
 		}
+		anchors[ak] = line
 		if err := fn(o); err != nil {
 			return scanResult{}, err
 		}
@@ -111,7 +133,11 @@ func (c *Connector) FullImport(ctx context.Context, req connector.ImportRequest,
 			keep[strings.ToLower(a)] = true
 		}
 	}
-	res, err := c.s.scan(ctx, func(o *model.Object) error {
+	var report func(anchor, dn string, err error)
+	if req.ObjectError != nil {
+		report = req.ObjectError
+	}
+	res, err := c.s.scanReport(ctx, report, func(o *model.Object) error {
 		if len(req.ObjectTypes) > 0 && !slices.Contains(req.ObjectTypes, o.Type) {
 			return nil
 		}
@@ -129,6 +155,11 @@ func (c *Connector) FullImport(ctx context.Context, req connector.ImportRequest,
 	}
 	return res.sum, nil
 }
+
+// SchemaInferred reports true: a file declares at most its attribute
+// names (a CSV header), never which attributes are single-valued, and its
+// types come from the types key, which imported values already carry.
+func (c *Connector) SchemaInferred() bool { return true }
 
 // Schema describes the file. A CSV source with a fixed objectType declares
 // its schema in its header row: every column is an attribute. Otherwise the

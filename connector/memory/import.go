@@ -19,6 +19,14 @@ func (c *Connector) SetSchema(s *model.Schema) {
 	c.schema = s
 }
 
+// SchemaInferred reports whether the schema is inferred from the objects
+// (none was set with SetSchema).
+func (c *Connector) SchemaInferred() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.schema == nil
+}
+
 // Schema returns the schema set with SetSchema or, without one, a schema
 // inferred from the stored objects: per object type the attributes seen, with
 // the type of their values, multi-valued when an object has more than one
