@@ -44,6 +44,9 @@ type Config struct {
 	StagingMode bool `yaml:"stagingMode"`
 	// RunHistory configures how long run history is kept.
 	RunHistory RunHistory `yaml:"runHistory"`
+	// Security configures the key that seals secret attributes in the
+	// store, and which attributes are secret (security.go).
+	Security Security `yaml:"security"`
 
 	// Path is the file the configuration was loaded from.
 	Path string `yaml:"-"`
@@ -347,6 +350,9 @@ func Parse(name string, data []byte) (*Config, error) {
 	} else if !filepath.IsAbs(c.Store.Path) {
 		c.Store.Path = filepath.Join(base, c.Store.Path)
 	}
+	if f := c.Security.SecretKeyFile; f != "" && !filepath.IsAbs(f) {
+		c.Security.SecretKeyFile = filepath.Join(base, f)
+	}
 	for i, r := range c.Rules {
 		if !filepath.IsAbs(r) {
 			c.Rules[i] = filepath.Join(base, r)
@@ -416,6 +422,7 @@ func (c *Config) Validate() []error {
 			check(seen[f], "outOfBox.forests names connector %q, which is not configured", f)
 		}
 	}
+	errs = append(errs, c.Security.validate()...)
 	inOrder := map[string]bool{}
 	for _, o := range c.Scheduler.Order {
 		check(seen[o], "scheduler.order names connector %q, which is not configured", o)

@@ -15,6 +15,7 @@ import (
 	"github.com/idsync/idsync/config"
 	"github.com/idsync/idsync/connector/scim"
 	"github.com/idsync/idsync/expr"
+	"github.com/idsync/idsync/internal/secret"
 	"github.com/idsync/idsync/model"
 	"github.com/idsync/idsync/rules"
 )
@@ -449,6 +450,11 @@ func compileMappings(what string, mappings []*Mapping) (matchers []*Mapping, err
 				continue
 			}
 			m.compiled, m.redacted = c, expr.IsRedacted(c)
+		}
+		// A secret attribute (the SCIM password, an MV password) is never
+		// shown in reports, Redact or not.
+		if secret.NewPolicy().IsSecret(m.Target) || m.Source != "" && secret.NewPolicy().IsSecret(m.Source) {
+			m.redacted = true
 		}
 		if m.Matching {
 			if m.redacted {

@@ -13,6 +13,7 @@ import (
 	"github.com/idsync/idsync/model"
 	"github.com/idsync/idsync/rules"
 	"github.com/idsync/idsync/store"
+	"github.com/idsync/idsync/store/sealed"
 	"github.com/idsync/idsync/store/sqlite"
 
 	// Connector types compiled into the binary.
@@ -63,7 +64,7 @@ func openApp(ctx context.Context, g *globalFlags) (*app, error) {
 		conns[cc.Name] = &engine.Connector{Name: cc.Name, Conn: c, Partitions: cc.Partitions, Parameters: cc.Parameters, DeleteThreshold: th,
 			DeletePercent: cfg.DeletePercent(cc.Name), DeleteMinimum: cfg.Safety.DeleteThresholdMinimum,
 			Shrink: engine.ShrinkGuard{Percent: cfg.ShrinkPercent(cc.Name), Minimum: cfg.Safety.ImportShrinkMinimum},
-			Unique: cc.UniqueAttributes, Limits: engineLimits(cfg.LimitsFor(cc.Name))}
+			Unique: cc.UniqueAttributes}
 		schemas[cc.Name] = nil // schema unknown unless discovered on demand (rules validate --schema)
 	}
 	var errs []error
@@ -76,8 +77,14 @@ func openApp(ctx context.Context, g *globalFlags) (*app, error) {
 		a.closeConns(conns)
 		return nil, fmt.Errorf("the sync rules have errors (run `idsync rules validate` for the full list):\n  %w", errors.Join(errs...))
 	}
-	st, err := openSQLite(ctx, cfg.Store.Path)
+	raw, err := openSQLite(ctx, cfg.Store.Path)
 	if err != nil {
+		a.closeConns(conns)
+		return nil, err
+	}
+	st, err := sealStore(cfg, raw, true)
+	if err != nil {
+		_ = raw.Close()
 		a.closeConns(conns)
 		return nil, err
 	}
@@ -122,6 +129,11 @@ func openSQLite(ctx context.Context, path string) (store.Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("create the store's directory: %w", err)
 	}
+	// Create the file 0600 before SQLite does (with the umask's mode):
+	// SQLite gives its -wal and -shm files the database file's mode.
+	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600); err == nil {
+		_ = f.Close()
+	}
 	st, err := sqlite.Open(ctx, path)
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
@@ -135,7 +147,8 @@ func openSQLite(ctx context.Context, path string) (store.Store, error) {
 	return st, nil
 }
 
-// openStore opens only the store (for read-only commands).
+// openStore opens only the store (for read-only commands). Secret values
+// are opened with the configured key when read.
 func openStore(ctx context.Context, g *globalFlags) (*config.Config, store.Store, error) {
 	cfg, err := config.Load(g.config)
 	if err != nil {
@@ -145,5 +158,20 @@ func openStore(ctx context.Context, g *globalFlags) (*config.Config, store.Store
 	if err != nil {
 		return nil, nil, err
 	}
-	return cfg, st, nil
+	sst, _ := sealStore(cfg, st, false)
+	return cfg, sst, nil
+}
+
+// openInspectStore opens the store for display (preview, mv get, cs get):
+// a read-only view where secret values are [secret], without the key.
+func openInspectStore(ctx context.Context, g *globalFlags) (*config.Config, store.Store, error) {
+	cfg, err := config.Load(g.config)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := openSQLite(ctx, cfg.Store.Path)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, sealed.Masked(st, secretPolicy(cfg)), nil
 }

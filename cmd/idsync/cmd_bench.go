@@ -149,12 +149,12 @@ objects per second for each step and the peak resident memory.`,
 
 func runBench(ctx context.Context, w io.Writer, dir string, o sample.GenOptions) error {
 	for name, data := range map[string]string{"idsync.yaml": benchConfig, "rules.yaml": benchRules} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o640); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600); err != nil {
 			return err
 		}
 	}
 	t0 := time.Now()
-	f, err := os.Create(filepath.Join(dir, "contoso.ldif"))
+	f, err := os.OpenFile(filepath.Join(dir, "contoso.ldif"), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
 	}

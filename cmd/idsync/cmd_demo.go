@@ -18,6 +18,7 @@ import (
 	"github.com/idsync/idsync/engine"
 	"github.com/idsync/idsync/sample"
 	"github.com/idsync/idsync/store"
+	"github.com/idsync/idsync/store/sealed"
 )
 
 //go:embed demo/idsync.yaml demo/rules.yaml
@@ -69,7 +70,7 @@ func writeDemoFiles(dir string, reset bool) error {
 		if _, err := os.Stat(p); err == nil && !reset {
 			continue // keep the user's edits between demo runs
 		}
-		if err := os.WriteFile(p, data, 0o640); err != nil {
+		if err := os.WriteFile(p, data, 0o600); err != nil {
 			return fmt.Errorf("write demo file: %w", err)
 		}
 	}
@@ -114,7 +115,7 @@ func runDemo(ctx context.Context, w io.Writer, dir string, reset bool) error {
 		}
 	}
 	preview := filepath.Join(dir, "preview-cloud.csv")
-	rows, err := engine.Preview(ctx, a.store, "cloud")
+	rows, err := engine.Preview(ctx, sealed.Masked(a.store, secretPolicy(a.cfg)), "cloud")
 	if err != nil {
 		return err
 	}
@@ -136,7 +137,7 @@ func runDemo(ctx context.Context, w io.Writer, dir string, reset bool) error {
 }
 
 func writePreviewFile(path string, rows []engine.PreviewRow) error {
-	f, err := os.Create(path)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return fmt.Errorf("write preview: %w", err)
 	}

@@ -27,7 +27,7 @@ options and seed always give byte-identical output, for tests and benchmarks.`,
 			var f *os.File
 			if out != "" && out != "-" {
 				var err error
-				f, err = os.Create(out)
+				f, err = os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 				if err != nil {
 					return fmt.Errorf("gen: %w", err)
 				}
@@ -60,5 +60,6 @@ options and seed always give byte-identical output, for tests and benchmarks.`,
 	fl.StringVar(&o.MailDomain, "mail-domain", "", "mail domain (default: the UPN domain)")
 	fl.IntVar(&o.DisabledEvery, "disabled-every", 0, "disable every Nth user (0: none)")
 	fl.StringVarP(&out, "output", "o", "-", "output file (- for standard output)")
+	cmd.AddCommand(newGenSecretKeyCmd())
 	return cmd
 }

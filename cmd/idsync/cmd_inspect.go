@@ -31,7 +31,7 @@ after changing filters or rules and before running the export.`,
 			if format != "csv" && format != "json" {
 				return usageError{fmt.Errorf("--format must be csv or json")}
 			}
-			cfg, st, err := openStore(cmd.Context(), g)
+			cfg, st, err := openInspectStore(cmd.Context(), g)
 			if err != nil {
 				return err
 			}
@@ -45,7 +45,7 @@ after changing filters or rules and before running the export.`,
 			}
 			w := cmd.OutOrStdout()
 			if out != "" {
-				f, err := os.Create(out)
+				f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 				if err != nil {
 					return fmt.Errorf("write preview: %w", err)
 				}
@@ -74,7 +74,7 @@ func newMVCmd(g *globalFlags) *cobra.Command {
 		Example: "  idsync mv get 3f2c…",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, st, err := openStore(cmd.Context(), g)
+			_, st, err := openInspectStore(cmd.Context(), g)
 			if err != nil {
 				return err
 			}
@@ -119,7 +119,7 @@ func newMVCmd(g *globalFlags) *cobra.Command {
 				}
 				conds[k] = strings.ToLower(v)
 			}
-			_, st, err := openStore(cmd.Context(), g)
+			_, st, err := openInspectStore(cmd.Context(), g)
 			if err != nil {
 				return err
 			}
@@ -202,7 +202,7 @@ func newCSCmd(g *globalFlags) *cobra.Command {
 		Example: "  idsync cs get contoso 8c5e0b1a-…",
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, st, err := openStore(cmd.Context(), g)
+			_, st, err := openInspectStore(cmd.Context(), g)
 			if err != nil {
 				return err
 			}

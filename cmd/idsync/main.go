@@ -16,7 +16,7 @@ func main() {
 	err := newRootCmd().ExecuteContext(ctx)
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "idsync:", err)
+		fmt.Fprintln(os.Stderr, "idsync:", masker.Mask(err.Error()))
 		os.Exit(exitCode(err))
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/idsync/idsync/engine"
+	"github.com/idsync/idsync/internal/secret"
 	"github.com/idsync/idsync/provisioning"
 )
 
@@ -39,7 +40,7 @@ Start with "idsync demo", which runs a full cycle on built-in sample data.`,
 			if err := lvl.UnmarshalText([]byte(g.logLevel)); err != nil {
 				return usageError{errors.New("--log-level must be debug, info, warn or error")}
 			}
-			slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})))
+			slog.SetDefault(slog.New(secret.LogHandler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}), masker)))
 			return nil
 		},
 	}

@@ -43,6 +43,10 @@ type Options struct {
 	// Sealer seals and opens values; nil means no key is configured, and a
 	// secret value to store is an error (secret.ErrNoKey).
 	Sealer *secret.Sealer
+	// KeyErr, when Sealer is nil, is why there is no key (a key that does
+	// not parse, an unset environment variable): it is the error instead
+	// of secret.ErrNoKey.
+	KeyErr error
 	// Policy says which attributes are secret (nil: the defaults).
 	Policy *secret.Policy
 	// Masker, if set, learns every secret value sealed or opened and masks
@@ -101,7 +105,7 @@ func (c *codec) seal(name string, vals []string) ([]string, error) {
 		return out, nil
 	}
 	if c.o.Sealer == nil {
-		return nil, secret.ErrNoKey
+		return nil, c.noKey()
 	}
 	c.o.Masker.Add(vals...)
 	for i, v := range vals {
@@ -112,6 +116,13 @@ func (c *codec) seal(name string, vals []string) ([]string, error) {
 		out[i] = s
 	}
 	return out, nil
+}
+
+func (c *codec) noKey() error {
+	if c.o.KeyErr != nil {
+		return c.o.KeyErr
+	}
+	return secret.ErrNoKey
 }
 
 // open turns stored values back, in place.
@@ -133,7 +144,7 @@ func (c *codec) open(name string, v *model.Values) error {
 			return nil
 		}
 		if c.o.Sealer == nil {
-			return fmt.Errorf("attribute %s holds a sealed secret value: %w", name, secret.ErrNoKey)
+			return fmt.Errorf("attribute %s holds a sealed secret value: %w", name, c.noKey())
 		}
 		p, err := c.o.Sealer.Open(x)
 		if err != nil {
