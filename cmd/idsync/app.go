@@ -64,7 +64,7 @@ func openApp(ctx context.Context, g *globalFlags) (*app, error) {
 		conns[cc.Name] = &engine.Connector{Name: cc.Name, Conn: c, Partitions: cc.Partitions, Parameters: cc.Parameters, DeleteThreshold: th,
 			DeletePercent: cfg.DeletePercent(cc.Name), DeleteMinimum: cfg.Safety.DeleteThresholdMinimum,
 			Shrink: engine.ShrinkGuard{Percent: cfg.ShrinkPercent(cc.Name), Minimum: cfg.Safety.ImportShrinkMinimum},
-			Unique: cc.UniqueAttributes}
+			Unique: cc.UniqueAttributes, Limits: engineLimits(cfg.LimitsFor(cc.Name))}
 		schemas[cc.Name] = nil // schema unknown unless discovered on demand (rules validate --schema)
 	}
 	var errs []error
