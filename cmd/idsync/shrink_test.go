@@ -1,10 +1,15 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	ldap "github.com/go-ldap/ldap/v3"
+
+	"github.com/idsync/idsync/internal/peers"
 )
 
 // TestImportShrinkFiles: a source file that is emptied, holds only a header
@@ -125,5 +130,91 @@ func copyDir(t *testing.T, src, dst string) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestImportShrinkLDAP: an admin empties the source base of a slapd
+// directory. The delta cycle and a full cycle are both refused by the
+// import-shrink guard and the target directory (read back over LDAP) keeps
+// every entry; --allow-shrink lets the deletions in, the export's guard
+// stops them a second time, and --allow-deletes sends them (issue 16).
+func TestImportShrinkLDAP(t *testing.T) {
+	srv := peers.Slapd(t)
+	a, err := ldap.DialURL(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if err := a.Bind(srv.BindDN, srv.Password); err != nil {
+		t.Fatal(err)
+	}
+	people := "ou=people," + srv.BaseDN
+	const n = 15
+	var dns []string
+	for i := range n {
+		cn := fmt.Sprintf("shrink%02d", i)
+		req := ldap.NewAddRequest("cn="+cn+","+people, nil)
+		req.Attribute("objectClass", []string{"inetOrgPerson"})
+		req.Attribute("cn", []string{cn})
+		req.Attribute("sn", []string{"Test"})
+		req.Attribute("mail", []string{cn + "@example.test"})
+		if err := a.Add(req); err != nil {
+			t.Fatalf("add %s: %v", cn, err)
+		}
+		dns = append(dns, req.DN)
+	}
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "idsync.yaml")
+	writeFile(t, cfg, fmt.Sprintf(`dataDir: .
+connectors:
+  - name: src
+    type: ldap
+    config: {url: %s, bindDN: %q, password: "${IDSYNC_TEST_LDAP_PASSWORD}", baseDN: %q, containers: {include: [%q]}}
+  - name: dst
+    type: ldap
+    config: {url: %s, caFile: %s, bindDN: %q, password: "${IDSYNC_TEST_LDAP_PASSWORD}", baseDN: %q, containers: {include: ["ou=people,%s"]}}
+rules: [rules.yaml]
+scheduler: {order: [src, dst]}
+`, srv.URL, srv.BindDN, srv.BaseDN, people, srv.LDAPSURL, srv.CAFile, srv.BindDN, srv.TargetBaseDN, srv.TargetBaseDN))
+	writeFile(t, filepath.Join(dir, "rules.yaml"), ldapRules)
+	t.Setenv("IDSYNC_TEST_LDAP_PASSWORD", srv.Password)
+	inTarget := func() int {
+		t.Helper()
+		res, err := a.Search(ldap.NewSearchRequest("ou=people,"+srv.TargetBaseDN, ldap.ScopeSingleLevel, 0, 0, 0, false,
+			"(cn=shrink*)", []string{"cn"}, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(res.Entries)
+	}
+	mustIdsync(t, "--config", cfg, "cycle", "--full")
+	mustIdsync(t, "--config", cfg, "cycle")
+	if got := inTarget(); got != n {
+		t.Fatalf("the target holds %d entries after the first cycles, want %d", got, n)
+	}
+	for _, dn := range dns {
+		if err := a.Del(ldap.NewDelRequest(dn, nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, args := range [][]string{{"cycle"}, {"cycle", "--full"}} {
+		out, errs, code := idsync(t, append([]string{"--config", cfg}, args...)...)
+		if code != 3 || !strings.Contains(out, "stopped-import-shrink") || !strings.Contains(out, fmt.Sprintf("would delete %d of the %d objects", n, n)) {
+			t.Fatalf("idsync %v: exit %d, want 3 and the import-shrink guard\nstdout:\n%s\nstderr:\n%s", args, code, out, errs)
+		}
+		if got := inTarget(); got != n {
+			t.Fatalf("after a stopped import (%v) the target holds %d entries, want %d", args, got, n)
+		}
+	}
+	out, _, code := idsync(t, "--config", cfg, "cycle", "--allow-shrink")
+	if code != 3 || strings.Contains(out, "stopped-import-shrink") || !strings.Contains(out, "pending deletes and disables are 100% of its") {
+		t.Fatalf("cycle --allow-shrink: exit %d, want the import applied and the export stopped by the delete guard:\n%s", code, out)
+	}
+	if got := inTarget(); got != n {
+		t.Fatalf("the delete guard let deletes through: %d of %d left", got, n)
+	}
+	mustIdsync(t, "--config", cfg, "run", "dst", "export", "--allow-deletes")
+	if got := inTarget(); got != 0 {
+		t.Fatalf("after allowing the shrink and the deletes the target holds %d entries, want 0", got)
 	}
 }
