@@ -98,23 +98,80 @@ func TestR1_7_R1_8_R1_9_ContactPromotedToUser(t *testing.T) {
 }
 
 // TestR1_10_SameMailWithoutMailMatching: users are not matched on mail
-// (the default), so a contact imported before the user of another forest
-// with the same mail leaves two MV objects; the user's export is refused
-// with an error naming the contact — detected and shown, not merged — and
-// every other object keeps synchronizing.
+// (the default), so two users of different forests with the same mail are
+// two MV objects; the cloud refuses both with an error naming the other —
+// detected and shown, not merged — and every other object keeps
+// synchronizing. (A contact with a user's mail is not such a duplicate: it
+// joins the user whichever arrives first, TestR1_1_ContactBeforeUser.)
 func TestR1_10_SameMailWithoutMailMatching(t *testing.T) {
 	s := newAADSite(t, siteOpts{})
-	s.add("contoso", "CN=Gina Fabrikam", "objectClass", "contact", "mail", "gina@fabrikam.test", "displayName", "Gina")
+	s.user("contoso", "gina", enabled, "mail", "gina@fabrikam.test", "displayName", "Gina C", "userPrincipalName", s.tag+"gina@contoso.test")
 	s.cycle()
-	s.user("fabrikam", "gina", enabled, "mail", "gina@fabrikam.test", "displayName", "Gina", "userPrincipalName", s.tag+"gina@fabrikam.test")
+	s.user("fabrikam", "gina", enabled, "mail", "gina@fabrikam.test", "displayName", "Gina F", "userPrincipalName", s.tag+"gina@fabrikam.test")
 	s.user("fabrikam", "hal", enabled, "mail", "hal@fabrikam.test", "displayName", "Hal", "userPrincipalName", s.tag+"hal@fabrikam.test")
 	s.cycle()
 	got := s.cloudObjects()
-	if len(got) != 2 || got["Gina"].class != "cloudContact" || got["Hal"].class != "cloudUser" {
-		t.Fatalf("the cloud holds %v, want Gina's contact and Hal's user", names(got))
+	if len(got) != 2 || got["Gina C"].class != "cloudUser" || got["Hal"].class != "cloudUser" {
+		t.Fatalf("the cloud holds %v, want contoso's Gina (exported first) and Hal", names(got))
 	}
 	if errs := s.runErrors(); !strings.Contains(errs, `mail \"gina@fabrikam.test\" is also on`) && !strings.Contains(errs, `mail "gina@fabrikam.test" is also on`) {
 		t.Fatalf("no export error for the second Gina in the run history:\n%s", errs)
+	}
+	if mv := s.must("mv", "search", "--limit", "0"); !strings.Contains(mv, "Gina C") || !strings.Contains(mv, "Gina F") {
+		t.Fatalf("the two Ginas were merged:\n%s", mv)
+	}
+}
+
+// TestR1_1_ContactBeforeUser (issue 18; defaults: users not matched on
+// mail): fabrikam holds a GALSync contact for contoso's user Ann, contoso
+// one for fabrikam's user Cy, and both a contact for Zed, who is in neither
+// forest. Three sites over the same forests: contoso first, fabrikam
+// first, and fabrikam first with an export and a delta cycle between the
+// forests (the cloud holds Ann's contact until contoso's delta cycle brings
+// Ann: then the contact is deleted and the user created, R1.9). All three
+// end with the same cloud directory, attribute for attribute: users Ann and
+// Cy, contact Zed, and no error.
+func TestR1_1_ContactBeforeUser(t *testing.T) {
+	a := newAADSite(t, siteOpts{order: []string{"contoso", "fabrikam"}})
+	a.user("contoso", "ann", enabled, "mail", a.tag+"ann@contoso.test", "displayName", "Ann", "userPrincipalName", a.tag+"ann@contoso.test")
+	a.add("fabrikam", "CN=Ann Contoso", "objectClass", "contact", "mail", a.tag+"ann@contoso.test", "displayName", "Ann (GAL)")
+	a.user("fabrikam", "cy", enabled, "mail", a.tag+"cy@fabrikam.test", "displayName", "Cy", "userPrincipalName", a.tag+"cy@fabrikam.test")
+	a.add("contoso", "CN=Cy Fabrikam", "objectClass", "contact", "mail", strings.ToUpper(a.tag)+"CY@fabrikam.test", "displayName", "Cy (GAL)")
+	a.add("contoso", "CN=Zed", "objectClass", "contact", "mail", a.tag+"zed@elsewhere.test", "displayName", "Zed")
+	a.add("fabrikam", "CN=Zed", "objectClass", "contact", "mail", a.tag+"zed@elsewhere.test", "displayName", "Zed (fabrikam)")
+	b := a.twin(siteOpts{order: []string{"fabrikam", "contoso"}})
+	c := a.twin(siteOpts{order: []string{"fabrikam", "contoso"}})
+	for _, s := range []*aadSite{a, b} {
+		for _, f := range s.opts.order {
+			s.must("run", f, "full-import")
+			s.must("run", f, "full-sync")
+		}
+		s.cycle()
+	}
+	// c: fabrikam alone, exported; then contoso arrives in a delta cycle.
+	c.must("run", "fabrikam", "full-import")
+	c.must("run", "fabrikam", "full-sync")
+	c.must("run", "cloud", "export")
+	c.must("run", "cloud", "full-import")
+	c.must("run", "cloud", "delta-sync")
+	if got := c.cloudObjects(); len(got) != 3 || got["Ann (GAL)"].class != "cloudContact" || got["Cy"].class != "cloudUser" || got["Zed (fabrikam)"].class != "cloudContact" {
+		t.Fatalf("fabrikam alone: the cloud holds %v, want Ann's contact, Cy and Zed's contact", names(got))
+	}
+	c.must("cycle")
+	c.must("cycle")
+	for _, s := range []*aadSite{a, b, c} {
+		if errs := s.runErrors(); strings.Contains(errs, "also on") || strings.Contains(errs, "ambiguous join") || strings.Contains(errs, "join conflict") {
+			t.Fatalf("errors in the run history:\n%s", errs)
+		}
+	}
+	sa, sb, sc := a.cloudState(), b.cloudState(), c.cloudState()
+	if sa != sb || sa != sc {
+		t.Fatalf("the order changed the cloud directory:\n--- contoso first\n%s\n--- fabrikam first\n%s\n--- fabrikam first, exported, then contoso\n%s", sa, sb, sc)
+	}
+	got := a.cloudObjects()
+	if len(got) != 3 || got["Ann"].class != "cloudUser" || got["Ann"].get("userPrincipalName") != a.tag+"ann@contoso.test" ||
+		got["Cy"].class != "cloudUser" || got["Zed"].class != "cloudContact" {
+		t.Fatalf("cloud = %v\n%s", names(got), sa)
 	}
 }
 
