@@ -76,9 +76,13 @@ const (
 	// need no sAMAccountName: critical system objects, CAS mailboxes and
 	// replication-conflict objects.
 	CloudFilteredOther = `IIF(IsPresent([isCriticalSystemObject]) || (Left([mailNickname], 4) = "CAS_" && (InStr([mailNickname], "}") > 0)) || CBool(InStr(DNComponent(CRef([dn]),1),"\\0ACNF:")>0), True, NULL)`
-	// MailEnabled is True with a primary SMTP address in proxyAddresses, or
-	// with mail when proxyAddresses is empty (R1.6).
-	MailEnabled = `IIF(( (IsPresent([proxyAddresses]) = True) && (Contains([proxyAddresses], "SMTP:") > 0) && (InStr(Item([proxyAddresses], Contains([proxyAddresses], "SMTP:")), "@") > 0)) || (IsPresent([proxyAddresses]) = False && IsPresent([mail]) = True && (InStr([mail], "@") > 0)), True, False)`
+	// MailEnabled is R1.6 exactly: True when proxyAddresses is empty and
+	// mail has a value, or when a value of proxyAddresses starts with the
+	// primary prefix "SMTP:" (upper case); False otherwise. The values are
+	// joined with line feeds, which no address contains, so that InStr
+	// (case-sensitive) finds the prefix at the start of any value and
+	// nowhere else (Contains would also match "SMTP:" inside a value).
+	MailEnabled = `IIF((IsPresent([proxyAddresses]) = False && IsPresent([mail]) = True) || (IsPresent([proxyAddresses]) = True && InStr("\n" & Join([proxyAddresses], "\n"), "\nSMTP:") > 0), True, False)`
 )
 
 // Files renders the out-of-box rule files for a setup: one per forest and

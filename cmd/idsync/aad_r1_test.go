@@ -224,8 +224,9 @@ func TestR1_1_ImportOrder(t *testing.T) {
 }
 
 // TestR1_5_Groups: built-in groups are not synchronized even when their
-// container is in scope; security and distribution groups are, with their
-// members as cloud DNs and securityEnabled from groupType.
+// container is in scope; security groups and mail-enabled distribution
+// groups are, with their members as cloud DNs and securityEnabled from
+// groupType.
 func TestR1_5_Groups(t *testing.T) {
 	s := newAADSite(t, siteOpts{})
 	s.include["contoso"] = []string{"CN=Builtin," + s.f["contoso"].srv.BaseDN}
@@ -233,7 +234,7 @@ func TestR1_5_Groups(t *testing.T) {
 	u1 := s.user("contoso", "lee", enabled, "userPrincipalName", s.tag+"lee@contoso.test")
 	u2 := s.user("contoso", "max", enabled, "userPrincipalName", s.tag+"max@contoso.test")
 	s.add("contoso", "CN=Sales", "objectClass", "group", "groupType", "-2147483646", "member", u1, "member", u2)
-	s.add("contoso", "CN=News", "objectClass", "group", "groupType", "2", "member", u1)
+	s.add("contoso", "CN=News", "objectClass", "group", "groupType", "2", "member", u1, "mail", s.tag+"news@contoso.test")
 	s.cycle()
 	got := s.cloudObjects()
 	if len(got) != 4 {
@@ -268,6 +269,50 @@ func TestR1_6_MailEnabledGroups(t *testing.T) {
 		if g := got[name]; g.get("mailEnabled") != want {
 			t.Errorf("%s mailEnabled = %q, want %s (%v)", name, g.get("mailEnabled"), want, g.attrs)
 		}
+	}
+}
+
+// TestR1_6_GroupScope (issue 18): "Out to AAD - Group Join" synchronizes a
+// group only when it is mail-enabled (R1.6) or security-enabled.
+// Distribution groups (groupType 2) whose only address is an X500 one, or
+// whose SMTP address is a secondary one, are not synchronized; one with a
+// primary SMTP address, or with mail and no proxyAddresses, is; a security
+// group without any address is. When an exported distribution group loses
+// its primary address it leaves the scope and is deleted from the cloud:
+// the synchronization stages the delete (the accidental-delete guard counts
+// it) and the export carries it out.
+func TestR1_6_GroupScope(t *testing.T) {
+	s := newAADSite(t, siteOpts{})
+	x500 := "X500:/o=contoso.com/ou=users/cn=" + s.tag
+	s.add("contoso", "CN=x500only", "objectClass", "group", "groupType", "2", "proxyAddresses", x500+"1", "displayName", "x500only")
+	s.add("contoso", "CN=secondary", "objectClass", "group", "groupType", "2", "proxyAddresses", x500+"2",
+		"proxyAddresses", "smtp:"+s.tag+"secondary@contoso.test", "mail", s.tag+"secondary@contoso.test", "displayName", "secondary")
+	primary := s.add("contoso", "CN=primary", "objectClass", "group", "groupType", "2", "proxyAddresses", x500+"3",
+		"proxyAddresses", "SMTP:"+s.tag+"primary@contoso.test", "displayName", "primary")
+	s.add("contoso", "CN=mailonly", "objectClass", "group", "groupType", "2", "mail", s.tag+"mailonly@contoso.test", "displayName", "mailonly")
+	s.add("contoso", "CN=security", "objectClass", "group", "groupType", "-2147483646", "displayName", "security")
+	s.add("fabrikam", "CN=bare", "objectClass", "group", "groupType", "2", "displayName", "bare")
+	s.cycle()
+	got := s.cloudObjects()
+	want := map[string][2]string{"primary": {"TRUE", "FALSE"}, "mailonly": {"TRUE", "FALSE"}, "security": {"FALSE", "TRUE"}}
+	if len(got) != len(want) {
+		t.Fatalf("the cloud holds %v, want only primary, mailonly and security", names(got))
+	}
+	for name, w := range want {
+		if g := got[name]; g.class != "cloudGroup" || g.get("mailEnabled") != w[0] || g.get("securityEnabled") != w[1] {
+			t.Errorf("%s = %+v, want a group with mailEnabled %s, securityEnabled %s", name, g, w[0], w[1])
+		}
+	}
+	s.modify("contoso", primary, "proxyAddresses", x500+"3", "smtp:"+s.tag+"primary@contoso.test")
+	s.must("run", "contoso", "delta-import")
+	sync := s.must("run", "contoso", "delta-sync")
+	if !strings.Contains(sync, "1 deletes") {
+		t.Fatalf("the synchronization staged no delete for the group that left scope:\n%s", sync)
+	}
+	s.cycle()
+	got = s.cloudObjects()
+	if len(got) != 2 || got["primary"].class != "" {
+		t.Fatalf("after primary lost its primary address the cloud holds %v, want mailonly and security", names(got))
 	}
 }
 
