@@ -214,7 +214,7 @@ func printProvResult(w io.Writer, r *provisioning.Result) {
 	}
 	fmt.Fprintln(w)
 	if r.Message != "" {
-		fmt.Fprintf(w, "  %s\n", r.Message)
+		fmt.Fprintf(w, "  %s\n", masker.Mask(r.Message))
 	}
 	for _, wn := range r.Warnings {
 		fmt.Fprintf(w, "  warning: %s\n", wn)
@@ -224,7 +224,7 @@ func printProvResult(w io.Writer, r *provisioning.Result) {
 			fmt.Fprintf(w, "  … %d more errors: idsync provisioning log %s\n", len(r.ErrorList)-i, r.App)
 			break
 		}
-		fmt.Fprintf(w, "  error: %s: %s\n", e.Object, e.Message)
+		fmt.Fprintf(w, "  error: %s: %s\n", e.Object, masker.Mask(e.Message))
 	}
 	if r.MailError != "" {
 		fmt.Fprintf(w, "  notification not sent: %s\n", r.MailError)

@@ -119,7 +119,7 @@ A failing step is reported and the cycle goes on with the other connectors.`,
 				}
 				if r.Err != nil {
 					failed++
-					fmt.Fprintf(cmd.ErrOrStderr(), "  %s %s: %v\n", r.Connector, r.Profile, r.Err)
+					fmt.Fprintf(cmd.ErrOrStderr(), "  %s %s: %s\n", r.Connector, r.Profile, masker.Mask(r.Err.Error()))
 				}
 			}
 			if shrunk > 0 {
@@ -155,6 +155,6 @@ func printRun(w io.Writer, r *store.Run) {
 	fmt.Fprintf(w, "run %d  %-12s %-13s%s  %-21s adds %d, updates %d, renames %d, deletes %d, unchanged %d, errors %d  (%s)\n",
 		r.ID, r.Connector, r.Profile, part, r.Status, c.Adds, c.Updates, c.Renames, c.Deletes, c.NoChange, c.Errors, dur)
 	if r.Message != "" {
-		fmt.Fprintf(w, "      %s\n", r.Message)
+		fmt.Fprintf(w, "      %s\n", masker.Mask(r.Message))
 	}
 }
