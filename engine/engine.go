@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -258,7 +259,10 @@ func (e *Engine) startRunOpt(ctx context.Context, conn string, p Profile, partit
 // objectError records a per-object error; the run goes on.
 func (rr *runRec) objectError(object, csid string, err error) {
 	rr.r.Counts.Errors++
-	rr.errs = append(rr.errs, store.RunError{RunID: rr.r.ID, Object: object, CSID: csid, Message: err.Error(), Time: time.Now().UTC()})
+	// Bad input may name the object with invalid UTF-8 or control
+	// characters: the history shows them escaped (validate.go).
+	object = plain(object)
+	rr.errs = append(rr.errs, store.RunError{RunID: rr.r.ID, Object: object, CSID: csid, Message: strings.ToValidUTF8(err.Error(), "\uFFFD"), Time: time.Now().UTC()})
 	rr.e.log().Warn("object error", "run", rr.r.ID, "object", object, "err", err)
 }
 

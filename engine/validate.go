@@ -21,7 +21,7 @@ import (
 //   - the object's DN, and the values of reference attributes of a
 //     connector that names objects by DN (the object has a DN), must parse
 //     (model.ValidateDN);
-//   - a value may not exceed Limits.MaxStringBytes (text) or
+//   - a value (and the DN) may not exceed Limits.MaxStringBytes (text) or
 //     Limits.MaxBinaryBytes (binary);
 //   - an attribute may not hold more than Limits.MaxValues values, or
 //     Limits.MaxReferences for references (group members);
@@ -213,7 +213,9 @@ const maxProblems = 5
 func (vc *valueCheck) check(objType, dn string, checkDN bool, attrs []attrVals) []string {
 	var problems []string
 	if dn != "" && checkDN {
-		if err := model.ValidateDN(dn); err != nil {
+		if vc.lim.MaxStringBytes > 0 && len(dn) > vc.lim.MaxStringBytes {
+			problems = append(problems, fmt.Sprintf("the DN is %d bytes, more than the %d a text value may have (limits.maxStringBytes)", len(dn), vc.lim.MaxStringBytes))
+		} else if err := model.ValidateDN(dn); err != nil {
 			problems = append(problems, fmt.Sprintf("the DN %s does not parse: %v", printable(dn), err))
 		}
 	}
@@ -296,9 +298,9 @@ func checkText(s string) error {
 }
 
 // plain returns s for an error's object name: as it is when it is text
-// of at most 120 bytes, else quoted by printable.
+// of at most 1,024 bytes, else quoted (and shortened) by printable.
 func plain(s string) string {
-	if len(s) <= 120 && checkText(s) == nil && !strings.ContainsAny(s, "\t\n\r") {
+	if len(s) <= 1024 && checkText(s) == nil && !strings.ContainsAny(s, "\t\n\r") {
 		return s
 	}
 	return printable(s)

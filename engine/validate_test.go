@@ -1,10 +1,12 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
 
+	"github.com/idsync/idsync/connector"
 	"github.com/idsync/idsync/model"
 	"github.com/idsync/idsync/store"
 )
@@ -95,12 +97,16 @@ func TestImportValueChecks(t *testing.T) {
 	bad("3", func(o *model.Object) { o.Attrs["department"] = model.Str("Sales", "Marketing") })
 	bad("4", func(o *model.Object) { o.Attrs["title"] = model.Str(strings.Repeat("x", 65)) })
 	bad("5", func(o *model.Object) { o.Attrs["proxyAddresses"] = model.Str("a", "b", "c", "d") })
-	bad("6", func(o *model.Object) { o.Attrs["photo"] = model.Values{Type: model.Binary, Values: []string{"123456789"}} })
+	bad("6", func(o *model.Object) {
+		o.Attrs["photo"] = model.Values{Type: model.Binary, Values: []string{"123456789"}}
+	})
 	bad("7", func(o *model.Object) { o.Attrs["manager"] = model.Ref("CN=Grace Kim,,=OU==Sales,DC") })
 	bad("8", func(o *model.Object) { o.DN = "CN=Grace Kim,,=OU==Sales,DC" })
 	// Good changes in the same import are applied.
 	bad("9", func(o *model.Object) { o.Attrs["title"] = model.Str("Café \t ok\r\n") })
-	bad("10", func(o *model.Object) { o.Attrs["photo"] = model.Values{Type: model.Binary, Values: []string{"\xff\x00\x01"}} })
+	bad("10", func(o *model.Object) {
+		o.Attrs["photo"] = model.Values{Type: model.Binary, Values: []string{"\xff\x00\x01"}}
+	})
 	hr.Put(group("g1", "staff", "cn=1", "cn=2", "cn=3", "cn=4", "cn=5", "cn=6"))
 	// A new bad object is not added; a new good one is.
 	hr.Put(&model.Object{Anchor: "new-bad", DN: "cn=new,ou=people,dc=example", Type: "user", Attrs: model.Attrs{"cn": model.Str("new\x1b[31m")}})
@@ -224,7 +230,7 @@ func TestImportValueDefaults(t *testing.T) {
 // refused one, and is not sent; the others are.
 func TestExportValueChecks(t *testing.T) {
 	h := newHarness(t, twoSourcesRules, "hr", "ad", "cloud")
-	h.e.Connectors["cloud"].Limits = Limits{MaxStringBytes: 20, SingleValued: []string{"mail"}}
+	h.e.Connectors["cloud"].Limits = Limits{MaxStringBytes: 30, SingleValued: []string{"mail"}}
 	hr, cloud := h.conns["hr"], h.conns["cloud"]
 	long := user("1", "a", "a@x", "A department name over twenty bytes", "employeeID", "1")
 	two := user("2", "b", "b@x", "Sales", "employeeID", "2")
@@ -234,7 +240,7 @@ func TestExportValueChecks(t *testing.T) {
 	h.run("hr", FullSync)
 	r := h.run("cloud", Export)
 	h.wantErrors(r, map[string]string{
-		"cloud:cn=1,ou=users,dc=cloud": `add: not sent, the values break cloud's limits: attribute "department": value 1 is 35 bytes, more than the 20`,
+		"cloud:cn=1,ou=users,dc=cloud": `add: not sent, the values break cloud's limits: attribute "department": value 1 is 35 bytes, more than the 30`,
 		"cloud:cn=2,ou=users,dc=cloud": `add: not sent, the values break cloud's limits: attribute "mail": 2 values, but it is single-valued`,
 	})
 	if r.Counts.Adds != 1 || len(cloud.All()) != 1 || cloud.GetByDN("cn=3,ou=users,dc=cloud") == nil {
@@ -272,5 +278,37 @@ func TestExportValueChecks(t *testing.T) {
 	h.run("hr", FullSync)
 	if r := h.run("cloud", Export); r.Counts.Errors != 0 || r.Counts.Adds != 2 || len(cloud.All()) != 3 {
 		t.Errorf("after the fix: %+v, cloud holds %d", r.Counts, len(cloud.All()))
+	}
+}
+
+// listConn is a connector whose full import emits a list of objects as it
+// is, duplicates included.
+type listConn struct{ objs []*model.Object }
+
+func (c *listConn) Close() error { return nil }
+
+func (c *listConn) FullImport(_ context.Context, _ connector.ImportRequest, emit func(*model.Object) error) (string, error) {
+	for _, o := range c.objs {
+		if err := emit(o.Clone()); err != nil {
+			return "", err
+		}
+	}
+	return "", nil
+}
+
+// Two objects with one anchor in a full import: the first is imported, the
+// second is an error on that object.
+func TestImportAnchorCollision(t *testing.T) {
+	h := newHarness(t, twoSourcesRules, "hr", "ad", "cloud")
+	lc := &listConn{objs: []*model.Object{user("1", "a", "a@x", "Sales"), user("2", "b", "b@x", "Sales")}}
+	h.e.Connectors["hr"].Conn = lc
+	h.run("hr", FullImport)
+	lc.objs = []*model.Object{user("1", "a", "a@x", "Marketing"), user("2", "b", "b@x", "Sales"), user("1", "impostor", "i@x", "Finance")}
+	r := h.run("hr", FullImport)
+	h.wantErrors(r, map[string]string{
+		"cn=impostor,ou=people,dc=example": `an object imported before it in this import ("cn=a,ou=people,dc=example") has the same anchor "1": an anchor identifies one object, so only the first is imported`,
+	})
+	if cur := h.csState("hr", "1"); cur.Object.DN != "cn=a,ou=people,dc=example" || cur.Object.Attrs.First("department") != "Marketing" {
+		t.Errorf("the first object with the anchor is not the one imported: %+v", cur.Object)
 	}
 }
