@@ -546,6 +546,28 @@ func (c *cycle) accountName(k *kind, want map[string]model.Values, sub *subject)
 	return sub.obj.Attrs.First("accountName")
 }
 
+// scrub hides, in an application's error message about an item, the
+// values the item sent for redacted mappings (an initial password the
+// server quotes back).
+func (c *cycle) scrub(it *item, msg string) string {
+	if it.k == nil {
+		return msg
+	}
+	for _, ch := range it.op.Changes {
+		for _, m := range it.k.mappings {
+			if !m.redacted || !strings.EqualFold(m.Target, ch.Name) {
+				continue
+			}
+			for _, v := range ch.Values {
+				if len(v) >= 4 {
+					msg = strings.ReplaceAll(msg, v, RedactedValue)
+				}
+			}
+		}
+	}
+	return msg
+}
+
 // shown returns values as the activity report shows them.
 func (c *cycle) shown(k *kind, target string, vals []string) []string {
 	for _, m := range k.mappings {
@@ -711,11 +733,11 @@ func (c *cycle) export(ctx context.Context, items []*item) []*item {
 				c.mu.Lock()
 				delete(c.accounts(it), it.mvID)
 				c.mu.Unlock()
-				c.fail(it.mvID, it.name, it.op.Anchor, r.Err.Error()+"; the resource was deleted in the application: it is created again at the next cycle")
+				c.fail(it.mvID, it.name, it.op.Anchor, c.scrub(it, r.Err.Error())+"; the resource was deleted in the application: it is created again at the next cycle")
 				c.done()
 			default:
 				c.noteAuth(r.Err)
-				c.fail(it.mvID, it.name, it.op.Anchor, r.Err.Error())
+				c.fail(it.mvID, it.name, it.op.Anchor, c.scrub(it, r.Err.Error()))
 				c.done()
 			}
 		}
