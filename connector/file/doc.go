@@ -86,7 +86,10 @@
 //
 // FullImport streams the file, record by record, and returns the sha256 of
 // the content (hex) as watermark. Anchors and DNs (compared
-// case-insensitively) must be unique in the file. The connector is not a
+// case-insensitively) must be unique in the file: when the engine asks for
+// per-object errors (ImportRequest.ObjectError), an object whose anchor or
+// DN an earlier one has is reported there and skipped, else it fails the
+// import (and the reading of a target file). The connector is not a
 // DeltaImporter: a file has no change log, so the engine runs a full import
 // every time and finds deletions by comparing with its connector space.
 // Schema infers the object types and attributes from the file.
