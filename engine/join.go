@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"slices"
 	"sort"
 
 	"github.com/idsync/idsync/rules"
@@ -172,26 +173,12 @@ func (sy *syncer) yieldsTo(a, b string) []rejoin {
 func (sy *syncer) sharingJoinValue(id string) []string {
 	s := sy.s
 	m := s.mv[id]
-	seenAttr := map[string]bool{}
-	seen := map[string]bool{id: true}
 	var out []string
-	for _, r := range sy.rv.joinByMVType[m.Type] {
-		for _, g := range r.Join {
-			if len(g.Conditions) == 0 {
-				continue
-			}
-			first := g.Conditions[0]
-			k := idxKey("", "", first.Target, first.CaseSensitive)
-			if seenAttr[k] {
-				continue
-			}
-			seenAttr[k] = true
-			for _, v := range m.Attrs[first.Target].Values {
-				for _, o := range s.mvLookup(m.Type, first.Target, first.CaseSensitive, v) {
-					if !seen[o] && !s.delMV[o] {
-						seen[o] = true
-						out = append(out, o)
-					}
+	for _, jc := range sy.rv.joinTargets[m.Type] {
+		for _, v := range m.Attrs[jc.Target].Values {
+			for _, o := range s.mvLookup(m.Type, jc.Target, jc.CaseSensitive, v) {
+				if o != id && !s.delMV[o] && !slices.Contains(out, o) {
+					out = append(out, o)
 				}
 			}
 		}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"slices"
 	"sort"
 
 	"github.com/idsync/idsync/rules"
@@ -16,6 +17,9 @@ type ruleView struct {
 	targets       []string // connectors with outbound rules, sorted
 	// joinByMVType: inbound rules with join groups, by MV object type
 	joinByMVType map[string][]*rules.Rule
+	// joinTargets: the first condition of every join group of those
+	// rules, one per MV attribute and case sensitivity, by MV object type
+	joinTargets map[string][]rules.JoinCondition
 	// managed: target connector → CS object type → attributes the outbound
 	// rules flow into (only these are ever changed in the target).
 	managed map[string]map[string][]string
@@ -28,6 +32,7 @@ func newRuleView(rs *rules.RuleSet) *ruleView {
 		outbound:      map[string][]*rules.Rule{},
 		byName:        map[string]*rules.Rule{},
 		joinByMVType:  map[string][]*rules.Rule{},
+		joinTargets:   map[string][]rules.JoinCondition{},
 		managed:       map[string]map[string][]string{},
 	}
 	if rs == nil {
@@ -75,6 +80,15 @@ func newRuleView(rs *rules.RuleSet) *ruleView {
 		v.inboundByType[k] = append(v.inboundByType[k], r)
 		if len(r.Join) > 0 {
 			v.joinByMVType[r.MVObjectType] = append(v.joinByMVType[r.MVObjectType], r)
+		}
+		for _, g := range r.Join {
+			if len(g.Conditions) == 0 {
+				continue
+			}
+			t := rules.JoinCondition{Target: g.Conditions[0].Target, CaseSensitive: g.Conditions[0].CaseSensitive}
+			if !slices.Contains(v.joinTargets[r.MVObjectType], t) {
+				v.joinTargets[r.MVObjectType] = append(v.joinTargets[r.MVObjectType], t)
+			}
 		}
 	}
 	sort.Strings(v.targets)
