@@ -262,3 +262,36 @@ func TestTwoUsersSameMailStayApart(t *testing.T) {
 		}
 	}
 }
+
+// TestFullSyncMergesOldDuplicates: a contact and its user left as two
+// metaverse objects by an earlier configuration (here the contact rule had
+// no join yet; an earlier version of idsync left them so too) stay apart
+// while nothing changes, and a full synchronization merges them.
+func TestFullSyncMergesOldDuplicates(t *testing.T) {
+	noJoin := strings.ReplaceAll(galRules, "    join: [{conditions: [{source: mail, target: mail}]}]\n    flows:\n      - {type: Direct, source: cn, target: displayName}\n      - {type: Direct, source: mail, target: mail}\n      - {type: Constant, target: sourceObjectType, value: Contact}",
+		"    flows:\n      - {type: Direct, source: cn, target: displayName}\n      - {type: Direct, source: mail, target: mail}\n      - {type: Constant, target: sourceObjectType, value: Contact}")
+	if noJoin == galRules {
+		t.Fatal("the contact rules were not changed")
+	}
+	h := newHarness(t, noJoin, "fa", "fb", "fc", "cloud")
+	h.conns["fa"].Put(user("ua-ann", "ann", "ann@a.test", "", "sid", "S-ann"))
+	h.conns["fb"].Put(contact("cb-ann", "ann (gal b)", "ann@a.test"))
+	for _, c := range []string{"fb", "fa"} {
+		h.run(c, FullImport)
+		h.run(c, FullSync)
+	}
+	if n := h.mvCount(); n != 2 {
+		t.Fatalf("%d metaverse objects, want 2", n)
+	}
+	joined := newHarness(t, galRules, "fa", "fb", "fc", "cloud")
+	h.e.Rules = joined.e.Rules
+	h.run("fb", DeltaSync)
+	h.run("fa", DeltaSync)
+	if n := h.mvCount(); n != 2 {
+		t.Fatalf("a delta synchronization without changes merged: %d metaverse objects", n)
+	}
+	h.run("fa", FullSync)
+	if canon := h.canonical(); h.mvCount() != 1 || !strings.Contains(canon, "mv [fa:ua-ann,fb:cb-ann] person") {
+		t.Fatalf("the full synchronization did not merge:\n%s", canon)
+	}
+}
