@@ -129,10 +129,10 @@ func validateAVA(dn string, i int) (int, error) {
 	var raw []byte // the value's bytes once hex escapes are decoded, to check their UTF-8
 	for i < len(dn) {
 		c := dn[i]
-		switch {
-		case c == ',' || c == ';' || c == '+':
+		switch c {
+		case ',', ';', '+':
 			return i, checkUnescaped(raw, typ)
-		case c == '\\':
+		case '\\':
 			if i+1 == len(dn) {
 				return 0, fmt.Errorf("%s=: the value ends with a lone backslash", clipDN(typ))
 			}
@@ -154,7 +154,7 @@ func validateAVA(dn string, i int) (int, error) {
 			}
 			raw = append(raw, n)
 			i += 2
-		case c == '"' || c == '<' || c == '>':
+		case '"', '<', '>':
 			return 0, fmt.Errorf("%s=: unescaped %q in the value (escape it as \\%c)", clipDN(typ), c, c)
 		default:
 			raw = append(raw, c)
@@ -226,7 +226,8 @@ func validAttrType(s string) bool {
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && (c >= '0' && c <= '9' || c == '-')) {
+		letter := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+		if !letter && (i == 0 || (c < '0' || c > '9') && c != '-') {
 			return false
 		}
 	}
