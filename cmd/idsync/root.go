@@ -48,7 +48,7 @@ Start with "idsync demo", which runs a full cycle on built-in sample data.`,
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
 	root.AddCommand(
 		newRunCmd(g), newCycleCmd(g), newPreviewCmd(g), newMVCmd(g), newCSCmd(g), newRunsCmd(g),
-		newRulesCmd(g), newSchedulerCmd(g), newServeCmd(g), newDemoCmd(), newGenCmd(), newConnectorsCmd(g), newBenchCmd(), newExprCmd(), newConfigCmd(g), newProvisioningCmd(g),
+		newRulesCmd(g), newSchedulerCmd(g), newServeCmd(g), newDemoCmd(), newGenCmd(), newConnectorsCmd(g), newBenchCmd(), newExprCmd(), newConfigCmd(g), newProvisioningCmd(g), newSecretsCmd(g),
 	)
 	markUsageErrors(root)
 	return root

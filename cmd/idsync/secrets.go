@@ -1,12 +1,17 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/idsync/idsync/config"
+	"github.com/idsync/idsync/engine"
 	"github.com/idsync/idsync/internal/secret"
 	"github.com/idsync/idsync/store"
 	"github.com/idsync/idsync/store/sealed"
@@ -104,4 +109,107 @@ func writeKeyFile(path, key string) error {
 		return fmt.Errorf("write the key file: %w", err)
 	}
 	return f.Close()
+}
+
+func newSecretsCmd(g *globalFlags) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "secrets",
+		Short: "Show and renew how secret attributes (passwords) are sealed in the store",
+		Long: `Secret attributes (passwords) are sealed in the store with security.secretKey
+(see docs/configuration.md, security). "secrets status" counts the sealed
+values by key and the secret values still in clear; "secrets reseal" seals
+them all again with the current key: after a key change (with the old key in
+security.previousSecretKeys), or after marking more attributes secret.`,
+	}
+	var wait time.Duration
+	status := &cobra.Command{
+		Use:     "status",
+		Short:   "Count the store's sealed values by key, and secret values in clear",
+		Example: "  idsync secrets status",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, st, err := openSealed(cmd.Context(), g, false)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			inv, err := st.Inventory(cmd.Context())
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			cur := ""
+			if sl := st.Sealer(); sl != nil {
+				cur = sl.KeyID()
+				fmt.Fprintf(w, "current key:        %s\n", cur)
+			} else {
+				fmt.Fprintln(w, "current key:        none configured")
+			}
+			for _, id := range slices.Sorted(maps.Keys(inv.Sealed)) {
+				note := ""
+				if id != cur {
+					note = " (not the current key)"
+				}
+				fmt.Fprintf(w, "sealed with %s:  %d values%s\n", id, inv.Sealed[id], note)
+			}
+			fmt.Fprintf(w, "in clear:           %d values\n", inv.Clear)
+			if inv.Objects > 0 {
+				fmt.Fprintf(w, "to reseal:          %d objects (idsync secrets reseal)\n", inv.Objects)
+			} else {
+				fmt.Fprintln(w, "to reseal:          none")
+			}
+			return nil
+		},
+	}
+	reseal := &cobra.Command{
+		Use:   "reseal",
+		Short: "Seal every secret value with the current key (after a key change or a newly marked attribute)",
+		Long: `Write again every object holding a secret value in clear or sealed with
+another key than security.secretKey, so that all are sealed with it. Keys
+named in security.previousSecretKeys open the old values; once reseal is
+done (secrets status shows nothing to reseal) they can be removed. It takes
+the run lock. Free pages of the database file may still hold old bytes:
+with idsync stopped, "sqlite3 idsync.db VACUUM" rewrites the file.`,
+		Example: "  idsync secrets reseal",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, st, err := openSealed(cmd.Context(), g, true)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			unlock, err := engine.Lock(cfg.Store.Path+".lock", wait)
+			if err != nil {
+				return err
+			}
+			defer unlock()
+			n, err := st.Reseal(cmd.Context(), cfg.Engine.BatchSize)
+			fmt.Fprintf(cmd.OutOrStdout(), "resealed %d objects with key %s\n", n, st.Sealer().KeyID())
+			return err
+		},
+	}
+	reseal.Flags().DurationVar(&wait, "wait", 0, "wait up to this long for a run to finish")
+	cmd.AddCommand(status, reseal)
+	return cmd
+}
+
+// openSealed opens the store wrapped by the sealing layer; strict makes a
+// missing or unreadable key an error.
+func openSealed(ctx context.Context, g *globalFlags, strict bool) (*config.Config, *sealed.Store, error) {
+	cfg, err := config.Load(g.config)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := sealing(cfg)
+	if err == nil && s == nil && strict {
+		err = secret.ErrNoKey
+	}
+	if err != nil && strict {
+		return nil, nil, err
+	}
+	raw, err := openSQLite(ctx, cfg.Store.Path)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, sealed.Wrap(raw, sealed.Options{Sealer: s, KeyErr: err, Policy: secretPolicy(cfg), Masker: masker}), nil
 }

@@ -285,3 +285,42 @@ func TestSecretsWithoutKey(t *testing.T) {
 		t.Errorf("full-sync with another key: exit %d, want a failure naming the key\n%s", code, errs)
 	}
 }
+
+// TestSecretsRotation changes the key: the old one becomes a previous key,
+// secrets status shows the values still under it, secrets reseal seals them
+// with the new one, and the old key can then go.
+func TestSecretsRotation(t *testing.T) {
+	oldKey, newKey := strings.TrimSpace(mustIdsync(t, "gen", "secret-key")), strings.TrimSpace(mustIdsync(t, "gen", "secret-key"))
+	t.Setenv("IDSYNC_SECRET_KEY", "")
+	t.Setenv("IDSYNC_TEST_OLD_KEY", oldKey)
+	t.Setenv("IDSYNC_TEST_NEW_KEY", newKey)
+	cfg := secretDir(t, "security:\n  secretKey: ${IDSYNC_TEST_OLD_KEY}\n  secretAttributes: [badgePin]\n")
+	mustIdsync(t, "--config", cfg, "run", "src", "full-import")
+	before := mustIdsync(t, "--config", cfg, "secrets", "status")
+	if !strings.Contains(before, "sealed with ") || !strings.Contains(before, ":  3 values") || !strings.Contains(before, "to reseal:          none") {
+		t.Fatalf("secrets status before the change:\n%s", before)
+	}
+	base, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rotated := strings.Replace(string(base), "secretKey: ${IDSYNC_TEST_OLD_KEY}", "secretKey: ${IDSYNC_TEST_NEW_KEY}\n  previousSecretKeys: [\"${IDSYNC_TEST_OLD_KEY}\"]", 1)
+	writeFile(t, cfg, rotated)
+	if out := mustIdsync(t, "--config", cfg, "secrets", "status"); !strings.Contains(out, "(not the current key)") || !strings.Contains(out, "to reseal:          2 objects") {
+		t.Fatalf("secrets status after the key change:\n%s", out)
+	}
+	if out := mustIdsync(t, "--config", cfg, "secrets", "reseal"); !strings.HasPrefix(out, "resealed 2 objects") {
+		t.Fatalf("secrets reseal:\n%s", out)
+	}
+	if out := mustIdsync(t, "--config", cfg, "secrets", "status"); strings.Contains(out, "not the current key") || !strings.Contains(out, "to reseal:          none") {
+		t.Fatalf("secrets status after the reseal:\n%s", out)
+	}
+	writeFile(t, cfg, strings.Replace(string(base), "${IDSYNC_TEST_OLD_KEY}", "${IDSYNC_TEST_NEW_KEY}", 1))
+	mustIdsync(t, "--config", cfg, "run", "src", "full-sync")
+	mustIdsync(t, "--config", cfg, "run", "cloud", "full-sync")
+	mustIdsync(t, "--config", cfg, "run", "cloud", "export")
+	cloud, err := os.ReadFile(filepath.Join(filepath.Dir(cfg), "cloud.ldif"))
+	if err != nil || !strings.Contains(string(cloud), annPassword) {
+		t.Errorf("after the rotation the target did not get ann's password: %v\n%s", err, cloud)
+	}
+}

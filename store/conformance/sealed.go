@@ -150,6 +150,40 @@ var sealedTests = []testCase{
 			t.Errorf("GetCS without a key: %v, want secret.ErrNoKey", err)
 		}
 	}},
+	{"ResealRotatesKeys", func(t *testing.T, s store.Store) {
+		k1, k2 := bytes.Repeat([]byte{1}, secret.KeySize), bytes.Repeat([]byte{2}, secret.KeySize)
+		old := testSealer(t, 1)
+		putCS(t, sealed.Wrap(s, sealed.Options{Sealer: old}), secretUser("cs-1"))
+		legacy := user("cs-2", "ad", "a2") // written in clear before sealing existed
+		legacy.Object.Attrs["userPassword"] = model.Str(sealedPlain)
+		putCS(t, s, legacy)
+		rot, err := secret.NewSealer(k2, k1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ss := sealed.Wrap(s, sealed.Options{Sealer: rot})
+		inv, err := ss.Inventory(t.Context())
+		if err != nil || inv.Sealed[old.KeyID()] != 3 || inv.Clear != 1 || inv.Objects != 2 {
+			t.Fatalf("Inventory before: %+v, %v; want 3 values under the old key, 1 in clear, 2 objects", inv, err)
+		}
+		n, err := ss.Reseal(t.Context(), 1)
+		if err != nil || n != 2 {
+			t.Fatalf("Reseal: %d, %v; want 2 objects", n, err)
+		}
+		inv, err = ss.Inventory(t.Context())
+		if err != nil || inv.Sealed[rot.KeyID()] != 4 || len(inv.Sealed) != 1 || inv.Clear != 0 || inv.Objects != 0 {
+			t.Fatalf("Inventory after: %+v, %v; want 4 values under the new key only", inv, err)
+		}
+		only, err := secret.NewSealer(k2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := secretUser("cs-1")
+		sameCS(t, "after the reseal, with the new key only", getCS(t, sealed.Wrap(s, sealed.Options{Sealer: only}), "cs-1"), want)
+		sameCS(t, "the legacy object after the reseal", getCS(t, sealed.Wrap(s, sealed.Options{Sealer: only}), "cs-2"), legacy)
+		raw := getCS(t, s, "cs-2")
+		noClear(t, "the legacy object", raw.Object.Attrs, nil)
+	}},
 	{"MaskedView", func(t *testing.T, s store.Store) {
 		o := secretUser("cs-1")
 		o.Object.Attrs["employeeSecret"] = model.Str("in clear, written before it was marked")

@@ -65,6 +65,9 @@ type Store struct {
 // Wrap returns st sealing secret values.
 func Wrap(st store.Store, o Options) *Store { return &Store{Store: st, o: o} }
 
+// Sealer returns the sealer (nil when no key is configured).
+func (s *Store) Sealer() *secret.Sealer { return s.o.Sealer }
+
 // Unwrap returns the wrapped store.
 func (s *Store) Unwrap() store.Store { return s.Store }
 
@@ -379,16 +382,16 @@ func (s *Store) CSForMV(ctx context.Context, mvid string) ([]*store.CSObject, er
 }
 
 func csForMV(ctx context.Context, st store.Store, c *codec, mvid string) ([]*store.CSObject, error) {
-	os, err := st.CSForMV(ctx, mvid)
+	objs, err := st.CSForMV(ctx, mvid)
 	if err != nil {
 		return nil, err
 	}
-	for _, o := range os {
+	for _, o := range objs {
 		if err := c.openCS(o); err != nil {
 			return nil, err
 		}
 	}
-	return os, nil
+	return objs, nil
 }
 
 // GetMV opens the object's sealed values.
@@ -499,3 +502,138 @@ func (m *masked) GetMV(ctx context.Context, id string) (*store.MVObject, error) 
 func (m *masked) ScanMV(ctx context.Context, fn func(*store.MVObject) error) error {
 	return scanMV(ctx, m.Store, m.c, fn)
 }
+
+// Inventory counts the secret values in the store: sealed ones by the id of
+// the key that sealed them, and those of secret attributes still in clear
+// (written before the attribute was secret, or by an idsync that did not
+// seal). Objects counts the objects holding either.
+type Inventory struct {
+	Sealed  map[string]int `json:"sealed"`
+	Clear   int            `json:"clear"`
+	Objects int            `json:"objects"`
+}
+
+// stale reports, for the values of one attribute, whether any must be
+// sealed again (in clear, or sealed with another key than key), counting
+// them into inv.
+func (c *codec) stale(name string, vals []string, key string, inv *Inventory) bool {
+	secretAttr := c.o.Policy.IsSecret(name)
+	stale := false
+	for _, v := range vals {
+		rest, ok := strings.CutPrefix(v, secret.Prefix+"v1:")
+		switch {
+		case ok:
+			id, _, _ := strings.Cut(rest, ":")
+			inv.Sealed[id]++
+			stale = stale || id != key
+		case secretAttr && !strings.HasPrefix(v, rawPrefix):
+			inv.Clear++
+			stale = true
+		}
+	}
+	return stale
+}
+
+// scanStale scans the wrapped store and returns the CS and MV object IDs
+// holding values to seal again, with the inventory.
+func (s *Store) scanStale(ctx context.Context) (cs, mv []string, inv Inventory, err error) {
+	c := &codec{o: s.o}
+	inv.Sealed = map[string]int{}
+	key := ""
+	if s.o.Sealer != nil {
+		key = s.o.Sealer.KeyID()
+	}
+	err = s.Store.ScanCS(ctx, "", func(o *store.CSObject) error {
+		st := false
+		for name, v := range o.Object.Attrs {
+			st = c.stale(name, v.Values, key, &inv) || st
+		}
+		if p := o.Pending; p != nil {
+			for _, ch := range p.Changes {
+				st = c.stale(ch.Name, ch.Values, key, &inv) || st
+			}
+		}
+		if st {
+			cs = append(cs, o.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, inv, err
+	}
+	err = s.Store.ScanMV(ctx, func(o *store.MVObject) error {
+		st := false
+		for name, v := range o.Attrs {
+			st = c.stale(name, v.Values, key, &inv) || st
+		}
+		if st {
+			mv = append(mv, o.ID)
+		}
+		return nil
+	})
+	inv.Objects = len(cs) + len(mv)
+	return cs, mv, inv, err
+}
+
+// Inventory counts the store's secret values (see Inventory).
+func (s *Store) Inventory(ctx context.Context) (Inventory, error) {
+	_, _, inv, err := s.scanStale(ctx)
+	return inv, err
+}
+
+// Reseal writes again every object that holds a secret value in clear or
+// sealed with another key than the current one, so that all are sealed
+// with the current key (after a key change, or after marking an attribute
+// secret). It writes batchSize objects per batch and returns how many it
+// wrote. The caller keeps other writers out (the run lock). Values sealed
+// with a key the sealer does not have fail it, naming the key id.
+func (s *Store) Reseal(ctx context.Context, batchSize int) (int, error) {
+	if s.o.Sealer == nil {
+		return 0, s.noKeyErr()
+	}
+	cs, mv, _, err := s.scanStale(ctx)
+	if err != nil {
+		return 0, err
+	}
+	batchSize = max(batchSize, 1)
+	n := 0
+	for len(cs) > 0 {
+		ids := cs[:min(batchSize, len(cs))]
+		cs = cs[len(ids):]
+		b := &store.Batch{}
+		for _, id := range ids {
+			o, err := s.GetCS(ctx, id)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			} else if err != nil {
+				return n, err
+			}
+			b.PutCS = append(b.PutCS, o)
+		}
+		if err := s.Apply(ctx, b); err != nil {
+			return n, err
+		}
+		n += len(b.PutCS)
+	}
+	for len(mv) > 0 {
+		ids := mv[:min(batchSize, len(mv))]
+		mv = mv[len(ids):]
+		b := &store.Batch{}
+		for _, id := range ids {
+			o, err := s.GetMV(ctx, id)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			} else if err != nil {
+				return n, err
+			}
+			b.PutMV = append(b.PutMV, o)
+		}
+		if err := s.Apply(ctx, b); err != nil {
+			return n, err
+		}
+		n += len(b.PutMV)
+	}
+	return n, nil
+}
+
+func (s *Store) noKeyErr() error { return (&codec{o: s.o}).noKey() }
