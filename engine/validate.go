@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"fmt"
+	"iter"
+	"maps"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -137,7 +139,7 @@ func (im *importer) refuse(ctx context.Context, o *model.Object) bool {
 		}
 	}
 	if len(problems) == 0 {
-		problems = vc.check(o.Type, o.DN, true, attrValues(o.Attrs))
+		problems = vc.check(o.Type, o.DN, true, maps.All(o.Attrs))
 	}
 	if len(problems) == 0 {
 		return false
@@ -167,10 +169,13 @@ func (e *Engine) refuseExport(ctx context.Context, rr *runRec, journal *store.Ba
 	if c == nil || p.Op == connector.OpDelete {
 		return false
 	}
-	var vals []attrVals
-	for _, ch := range p.Changes {
-		if ch.Mode != connector.DelVals && len(ch.Values) > 0 {
-			vals = append(vals, attrVals{name: ch.Name, v: model.Values{Type: ch.Type, Values: ch.Values}})
+	// What an op writes: its replaced and added values (removing values
+	// is always allowed).
+	vals := func(yield func(string, model.Values) bool) {
+		for _, ch := range p.Changes {
+			if ch.Mode != connector.DelVals && len(ch.Values) > 0 && !yield(ch.Name, model.Values{Type: ch.Type, Values: ch.Values}) {
+				return
+			}
 		}
 	}
 	// The DN idsync writes is checked (an add's, a rename's), not the
@@ -191,26 +196,12 @@ func (e *Engine) refuseExport(ctx context.Context, rr *runRec, journal *store.Ba
 	return true
 }
 
-// attrVals is one attribute to check.
-type attrVals struct {
-	name string
-	v    model.Values
-}
-
-func attrValues(a model.Attrs) []attrVals {
-	out := make([]attrVals, 0, len(a))
-	for name, v := range a {
-		out = append(out, attrVals{name: name, v: v})
-	}
-	return out
-}
-
 // maxProblems is how many problems of one object an error lists.
 const maxProblems = 5
 
 // check returns the problems of an object's DN (when checkDN) and values,
 // sorted, at most maxProblems (and a count of the others).
-func (vc *valueCheck) check(objType, dn string, checkDN bool, attrs []attrVals) []string {
+func (vc *valueCheck) check(objType, dn string, checkDN bool, attrs iter.Seq2[string, model.Values]) []string {
 	var problems []string
 	if dn != "" && checkDN {
 		if vc.lim.MaxStringBytes > 0 && len(dn) > vc.lim.MaxStringBytes {
@@ -219,9 +210,16 @@ func (vc *valueCheck) check(objType, dn string, checkDN bool, attrs []attrVals) 
 			problems = append(problems, fmt.Sprintf("the DN %s does not parse: %v", printable(dn), err))
 		}
 	}
-	types := vc.schema[objType]
-	for _, a := range attrs {
-		if p := vc.checkAttr(types[strings.ToLower(a.name)], dn != "", a.name, a.v); p != "" {
+	var types map[string]*model.AttributeSchema
+	if vc.schema != nil {
+		types = vc.schema[objType]
+	}
+	for name, v := range attrs {
+		var as *model.AttributeSchema
+		if types != nil {
+			as = types[strings.ToLower(name)]
+		}
+		if p := vc.checkAttr(as, dn != "", name, v); p != "" {
 			problems = append(problems, p)
 		}
 	}
@@ -238,48 +236,54 @@ func (vc *valueCheck) check(objType, dn string, checkDN bool, attrs []attrVals) 
 // whether the connector names objects by DN (its references are DNs).
 func (vc *valueCheck) checkAttr(as *model.AttributeSchema, byDN bool, name string, v model.Values) string {
 	n := len(v.Values)
-	attr := "attribute " + printable(name)
 	if n > 1 {
 		switch {
 		case as != nil && !as.MultiValued:
-			return fmt.Sprintf("%s: %d values, but the connector's schema says it is single-valued", attr, n)
-		case vc.single[strings.ToLower(name)]:
-			return fmt.Sprintf("%s: %d values, but it is single-valued (limits.singleValued)", attr, n)
+			return fmt.Sprintf("%s: %d values, but the connector's schema says it is single-valued", attrLabel(name), n)
+		case len(vc.single) > 0 && vc.single[strings.ToLower(name)]:
+			return fmt.Sprintf("%s: %d values, but it is single-valued (limits.singleValued)", attrLabel(name), n)
 		}
 	}
 	if v.Type == model.Reference {
 		if vc.lim.MaxReferences > 0 && n > vc.lim.MaxReferences {
-			return fmt.Sprintf("%s: %d values, more than the %d a reference attribute may hold (limits.maxReferences)", attr, n, vc.lim.MaxReferences)
+			return fmt.Sprintf("%s: %d values, more than the %d a reference attribute may hold (limits.maxReferences)", attrLabel(name), n, vc.lim.MaxReferences)
 		}
 	} else if vc.lim.MaxValues > 0 && n > vc.lim.MaxValues {
-		return fmt.Sprintf("%s: %d values, more than the %d an attribute may hold (limits.maxValues; references: limits.maxReferences)", attr, n, vc.lim.MaxValues)
+		return fmt.Sprintf("%s: %d values, more than the %d an attribute may hold (limits.maxValues; references: limits.maxReferences)", attrLabel(name), n, vc.lim.MaxValues)
 	}
 	for i, s := range v.Values {
 		if v.Type == model.Binary {
 			if vc.lim.MaxBinaryBytes > 0 && len(s) > vc.lim.MaxBinaryBytes {
-				return fmt.Sprintf("%s: value %d is %d bytes, more than the %d a binary value may have (limits.maxBinaryBytes)", attr, i+1, len(s), vc.lim.MaxBinaryBytes)
+				return fmt.Sprintf("%s: value %d is %d bytes, more than the %d a binary value may have (limits.maxBinaryBytes)", attrLabel(name), i+1, len(s), vc.lim.MaxBinaryBytes)
 			}
 			continue
 		}
 		if vc.lim.MaxStringBytes > 0 && len(s) > vc.lim.MaxStringBytes {
-			return fmt.Sprintf("%s: value %d is %d bytes, more than the %d a text value may have (limits.maxStringBytes)", attr, i+1, len(s), vc.lim.MaxStringBytes)
+			return fmt.Sprintf("%s: value %d is %d bytes, more than the %d a text value may have (limits.maxStringBytes)", attrLabel(name), i+1, len(s), vc.lim.MaxStringBytes)
 		}
 		if err := checkText(s); err != nil {
-			return fmt.Sprintf("%s: value %d %v", attr, i+1, err)
+			return fmt.Sprintf("%s: value %d %v", attrLabel(name), i+1, err)
 		}
 		if v.Type == model.Reference && byDN {
 			if err := model.ValidateDN(s); err != nil {
-				return fmt.Sprintf("%s: value %d, %s, is not a DN that parses: %v", attr, i+1, printable(s), err)
+				return fmt.Sprintf("%s: value %d, %s, is not a DN that parses: %v", attrLabel(name), i+1, printable(s), err)
 			}
 		}
 	}
 	return ""
 }
 
+// attrLabel names an attribute in a problem.
+func attrLabel(name string) string { return "attribute " + printable(name) }
+
 // checkText checks that s is UTF-8 without control characters other than
 // tab, line feed and carriage return.
 func checkText(s string) error {
-	for i := 0; i < len(s); {
+	i := 0
+	for i < len(s) && s[i] >= 0x20 && s[i] < 0x7f {
+		i++ // printable ASCII, the common case
+	}
+	for i < len(s) {
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if c < 0x20 && c != '\t' && c != '\n' && c != '\r' || c == 0x7f {

@@ -57,8 +57,10 @@ func ValidateDN(dn string) error {
 	if !utf8.ValidString(dn) {
 		return errors.New("the DN is not valid UTF-8")
 	}
-	if i := strings.IndexFunc(dn, isControl); i >= 0 {
-		return fmt.Errorf("the DN holds the control character %U at byte %d", dn[i], i)
+	for i := 0; i < len(dn); i++ {
+		if c := dn[i]; c < 0x20 || c == 0x7f {
+			return fmt.Errorf("the DN holds the control character %U at byte %d", rune(c), i)
+		}
 	}
 	rdn := 1
 	for i := 0; ; {
@@ -126,12 +128,15 @@ func validateAVA(dn string, i int) (int, error) {
 		}
 		return endOfValue(dn, j, typ)
 	}
-	var raw []byte // the value's bytes once hex escapes are decoded, to check their UTF-8
+	// The DN is valid UTF-8, so literal bytes are whole characters; only a
+	// run of hex escapes (\C3\A9) can decode to invalid UTF-8.
+	var run []byte // the current run of hex escapes, decoded
+	var buf [16]byte
 	for i < len(dn) {
 		c := dn[i]
 		switch c {
 		case ',', ';', '+':
-			return i, checkUnescaped(raw, typ)
+			return i, checkUnescaped(run, typ)
 		case '\\':
 			if i+1 == len(dn) {
 				return 0, fmt.Errorf("%s=: the value ends with a lone backslash", clipDN(typ))
@@ -145,23 +150,36 @@ func validateAVA(dn string, i int) (int, error) {
 				if b < 0x20 || b == 0x7f {
 					return 0, fmt.Errorf("%s=: the escape %s is a control character", clipDN(typ), dn[i:i+3])
 				}
-				raw = append(raw, b)
+				if run == nil {
+					run = buf[:0]
+				}
+				run = append(run, b)
 				i += 3
 				continue
 			}
 			if strings.IndexByte(` "#+,;<=>\`, n) < 0 {
 				return 0, fmt.Errorf("%s=: invalid escape %q (want \\ before one of  \"#+,;<=>\\ or two hex digits)", clipDN(typ), dn[i:i+2])
 			}
-			raw = append(raw, n)
+			if run != nil {
+				if err := checkUnescaped(run, typ); err != nil {
+					return 0, err
+				}
+				run = nil
+			}
 			i += 2
 		case '"', '<', '>':
 			return 0, fmt.Errorf("%s=: unescaped %q in the value (escape it as \\%c)", clipDN(typ), c, c)
 		default:
-			raw = append(raw, c)
+			if run != nil {
+				if err := checkUnescaped(run, typ); err != nil {
+					return 0, err
+				}
+				run = nil
+			}
 			i++
 		}
 	}
-	return i, checkUnescaped(raw, typ)
+	return i, checkUnescaped(run, typ)
 }
 
 // validBER reports whether hx (hex digits, an even number) encodes exactly
@@ -233,9 +251,6 @@ func validAttrType(s string) bool {
 	}
 	return true
 }
-
-// isControl reports whether r is a C0 control character or DEL.
-func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
 func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
 
