@@ -137,7 +137,8 @@ func (co *csvObjects) next() (*model.Object, int, error) {
 		default:
 			vals, err := co.values(c, cell)
 			if err != nil {
-				return nil, line, co.errorf(line, "column %q: %v", c.name, err)
+				anchor, dn := co.rawAnchor(rec)
+				return nil, line, asRecordError(anchor, dn, co.errorf(line, "column %q: %v", c.name, err))
 			}
 			if len(vals) > 0 {
 				o.Attrs[c.name] = model.Values{Type: c.typ, Values: vals}

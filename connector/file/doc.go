@@ -57,7 +57,9 @@
 //     attributes are strings. Values are converted on read: integers to
 //     base 10, booleans to true/false, date-times (RFC 3339 or LDAP
 //     generalized time) to RFC 3339 UTC; a value that does not convert is an
-//     error naming the file and line.
+//     error naming the file and line: reported as an error on that object
+//     when the import asks for per-object errors and the record's anchor
+//     can be read, else the import fails.
 //   - dnColumn (CSV): the column holding the DN. Without it objects have no
 //     DN: references then name anchors, and DNs of exported objects (and
 //     renames) are ignored.

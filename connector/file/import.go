@@ -75,6 +75,16 @@ func (s *settings) scanReaderReport(ctx context.Context, r io.Reader, report fun
 		if errors.Is(err, io.EOF) {
 			break
 		}
+		var rec *recordError
+		if err != nil && report != nil && errors.As(err, &rec) {
+			// A record read whole that cannot be represented: an error on
+			// that object; its anchor counts as taken by it.
+			report(rec.anchor, rec.dn, fmt.Errorf("%w: this object is not imported", err))
+			if _, dup := anchors[s.anchorKey(rec.anchor)]; !dup {
+				anchors[s.anchorKey(rec.anchor)] = line
+			}
+			continue
+		}
 		if err != nil {
 			return scanResult{}, err
 		}

@@ -44,7 +44,7 @@ func (lo *ldifObjects) next() (*model.Object, int, error) {
 	}
 	o, line, err := lo.object(e)
 	if err != nil {
-		return nil, line, lo.lr.errorf(line, "%q: %v", clip(e.dn), err)
+		return nil, line, asRecordError(lo.s.rawAnchor(e), e.dn, lo.lr.errorf(line, "%q: %v", clip(e.dn), err))
 	}
 	return o, e.line, nil
 }
