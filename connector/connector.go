@@ -182,6 +182,19 @@ type Exporter interface {
 	Export(ctx context.Context, ops []ExportOp) []ExportResult
 }
 
+// ExportRunner is implemented by exporters that work faster when they know
+// that the batches of one export run belong together (the file connector
+// then writes its file once per run instead of once per batch). The engine
+// calls BeginExport before the first batch of an export run and EndExport
+// after the last one, also when the run stops early. The contract of Export
+// is unchanged in between: an op it reports as done is durable in the
+// system; EndExport only brings the system to its final form (and may fail,
+// which fails the run, without undoing any op).
+type ExportRunner interface {
+	BeginExport(ctx context.Context) error
+	EndExport(ctx context.Context) error
+}
+
 // Sentinel errors connectors wrap.
 var (
 	ErrAlreadyExists = errors.New("object already exists")

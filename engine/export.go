@@ -31,7 +31,7 @@ func (e *Engine) exportRun(ctx context.Context, c *Connector, o RunOptions) (*st
 // (state "sending", committed) before it is sent; results are committed after.
 // A crash between the two leaves entries in "sending", and the next export
 // replays them: connectors make every operation idempotent.
-func (e *Engine) export(ctx context.Context, rr *runRec, c *Connector, o RunOptions) error {
+func (e *Engine) export(ctx context.Context, rr *runRec, c *Connector, o RunOptions) (err error) {
 	ex, ok := c.Conn.(connector.Exporter)
 	if !ok {
 		return fmt.Errorf("connector %s cannot export (its type has no export capability)", c.Name)
@@ -57,6 +57,16 @@ func (e *Engine) export(ctx context.Context, rr *runRec, c *Connector, o RunOpti
 		return err
 	}
 	sort.SliceStable(todo, func(i, j int) bool { return exportOrder(todo[i]) < exportOrder(todo[j]) })
+	if r, ok := ex.(connector.ExportRunner); ok {
+		if err := r.BeginExport(ctx); err != nil {
+			return fmt.Errorf("begin the export: %w", err)
+		}
+		defer func() {
+			if ferr := r.EndExport(context.WithoutCancel(ctx)); ferr != nil && err == nil {
+				err = fmt.Errorf("finish the export: %w", ferr)
+			}
+		}()
+	}
 	total := int64(len(todo))
 	var done int64
 	for start := 0; start < len(todo); start += e.batchSize() {

@@ -3,6 +3,8 @@ package file
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"os"
 	"testing"
 
 	"github.com/idsync/idsync/connector"
@@ -29,6 +31,56 @@ func BenchmarkFileFullImport(b *testing.B) {
 	}
 	if n != 10700 {
 		b.Fatalf("imported %d objects", n)
+	}
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "objects/s")
+}
+
+// benchAdds returns n adds of users with a dozen attributes each, about
+// what idsync bench exports.
+func benchAdds(n int) []connector.ExportOp {
+	ops := make([]connector.ExportOp, n)
+	for i := range ops {
+		id := fmt.Sprintf("%08d", i)
+		ops[i] = connector.ExportOp{ID: id, Op: connector.OpAdd, Anchor: "anchor-" + id,
+			DN: "CN=User " + id + ",OU=Users,DC=bench,DC=test", ObjectType: "user", Changes: []connector.AttrChange{
+				replace("objectClass", "user"), replace("cn", "User "+id), replace("displayName", "User "+id+" (Sales)"),
+				replace("mail", "user"+id+"@bench.test"), replace("department", "Sales"), replace("employeeID", id),
+				replace("sAMAccountName", "u"+id), replace("title", "Account Manager"), replace("telephoneNumber", "+1 555 "+id),
+				replace("userPrincipalName", "u"+id+"@bench.test"), replace("givenName", "User"), replace("sn", id),
+			}}
+	}
+	return ops
+}
+
+// BenchmarkFileExportAdds exports 50,000 adds to an empty LDIF target in
+// batches of 1,000, as the engine does: one export run (BeginExport, the
+// batches, EndExport).
+func BenchmarkFileExportAdds(b *testing.B) {
+	const n, batch = 50000, 1000
+	ops := benchAdds(n)
+	ctx := context.Background()
+	for b.Loop() {
+		b.StopTimer()
+		c, path := newFileConn(b, "out.ldif", nil, Config{Target: true, Anchor: "cloudAnchor"})
+		b.StartTimer()
+		if err := c.BeginExport(ctx); err != nil {
+			b.Fatal(err)
+		}
+		for i := 0; i < n; i += batch {
+			for _, r := range c.Export(ctx, ops[i:i+batch]) {
+				if r.Err != nil {
+					b.Fatal(r.Err)
+				}
+			}
+		}
+		if err := c.EndExport(ctx); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		if fi, err := os.Stat(path); err != nil || fi.Size() < 1<<20 {
+			b.Fatalf("target: %v %v", fi, err)
+		}
+		b.StartTimer()
 	}
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "objects/s")
 }

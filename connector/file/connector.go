@@ -27,6 +27,7 @@ var (
 	_ connector.SchemaDescriber = (*Connector)(nil)
 	_ connector.FullImporter    = (*Connector)(nil)
 	_ connector.Exporter        = (*Connector)(nil)
+	_ connector.ExportRunner    = (*Connector)(nil)
 )
 
 // Connector reads and writes one LDIF or CSV file. It is safe for concurrent
@@ -35,10 +36,20 @@ type Connector struct {
 	name string
 	s    *settings
 
-	mu sync.Mutex // serializes exports
+	mu       sync.Mutex // serializes exports; guards the fields below
+	sessions int        // BeginExport calls not yet ended
+	// img is the file with its journal replayed, kept between the Export
+	// calls of an export run while disk says the files are unchanged.
+	img  *image
+	disk diskState
+	// compactAt, when set (by tests), replaces journalCompactMin.
+	compactAt int64
 	// wrapWriter, when set (by tests), wraps the writer of the temporary
 	// file an export writes.
 	wrapWriter func(io.Writer) io.Writer
+	// testHook, when set (by tests), is called at points of a rewrite; an
+	// error stops the rewrite there.
+	testHook func(point string) error
 }
 
 // open is the registered factory.
@@ -60,8 +71,18 @@ func New(name string, cfg Config) (*Connector, error) {
 	return &Connector{name: name, s: s}, nil
 }
 
-// Close does nothing: the connector keeps no file open between calls.
-func (c *Connector) Close() error { return nil }
+// Close folds the journal an unfinished export run left, if any, into the
+// file. The connector keeps no file open between calls.
+func (c *Connector) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sessions = 0
+	defer func() { c.img = nil }()
+	if err := c.flush(context.Background()); err != nil {
+		return fmt.Errorf("file connector %q: writing the file: %w", c.name, err)
+	}
+	return nil
+}
 
 // TestConnection checks that the file can be read (a missing file is fine
 // for a target, it is created by the first export) and, for a target, that

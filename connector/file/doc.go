@@ -98,10 +98,39 @@
 //
 // # Export
 //
-// Export reads the file, applies the batch of ops to it in memory, and
-// rewrites it once: a temporary file in the same directory is written,
-// synced and renamed over the file, so a crash or a concurrent reader sees
-// either the old or the new content. The output is deterministic: objects
+// The connector is a connector.ExportRunner: the engine brackets an export
+// run with BeginExport and EndExport, and the file is rewritten once per
+// run, not once per batch. Within a run the connector keeps the file's
+// parsed image in memory between batches and appends each batch's
+// successful ops to a journal next to the file, <path>.journal (mode 0600),
+// synced to disk before Export returns: an op Export reported as done
+// survives a crash at any point. EndExport (and Close, and a run whose
+// journal grows beyond the file and 64 MiB) rewrites the file from the image
+// and removes the journal. A rewrite writes a temporary file in the same
+// directory, syncs it, records its sha256 in the journal, renames it over
+// the file and then removes the journal, so a crash or a concurrent reader
+// sees either the old or the new content, never a part.
+//
+// Whoever reads the file next replays the journal a crash left: a full
+// import, the schema, an export and Close read the file and apply the
+// journal's ops over it (a target is then rewritten and the journal
+// removed), so an import always sees every op an export returned. The
+// journal starts with the sha256 of the file it applies to, and each
+// rewrite appends the sha256 of the new file before the rename: a journal
+// is replayed from its last record that names the file's content, never
+// twice over a rewritten file. A file changed by something else (neither
+// sum matches) gets the journal's ops applied again, in order, to its new
+// content; ops that no longer apply are dropped. A journal record cut short
+// by a crash (never acknowledged) is ignored. Between the batches of a run
+// the cached image is used only while the file (device and inode, size,
+// modification time, and its content when that time is within 2 s of the
+// connector's last look) and the journal are as the connector left them;
+// otherwise they are read again. Outside an export run (an Export call not
+// bracketed by BeginExport) every Export reads the file and its journal and
+// rewrites the file, as the connector always did.
+//
+// The output is deterministic, and byte for byte what one rewrite per batch
+// would write, wherever the run's rewrites fell: objects
 // sorted by DN from the root down (parents before children), objects
 // without DN by anchor; LDIF attributes with objectClass first, then sorted
 // by name; values in stored order; values that are binary or not safe

@@ -11,10 +11,14 @@ import (
 	"github.com/idsync/idsync/model"
 )
 
-// Export applies a batch of ops to the file: it reads the file, applies the
-// ops in order to the in-memory image, then rewrites the file once,
-// atomically. An op that fails changes nothing; when the file cannot be
-// written every op of the batch fails.
+// Export applies a batch of ops to the file. Outside an export run (see
+// BeginExport) it reads the file (and its journal), applies the ops in
+// order to the in-memory image, then rewrites the file once, atomically.
+// Within a run the image is kept between calls while the file is unchanged,
+// and the ops that succeeded are appended to the journal, synced, instead;
+// the file is rewritten when the journal outgrows it and at the end of the
+// run. An op that fails changes nothing; when the file or the journal
+// cannot be written every op of the batch fails.
 //
 // add creates an object: an object with the same anchor or DN makes it fail
 // with connector.ErrAlreadyExists (Anchor set to the existing object's).
@@ -45,25 +49,48 @@ func (c *Connector) Export(ctx context.Context, ops []connector.ExportOp) []conn
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	img, err := c.s.load(ctx)
+	if c.sessions == 0 {
+		defer func() { c.img = nil }() // outside a run, nothing is kept
+	}
+	img, err := c.current(ctx)
 	if err != nil {
 		return fail(fmt.Errorf("file connector %q: export: reading the file: %w", c.name, err))
 	}
-	changed := false
-	for i, op := range ops {
-		anchor, err := img.apply(op)
+	done := img.applyBatch(ops, func(i int, anchor string, err error) {
 		res[i].Anchor = anchor
 		if err != nil {
-			res[i].Err = fmt.Errorf("file connector %q: %s %q: %w", c.name, op.Op, opName(op), err)
-			continue
+			res[i].Err = fmt.Errorf("file connector %q: %s %q: %w", c.name, ops[i].Op, opName(ops[i]), err)
 		}
-		changed = true
-	}
-	if !changed {
+	})
+	if len(done) == 0 {
+		c.img = img
 		return res
 	}
-	if err := writeAtomic(c.s.path, c.wrapWriter, img.write); err != nil {
-		return fail(fmt.Errorf("file connector %q: export: %w", c.name, err))
+	if c.sessions == 0 {
+		if err := c.compact(img); err != nil {
+			return fail(fmt.Errorf("file connector %q: export: %w", c.name, err))
+		}
+		return res
+	}
+	jp := c.journalPath()
+	j, err := appendJournal(jp, c.disk.journal, sumRecord(recHeader, c.disk.sum), batchRecord(done))
+	if err != nil {
+		c.img = nil // the journal may or may not hold the batch: read it again
+		return fail(fmt.Errorf("file connector %q: export: writing the journal %s: %w", c.name, jp, err))
+	}
+	c.disk.journal = j
+	c.img = img
+	limit := int64(journalCompactMin)
+	if c.disk.file != nil {
+		limit = max(limit, c.disk.file.Size())
+	}
+	if c.compactAt > 0 {
+		limit = c.compactAt
+	}
+	if j.end > limit {
+		// The ops are safe in the journal: a failed rewrite is retried at
+		// the end of the run (compact drops the image).
+		_ = c.compact(img)
 	}
 	return res
 }

@@ -10,24 +10,28 @@ import (
 	"github.com/idsync/idsync/model"
 )
 
-// image is the content of a file held in memory while a batch of exports is
-// applied to it.
+// image is the content of a file held in memory while exports are applied
+// to it: the file as read, with the ops of its journal replayed.
 type image struct {
 	s      *settings
-	header []string                 // CSV header of the file, if any
+	header []string                 // CSV header the file has, or will have once written
 	objs   map[string]*model.Object // anchorKey → object
 	byDN   map[string]string        // dnKey → anchorKey
+	// stale is set when the journal replayed over the file was not written
+	// for it (the file was changed by something else): the image must be
+	// written before more ops are journaled.
+	stale bool
 }
 
 // load reads the whole file into an image.
-func (s *settings) load(ctx context.Context) (*image, error) {
+func (s *settings) load(ctx context.Context) (*image, scanResult, error) {
 	img := &image{s: s, objs: map[string]*model.Object{}, byDN: map[string]string{}}
 	res, err := s.scan(ctx, func(o *model.Object) error {
 		img.put(o)
 		return nil
 	})
 	img.header = res.header
-	return img, err
+	return img, res, err
 }
 
 func (img *image) put(o *model.Object) {
@@ -85,7 +89,41 @@ func (img *image) sorted() []*model.Object {
 func (img *image) write(w io.Writer) error {
 	objs := img.sorted()
 	if img.s.format == FormatCSV {
-		return img.s.writeCSV(w, img.s.csvColumns(img.header, objs), objs)
+		img.header = img.s.csvColumns(img.header, objs)
+		return img.s.writeCSV(w, img.header, objs)
 	}
 	return writeLDIF(w, objs)
+}
+
+// applyBatch applies the ops of one Export call in order, calling each (when
+// set) with every op's result, and returns the ops that succeeded. A CSV
+// header gains the columns of the objects the batch changed, as a rewrite
+// of the file after the batch would write them, so that the columns come
+// out in the same order however many batches the journal holds.
+func (img *image) applyBatch(ops []connector.ExportOp, each func(i int, anchor string, err error)) []connector.ExportOp {
+	var done []connector.ExportOp
+	var touched []string
+	for i, op := range ops {
+		anchor, err := img.apply(op)
+		if each != nil {
+			each(i, anchor, err)
+		}
+		if err != nil {
+			continue
+		}
+		done = append(done, op)
+		if img.s.format == FormatCSV {
+			touched = append(touched, img.s.anchorKey(anchor))
+		}
+	}
+	if len(done) > 0 && img.s.format == FormatCSV {
+		objs := make([]*model.Object, 0, len(touched))
+		for _, k := range touched {
+			if o := img.objs[k]; o != nil {
+				objs = append(objs, o)
+			}
+		}
+		img.header = img.s.csvColumns(img.header, objs)
+	}
+	return done
 }

@@ -30,8 +30,9 @@ func (s *settings) newReader(r io.Reader) objectReader {
 
 // scanResult is what a scan learned besides the objects.
 type scanResult struct {
-	sum    string   // sha256 of the content, hex
-	header []string // CSV header, nil for LDIF or an empty file
+	sum    string      // sha256 of the content, hex
+	header []string    // CSV header, nil for LDIF or an empty file
+	fi     os.FileInfo // the file read, taken when it was opened; nil when missing
 }
 
 // scan streams the objects of the file to fn, checking that anchors and DNs
@@ -53,7 +54,13 @@ func (s *settings) scanReport(ctx context.Context, report func(anchor, dn string
 		return scanResult{}, err
 	}
 	defer f.Close()
-	return s.scanReaderReport(ctx, f, report, fn)
+	fi, err := f.Stat()
+	if err != nil {
+		return scanResult{}, err
+	}
+	res, err := s.scanReaderReport(ctx, f, report, fn)
+	res.fi = fi
+	return res, err
 }
 
 // scanReader is scan reading from r.
@@ -147,7 +154,7 @@ func (c *Connector) FullImport(ctx context.Context, req connector.ImportRequest,
 	if req.ObjectError != nil {
 		report = req.ObjectError
 	}
-	res, err := c.s.scanReport(ctx, report, func(o *model.Object) error {
+	each := func(o *model.Object) error {
 		if len(req.ObjectTypes) > 0 && !slices.Contains(req.ObjectTypes, o.Type) {
 			return nil
 		}
@@ -159,11 +166,39 @@ func (c *Connector) FullImport(ctx context.Context, req connector.ImportRequest,
 			}
 		}
 		return emit(o)
-	})
+	}
+	img, err := c.settled(ctx)
+	if err != nil {
+		return "", fmt.Errorf("file connector %q: import: %w", c.name, err)
+	}
+	if img != nil {
+		sum, err := img.emit(each)
+		if err != nil {
+			return "", fmt.Errorf("file connector %q: import: %w", c.name, err)
+		}
+		return sum, nil
+	}
+	res, err := c.s.scanReport(ctx, report, each)
 	if err != nil {
 		return "", fmt.Errorf("file connector %q: import: %w", c.name, err)
 	}
 	return res.sum, nil
+}
+
+// emit calls fn with a copy of each object of the image, in the order a
+// rewrite would write them, and returns the sha256 (hex) of what the rewrite
+// would write.
+func (img *image) emit(fn func(*model.Object) error) (string, error) {
+	h := sha256.New()
+	if err := img.write(h); err != nil {
+		return "", err
+	}
+	for _, o := range img.sorted() {
+		if err := fn(o.Clone()); err != nil {
+			return "", err
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // SchemaInferred reports true: a file declares at most its attribute
@@ -185,7 +220,19 @@ func (c *Connector) Schema(ctx context.Context) (*model.Schema, error) {
 		return declared, nil
 	}
 	types := map[string]map[string]*model.AttributeSchema{}
-	_, err := c.s.scan(ctx, func(o *model.Object) error {
+	img, err := c.settled(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("file connector %q: schema: %w", c.name, err)
+	}
+	scan := func(fn func(*model.Object) error) error {
+		if img != nil {
+			_, err := img.emit(fn)
+			return err
+		}
+		_, err := c.s.scan(ctx, fn)
+		return err
+	}
+	err = scan(func(o *model.Object) error {
 		attrs := types[o.Type]
 		if attrs == nil {
 			attrs = map[string]*model.AttributeSchema{}
