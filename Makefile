@@ -38,6 +38,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseCSV$$' -fuzztime 60s ./connector/file
 	$(GO) test -run '^$$' -fuzz '^FuzzParsePath$$' -fuzztime 60s ./connector/scim
 	$(GO) test -run '^$$' -fuzz '^FuzzParseSubschema$$' -fuzztime 60s ./connector/ldap
+	$(GO) test -run '^$$' -fuzz '^FuzzValidateDN$$' -fuzztime 60s ./model
+	$(GO) test -run '^$$' -fuzz '^FuzzValueCheck$$' -fuzztime 60s ./engine
 	$(GO) test -run '^$$' -fuzz '^FuzzScope$$' -fuzztime 60s ./connector/ldap
 	$(GO) test -run '^$$' -fuzz '^FuzzParseWatermark$$' -fuzztime 60s ./connector/graph
 

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/idsync/idsync/connector"
 	"github.com/idsync/idsync/model"
@@ -342,6 +343,34 @@ func BenchmarkValueCheck(b *testing.B) {
 			if p := vc.check(g.Type, g.DN, true, maps.All(g.Attrs)); p != nil {
 				b.Fatal(p)
 			}
+		}
+	})
+}
+
+// FuzzValueCheck: the check never panics, and a string value passes
+// exactly when it is valid UTF-8 without control characters other than
+// tab, LF and CR and within the size limit; a reference of an object with a
+// DN passes only when model.ValidateDN accepts it.
+func FuzzValueCheck(f *testing.F) {
+	for _, s := range []string{"Sales", "caf\xe9", "a\x00b", "tab\there\r\n", "CN=Grace Kim,,=OU==Sales,DC", "cn=a,dc=b", strings.Repeat("x", 70)} {
+		f.Add(s, uint8(0))
+		f.Add(s, uint8(model.Reference))
+	}
+	vc := &valueCheck{lim: Limits{MaxStringBytes: 64, MaxBinaryBytes: 64, MaxValues: 3, MaxReferences: 3}.resolved()}
+	f.Fuzz(func(t *testing.T, s string, typ uint8) {
+		ty := model.Type(typ % 6)
+		p := vc.check("user", "cn=x,dc=y", true, maps.All(model.Attrs{"a": {Type: ty, Values: []string{s}}}))
+		textOK := utf8.ValidString(s) && !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r == 0x7f })
+		want := len(s) <= 64
+		switch ty {
+		case model.Binary:
+		case model.Reference:
+			want = want && textOK && model.ValidateDN(s) == nil
+		default:
+			want = want && textOK
+		}
+		if (len(p) == 0) != want {
+			t.Errorf("%v value %q: problems %q, want ok = %v", ty, s, p, want)
 		}
 	})
 }
