@@ -215,6 +215,8 @@ func (sy *syncer) merge(from, to string, objs []rejoin) {
 	for _, j := range objs {
 		sy.s.unlink(j.c)
 		sy.s.link(j.c, to, j.rule)
+		sy.processed[j.c.ID] = j.c
+		sy.joined[j.c.ID] = true
 		sy.markReferrers(j.c)
 	}
 	sy.e.log().Debug("metaverse object merged into the one its objects join", "from", from, "to", to, "objects", len(objs))

@@ -136,6 +136,7 @@ func (sy *syncer) applyMV(res mvResult) bool {
 		s.deleteMV(id)
 		sy.outTouched[id] = true
 		sy.rr.r.Counts.Deletes++
+		sy.mvDeletes++
 		return true
 	}
 	if res.attrs.Equal(m.Attrs) && lineageEqual(res.lineage, m.Lineage) {

@@ -35,6 +35,11 @@ type syncer struct {
 	created     map[string]bool
 	provisioned []string
 	exports     map[string]*exportTally
+	// processed: the CS objects this run processed, and joined those of
+	// them it joined to an existing MV object (for the run statistics).
+	processed map[string]*store.CSObject
+	joined    map[string]bool
+	mvDeletes int64
 }
 
 type exportTally struct{ adds, updates, deletes, renames int }
@@ -64,7 +69,7 @@ func (e *Engine) synchronize(ctx context.Context, rr *runRec, c *Connector, full
 	tLoad := time.Since(t0)
 	sy := &syncer{e: e, rr: rr, s: s, rv: newRuleView(e.Rules), now: time.Now().UTC(),
 		outTouched: map[string]bool{}, outRules: map[string][]*rules.Rule{}, failed: map[string]bool{}, retry: map[string]*store.CSObject{}, created: map[string]bool{},
-		exports: map[string]*exportTally{}}
+		exports: map[string]*exportTally{}, processed: map[string]*store.CSObject{}, joined: map[string]bool{}}
 	var queue []*store.CSObject
 	for _, id := range s.byConn[c.Name] {
 		if o := s.cs[id]; full || o.SyncPending {
@@ -86,6 +91,7 @@ func (e *Engine) synchronize(ctx context.Context, rr *runRec, c *Connector, full
 		}
 		sortByAnchor(queue)
 		for _, o := range queue {
+			sy.processed[o.ID] = o
 			sy.inbound(o)
 			if o.SyncPending && !s.delCS[o.ID] {
 				o.SyncPending = false
@@ -121,6 +127,7 @@ func (e *Engine) synchronize(ctx context.Context, rr *runRec, c *Connector, full
 	sy.keepFailedPending()
 	rr.progress(ctx, done, total)
 	tCompute := time.Since(t0) - tLoad
+	rr.r.Sync = sy.stats()
 	b := s.batch()
 	rr.r.Message = sy.summary()
 	if err := e.Store.Apply(ctx, b); err != nil {
@@ -134,6 +141,38 @@ func (e *Engine) synchronize(ctx context.Context, rr *runRec, c *Connector, full
 			"heapInuseMiB", ms.HeapInuse>>20, "objects", len(s.cs)+len(s.mv))
 	}
 	return nil
+}
+
+// stats classifies every CS object the run processed by what happened to
+// it, as Azure AD Connect's synchronization statistics do, and adds what
+// the run staged for each target.
+func (sy *syncer) stats() *store.SyncStats {
+	s := sy.s
+	st := &store.SyncStats{MVDeletes: sy.mvDeletes}
+	for id, c := range sy.processed {
+		switch {
+		case s.delCS[id]:
+			if c.Deleted {
+				st.DeletedConnectors++
+			}
+		case c.MVID == "":
+			st.Disconnectors++
+		case sy.joined[id]:
+			st.Joins++
+		case sy.created[c.MVID]:
+			st.Projections++
+		case s.changedMV[c.MVID]:
+			st.FlowUpdates++
+		default:
+			st.NoFlowUpdates++
+		}
+	}
+	for _, t := range slices.Sorted(maps.Keys(sy.exports)) {
+		x := sy.exports[t]
+		st.Outbound = append(st.Outbound, store.OutboundStats{Connector: t, ProvisioningAdds: int64(x.adds),
+			ExportAttributeFlow: int64(x.updates), Renames: int64(x.renames), Deprovisioning: int64(x.deletes)})
+	}
+	return st
 }
 
 func (sy *syncer) summary() string {
@@ -230,6 +269,7 @@ func (sy *syncer) inbound(c *store.CSObject) {
 				return
 			}
 			s.link(c, cands[0], r.Name)
+			sy.joined[c.ID] = true
 			sy.markReferrers(c)
 			return
 		}

@@ -150,6 +150,46 @@ type Run struct {
 	// Progress is objects done and total (total 0 when unknown).
 	Done  int64 `json:"done"`
 	Total int64 `json:"total"`
+	// Sync holds a synchronization's statistics (nil for imports and
+	// exports, and for synchronizations recorded by older versions).
+	Sync *SyncStats `json:"sync,omitempty"`
+}
+
+// SyncStats are the statistics of a synchronization run, named as Azure AD
+// Connect's synchronization statistics are. Every connector-space object
+// the run processed is counted once in the inbound figures: it projected,
+// joined, was deleted (its deletion from the source applied), was left in
+// (or put into) no metaverse object, or stayed joined with or without a
+// change to its metaverse object.
+type SyncStats struct {
+	Projections       int64 `json:"projections"`
+	Joins             int64 `json:"joins"`
+	FlowUpdates       int64 `json:"connectorsWithFlowUpdates"`
+	NoFlowUpdates     int64 `json:"connectorsWithoutFlowUpdates"`
+	Disconnectors     int64 `json:"disconnectors"`
+	DeletedConnectors int64 `json:"deletedConnectors"`
+	// MVDeletes counts the metaverse objects deleted (their last
+	// authoritative object left, or merged into another).
+	MVDeletes int64 `json:"metaverseDeletes"`
+	// Outbound is what the run staged for each target connector.
+	Outbound []OutboundStats `json:"outbound,omitempty"`
+}
+
+// OutboundStats are a synchronization's pending exports to one connector.
+type OutboundStats struct {
+	Connector string `json:"connector"`
+	// ProvisioningAdds: objects to create; ExportAttributeFlow: objects
+	// whose attributes change; Renames; Deprovisioning: objects to delete
+	// (or disable, as the rule's deprovision action says).
+	ProvisioningAdds    int64 `json:"provisioningAdds"`
+	ExportAttributeFlow int64 `json:"exportAttributeFlow"`
+	Renames             int64 `json:"renames"`
+	Deprovisioning      int64 `json:"deprovisioning"`
+}
+
+// Processed is the number of connector-space objects the run processed.
+func (s *SyncStats) Processed() int64 {
+	return s.Projections + s.Joins + s.FlowUpdates + s.NoFlowUpdates + s.Disconnectors + s.DeletedConnectors
 }
 
 // Run statuses.

@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"errors"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -52,7 +53,10 @@ func sameRun(t *testing.T, got, want *store.Run) {
 		checkTime(t, "Run.Finished", *got.Finished, *want.Finished)
 	}
 	g, w := *got, *want
-	g.Started, w.Started, g.Finished, w.Finished = time.Time{}, time.Time{}, nil, nil
+	if !reflect.DeepEqual(g.Sync, w.Sync) {
+		t.Fatalf("Run.Sync = %+v, want %+v", g.Sync, w.Sync)
+	}
+	g.Started, w.Started, g.Finished, w.Finished, g.Sync, w.Sync = time.Time{}, time.Time{}, nil, nil, nil, nil
 	if g != w {
 		t.Fatalf("Run = %+v, want %+v", g, w)
 	}
@@ -77,6 +81,16 @@ var runTests = []testCase{
 		runs, _ = s.Runs(t.Context(), store.RunFilter{})
 		sameRun(t, runs[1], r1)
 		sameRun(t, runs[0], r2)
+		// A synchronization's statistics, outbound figures included.
+		r2.Sync = &store.SyncStats{Projections: 1, Joins: 2, FlowUpdates: 3, NoFlowUpdates: 4, Disconnectors: 5,
+			DeletedConnectors: 6, MVDeletes: 7, Outbound: []store.OutboundStats{
+				{Connector: "cloud", ProvisioningAdds: 8, ExportAttributeFlow: 9, Renames: 10, Deprovisioning: 11}}}
+		finishRun(t, s, r2, store.RunSuccess, 0)
+		runs, _ = s.Runs(t.Context(), store.RunFilter{})
+		sameRun(t, runs[0], r2)
+		if runs[1].Sync != nil {
+			t.Errorf("a run without statistics reads back with %+v", runs[1].Sync)
+		}
 	}},
 	{"Prune", func(t *testing.T, s store.Store) {
 		day := 24 * time.Hour

@@ -86,6 +86,10 @@ var migrations = []string{
 		key   TEXT NOT NULL PRIMARY KEY,
 		value TEXT NOT NULL
 	) WITHOUT ROWID;`,
+
+	// 6: a synchronization's statistics (store.SyncStats) as JSON; '' for
+	// other runs and those recorded before.
+	`ALTER TABLE runs ADD COLUMN sync_stats TEXT NOT NULL DEFAULT '';`,
 }
 
 // schemaVersion is the version this package brings a database to.

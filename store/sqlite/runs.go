@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -33,11 +34,15 @@ func formatFinished(t *time.Time) any {
 // StartRun records a new run and sets r.ID (IDs increase).
 func (s *Store) StartRun(ctx context.Context, r *store.Run) error {
 	c := &r.Counts
+	stats, err := encodeSyncStats(r.Sync)
+	if err != nil {
+		return fmt.Errorf("start run of %s/%s: %w", r.Connector, r.Profile, err)
+	}
 	res, err := s.w.ExecContext(ctx, `INSERT INTO runs (connector, profile, partition, started, finished,
-		status, message, adds, updates, deletes, renames, no_change, errors, done, total)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		status, message, adds, updates, deletes, renames, no_change, errors, done, total, sync_stats)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.Connector, r.Profile, r.Partition, formatTime(r.Started), formatFinished(r.Finished),
-		r.Status, r.Message, c.Adds, c.Updates, c.Deletes, c.Renames, c.NoChange, c.Errors, r.Done, r.Total)
+		r.Status, r.Message, c.Adds, c.Updates, c.Deletes, c.Renames, c.NoChange, c.Errors, r.Done, r.Total, stats)
 	if err != nil {
 		return fmt.Errorf("start run of %s/%s: %w", r.Connector, r.Profile, err)
 	}
@@ -55,10 +60,14 @@ func (s *Store) StartRun(ctx context.Context, r *store.Run) error {
 // start time are fixed by StartRun.
 func (s *Store) UpdateRun(ctx context.Context, r *store.Run) error {
 	c := &r.Counts
+	stats, err := encodeSyncStats(r.Sync)
+	if err != nil {
+		return fmt.Errorf("update run %d: %w", r.ID, err)
+	}
 	res, err := s.w.ExecContext(ctx, `UPDATE runs SET finished = ?, status = ?, message = ?, adds = ?,
-		updates = ?, deletes = ?, renames = ?, no_change = ?, errors = ?, done = ?, total = ? WHERE id = ?`,
+		updates = ?, deletes = ?, renames = ?, no_change = ?, errors = ?, done = ?, total = ?, sync_stats = ? WHERE id = ?`,
 		formatFinished(r.Finished), r.Status, r.Message, c.Adds, c.Updates, c.Deletes, c.Renames,
-		c.NoChange, c.Errors, r.Done, r.Total, r.ID)
+		c.NoChange, c.Errors, r.Done, r.Total, stats, r.ID)
 	if err != nil {
 		return fmt.Errorf("update run %d: %w", r.ID, err)
 	}
@@ -84,7 +93,7 @@ func (s *Store) Runs(ctx context.Context, f store.RunFilter) ([]*store.Run, erro
 		args = append(args, store.RunFailed, store.RunStopped, store.RunStoppedShrink)
 	}
 	q := `SELECT id, connector, profile, partition, started, finished, status, message,
-		adds, updates, deletes, renames, no_change, errors, done, total FROM runs`
+		adds, updates, deletes, renames, no_change, errors, done, total, sync_stats FROM runs`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -115,14 +124,20 @@ func (s *Store) Runs(ctx context.Context, f store.RunFilter) ([]*store.Run, erro
 func readRun(rows *sql.Rows) (*store.Run, error) {
 	r := &store.Run{}
 	c := &r.Counts
-	var started string
+	var started, stats string
 	var finished sql.NullString
 	if err := rows.Scan(&r.ID, &r.Connector, &r.Profile, &r.Partition, &started, &finished, &r.Status,
 		&r.Message, &c.Adds, &c.Updates, &c.Deletes, &c.Renames, &c.NoChange, &c.Errors,
-		&r.Done, &r.Total); err != nil {
+		&r.Done, &r.Total, &stats); err != nil {
 		return nil, err
 	}
 	var err error
+	if stats != "" {
+		r.Sync = &store.SyncStats{}
+		if err := json.Unmarshal([]byte(stats), r.Sync); err != nil {
+			return nil, fmt.Errorf("run %d: synchronization statistics: %w", r.ID, err)
+		}
+	}
 	if r.Started, err = parseTime(started); err != nil {
 		return nil, fmt.Errorf("run %d: %w", r.ID, err)
 	}
@@ -209,4 +224,14 @@ func (s *Store) RunErrors(ctx context.Context, runID int64) ([]store.RunError, e
 		return nil, fmt.Errorf("run errors of run %d: %w", runID, err)
 	}
 	return errs, nil
+}
+
+// encodeSyncStats encodes a synchronization's statistics for the
+// sync_stats column ("" for none).
+func encodeSyncStats(st *store.SyncStats) (string, error) {
+	if st == nil {
+		return "", nil
+	}
+	b, err := json.Marshal(st)
+	return string(b), err
 }
