@@ -306,7 +306,7 @@ func TestR1_6_GroupScope(t *testing.T) {
 	s.modify("contoso", primary, "proxyAddresses", x500+"3", "smtp:"+s.tag+"primary@contoso.test")
 	s.must("run", "contoso", "delta-import")
 	sync := s.must("run", "contoso", "delta-sync")
-	if !strings.Contains(sync, "1 deletes") {
+	if !strings.Contains(sync, "deprovisioning 1") {
 		t.Fatalf("the synchronization staged no delete for the group that left scope:\n%s", sync)
 	}
 	s.cycle()

@@ -37,11 +37,8 @@ type app struct {
 // openApp loads the configuration, opens the store and every connector, and
 // validates the rules against the connectors' schemas.
 func openApp(ctx context.Context, g *globalFlags) (*app, error) {
-	cfg, err := config.Load(g.config)
+	cfg, err := loadConfig(g)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("%w\n(give a configuration with --config FILE, or try `idsync demo`)", err)
-		}
 		return nil, err
 	}
 	rs, err := cfg.LoadRules()
@@ -150,7 +147,7 @@ func openSQLite(ctx context.Context, path string) (store.Store, error) {
 // openStore opens only the store (for read-only commands). Secret values
 // are opened with the configured key when read.
 func openStore(ctx context.Context, g *globalFlags) (*config.Config, store.Store, error) {
-	cfg, err := config.Load(g.config)
+	cfg, err := loadConfig(g)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -165,7 +162,7 @@ func openStore(ctx context.Context, g *globalFlags) (*config.Config, store.Store
 // openInspectStore opens the store for display (preview, mv get, cs get):
 // a read-only view where secret values are [secret], without the key.
 func openInspectStore(ctx context.Context, g *globalFlags) (*config.Config, store.Store, error) {
-	cfg, err := config.Load(g.config)
+	cfg, err := loadConfig(g)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -20,23 +21,36 @@ import (
 	"github.com/idsync/idsync/scheduler"
 	"github.com/idsync/idsync/snapshot"
 	"github.com/idsync/idsync/store"
+	"github.com/idsync/idsync/view"
 )
 
 func newRulesCmd(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{Use: "rules", Short: "List and validate sync rules"}
+	var listOut *output
 	list := &cobra.Command{
 		Use:     "list",
 		Short:   "List the sync rules by precedence",
-		Example: "  idsync rules list",
+		Example: "  idsync rules list\n  idsync rules list -o json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := config.Load(g.config)
+			f, err := listOut.resolve(cmd.OutOrStdout())
+			if err != nil {
+				return err
+			}
+			cfg, err := loadConfig(g)
 			if err != nil {
 				return err
 			}
 			rs, err := cfg.LoadRules()
 			if err != nil {
 				return err
+			}
+			if f != "table" {
+				out := []view.Rule{}
+				for _, r := range rs.Rules {
+					out = append(out, view.FromRule(r))
+				}
+				return write(cmd.OutOrStdout(), f, out, nil)
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "PREC\tDIRECTION\tNAME\tCONNECTOR\tCS TYPE\tMV TYPE\tLINK\tSTATE")
@@ -68,7 +82,7 @@ name against the schema each connector reports. Schemas inferred from data
 		Example: "  idsync rules validate\n  idsync rules validate --no-schema",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := config.Load(g.config)
+			cfg, err := loadConfig(g)
 			if err != nil {
 				return err
 			}
@@ -103,7 +117,40 @@ name against the schema each connector reports. Schemas inferred from data
 		},
 	}
 	validate.Flags().BoolVar(&noSchema, "no-schema", false, "do not contact the connectors; skip attribute-name checks")
-	cmd.AddCommand(list, validate)
+	listOut = addOutputFlag(list, []string{"table", "json", "yaml"}, "")
+	var showOut *output
+	show := &cobra.Command{
+		Use:   "show NAME",
+		Short: "Show one sync rule whole: its scope, joins, flows and where it is defined",
+		Example: `  idsync rules show "In from AD - User Join"
+  idsync rules show out-user -o json`,
+		Args:              exactArgs(1, "NAME", "a sync rule's name (idsync rules list lists them)"),
+		ValidArgsFunction: completeRules(g),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f, err := showOut.resolve(cmd.OutOrStdout())
+			if err != nil {
+				return err
+			}
+			cfg, err := loadConfig(g)
+			if err != nil {
+				return err
+			}
+			rs, err := cfg.LoadRules()
+			if err != nil {
+				return err
+			}
+			var names []string
+			for _, r := range rs.Rules {
+				if r.Name == args[0] {
+					return write(cmd.OutOrStdout(), f, r, nil)
+				}
+				names = append(names, fmt.Sprintf("%q", r.Name))
+			}
+			return fmt.Errorf("no sync rule is named %q; the rules are: %s", args[0], strings.Join(names, ", "))
+		},
+	}
+	showOut = addOutputFlag(show, []string{"yaml", "json"}, "")
+	cmd.AddCommand(list, show, validate)
 	return cmd
 }
 
@@ -139,12 +186,13 @@ func connectorSchema(ctx context.Context, cc config.Connector) (*model.Schema, e
 func newConnectorsCmd(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{Use: "connector", Short: "Test connectors and show their schemas"}
 	test := &cobra.Command{
-		Use:     "test CONNECTOR",
-		Short:   "Check that a connector reaches its system with its credentials",
-		Example: "  idsync connector test contoso",
-		Args:    cobra.ExactArgs(1),
+		Use:               "test CONNECTOR",
+		Short:             "Check that a connector reaches its system with its credentials",
+		Example:           "  idsync connector test contoso",
+		Args:              connectorArgs(g, 1, "connector test", allConnectors),
+		ValidArgsFunction: completeConnectors(g, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := config.Load(g.config)
+			cfg, err := loadConfig(g)
 			if err != nil {
 				return err
 			}
@@ -170,12 +218,13 @@ func newConnectorsCmd(g *globalFlags) *cobra.Command {
 		},
 	}
 	schema := &cobra.Command{
-		Use:     "schema CONNECTOR",
-		Short:   "Show the object types and attributes a connector offers (JSON)",
-		Example: "  idsync connector schema hr",
-		Args:    cobra.ExactArgs(1),
+		Use:               "schema CONNECTOR",
+		Short:             "Show the object types and attributes a connector offers (JSON)",
+		Example:           "  idsync connector schema hr",
+		Args:              connectorArgs(g, 1, "connector schema", allConnectors),
+		ValidArgsFunction: completeConnectors(g, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := config.Load(g.config)
+			cfg, err := loadConfig(g)
 			if err != nil {
 				return err
 			}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -203,12 +204,50 @@ func demoSummary(ctx context.Context, w io.Writer, a *app, dir, preview string, 
 		return err
 	}
 	fmt.Fprintf(w, "pending exports left: %s\n", engine.FormatCounts(left))
+	self := invokedAs()
+	cfgPath := shellQuote(filepath.Join(dir, "idsync.yaml"))
 	if errs > 0 {
-		fmt.Fprintf(w, "per-object errors: %d (see: idsync --config %s runs --errors)\n", errs, filepath.Join(dir, "idsync.yaml"))
+		fmt.Fprintf(w, "per-object errors: %d (see: %s --config %s runs --errors)\n", errs, self, cfgPath)
 	}
 	fmt.Fprintf(w, "\npreview of the export (%d attribute changes): %s\n", rows, preview)
 	fmt.Fprintf(w, "the cloud directory now:                    %s\n", filepath.Join(dir, "cloud.ldif"))
-	fmt.Fprintf(w, "\nnext:\n  idsync --config %s mv search department=Sales\n  idsync --config %s runs\n",
-		filepath.Join(dir, "idsync.yaml"), filepath.Join(dir, "idsync.yaml"))
+	fmt.Fprintf(w, "\nnext:\n  %[1]s --config %[2]s mv search department=Sales\n  %[1]s --config %[2]s runs\n",
+		self, cfgPath)
+	if self == "go run ./cmd/idsync" {
+		fmt.Fprintf(w, "  (or build the binary once: go build -o bin/idsync ./cmd/idsync, or go install ./cmd/idsync)\n")
+	}
 	return nil
+}
+
+// invokedAs returns how to run this idsync again, as the demo's hints
+// print it: "idsync" when that name on the PATH is this binary, "go run
+// ./cmd/idsync" when it was started by go run (a binary in Go's build
+// cache), and otherwise the binary's absolute path.
+func invokedAs() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return "idsync"
+	}
+	exe, _ = filepath.EvalSymlinks(exe)
+	if onPath, err := exec.LookPath("idsync"); err == nil {
+		if p, err := filepath.EvalSymlinks(onPath); err == nil && p == exe {
+			return "idsync"
+		}
+	}
+	if strings.Contains(filepath.ToSlash(exe), "/go-build") {
+		return "go run ./cmd/idsync"
+	}
+	return shellQuote(exe)
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	safe := func(r rune) bool {
+		return r == '/' || r == '.' || r == '-' || r == '_' || r == '+' || r == ':' || r == ',' ||
+			('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z') || ('0' <= r && r <= '9')
+	}
+	if s != "" && !strings.ContainsFunc(s, func(r rune) bool { return !safe(r) }) {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

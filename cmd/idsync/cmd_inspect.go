@@ -6,17 +6,22 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/idsync/idsync/engine"
 	"github.com/idsync/idsync/store"
+	"github.com/idsync/idsync/view"
 )
 
 func newPreviewCmd(g *globalFlags) *cobra.Command {
 	var format, out string
+	var o *output
 	cmd := &cobra.Command{
 		Use:   "preview CONNECTOR",
 		Short: "List the pending exports of a connector, one row per attribute change",
@@ -25,11 +30,24 @@ one row per object and attribute change: object, operation, attribute, old
 value, new value (the equivalent of csexport + CSExportAnalyzer). Review it
 after changing filters or rules and before running the export.`,
 		Example: `  idsync preview cloud > pending.csv
-  idsync preview cloud --format json`,
-		Args: cobra.ExactArgs(1),
+  idsync preview cloud -o table
+  idsync preview cloud -o json --file pending.json`,
+		Args:              connectorArgs(g, 1, "preview", exportingConnectors),
+		ValidArgsFunction: completeConnectors(g, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if format != "csv" && format != "json" {
-				return usageError{fmt.Errorf("--format must be csv or json")}
+			if format != "" && !cmd.Flags().Changed("output") {
+				o.format = format // --format, the flag's earlier name
+			}
+			if f := o.format; f != "" && !slices.Contains(o.formats, f) && out == "" {
+				// -o FILE, the earlier meaning of -o: the file to write,
+				// in --format or the format its extension names.
+				out, o.format = f, format
+				if o.format == "" {
+					o.format = "csv"
+					if strings.EqualFold(filepath.Ext(f), ".json") {
+						o.format = "json"
+					}
+				}
 			}
 			cfg, st, err := openInspectStore(cmd.Context(), g)
 			if err != nil {
@@ -52,12 +70,42 @@ after changing filters or rules and before running the export.`,
 				defer f.Close()
 				w = f
 			}
-			return engine.WritePreview(w, rows, format)
+			f, err := o.resolve(w)
+			if err != nil {
+				return err
+			}
+			if len(rows) == 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "nothing pending for %s: the next export would write nothing\n", args[0])
+			}
+			switch f {
+			case "csv", "json":
+				return engine.WritePreview(w, rows, f)
+			}
+			if rows == nil {
+				rows = []engine.PreviewRow{}
+			}
+			return write(w, f, rows, func(w io.Writer) error { return writePreviewTable(w, rows) })
 		},
 	}
-	cmd.Flags().StringVar(&format, "format", "csv", "csv or json")
-	cmd.Flags().StringVarP(&out, "output", "o", "", "write to this file instead of standard output")
+	o = addOutputFlag(cmd, []string{"csv", "table", "json", "yaml"}, "")
+	cmd.Flags().StringVar(&format, "format", "", "the same as -o (its earlier name)")
+	_ = cmd.Flags().MarkHidden("format")
+	cmd.Flags().StringVar(&out, "file", "", "write to this file (created 0600) instead of standard output")
 	return cmd
+}
+
+// writePreviewTable prints the pending exports one row per attribute change.
+func writePreviewTable(w io.Writer, rows []engine.PreviewRow) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "OBJECT\tTYPE\tOPERATION\tATTRIBUTE\tCHANGE\tOLD VALUE\tNEW VALUE\tSTATE")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", cell(r.Object), r.ObjectType, r.Operation, dash(r.Attribute), dash(r.Change),
+			dash(cell(r.OldValue)), dash(cell(r.NewValue)), r.State)
+		if r.Error != "" {
+			fmt.Fprintf(tw, "\t\t\t\terror:\t%s\t\t\n", cell(masker.Mask(r.Error)))
+		}
+	}
+	return tw.Flush()
 }
 
 func printJSON(w io.Writer, v any) error {
@@ -68,12 +116,22 @@ func printJSON(w io.Writer, v any) error {
 
 func newMVCmd(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{Use: "mv", Short: "Inspect the metaverse"}
+	var getOut *output
 	get := &cobra.Command{
-		Use:     "get ID",
-		Short:   "Show one metaverse object with its attributes, lineage and connected objects",
-		Example: "  idsync mv get 3f2c…",
-		Args:    cobra.ExactArgs(1),
+		Use:   "get ID",
+		Short: "Show one metaverse object: its attributes with their lineage, and its connected objects",
+		Long: `Show one metaverse object as Azure AD Connect's metaverse object properties do:
+one row per attribute — name, type, value(s), and its lineage: the connector
+and the inbound sync rule that contributed it, with the rule's precedence —
+then the connector-space objects joined to it. Find an ID with
+idsync mv search.`,
+		Example: "  idsync mv get 3f2c…\n  idsync mv get 3f2c… -o json",
+		Args:    exactArgs(1, "ID", "a metaverse object ID (find one with `idsync mv search ATTRIBUTE=VALUE`)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			f, err := getOut.resolve(cmd.OutOrStdout())
+			if err != nil {
+				return err
+			}
 			_, st, err := openInspectStore(cmd.Context(), g)
 			if err != nil {
 				return err
@@ -87,24 +145,14 @@ func newMVCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			type link struct {
-				Connector string `json:"connector"`
-				Anchor    string `json:"anchor"`
-				DN        string `json:"dn,omitempty"`
-				Rule      string `json:"linkRule,omitempty"`
-			}
-			var links []link
-			for _, c := range cs {
-				links = append(links, link{c.Connector, c.Object.Anchor, c.Object.DN, c.LinkRule})
-			}
-			return printJSON(cmd.OutOrStdout(), struct {
-				*store.MVObject
-				Connectors []link `json:"connectors"`
-			}{m, links})
+			v := view.FromMV(m, cs)
+			return write(cmd.OutOrStdout(), f, v, func(w io.Writer) error { return writeMVTable(w, v) })
 		},
 	}
+	getOut = addOutputFlag(get, []string{"table", "json", "yaml"}, "json")
 	var typ string
 	var limit int
+	var searchOut *output
 	search := &cobra.Command{
 		Use:   "search [ATTRIBUTE=VALUE …]",
 		Short: "Find metaverse objects by attribute values (case-insensitive; * matches any text)",
@@ -119,6 +167,10 @@ func newMVCmd(g *globalFlags) *cobra.Command {
 				}
 				conds[k] = strings.ToLower(v)
 			}
+			f, err := searchOut.resolve(cmd.OutOrStdout())
+			if err != nil {
+				return err
+			}
 			_, st, err := openInspectStore(cmd.Context(), g)
 			if err != nil {
 				return err
@@ -126,6 +178,7 @@ func newMVCmd(g *globalFlags) *cobra.Command {
 			defer st.Close()
 			n := 0
 			w := cmd.OutOrStdout()
+			found := []mvFound{}
 			err = st.ScanMV(cmd.Context(), func(m *store.MVObject) error {
 				if typ != "" && m.Type != typ {
 					return nil
@@ -139,15 +192,26 @@ func newMVCmd(g *globalFlags) *cobra.Command {
 				if limit > 0 && n > limit {
 					return errStop
 				}
-				fmt.Fprintf(w, "%s  %-8s %s\n", m.ID, m.Type, summary(m))
+				if f == "table" {
+					fmt.Fprintf(w, "%s  %-8s %s\n", m.ID, m.Type, summary(m))
+				} else {
+					found = append(found, mvFound{ID: m.ID, Type: m.Type, DisplayName: summary(m)})
+				}
 				return nil
 			})
 			if err != nil && !errors.Is(err, errStop) {
 				return err
 			}
-			return nil
+			if n == 0 {
+				fmt.Fprintln(cmd.ErrOrStderr(), "no metaverse object matches")
+			}
+			if f == "table" {
+				return nil
+			}
+			return write(w, f, found, nil)
 		},
 	}
+	searchOut = addOutputFlag(search, []string{"table", "json", "yaml"}, "")
 	search.Flags().StringVar(&typ, "type", "", "only objects of this MV object type")
 	search.Flags().IntVar(&limit, "limit", 100, "show at most this many (0 = all)")
 	cmd.AddCommand(get, search)
@@ -155,6 +219,13 @@ func newMVCmd(g *globalFlags) *cobra.Command {
 }
 
 var errStop = errors.New("stop")
+
+// mvFound is one result of mv search in JSON and YAML.
+type mvFound struct {
+	ID          string `json:"id"`
+	Type        string `json:"type"`
+	DisplayName string `json:"displayName"`
+}
 
 func anyMatch(vals []string, pattern string) bool {
 	for _, v := range vals {
@@ -196,12 +267,24 @@ func summary(m *store.MVObject) string {
 
 func newCSCmd(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{Use: "cs", Short: "Inspect connector spaces"}
+	var getOut *output
 	get := &cobra.Command{
-		Use:     "get CONNECTOR ANCHOR",
-		Short:   "Show one connector space object, its link and its pending export",
-		Example: "  idsync cs get contoso 8c5e0b1a-…",
-		Args:    cobra.ExactArgs(2),
+		Use:   "get CONNECTOR ANCHOR",
+		Short: "Show one connector space object: its values, its link and its pending export",
+		Long: `Show one connector-space object: the values last imported (or exported and
+not yet confirmed by an import), its state (joined, provisioned,
+placeholder, disconnector, deleted), the metaverse object it is joined to
+and the rule that joined it, and its pending export with its changes and
+the target's last error. The anchors of a metaverse object's connected
+objects are listed by idsync mv get.`,
+		Example:           "  idsync cs get contoso 8c5e0b1a-…\n  idsync cs get cloud 8c5e0b1a-… -o yaml",
+		Args:              connectorArgs(g, 2, "cs get", allConnectors),
+		ValidArgsFunction: completeConnectors(g, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			f, err := getOut.resolve(cmd.OutOrStdout())
+			if err != nil {
+				return err
+			}
 			_, st, err := openInspectStore(cmd.Context(), g)
 			if err != nil {
 				return err
@@ -209,11 +292,16 @@ func newCSCmd(g *globalFlags) *cobra.Command {
 			defer st.Close()
 			c, err := st.GetCSByAnchor(cmd.Context(), args[0], args[1])
 			if err != nil {
+				if errors.Is(err, store.ErrNotFound) {
+					return fmt.Errorf("connector space object %s in %s: %w (give the object's anchor, as idsync mv get lists it)", args[1], args[0], err)
+				}
 				return fmt.Errorf("connector space object %s in %s: %w", args[1], args[0], err)
 			}
-			return printJSON(cmd.OutOrStdout(), c)
+			v := view.FromCS(c)
+			return write(cmd.OutOrStdout(), f, v, func(w io.Writer) error { return writeCSTable(w, v) })
 		},
 	}
+	getOut = addOutputFlag(get, []string{"table", "json", "yaml"}, "json")
 	cmd.AddCommand(get)
 	return cmd
 }
@@ -221,6 +309,7 @@ func newCSCmd(g *globalFlags) *cobra.Command {
 func newRunsCmd(g *globalFlags) *cobra.Command {
 	var f store.RunFilter
 	var format string
+	var o *output
 	cmd := &cobra.Command{
 		Use:   "runs [RUN-ID]",
 		Short: "Show the run history, or one run with its per-object errors",
@@ -228,8 +317,18 @@ func newRunsCmd(g *globalFlags) *cobra.Command {
   idsync runs 42`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if format != "text" && format != "json" {
-				return usageError{errors.New("--format must be text or json")}
+			switch {
+			case cmd.Flags().Changed("output"):
+			case format == "text":
+				o.format = "table"
+			case format == "json":
+				o.format = "json"
+			case format != "":
+				return usageError{errors.New("--format must be text or json (or use -o table|json|yaml)")}
+			}
+			out, err := o.resolve(cmd.OutOrStdout())
+			if err != nil {
+				return err
 			}
 			_, st, err := openStore(cmd.Context(), g)
 			if err != nil {
@@ -257,11 +356,11 @@ func newRunsCmd(g *globalFlags) *cobra.Command {
 					if errs == nil {
 						errs = []store.RunError{}
 					}
-					if format == "json" {
-						return printJSON(w, struct {
+					if out != "table" {
+						return write(w, out, struct {
 							*store.Run
 							Errors []store.RunError `json:"errors"`
-						}{r, errs})
+						}{r, errs}, nil)
 					}
 					printRun(w, r)
 					for _, e := range errs {
@@ -275,8 +374,11 @@ func newRunsCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if format == "json" {
-				return printJSON(w, runs)
+			if out != "table" {
+				if runs == nil {
+					runs = []*store.Run{}
+				}
+				return write(w, out, runs, nil)
 			}
 			for _, r := range runs {
 				printRun(w, r)
@@ -296,7 +398,8 @@ func newRunsCmd(g *globalFlags) *cobra.Command {
 	cmd.Flags().BoolVar(&f.OnlyErrors, "errors", false, "only runs with errors, with their per-object errors")
 	cmd.Flags().StringVar(&f.Connector, "connector", "", "only runs of this connector")
 	cmd.Flags().IntVar(&f.Limit, "limit", 50, "show at most this many runs (0 = all)")
-	cmd.Flags().StringVar(&format, "format", "text", "text or json")
+	o = addOutputFlag(cmd, []string{"table", "json", "yaml"}, "")
+	cmd.Flags().StringVar(&format, "format", "", "text or json: the same as -o table or -o json (its earlier name)")
 	cmd.AddCommand(newRunsPruneCmd(g))
 	return cmd
 }

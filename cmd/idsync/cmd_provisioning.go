@@ -249,7 +249,7 @@ func newProvLogCmd(f *provFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cfg, err := config.Load(f.g.config)
+			cfg, err := loadConfig(f.g)
 			if err != nil {
 				return err
 			}

@@ -31,7 +31,8 @@ func newRunCmd(g *globalFlags) *cobra.Command {
 		Example: `  idsync run contoso full-import
   idsync run cloud export --allow-deletes
   idsync run contoso full-import --allow-shrink`,
-		Args: cobra.ExactArgs(2),
+		Args:              runArgs(g),
+		ValidArgsFunction: completeRun(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := engine.ParseProfile(args[1])
 			if err != nil {
@@ -152,6 +153,21 @@ func printRun(w io.Writer, r *store.Run) {
 		dur = r.Finished.Sub(r.Started).Round(time.Millisecond).String()
 	}
 	c := r.Counts
+	if st := r.Sync; st != nil {
+		// A synchronization's statistics in Azure AD Connect's words: each
+		// processed object counted once, then what it staged per target.
+		fmt.Fprintf(w, "run %d  %-12s %-13s%s  %-21s processed %d: projections %d, joins %d, flow updates %d, no flow updates %d, disconnectors %d, deleted %d; metaverse deletes %d, errors %d  (%s)\n",
+			r.ID, r.Connector, r.Profile, part, r.Status, st.Processed(), st.Projections, st.Joins, st.FlowUpdates, st.NoFlowUpdates,
+			st.Disconnectors, st.DeletedConnectors, st.MVDeletes, c.Errors, dur)
+		for _, o := range st.Outbound {
+			fmt.Fprintf(w, "      outbound to %s: provisioning adds %d, export attribute flow %d, renames %d, deprovisioning %d\n",
+				o.Connector, o.ProvisioningAdds, o.ExportAttributeFlow, o.Renames, o.Deprovisioning)
+		}
+		if r.Status != store.RunSuccess && r.Status != store.RunWithError && r.Message != "" {
+			fmt.Fprintf(w, "      %s\n", masker.Mask(r.Message))
+		}
+		return
+	}
 	fmt.Fprintf(w, "run %d  %-12s %-13s%s  %-21s adds %d, updates %d, renames %d, deletes %d, unchanged %d, errors %d  (%s)\n",
 		r.ID, r.Connector, r.Profile, part, r.Status, c.Adds, c.Updates, c.Renames, c.Deletes, c.NoChange, c.Errors, dur)
 	if r.Message != "" {

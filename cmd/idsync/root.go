@@ -61,7 +61,7 @@ func markUsageErrors(c *cobra.Command) {
 	if args := c.Args; args != nil {
 		c.Args = func(cmd *cobra.Command, a []string) error {
 			if err := args(cmd, a); err != nil {
-				return usageError{fmt.Errorf("%w (see idsync %s --help)", err, cmd.Name())}
+				return usageError{fmt.Errorf("%w (see %s --help)", err, cmd.CommandPath())}
 			}
 			return nil
 		}
