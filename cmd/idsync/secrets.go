@@ -196,7 +196,7 @@ with idsync stopped, "sqlite3 idsync.db VACUUM" rewrites the file.`,
 // openSealed opens the store wrapped by the sealing layer; strict makes a
 // missing or unreadable key an error.
 func openSealed(ctx context.Context, g *globalFlags, strict bool) (*config.Config, *sealed.Store, error) {
-	cfg, err := config.Load(g.config)
+	cfg, err := loadConfig(g)
 	if err != nil {
 		return nil, nil, err
 	}
