@@ -93,6 +93,9 @@ type Engine struct {
 	// active/passive pair): it imports and synchronizes, its pending exports
 	// can be previewed, but it never exports.
 	Staging bool
+	// Loading says how synchronizations read the store (LoadAuto: targeted
+	// for a delta synchronization of few objects, see Loading).
+	Loading Loading
 
 	mu sync.Mutex // one run at a time in this process (see Lock for processes)
 }

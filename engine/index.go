@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/idsync/idsync/store"
@@ -58,6 +60,37 @@ func idxKey(space, objType, attr string, exact bool) string {
 
 // mvLookup returns the MV objects of mvType whose attr has value.
 func (s *state) mvLookup(mvType, attr string, exact bool, value string) []string {
+	if !s.whole {
+		return s.mvLookupTargeted(mvType, attr, exact, value)
+	}
+	return s.mvIndexed(mvType, attr, exact, value)
+}
+
+// mvLookupTargeted finds them through the store's keys and the objects the
+// state holds (which may have changed since they were stored), and checks
+// each: the keys are case-insensitive and may be stale.
+func (s *state) mvLookupTargeted(mvType, attr string, exact bool, value string) []string {
+	ids, err := s.st.MVByKey(s.ctx, mvType, store.ValueKey(attr, value))
+	if err != nil {
+		s.fail(fmt.Errorf("look up metaverse objects by %s: %w", attr, err))
+		return nil
+	}
+	for _, id := range ids {
+		s.getMV(id)
+	}
+	want := norm(value, exact)
+	var out []string
+	for _, id := range s.mvIndexed(mvType, attr, exact, value) {
+		m := s.mv[id]
+		if m == nil || s.delMV[id] || m.Type != mvType || !slices.ContainsFunc(m.Attrs[attr].Values, func(v string) bool { return norm(v, exact) == want }) {
+			continue
+		}
+		out = append(out, id)
+	}
+	return out
+}
+
+func (s *state) mvIndexed(mvType, attr string, exact bool, value string) []string {
 	key := idxKey(mvType, "", attr, exact)
 	ix, ok := s.mvIdx[key]
 	if !ok {
@@ -87,6 +120,24 @@ func (s *state) indexMV(m *store.MVObject) {
 
 // csLookup returns the disconnectors of connector and csType whose attr has value.
 func (s *state) csLookup(connector, csType, attr string, exact bool, value string) []string {
+	if s.whole {
+		return s.csIndexed(connector, csType, attr, exact, value)
+	}
+	s.csByKey(connector, store.ValueKey(attr, value))
+	want := norm(value, exact)
+	var out []string
+	for _, id := range s.csIndexed(connector, csType, attr, exact, value) {
+		c := s.cs[id]
+		if c == nil || c.MVID != "" || c.Object.Type != csType || s.delCS[id] || c.Deleted ||
+			!slices.ContainsFunc(c.Object.Attrs[attr].Values, func(v string) bool { return norm(v, exact) == want }) {
+			continue
+		}
+		out = append(out, id)
+	}
+	return out
+}
+
+func (s *state) csIndexed(connector, csType, attr string, exact bool, value string) []string {
 	key := idxKey(connector, csType, attr, exact)
 	ix, ok := s.csIdx[key]
 	if !ok {

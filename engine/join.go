@@ -63,7 +63,7 @@ func condsMatch(conds []rules.JoinCondition, src, dst func(string) []string) boo
 // connector synchronized before the object it joins to existed gets its
 // disconnectors joined as soon as that object appears.
 func (sy *syncer) reverseJoinCandidates(id string) []*store.CSObject {
-	m := sy.s.mv[id]
+	m := sy.s.getMV(id)
 	if m == nil || sy.s.delMV[id] {
 		return nil
 	}
@@ -172,7 +172,7 @@ func (sy *syncer) yieldsTo(a, b string) []rejoin {
 // id can yield to or that can yield to it.
 func (sy *syncer) sharingJoinValue(id string) []string {
 	s := sy.s
-	m := s.mv[id]
+	m := s.getMV(id)
 	var out []string
 	for _, jc := range sy.rv.joinTargets[m.Type] {
 		for _, v := range m.Attrs[jc.Target].Values {
@@ -191,7 +191,7 @@ func (sy *syncer) sharingJoinValue(id string) []string {
 // or id into the object it yields to (see rejoin).
 func (sy *syncer) mergeProvisional(id string) {
 	s := sy.s
-	if s.mv[id] == nil || s.delMV[id] {
+	if s.getMV(id) == nil || s.delMV[id] {
 		return
 	}
 	for _, o := range sy.sharingJoinValue(id) {

@@ -24,7 +24,7 @@ type mvResult struct {
 func (sy *syncer) computeMV(id string) mvResult {
 	s := sy.s
 	res := mvResult{id: id}
-	m := s.mv[id]
+	m := s.getMV(id)
 	var cbuf [32]contribution // on the stack unless an object has more
 	contribs := cbuf[:0]
 	for _, c := range s.linked(id) {
@@ -93,11 +93,11 @@ func (sy *syncer) recomputeMVs(ids []string) []string {
 	s := sy.s
 	live := ids[:0:0]
 	for _, id := range ids {
-		if m := s.mv[id]; m != nil && !s.delMV[id] {
+		if m := s.getMV(id); m != nil && !s.delMV[id] {
 			live = append(live, id)
 		}
 	}
-	results := parallel(len(live), func(i int) mvResult { return sy.computeMV(live[i]) })
+	results := parallel(!s.whole, len(live), func(i int) mvResult { return sy.computeMV(live[i]) })
 	var changed []string
 	for _, res := range results {
 		if sy.applyMV(res) {
@@ -148,7 +148,7 @@ func (sy *syncer) applyMV(res mvResult) bool {
 	// tests membership (ISMEMBEROF, group-based filtering) from now on.
 	if oldM, newM := m.Attrs["member"], res.attrs["member"]; !oldM.Equal(newM) {
 		for _, mid := range symmetricDiff(oldM.Values, newM.Values) {
-			if _, ok := s.mv[mid]; ok {
+			if s.getMV(mid) != nil {
 				s.recompute[mid] = true
 			}
 		}

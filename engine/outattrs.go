@@ -50,7 +50,7 @@ func (sy *syncer) computeOut(id, tc string) outResult {
 	res := outResult{id: id, target: tc, skip: true}
 	rs := sy.outRules[id+"\x00"+tc]
 	t := s.linkedIn(id, tc)
-	m := s.mv[id]
+	m := s.getMV(id)
 	if t == nil || m == nil || len(rs) == 0 || s.delMV[id] {
 		return res
 	}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 
 	"github.com/idsync/idsync/connector"
 	"github.com/idsync/idsync/model"
@@ -53,7 +52,7 @@ func (sy *syncer) outbound() {
 			jobs = append(jobs, job{id, t})
 		}
 	}
-	results := parallel(len(jobs), func(i int) outResult { return sy.computeOut(jobs[i].id, jobs[i].target) })
+	results := parallel(!sy.s.whole, len(jobs), func(i int) outResult { return sy.computeOut(jobs[i].id, jobs[i].target) })
 	sy.checkUnique(results)
 	for _, r := range results {
 		sy.applyOut(r)
@@ -74,6 +73,9 @@ func (sy *syncer) mvReferrers(ids []string) []string {
 	for _, id := range ids {
 		want[id] = true
 	}
+	if !sy.s.whole {
+		sy.loadMVReferrers(ids)
+	}
 	var out []string
 	for id, m := range sy.s.mv {
 		if sy.s.delMV[id] {
@@ -90,6 +92,22 @@ func (sy *syncer) mvReferrers(ids []string) []string {
 	return out
 }
 
+// loadMVReferrers reads, into a targeted state, every MV object that can
+// reference one of ids: an MV reference is a CS reference resolved, so its
+// object is joined to a CS object that references one joined to ids.
+func (sy *syncer) loadMVReferrers(ids []string) {
+	s := sy.s
+	for _, id := range ids {
+		for _, c := range s.linked(id) {
+			for _, rid := range s.referrers(c) {
+				if r := s.getCS(rid); r != nil && r.MVID != "" {
+					s.getMV(r.MVID)
+				}
+			}
+		}
+	}
+}
+
 func (sy *syncer) tally(target string) *exportTally {
 	x := sy.exports[target]
 	if x == nil {
@@ -104,7 +122,7 @@ func (sy *syncer) tally(target string) *exportTally {
 func (sy *syncer) outLink(id, tc string) {
 	s := sy.s
 	t := s.linkedIn(id, tc)
-	m := s.mv[id]
+	m := s.getMV(id)
 	if m == nil || s.delMV[id] {
 		if t != nil && sy.rv.isOutbound(t.LinkRule) {
 			sy.deprovision(t, sy.rv.byName[t.LinkRule], true)
@@ -192,9 +210,9 @@ func (sy *syncer) outLink(id, tc string) {
 				sy.rr.objectError("metaverse:"+id, "", fmt.Errorf("provision to %s with rule %q: %w", tc, r.Name, err))
 				return
 			}
-			if other, taken := s.dn[tc][strings.ToLower(dn)]; taken {
+			if other := s.byDN(tc, dn); other != nil {
 				sy.failed[id] = true
-				sy.rr.objectError("metaverse:"+id, "", fmt.Errorf("provision to %s with rule %q: DN %q is already used by %s; make the DN template unique", tc, r.Name, dn, objName(s.cs[other])))
+				sy.rr.objectError("metaverse:"+id, "", fmt.Errorf("provision to %s with rule %q: DN %q is already used by %s; make the DN template unique", tc, r.Name, dn, objName(other)))
 				return
 			}
 		}

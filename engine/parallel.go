@@ -7,11 +7,12 @@ import (
 )
 
 // parallel computes fn(i) for i in [0, n) on every CPU and returns the
-// results in order. fn must only read shared state.
-func parallel[T any](n int, fn func(i int) T) []T {
+// results in order. fn must only read shared state. seq runs them one
+// after the other (a targeted state reads the store as it goes).
+func parallel[T any](seq bool, n int, fn func(i int) T) []T {
 	out := make([]T, n)
 	workers := runtime.GOMAXPROCS(0)
-	if n < 256 || workers == 1 {
+	if seq || n < 256 || workers == 1 {
 		for i := range out {
 			out[i] = fn(i)
 		}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -10,11 +11,41 @@ import (
 	"github.com/idsync/idsync/store"
 )
 
-// state is the in-memory working set of a synchronization: every connector
-// space object and every metaverse object, with the indexes joins and
-// reference resolution need. A synchronization loads it, computes, and writes
-// back only what changed, in one atomic batch.
+// state is the in-memory working set of a synchronization, with the indexes
+// joins and reference resolution need. A synchronization loads it, computes,
+// and writes back only what changed, in one atomic batch.
+//
+// A whole state (loadState) holds every connector space object and every
+// metaverse object. A targeted state (newTargetedState) starts empty and
+// reads from the store only what the synchronization touches — the objects
+// it processes, the metaverse objects they link to and those objects' other
+// links, join candidates and referrers found through the store's keys — so
+// that a delta synchronization costs what it changes, not what the store
+// holds. Both give the same result; the computation is the same code, the
+// accessors (getCS, getMV, linked, resolve, the lookups of index.go) load
+// what is missing. A targeted state is not safe for concurrent use: its
+// computations run sequentially.
 type state struct {
+	// whole: every object is loaded; a miss is an absent object.
+	whole bool
+	ctx   context.Context
+	st    store.Store
+	// err is the first store error of a targeted read; the
+	// synchronization fails with it before writing anything.
+	err error
+	// linksLoaded: MV objects whose links were all read (targeted).
+	linksLoaded map[string]bool
+	// noMV: MV IDs known to be absent from the store (targeted).
+	noMV map[string]bool
+	// exportsLoaded: connectors whose objects with a pending export were
+	// all read (targeted).
+	exportsLoaded map[string]bool
+	// created: CS objects the synchronization created (written whole);
+	// the others it changes are written as state only.
+	created map[string]bool
+	// reads counts the objects read from the store (targeted).
+	reads int64
+
 	cs     map[string]*store.CSObject // by CS ID
 	mv     map[string]*store.MVObject // by MV ID
 	links  map[string][]string        // MV ID → CS IDs
@@ -40,25 +71,36 @@ type state struct {
 	recompute map[string]bool
 }
 
-func loadState(ctx context.Context, st store.Store) (*state, error) {
-	s := &state{
-		cs:          map[string]*store.CSObject{},
-		mv:          map[string]*store.MVObject{},
-		links:       map[string][]string{},
-		byConn:      map[string][]string{},
-		anchor:      map[string]map[string]string{},
-		dn:          map[string]map[string]string{},
-		refs:        map[string]map[string][]string{},
-		mvIdx:       map[string]*attrIndex{},
-		mvIdxByType: map[string][]*attrIndex{},
-		csIdx:       map[string]*attrIndex{},
-		csIdxByConn: map[string][]*attrIndex{},
-		dirtyCS:     map[string]bool{},
-		changedMV:   map[string]bool{},
-		delCS:       map[string]bool{},
-		delMV:       map[string]bool{},
-		recompute:   map[string]bool{},
+func newState(ctx context.Context, st store.Store, whole bool) *state {
+	return &state{
+		whole:         whole,
+		ctx:           ctx,
+		st:            st,
+		linksLoaded:   map[string]bool{},
+		noMV:          map[string]bool{},
+		exportsLoaded: map[string]bool{},
+		created:       map[string]bool{},
+		cs:            map[string]*store.CSObject{},
+		mv:            map[string]*store.MVObject{},
+		links:         map[string][]string{},
+		byConn:        map[string][]string{},
+		anchor:        map[string]map[string]string{},
+		dn:            map[string]map[string]string{},
+		refs:          map[string]map[string][]string{},
+		mvIdx:         map[string]*attrIndex{},
+		mvIdxByType:   map[string][]*attrIndex{},
+		csIdx:         map[string]*attrIndex{},
+		csIdxByConn:   map[string][]*attrIndex{},
+		dirtyCS:       map[string]bool{},
+		changedMV:     map[string]bool{},
+		delCS:         map[string]bool{},
+		delMV:         map[string]bool{},
+		recompute:     map[string]bool{},
 	}
+}
+
+func loadState(ctx context.Context, st store.Store) (*state, error) {
+	s := newState(ctx, st, true)
 	if err := st.ScanMV(ctx, func(m *store.MVObject) error {
 		s.mv[m.ID] = m
 		return nil
@@ -112,21 +154,146 @@ func (s *state) indexCS(c *store.CSObject) {
 func (s *state) newCS(c *store.CSObject) {
 	s.addCS(c)
 	s.dirtyCS[c.ID] = true
+	s.created[c.ID] = true
 }
 
-// resolve finds the CS object a reference value of connector points at.
-func (s *state) resolve(connector, ref string) *store.CSObject {
-	if id, ok := s.dn[connector][strings.ToLower(ref)]; ok {
+// fail records the first store error of a targeted read.
+func (s *state) fail(err error) {
+	if s.err == nil {
+		s.err = err
+	}
+}
+
+// loaded adds a CS object read from the store, unless the state holds it
+// already (the state's copy is the current one), and returns the state's copy.
+func (s *state) loaded(c *store.CSObject) *store.CSObject {
+	if have := s.cs[c.ID]; have != nil {
+		return have
+	}
+	s.reads++
+	s.addCS(c)
+	if c.MVID == "" && !c.Deleted {
+		s.indexDisconnector(c)
+	}
+	return c
+}
+
+// getCS returns a CS object by ID (nil when absent).
+func (s *state) getCS(id string) *store.CSObject {
+	if c := s.cs[id]; c != nil || s.whole {
+		return c
+	}
+	c, err := s.st.GetCS(s.ctx, id)
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			s.fail(fmt.Errorf("read connector space object %s: %w", id, err))
+		}
+		return nil
+	}
+	return s.loaded(c)
+}
+
+// getMV returns an MV object by ID (nil when absent).
+func (s *state) getMV(id string) *store.MVObject {
+	if m := s.mv[id]; m != nil || s.whole || s.noMV[id] {
+		return m
+	}
+	m, err := s.st.GetMV(s.ctx, id)
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			s.fail(fmt.Errorf("read metaverse object %s: %w", id, err))
+		}
+		s.noMV[id] = true
+		return nil
+	}
+	s.reads++
+	s.mv[id] = m
+	s.indexMV(m)
+	return m
+}
+
+// ensureLinks reads every CS object joined to MV object mvid.
+func (s *state) ensureLinks(mvid string) {
+	if s.whole || s.linksLoaded[mvid] {
+		return
+	}
+	s.linksLoaded[mvid] = true
+	cs, err := s.st.CSForMV(s.ctx, mvid)
+	if err != nil {
+		s.fail(fmt.Errorf("read the objects joined to metaverse object %s: %w", mvid, err))
+		return
+	}
+	for _, c := range cs {
+		s.loaded(c)
+	}
+}
+
+// csByKey reads the CS objects of connector that have key and returns the
+// state's copies.
+func (s *state) csByKey(connector, key string) []*store.CSObject {
+	ids, err := s.st.CSByKey(s.ctx, connector, key)
+	if err != nil {
+		s.fail(fmt.Errorf("look up %s objects by key: %w", connector, err))
+		return nil
+	}
+	out := make([]*store.CSObject, 0, len(ids))
+	for _, id := range ids {
+		if c := s.getCS(id); c != nil {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// byDN returns the live CS object of connector with the DN (nil when none).
+func (s *state) byDN(connector, dn string) *store.CSObject {
+	if id, ok := s.dn[connector][strings.ToLower(dn)]; ok {
 		return s.cs[id]
 	}
-	if id, ok := s.anchor[connector][ref]; ok {
-		return s.cs[id]
+	if s.whole {
+		return nil
+	}
+	for _, c := range s.csByKey(connector, store.DNKey(dn)) {
+		if !s.delCS[c.ID] && strings.EqualFold(c.Object.DN, dn) {
+			return c
+		}
 	}
 	return nil
 }
 
+// resolve finds the CS object a reference value of connector points at.
+func (s *state) resolve(connector, ref string) *store.CSObject {
+	if c := s.byDN(connector, ref); c != nil {
+		return c
+	}
+	if id, ok := s.anchor[connector][ref]; ok {
+		return s.cs[id]
+	}
+	if s.whole {
+		return nil
+	}
+	c, err := s.st.GetCSByAnchor(s.ctx, connector, ref)
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			s.fail(fmt.Errorf("read %s object %q: %w", connector, ref, err))
+		}
+		return nil
+	}
+	if c = s.loaded(c); s.delCS[c.ID] || c.Object.Anchor != ref {
+		return nil
+	}
+	return c
+}
+
 // referrers returns the CS objects whose reference attributes point at c.
 func (s *state) referrers(c *store.CSObject) []string {
+	if !s.whole {
+		// Read them, so that the maps below hold them all.
+		s.csByKey(c.Connector, store.RefKey(c.Object.Anchor))
+		if c.Object.DN != "" {
+			s.csByKey(c.Connector, store.RefKey(c.Object.DN))
+		}
+	}
 	m := s.refs[c.Connector]
 	if m == nil {
 		return nil
@@ -175,6 +342,7 @@ func (s *state) unlink(c *store.CSObject) {
 // linked returns the CS objects joined to an MV object, sorted by connector
 // then anchor so that every computation over them is deterministic.
 func (s *state) linked(mvid string) []*store.CSObject {
+	s.ensureLinks(mvid)
 	ids := s.links[mvid]
 	out := make([]*store.CSObject, 0, len(ids))
 	for _, id := range ids {
@@ -195,6 +363,7 @@ func (s *state) linked(mvid string) []*store.CSObject {
 
 // linkedIn returns the CS object of connector joined to mvid, or nil.
 func (s *state) linkedIn(mvid, connector string) *store.CSObject {
+	s.ensureLinks(mvid)
 	for _, id := range s.links[mvid] {
 		if c := s.cs[id]; c != nil && c.Connector == connector && !s.delCS[id] {
 			return c
@@ -237,7 +406,13 @@ func (s *state) batch() *store.Batch {
 	}
 	sort.Strings(ids)
 	for _, id := range ids {
-		b.PutCS = append(b.PutCS, s.cs[id])
+		if s.created[id] {
+			b.PutCS = append(b.PutCS, s.cs[id])
+		} else {
+			// A synchronization changes an existing object's link,
+			// flags and pending export, never its values.
+			b.PutCSState = append(b.PutCSState, s.cs[id])
+		}
 	}
 	for id := range s.delCS {
 		b.DeleteCS = append(b.DeleteCS, id)

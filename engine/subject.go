@@ -64,7 +64,7 @@ func (x mvSubject) MemberOf(group string) bool {
 	seen := map[string]bool{group: true}
 	queue := []string{group}
 	for len(queue) > 0 {
-		g := x.s.mv[queue[0]]
+		g := x.s.getMV(queue[0])
 		queue = queue[1:]
 		if g == nil {
 			continue

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"os"
 	"runtime"
 	"slices"
 	"sort"
@@ -62,20 +63,18 @@ func (e *Engine) syncRun(ctx context.Context, c *Connector, full bool) (*store.R
 
 func (e *Engine) synchronize(ctx context.Context, rr *runRec, c *Connector, full bool) error {
 	t0 := time.Now()
-	s, err := loadState(ctx, e.Store)
+	rv := newRuleView(e.Rules)
+	if err := e.declareIndexes(ctx, rv); err != nil {
+		return err
+	}
+	s, queue, err := e.loadFor(ctx, c, full)
 	if err != nil {
 		return err
 	}
 	tLoad := time.Since(t0)
-	sy := &syncer{e: e, rr: rr, s: s, rv: newRuleView(e.Rules), now: time.Now().UTC(),
+	sy := &syncer{e: e, rr: rr, s: s, rv: rv, now: time.Now().UTC(),
 		outTouched: map[string]bool{}, outRules: map[string][]*rules.Rule{}, failed: map[string]bool{}, retry: map[string]*store.CSObject{}, created: map[string]bool{},
 		exports: map[string]*exportTally{}, processed: map[string]*store.CSObject{}, joined: map[string]bool{}}
-	var queue []*store.CSObject
-	for _, id := range s.byConn[c.Name] {
-		if o := s.cs[id]; full || o.SyncPending {
-			queue = append(queue, o)
-		}
-	}
 	if full && len(sy.rv.outbound[c.Name]) > 0 {
 		// A full synchronization of a target re-evaluates every MV object
 		// against its outbound rules (a rule change takes effect).
@@ -125,6 +124,9 @@ func (e *Engine) synchronize(ctx context.Context, rr *runRec, c *Connector, full
 	}
 	sy.outbound()
 	sy.keepFailedPending()
+	if s.err != nil {
+		return fmt.Errorf("read the store: %w", s.err)
+	}
 	rr.progress(ctx, done, total)
 	tCompute := time.Since(t0) - tLoad
 	rr.r.Sync = sy.stats()
@@ -136,9 +138,141 @@ func (e *Engine) synchronize(ctx context.Context, rr *runRec, c *Connector, full
 	if e.log().Enabled(ctx, slog.LevelDebug) {
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
-		e.log().Debug("synchronization phases", "connector", c.Name, "load", tLoad, "compute", tCompute,
-			"write", time.Since(t0)-tLoad-tCompute, "csWritten", len(b.PutCS), "mvWritten", len(b.PutMV),
-			"heapInuseMiB", ms.HeapInuse>>20, "objects", len(s.cs)+len(s.mv))
+		e.log().Debug("synchronization phases", "connector", c.Name, "whole", s.whole, "load", tLoad, "compute", tCompute,
+			"write", time.Since(t0)-tLoad-tCompute, "csWritten", len(b.PutCS)+len(b.PutCSState), "mvWritten", len(b.PutMV),
+			"heapInuseMiB", ms.HeapInuse>>20, "objects", len(s.cs)+len(s.mv), "readTargeted", s.reads)
+	}
+	return nil
+}
+
+// Loading says how a synchronization reads the store.
+type Loading int
+
+// Loadings. LoadAuto reads a delta synchronization's objects targeted when
+// they are few (at most targetedAlways, or less than one in
+// targetedRatio of the store's objects), and the whole store otherwise:
+// reading everything in one scan is cheaper per object than looking up
+// most of it one object at a time.
+const (
+	LoadAuto Loading = iota
+	LoadTargeted
+	LoadWhole
+)
+
+// loadingFromEnv reads IDSYNC_SYNC_LOADING (targeted, whole or auto), which
+// forces every synchronization of engines left at LoadAuto to one way of
+// reading the store: the test suite runs with each to prove they agree,
+// and an operator can rule the choice out when investigating.
+func loadingFromEnv() Loading {
+	switch os.Getenv("IDSYNC_SYNC_LOADING") {
+	case "targeted":
+		return LoadTargeted
+	case "whole":
+		return LoadWhole
+	}
+	return LoadAuto
+}
+
+const (
+	targetedAlways = 1000
+	targetedRatio  = 32
+)
+
+// loadFor reads the state a synchronization of c needs and returns it with
+// the objects to process.
+func (e *Engine) loadFor(ctx context.Context, c *Connector, full bool) (*state, []*store.CSObject, error) {
+	mode := e.Loading
+	if mode == LoadAuto {
+		mode = loadingFromEnv()
+	}
+	if mode == LoadAuto && full {
+		mode = LoadWhole
+	}
+	if mode != LoadWhole {
+		var pending []*store.CSObject
+		scan := e.Store.ScanCSSyncPending
+		if full {
+			scan = e.Store.ScanCS
+		}
+		if err := scan(ctx, c.Name, func(o *store.CSObject) error {
+			pending = append(pending, o)
+			return nil
+		}); err != nil {
+			return nil, nil, fmt.Errorf("read the objects to synchronize: %w", err)
+		}
+		if mode == LoadAuto && len(pending) > targetedAlways {
+			ncs, err := e.Store.CountCS(ctx, "")
+			if err != nil {
+				return nil, nil, fmt.Errorf("count connector space objects: %w", err)
+			}
+			nmv, err := e.Store.CountMV(ctx)
+			if err != nil {
+				return nil, nil, fmt.Errorf("count metaverse objects: %w", err)
+			}
+			if int64(len(pending))*targetedRatio >= ncs+nmv {
+				mode = LoadWhole
+			}
+		}
+		if mode != LoadWhole {
+			s := newState(ctx, e.Store, false)
+			for i, o := range pending {
+				pending[i] = s.loaded(o)
+			}
+			if full && len(newRuleView(e.Rules).outbound[c.Name]) > 0 {
+				// Every MV object is re-evaluated: read them all.
+				if err := e.Store.ScanMV(ctx, func(m *store.MVObject) error {
+					if s.mv[m.ID] == nil {
+						s.mv[m.ID] = m
+						s.indexMV(m)
+					}
+					return nil
+				}); err != nil {
+					return nil, nil, fmt.Errorf("load metaverse: %w", err)
+				}
+			}
+			return s, pending, nil
+		}
+	}
+	s, err := loadState(ctx, e.Store)
+	if err != nil {
+		return nil, nil, err
+	}
+	var queue []*store.CSObject
+	for _, id := range s.byConn[c.Name] {
+		if o := s.cs[id]; full || o.SyncPending {
+			queue = append(queue, o)
+		}
+	}
+	return s, queue, nil
+}
+
+// declareIndexes tells the store which attributes the join rules and the
+// unique attributes look objects up by, so that it keeps keys for them.
+func (e *Engine) declareIndexes(ctx context.Context, rv *ruleView) error {
+	csAttrs, mvAttrs := map[string]bool{}, map[string]bool{}
+	for _, r := range rv.byName {
+		for _, g := range r.Join {
+			if len(g.Conditions) == 0 {
+				continue
+			}
+			first := g.Conditions[0]
+			if r.Direction == rules.Outbound {
+				csAttrs[first.Target] = true
+			} else {
+				csAttrs[first.Source] = true
+				mvAttrs[first.Target] = true
+			}
+		}
+	}
+	for _, c := range e.Connectors {
+		if c != nil {
+			for _, a := range c.Unique {
+				csAttrs[a] = true
+			}
+		}
+	}
+	if err := e.Store.IndexAttributes(ctx, slices.Sorted(maps.Keys(csAttrs)), slices.Sorted(maps.Keys(mvAttrs))); err != nil {
+		return fmt.Errorf("declare the attributes joins look up: %w", err)
 	}
 	return nil
 }
@@ -280,6 +414,7 @@ func (sy *syncer) inbound(c *store.CSObject) {
 		}
 		m := &store.MVObject{ID: newID(), Type: r.MVObjectType, Attrs: model.Attrs{}, Modified: sy.now}
 		s.mv[m.ID] = m
+		s.linksLoaded[m.ID] = true
 		s.changedMV[m.ID] = true
 		s.link(c, m.ID, r.Name)
 		sy.markReferrers(c)
@@ -318,7 +453,7 @@ func (sy *syncer) keepFailedPending() {
 // recomputation (their reference values resolve differently now).
 func (sy *syncer) markReferrers(c *store.CSObject) {
 	for _, id := range sy.s.referrers(c) {
-		if r := sy.s.cs[id]; r != nil && r.MVID != "" && r.ID != c.ID {
+		if r := sy.s.getCS(id); r != nil && r.MVID != "" && r.ID != c.ID {
 			sy.s.recompute[r.MVID] = true
 		}
 	}

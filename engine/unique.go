@@ -41,6 +41,9 @@ func (sy *syncer) checkUniqueIn(tc string, attrs []string, results []outResult) 
 	if len(touched) == 0 {
 		return
 	}
+	if !s.whole {
+		sy.loadUniqueHolders(tc, attrs, results, touched)
+	}
 	owners := map[string][]uniqueHolder{} // attr \x00 lower(value) → holders
 	for _, id := range s.byConn[tc] {
 		t := s.cs[id]
@@ -96,6 +99,37 @@ func (sy *syncer) checkUniqueIn(tc string, attrs []string, results []outResult) 
 				continue
 			}
 			results[i].err = uniqueErr(sy.s, attr, k, results[i].t, results[i].pending, hs, h.mvid, tc, "")
+		}
+	}
+}
+
+// loadUniqueHolders reads, into a targeted state, every object of tc that
+// has (or is to get) a value of a unique attribute that a recomputed object
+// has or is to get: the only collisions this run can make. The store's keys
+// are of the values objects have; those an object is to get are in its
+// pending export, so every object of tc with one is read too (few, but for
+// a target that has not been exported to).
+func (sy *syncer) loadUniqueHolders(tc string, attrs []string, results []outResult, touched map[string]int) {
+	s := sy.s
+	if !s.exportsLoaded[tc] {
+		s.exportsLoaded[tc] = true
+		if err := s.st.ScanCSExports(s.ctx, tc, func(c *store.CSObject) error {
+			s.loaded(c)
+			return nil
+		}); err != nil {
+			s.fail(fmt.Errorf("read the pending exports of %s: %w", tc, err))
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(touched)) {
+		r := results[touched[id]]
+		for _, a := range attrs {
+			vals := r.t.Object.Attrs[a].Values
+			if r.pending != nil {
+				vals = append(slices.Clone(vals), futureValues(vals, r.pending.Changes, a)...)
+			}
+			for _, v := range vals {
+				sy.s.csByKey(tc, store.ValueKey(a, v))
+			}
 		}
 	}
 }

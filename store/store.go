@@ -9,6 +9,7 @@ package store
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/idsync/idsync/connector"
@@ -121,7 +122,15 @@ type Watermark struct {
 
 // Batch is a set of writes applied atomically by Store.Apply.
 type Batch struct {
-	PutCS      []*CSObject
+	PutCS []*CSObject
+	// PutCSState are CS objects already stored whose Object (anchor, DN,
+	// type, attributes) and Connector and Partition are exactly as stored:
+	// only their link (MVID, LinkRule), flags, pending export,
+	// Unconfirmed and Modified changed. The store writes them without
+	// maintaining its keys (the value, DN and reference indexes), which
+	// is what a synchronization writes for most objects. Putting an
+	// object that is not stored fails the batch with ErrNotFound.
+	PutCSState []*CSObject
 	DeleteCS   []string // CS object IDs
 	PutMV      []*MVObject
 	DeleteMV   []string // MV object IDs
@@ -130,7 +139,7 @@ type Batch struct {
 
 // Empty reports whether the batch has nothing to write.
 func (b *Batch) Empty() bool {
-	return len(b.PutCS) == 0 && len(b.DeleteCS) == 0 && len(b.PutMV) == 0 &&
+	return len(b.PutCS) == 0 && len(b.PutCSState) == 0 && len(b.DeleteCS) == 0 && len(b.PutMV) == 0 &&
 		len(b.DeleteMV) == 0 && len(b.Watermarks) == 0
 }
 
@@ -255,6 +264,29 @@ type Store interface {
 	// CountMV returns the number of MV objects.
 	CountMV(ctx context.Context) (int64, error)
 
+	// Targeted reads: what a synchronization uses instead of loading the
+	// whole store (see Keys).
+
+	// ScanCSSyncPending calls fn for every CS object of connector marked
+	// SyncPending, in ID order, through an index (it reads no other row).
+	ScanCSSyncPending(ctx context.Context, connector string, fn func(*CSObject) error) error
+	// ScanCSExports calls fn for every CS object of connector that has a
+	// pending export (any state), in ID order, through an index.
+	ScanCSExports(ctx context.Context, connector string, fn func(*CSObject) error) error
+	// CSByKey returns, sorted, the IDs of the CS objects of connector that
+	// have the key (DNKey, RefKey, ValueKey). A value key is found only for
+	// an attribute declared with IndexAttributes.
+	CSByKey(ctx context.Context, connector, key string) ([]string, error)
+	// MVByKey returns, sorted, the IDs of the MV objects of mvType that
+	// have the value key (ValueKey of an attribute declared with
+	// IndexAttributes).
+	MVByKey(ctx context.Context, mvType, key string) ([]string, error)
+	// IndexAttributes declares the attributes whose values the store keeps
+	// keys for: cs for CS objects, mv for MV objects. Keys of an attribute
+	// declared for the first time are built from the stored objects before
+	// it returns; attributes declared before stay indexed.
+	IndexAttributes(ctx context.Context, cs, mv []string) error
+
 	// Watermark returns the stored delta watermark ("" when none).
 	Watermark(ctx context.Context, connector, partition string) (string, error)
 
@@ -281,4 +313,78 @@ type Store interface {
 
 	// Close closes the store.
 	Close() error
+}
+
+// Keys are what a store indexes CS and MV objects by, so that a
+// synchronization finds the objects it needs without loading the others:
+// the DN of a CS object (DNKey), every value of its reference attributes
+// (RefKey), and every value of a declared attribute of a CS or MV object
+// (ValueKey). Keys compare case-insensitively and are cut at MaxKeyLen
+// bytes, so a lookup may return objects that do not have the exact value:
+// callers check the object itself.
+
+// MaxKeyLen is the longest key a store keeps; longer keys are cut.
+const MaxKeyLen = 512
+
+func cutKey(k string) string {
+	if len(k) > MaxKeyLen {
+		return k[:MaxKeyLen]
+	}
+	return k
+}
+
+// DNKey is the key of a CS object's DN.
+func DNKey(dn string) string { return cutKey("dn\x00" + strings.ToLower(dn)) }
+
+// RefKey is the key of a reference value (a DN or an anchor) of a CS object.
+func RefKey(ref string) string { return cutKey("ref\x00" + strings.ToLower(ref)) }
+
+// ValueKey is the key of a value of attribute attr.
+func ValueKey(attr, value string) string {
+	return cutKey("v\x00" + attr + "\x00" + strings.ToLower(value))
+}
+
+// CSKeys returns the keys of a CS object, without duplicates: its DN, its
+// reference values and the values of the attributes in attrs.
+func CSKeys(c *CSObject, attrs map[string]bool) []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(k string) {
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	if c.Object.DN != "" {
+		add(DNKey(c.Object.DN))
+	}
+	for name, v := range c.Object.Attrs {
+		if v.Type == model.Reference {
+			for _, r := range v.Values {
+				add(RefKey(r))
+			}
+		}
+		if attrs[name] {
+			for _, x := range v.Values {
+				add(ValueKey(name, x))
+			}
+		}
+	}
+	return out
+}
+
+// MVKeys returns the value keys of an MV object's attributes in attrs,
+// without duplicates.
+func MVKeys(m *MVObject, attrs map[string]bool) []string {
+	var out []string
+	seen := map[string]bool{}
+	for name := range attrs {
+		for _, x := range m.Attrs[name].Values {
+			if k := ValueKey(name, x); !seen[k] {
+				seen[k] = true
+				out = append(out, k)
+			}
+		}
+	}
+	return out
 }

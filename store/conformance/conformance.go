@@ -61,6 +61,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Runs", runTests},
 		{"Settings", settingTests},
 		{"Concurrency", concurrencyTests},
+		{"Targeted", targetedTests},
 		{"Sealed", sealedTests},
 	}
 	for _, g := range groups {

@@ -325,6 +325,19 @@ func (c *codec) sealBatch(b *store.Batch) (*store.Batch, error) {
 		}
 	}
 	copied = false
+	for i, o := range b.PutCSState {
+		so, err := c.sealCS(o)
+		if err != nil {
+			return nil, err
+		}
+		if so != o {
+			if !copied {
+				nb.PutCSState, copied = slices.Clone(b.PutCSState), true
+			}
+			nb.PutCSState[i] = so
+		}
+	}
+	copied = false
 	for i, o := range b.PutMV {
 		so, err := c.sealMV(o)
 		if err != nil {
@@ -365,6 +378,30 @@ func readCS(o *store.CSObject, err error) func(*codec) (*store.CSObject, error) 
 // ScanCS opens every object's sealed values before fn sees it.
 func (s *Store) ScanCS(ctx context.Context, conn string, fn func(*store.CSObject) error) error {
 	return scanCS(ctx, s.Store, &codec{o: s.o}, conn, fn)
+}
+
+// ScanCSSyncPending opens every object's sealed values before fn sees it.
+func (s *Store) ScanCSSyncPending(ctx context.Context, conn string, fn func(*store.CSObject) error) error {
+	return openEach(s.Store.ScanCSSyncPending, &codec{o: s.o})(ctx, conn, fn)
+}
+
+// ScanCSExports opens every object's sealed values before fn sees it.
+func (s *Store) ScanCSExports(ctx context.Context, conn string, fn func(*store.CSObject) error) error {
+	return openEach(s.Store.ScanCSExports, &codec{o: s.o})(ctx, conn, fn)
+}
+
+type csScan func(ctx context.Context, conn string, fn func(*store.CSObject) error) error
+
+// openEach returns scan opening every object's values before fn sees it.
+func openEach(scan csScan, c *codec) csScan {
+	return func(ctx context.Context, conn string, fn func(*store.CSObject) error) error {
+		return scan(ctx, conn, func(o *store.CSObject) error {
+			if err := c.openCS(o); err != nil {
+				return err
+			}
+			return fn(o)
+		})
+	}
 }
 
 func scanCS(ctx context.Context, st store.Store, c *codec, conn string, fn func(*store.CSObject) error) error {
@@ -489,6 +526,14 @@ func (m *masked) GetCSByAnchor(ctx context.Context, conn, anchor string) (*store
 
 func (m *masked) ScanCS(ctx context.Context, conn string, fn func(*store.CSObject) error) error {
 	return scanCS(ctx, m.Store, m.c, conn, fn)
+}
+
+func (m *masked) ScanCSSyncPending(ctx context.Context, conn string, fn func(*store.CSObject) error) error {
+	return openEach(m.Store.ScanCSSyncPending, m.c)(ctx, conn, fn)
+}
+
+func (m *masked) ScanCSExports(ctx context.Context, conn string, fn func(*store.CSObject) error) error {
+	return openEach(m.Store.ScanCSExports, m.c)(ctx, conn, fn)
 }
 
 func (m *masked) CSForMV(ctx context.Context, mvid string) ([]*store.CSObject, error) {
@@ -637,3 +682,6 @@ func (s *Store) Reseal(ctx context.Context, batchSize int) (int, error) {
 }
 
 func (s *Store) noKeyErr() error { return (&codec{o: s.o}).noKey() }
+
+// IndexAttributes fails: declaring attributes builds keys, a write.
+func (m *masked) IndexAttributes(context.Context, []string, []string) error { return errReadOnly }

@@ -14,8 +14,10 @@ import (
 
 // Apply writes the batch in one transaction: all of it or none. Deletes are
 // applied first (so a batch may delete an object and put another one with
-// the same anchor), then CS puts, MV puts and watermarks, each with the
-// result of upserting them one by one in slice order. Deleting an absent
+// the same anchor), then CS puts, MV puts, state-only CS puts (which fail
+// the batch with store.ErrNotFound for an object not stored) and
+// watermarks, each with the result of upserting them one by one in slice
+// order; the keys of the objects written are maintained with them (keys.go). Deleting an absent
 // object is not an error. A CS put whose (connector, anchor) belongs to
 // another CS object fails the batch with store.ErrAlreadyExists.
 func (s *Store) Apply(ctx context.Context, b *store.Batch) error {
@@ -25,6 +27,10 @@ func (s *Store) Apply(ctx context.Context, b *store.Batch) error {
 	if err := checkBatch(b); err != nil {
 		return fmt.Errorf("apply batch: %w", err)
 	}
+	// Keys are computed with the declared attributes; a declaration waits
+	// for the batch (see keys.go).
+	s.idxMu.RLock()
+	defer s.idxMu.RUnlock()
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("apply batch: begin: %w", err)
@@ -45,6 +51,11 @@ func checkBatch(b *store.Batch) error {
 	for i, o := range b.PutCS {
 		if o == nil || o.ID == "" {
 			return fmt.Errorf("put cs object #%d: missing object or id", i)
+		}
+	}
+	for i, o := range b.PutCSState {
+		if o == nil || o.ID == "" {
+			return fmt.Errorf("put cs object state #%d: missing object or id", i)
 		}
 	}
 	for i, o := range b.PutMV {
@@ -98,6 +109,12 @@ func (s *Store) applyTx(ctx context.Context, tx *sql.Tx, b *store.Batch) error {
 		return append(args, o.ID, o.Type, buf[start:len(buf):len(buf)])
 	}, func(i int, err error) error { return fmt.Errorf("put mv object %s: %w", b.PutMV[i].ID, err) })
 	if err != nil {
+		return err
+	}
+	if err := s.applyCSState(ctx, tx, b.PutCSState); err != nil {
+		return err
+	}
+	if err := s.applyKeys(ctx, tx, b); err != nil {
 		return err
 	}
 	return s.putWM.exec(ctx, tx, len(b.Watermarks), func(args []any, i int, _ bool) []any {

@@ -90,6 +90,35 @@ var migrations = []string{
 	// 6: a synchronization's statistics (store.SyncStats) as JSON; '' for
 	// other runs and those recorded before.
 	`ALTER TABLE runs ADD COLUMN sync_stats TEXT NOT NULL DEFAULT '';`,
+
+	// 7: targeted reads (see keys.go). Partial indexes find the objects a
+	// delta synchronization processes and those with a pending export
+	// without reading the others; cs_keys and mv_keys are the store's keys
+	// (store.DNKey, RefKey, ValueKey) of every object, for the attributes
+	// listed in index_attrs. keys_built gets its row once the keys of the
+	// objects stored before this step are built (backfillKeys).
+	`CREATE INDEX cs_objects_sync_pending ON cs_objects (connector, id) WHERE sync_pending <> 0;
+	CREATE INDEX cs_objects_exports ON cs_objects (connector, id) WHERE pending_state IS NOT NULL;
+	CREATE TABLE index_attrs (
+		side TEXT NOT NULL,
+		attr TEXT NOT NULL,
+		PRIMARY KEY (side, attr)
+	) WITHOUT ROWID;
+	CREATE TABLE cs_keys (
+		connector TEXT NOT NULL,
+		key       TEXT NOT NULL,
+		csid      TEXT NOT NULL,
+		PRIMARY KEY (connector, key, csid)
+	) WITHOUT ROWID;
+	CREATE INDEX cs_keys_csid ON cs_keys (csid);
+	CREATE TABLE mv_keys (
+		type TEXT NOT NULL,
+		key  TEXT NOT NULL,
+		mvid TEXT NOT NULL,
+		PRIMARY KEY (type, key, mvid)
+	) WITHOUT ROWID;
+	CREATE INDEX mv_keys_mvid ON mv_keys (mvid);
+	CREATE TABLE keys_built (version INTEGER NOT NULL);`,
 }
 
 // schemaVersion is the version this package brings a database to.

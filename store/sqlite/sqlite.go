@@ -40,6 +40,11 @@ type Store struct {
 	// Prepared statements of the hot paths (stmts.go).
 	putCS, putMV, putWM, delCS, delMV rowStmts
 	scanCSAll, scanCSConn, scanMV     *sql.Stmt
+	// Keys and targeted reads (keys.go).
+	delCSKeys, insCSKeys, delMVKeys, insMVKeys                 rowStmts
+	putCSState, scanSyncPending, scanExports, csByKey, mvByKey *sql.Stmt
+	idxMu                                                      sync.RWMutex
+	csAttrs, mvAttrs                                           map[string]bool
 
 	closeOnce sync.Once
 	closeErr  error
@@ -111,6 +116,12 @@ func open(ctx context.Context, path string) (*Store, error) {
 	s.r.SetMaxOpenConns(n)
 	s.r.SetMaxIdleConns(n)
 	if err := s.prepare(ctx); err != nil {
+		return fail(err)
+	}
+	if err := s.prepareKeys(ctx); err != nil {
+		return fail(err)
+	}
+	if err := s.loadIndexAttrs(ctx); err != nil {
 		return fail(err)
 	}
 	if s.ck, err = startCheckpointer(path + "?" + commonPragmas + "&_pragma=synchronous(NORMAL)"); err != nil {

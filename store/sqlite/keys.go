@@ -1,0 +1,447 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/idsync/idsync/store"
+)
+
+// Keys (store.Keys): cs_keys holds, for every CS object, its DN key, the
+// keys of its reference values and the value keys of the CS attributes in
+// index_attrs; mv_keys the value keys of the MV attributes in index_attrs.
+// Apply maintains them with the objects, in the same transaction: a put
+// deletes the object's keys and inserts those of its new version, a delete
+// deletes them, and a state-only put (Batch.PutCSState) leaves them alone.
+//
+// The attributes declared with IndexAttributes are kept in memory (idxMu):
+// Apply holds the read lock while it computes and writes keys, so that a
+// declaration, which builds the new attribute's keys from the stored
+// objects under the write lock, never misses an object a concurrent Apply
+// writes.
+
+// Key statements (prepared with the others in prepare).
+const (
+	deleteCSKeys = `DELETE FROM cs_keys WHERE csid IN (VALUES `
+	insertCSKeys = `INSERT OR IGNORE INTO cs_keys (connector, key, csid) VALUES `
+	deleteMVKeys = `DELETE FROM mv_keys WHERE mvid IN (VALUES `
+	insertMVKeys = `INSERT OR IGNORE INTO mv_keys (type, key, mvid) VALUES `
+	// updateCSState writes what a state-only put changes: the columns of
+	// the link and flags, and the blob (which holds them too). The key
+	// columns must be those stored.
+	updateCSState = `UPDATE cs_objects SET mvid = ?, sync_pending = ?, pending_state = ?, data = ?
+		WHERE id = ? AND connector = ? AND anchor = ? AND dn = ?`
+)
+
+// keyRow is one row of cs_keys (space = connector) or mv_keys (space = type).
+type keyRow struct{ space, key, id string }
+
+func (s *Store) prepareKeys(ctx context.Context) error {
+	for _, w := range []struct {
+		dst          *rowStmts
+		cols         int
+		prefix, suff string
+	}{
+		{&s.delCSKeys, 1, deleteCSKeys, ")"},
+		{&s.insCSKeys, 3, insertCSKeys, ""},
+		{&s.delMVKeys, 1, deleteMVKeys, ")"},
+		{&s.insMVKeys, 3, insertMVKeys, ""},
+	} {
+		var err error
+		if *w.dst, err = prepareRows(ctx, s.w, w.cols, false, w.prefix, w.suff, w.prefix, w.suff); err != nil {
+			return fmt.Errorf("prepare %q: %w", w.prefix, err)
+		}
+	}
+	var err error
+	if s.putCSState, err = s.w.PrepareContext(ctx, updateCSState); err != nil {
+		return fmt.Errorf("prepare %q: %w", updateCSState, err)
+	}
+	reads := []struct {
+		dst   **sql.Stmt
+		query string
+	}{
+		{&s.scanSyncPending, `SELECT data FROM cs_objects WHERE connector = ? AND sync_pending <> 0 AND id > ? ORDER BY id LIMIT ?`},
+		{&s.scanExports, `SELECT data FROM cs_objects WHERE connector = ? AND pending_state IS NOT NULL AND id > ? ORDER BY id LIMIT ?`},
+		{&s.csByKey, `SELECT csid FROM cs_keys WHERE connector = ? AND key = ? ORDER BY csid`},
+		{&s.mvByKey, `SELECT mvid FROM mv_keys WHERE type = ? AND key = ? ORDER BY mvid`},
+	}
+	for _, r := range reads {
+		st, err := s.r.PrepareContext(ctx, r.query)
+		if err != nil {
+			return fmt.Errorf("prepare %q: %w", r.query, err)
+		}
+		*r.dst = st
+	}
+	return nil
+}
+
+func (s *Store) keyStmts() []rowStmts {
+	return []rowStmts{s.delCSKeys, s.insCSKeys, s.delMVKeys, s.insMVKeys}
+}
+
+func (s *Store) keyReads() []*sql.Stmt {
+	return []*sql.Stmt{s.putCSState, s.scanSyncPending, s.scanExports, s.csByKey, s.mvByKey}
+}
+
+// loadIndexAttrs reads the declared attributes, and builds the keys of the
+// objects stored before the keys existed (a database migrated to step 7).
+func (s *Store) loadIndexAttrs(ctx context.Context) error {
+	s.csAttrs, s.mvAttrs = map[string]bool{}, map[string]bool{}
+	rows, err := s.w.QueryContext(ctx, `SELECT side, attr FROM index_attrs`)
+	if err != nil {
+		return fmt.Errorf("read indexed attributes: %w", err)
+	}
+	for rows.Next() {
+		var side, attr string
+		if err := rows.Scan(&side, &attr); err != nil {
+			rows.Close()
+			return fmt.Errorf("read indexed attributes: %w", err)
+		}
+		if side == "cs" {
+			s.csAttrs[attr] = true
+		} else {
+			s.mvAttrs[attr] = true
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return fmt.Errorf("read indexed attributes: %w", err)
+	}
+	var built int
+	if err := s.w.QueryRowContext(ctx, `SELECT COUNT(*) FROM keys_built`).Scan(&built); err != nil {
+		return fmt.Errorf("read key state: %w", err)
+	}
+	if built > 0 {
+		return nil
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("build keys: %w", err)
+	}
+	defer tx.Rollback()
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM keys_built`).Scan(&built); err != nil || built > 0 {
+		return err // built by a concurrent opener
+	}
+	if err := s.buildKeys(ctx, tx, s.csAttrs, s.mvAttrs, true); err != nil {
+		return fmt.Errorf("build keys: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO keys_built (version) VALUES (1)`); err != nil {
+		return fmt.Errorf("build keys: %w", err)
+	}
+	return tx.Commit()
+}
+
+// buildKeys inserts, for every stored object, the value keys of csAttrs and
+// mvAttrs, and with structural the DN and reference keys of CS objects.
+func (s *Store) buildKeys(ctx context.Context, tx *sql.Tx, csAttrs, mvAttrs map[string]bool, structural bool) error {
+	if structural || len(csAttrs) > 0 {
+		err := s.eachBlob(ctx, tx, `SELECT data FROM cs_objects WHERE id > ? ORDER BY id LIMIT ?`, true, func(b string) ([]keyRow, error) {
+			o, err := decodeCS(b)
+			if err != nil {
+				return nil, err
+			}
+			return csKeyRows(nil, o, csAttrs, structural), nil
+		}, s.insCSKeys)
+		if err != nil {
+			return fmt.Errorf("cs objects: %w", err)
+		}
+	}
+	if len(mvAttrs) > 0 {
+		err := s.eachBlob(ctx, tx, `SELECT data FROM mv_objects WHERE id > ? ORDER BY id LIMIT ?`, false, func(b string) ([]keyRow, error) {
+			o, err := decodeMV(b)
+			if err != nil {
+				return nil, err
+			}
+			return mvKeyRows(nil, o, mvAttrs), nil
+		}, s.insMVKeys)
+		if err != nil {
+			return fmt.Errorf("mv objects: %w", err)
+		}
+	}
+	return nil
+}
+
+// eachBlob pages through a table in tx and inserts the key rows of each
+// chunk's objects with ins.
+func (s *Store) eachBlob(ctx context.Context, tx *sql.Tx, query string, cs bool, keys func(string) ([]keyRow, error), ins rowStmts) error {
+	after := ""
+	for {
+		blobs, err := readBlobs(tx.QueryContext(ctx, query, after, scanChunk))
+		if err != nil {
+			return err
+		}
+		var rows []keyRow
+		for _, b := range blobs {
+			kr, err := keys(b)
+			if err != nil {
+				return err
+			}
+			rows = append(rows, kr...)
+		}
+		if err := insertKeys(ctx, tx, ins, rows); err != nil {
+			return err
+		}
+		if len(blobs) < scanChunk {
+			return nil
+		}
+		if after, err = blobID(blobs[len(blobs)-1], cs); err != nil {
+			return err
+		}
+	}
+}
+
+// csKeyRows appends the key rows of a CS object: with structural its DN and
+// reference keys, and the value keys of attrs.
+func csKeyRows(out []keyRow, o *store.CSObject, attrs map[string]bool, structural bool) []keyRow {
+	if structural {
+		for _, k := range store.CSKeys(o, attrs) {
+			out = append(out, keyRow{o.Connector, k, o.ID})
+		}
+		return out
+	}
+	seen := map[string]bool{}
+	for _, a := range slices.Sorted(maps.Keys(attrs)) {
+		for _, v := range o.Object.Attrs[a].Values {
+			if k := store.ValueKey(a, v); !seen[k] {
+				seen[k] = true
+				out = append(out, keyRow{o.Connector, k, o.ID})
+			}
+		}
+	}
+	return out
+}
+
+func mvKeyRows(out []keyRow, o *store.MVObject, attrs map[string]bool) []keyRow {
+	for _, k := range store.MVKeys(o, attrs) {
+		out = append(out, keyRow{o.Type, k, o.ID})
+	}
+	return out
+}
+
+func insertKeys(ctx context.Context, tx *sql.Tx, ins rowStmts, rows []keyRow) error {
+	return ins.exec(ctx, tx, len(rows), func(args []any, i int, _ bool) []any {
+		r := rows[i]
+		return append(args, r.space, r.key, r.id)
+	}, func(i int, err error) error { return fmt.Errorf("insert key of %s: %w", rows[i].id, err) })
+}
+
+func deleteKeys(ctx context.Context, tx *sql.Tx, del rowStmts, ids []string) error {
+	return del.exec(ctx, tx, len(ids), func(args []any, i int, _ bool) []any { return append(args, ids[i]) },
+		func(i int, err error) error { return fmt.Errorf("delete keys of %s: %w", ids[i], err) })
+}
+
+// applyKeys maintains the keys of a batch's objects (see the package
+// comment above). It runs in Apply's transaction, after the objects are
+// written.
+func (s *Store) applyKeys(ctx context.Context, tx *sql.Tx, b *store.Batch) error {
+	if err := deleteKeys(ctx, tx, s.delCSKeys, b.DeleteCS); err != nil {
+		return err
+	}
+	if err := deleteKeys(ctx, tx, s.delMVKeys, b.DeleteMV); err != nil {
+		return err
+	}
+	if len(b.PutCS) > 0 {
+		last := lastPuts(len(b.PutCS), func(i int) string { return b.PutCS[i].ID })
+		ids := make([]string, len(last))
+		var rows []keyRow
+		for j, i := range last {
+			o := b.PutCS[i]
+			ids[j] = o.ID
+			rows = csKeyRows(rows, o, s.csAttrs, true)
+		}
+		if err := deleteKeys(ctx, tx, s.delCSKeys, ids); err != nil {
+			return err
+		}
+		if err := insertKeys(ctx, tx, s.insCSKeys, rows); err != nil {
+			return err
+		}
+	}
+	if len(b.PutMV) > 0 {
+		last := lastPuts(len(b.PutMV), func(i int) string { return b.PutMV[i].ID })
+		ids := make([]string, len(last))
+		var rows []keyRow
+		for j, i := range last {
+			o := b.PutMV[i]
+			ids[j] = o.ID
+			rows = mvKeyRows(rows, o, s.mvAttrs)
+		}
+		if err := deleteKeys(ctx, tx, s.delMVKeys, ids); err != nil {
+			return err
+		}
+		if err := insertKeys(ctx, tx, s.insMVKeys, rows); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lastPuts returns the indexes of the last put of each ID, in order.
+func lastPuts(n int, id func(int) string) []int {
+	seen := make(map[string]bool, n)
+	out := make([]int, 0, n)
+	for i := n - 1; i >= 0; i-- {
+		if k := id(i); !seen[k] {
+			seen[k] = true
+			out = append(out, i)
+		}
+	}
+	slices.Reverse(out)
+	return out
+}
+
+// applyCSState writes the state-only puts of a batch.
+func (s *Store) applyCSState(ctx context.Context, tx *sql.Tx, objs []*store.CSObject) error {
+	if len(objs) == 0 {
+		return nil
+	}
+	st := tx.StmtContext(ctx, s.putCSState)
+	var buf []byte
+	for _, o := range objs {
+		var pending any
+		if o.Pending != nil {
+			pending = string(o.Pending.State)
+		}
+		buf = encodeCS(buf[:0], o)
+		res, err := st.ExecContext(ctx, o.MVID, o.SyncPending, pending, buf, o.ID, o.Connector, o.Object.Anchor, o.Object.DN)
+		if err != nil {
+			return fmt.Errorf("put cs object state %s: %w", o.ID, err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n != 1 {
+			return s.stateMismatch(ctx, tx, o)
+		}
+	}
+	return nil
+}
+
+// stateMismatch explains a state-only put that changed no row.
+func (s *Store) stateMismatch(ctx context.Context, tx *sql.Tx, o *store.CSObject) error {
+	var conn, anchor, dn string
+	err := tx.QueryRowContext(ctx, `SELECT connector, anchor, dn FROM cs_objects WHERE id = ?`, o.ID).Scan(&conn, &anchor, &dn)
+	if err == sql.ErrNoRows {
+		return fmt.Errorf("put cs object state %s: %w", o.ID, store.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("put cs object state %s: %w", o.ID, err)
+	}
+	return fmt.Errorf("put cs object state %s: stored as %s/%q (DN %q), not %s/%q (DN %q): a state-only put cannot change them",
+		o.ID, conn, anchor, dn, o.Connector, o.Object.Anchor, o.Object.DN)
+}
+
+// ScanCSSyncPending calls fn for every CS object of connector marked
+// SyncPending, in ID order, through the partial index on them.
+func (s *Store) ScanCSSyncPending(ctx context.Context, connector string, fn func(*store.CSObject) error) error {
+	return s.scanCSWith(ctx, s.scanSyncPending, connector, "sync-pending", fn)
+}
+
+// ScanCSExports calls fn for every CS object of connector with a pending
+// export, in ID order, through the partial index on them.
+func (s *Store) ScanCSExports(ctx context.Context, connector string, fn func(*store.CSObject) error) error {
+	return s.scanCSWith(ctx, s.scanExports, connector, "pending-export", fn)
+}
+
+func (s *Store) scanCSWith(ctx context.Context, q *sql.Stmt, connector, what string, fn func(*store.CSObject) error) error {
+	fetch := func(ctx context.Context, after string) ([]string, string, bool, error) {
+		blobs, err := readBlobs(q.QueryContext(ctx, connector, after, scanChunk))
+		if err == nil && len(blobs) > 0 {
+			after, err = blobID(blobs[len(blobs)-1], true)
+		}
+		if err != nil {
+			return nil, "", false, fmt.Errorf("scan %s cs objects of %q: %w", what, connector, err)
+		}
+		return blobs, after, len(blobs) == scanChunk, nil
+	}
+	decode := func(b string) (*store.CSObject, error) {
+		o, err := decodeCS(b)
+		if err != nil {
+			return nil, fmt.Errorf("scan %s cs objects of %q: %w", what, connector, err)
+		}
+		return o, nil
+	}
+	return pipeline(ctx, fetch, decode, fn)
+}
+
+func readIDs(rows *sql.Rows, err error) ([]string, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// CSByKey returns, sorted, the IDs of the CS objects of connector with key.
+func (s *Store) CSByKey(ctx context.Context, connector, key string) ([]string, error) {
+	ids, err := readIDs(s.csByKey.QueryContext(ctx, connector, key))
+	if err != nil {
+		return nil, fmt.Errorf("look up cs objects of %q by key: %w", connector, err)
+	}
+	return ids, nil
+}
+
+// MVByKey returns, sorted, the IDs of the MV objects of mvType with key.
+func (s *Store) MVByKey(ctx context.Context, mvType, key string) ([]string, error) {
+	ids, err := readIDs(s.mvByKey.QueryContext(ctx, mvType, key))
+	if err != nil {
+		return nil, fmt.Errorf("look up mv objects of type %q by key: %w", mvType, err)
+	}
+	return ids, nil
+}
+
+// IndexAttributes declares attributes to keep value keys for, building the
+// keys of those declared for the first time from the stored objects, in one
+// transaction.
+func (s *Store) IndexAttributes(ctx context.Context, cs, mv []string) error {
+	s.idxMu.RLock()
+	newCS, newMV := newAttrs(s.csAttrs, cs), newAttrs(s.mvAttrs, mv)
+	s.idxMu.RUnlock()
+	if len(newCS) == 0 && len(newMV) == 0 {
+		return nil
+	}
+	s.idxMu.Lock()
+	defer s.idxMu.Unlock()
+	newCS, newMV = newAttrs(s.csAttrs, cs), newAttrs(s.mvAttrs, mv)
+	if len(newCS) == 0 && len(newMV) == 0 {
+		return nil
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("index attributes: %w", err)
+	}
+	defer tx.Rollback()
+	for side, attrs := range map[string]map[string]bool{"cs": newCS, "mv": newMV} {
+		for a := range attrs {
+			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO index_attrs (side, attr) VALUES (?, ?)`, side, a); err != nil {
+				return fmt.Errorf("index attributes: %w", err)
+			}
+		}
+	}
+	if err := s.buildKeys(ctx, tx, newCS, newMV, false); err != nil {
+		return fmt.Errorf("index attributes: build keys: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("index attributes: commit: %w", err)
+	}
+	s.ck.written()
+	maps.Copy(s.csAttrs, newCS)
+	maps.Copy(s.mvAttrs, newMV)
+	return nil
+}
+
+func newAttrs(have map[string]bool, want []string) map[string]bool {
+	out := map[string]bool{}
+	for _, a := range want {
+		if a != "" && !have[a] {
+			out[a] = true
+		}
+	}
+	return out
+}

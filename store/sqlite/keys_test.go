@@ -1,0 +1,81 @@
+package sqlite
+
+import (
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/idsync/idsync/model"
+	"github.com/idsync/idsync/store"
+)
+
+// TestKeysBuiltForOlderDatabase: a database whose objects were stored
+// before the keys existed (migrated to step 7) gets them at the next open,
+// declared attributes included.
+func TestKeysBuiltForOlderDatabase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "idsync.db")
+	s := openTest(t, path)
+	o := &store.CSObject{ID: "cs-1", Connector: "ad", Object: model.Object{Anchor: "a", DN: "CN=A,DC=test", Type: "user",
+		Attrs: model.Attrs{"mail": model.Str("a@test"), "manager": model.Ref("CN=Boss,DC=test")}}}
+	m := &store.MVObject{ID: "mv-1", Type: "person", Attrs: model.Attrs{"mail": model.Str("a@test")}}
+	if err := s.IndexAttributes(t.Context(), []string{"mail"}, []string{"mail"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Apply(t.Context(), &store.Batch{PutCS: []*store.CSObject{o}, PutMV: []*store.MVObject{m}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`DELETE FROM cs_keys`, `DELETE FROM mv_keys`, `DELETE FROM keys_built`} {
+		if _, err := s.w.ExecContext(t.Context(), q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openTest(t, path)
+	for _, k := range []string{store.DNKey("cn=a,dc=test"), store.RefKey("cn=boss,dc=test"), store.ValueKey("mail", "A@test")} {
+		if ids, err := s.CSByKey(t.Context(), "ad", k); err != nil || !slices.Equal(ids, []string{"cs-1"}) {
+			t.Errorf("CSByKey(%q) = %v, %v; want [cs-1]", k, ids, err)
+		}
+	}
+	if ids, err := s.MVByKey(t.Context(), "person", store.ValueKey("mail", "a@test")); err != nil || !slices.Equal(ids, []string{"mv-1"}) {
+		t.Errorf("MVByKey = %v, %v; want [mv-1]", ids, err)
+	}
+}
+
+// TestTargetedQueriesUseIndexes: the reads a delta synchronization makes
+// go through an index, never a scan of the table (which would make a
+// delta cost what the store holds).
+func TestTargetedQueriesUseIndexes(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "idsync.db"))
+	for _, c := range []struct{ query, index string }{
+		{`SELECT data FROM cs_objects WHERE connector = 'a' AND sync_pending <> 0 AND id > '' ORDER BY id LIMIT 10`, "cs_objects_sync_pending"},
+		{`SELECT data FROM cs_objects WHERE connector = 'a' AND pending_state IS NOT NULL AND id > '' ORDER BY id LIMIT 10`, "cs_objects_exports"},
+		{`SELECT csid FROM cs_keys WHERE connector = 'a' AND key = 'k' ORDER BY csid`, "PRIMARY KEY"},
+		{`SELECT mvid FROM mv_keys WHERE type = 'a' AND key = 'k' ORDER BY mvid`, "PRIMARY KEY"},
+		{`DELETE FROM cs_keys WHERE csid IN (VALUES ('x'))`, "cs_keys_csid"},
+		{`DELETE FROM mv_keys WHERE mvid IN (VALUES ('x'))`, "mv_keys_mvid"},
+		{`SELECT data FROM cs_objects WHERE mvid = 'm' AND mvid <> '' ORDER BY id`, "cs_objects_mvid"},
+	} {
+		rows, err := s.r.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+c.query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, notused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		all := strings.Join(plan, "; ")
+		if !strings.Contains(all, c.index) || strings.Contains(all, "SCAN cs_objects") || strings.Contains(all, "SCAN cs_keys") ||
+			strings.Contains(all, "SCAN mv_keys") {
+			t.Errorf("%s\nplan: %s\nwant a search with %s", c.query, all, c.index)
+		}
+	}
+}
