@@ -37,13 +37,11 @@ func (e *Engine) export(ctx context.Context, rr *runRec, c *Connector, o RunOpti
 		return fmt.Errorf("connector %s cannot export (its type has no export capability)", c.Name)
 	}
 	var todo []*store.CSObject
-	deletes, objects := 0, 0
+	deletes := 0
 	disables := e.disableRules(c.Name)
-	if err := e.Store.ScanCS(ctx, c.Name, func(t *store.CSObject) error {
-		if !t.Placeholder && !t.Deleted {
-			objects++
-		}
-		if t.Pending != nil && !awaitsImport(t) {
+	// Only the objects with a pending export are read (an index of them).
+	if err := e.Store.ScanCSExports(ctx, c.Name, func(t *store.CSObject) error {
+		if !awaitsImport(t) {
 			todo = append(todo, t)
 			if t.Pending.Op == connector.OpDelete || isDisable(t.Pending, disables) {
 				deletes++
@@ -53,8 +51,22 @@ func (e *Engine) export(ctx context.Context, rr *runRec, c *Connector, o RunOpti
 	}); err != nil {
 		return fmt.Errorf("read pending exports: %w", err)
 	}
-	if err := c.deleteGuard(deletes, objects); err != nil && !o.AllowDeletes {
-		return err
+	if deletes > 0 && !o.AllowDeletes {
+		// The guard weighs the deletes against the connector's objects.
+		objects := 0
+		if c.DeletePercent > 0 && deletes > c.DeleteMinimum && deletes <= c.DeleteThreshold {
+			if err := e.Store.ScanCS(ctx, c.Name, func(t *store.CSObject) error {
+				if !t.Placeholder && !t.Deleted {
+					objects++
+				}
+				return nil
+			}); err != nil {
+				return fmt.Errorf("count the objects of %s: %w", c.Name, err)
+			}
+		}
+		if err := c.deleteGuard(deletes, objects); err != nil {
+			return err
+		}
 	}
 	sort.SliceStable(todo, func(i, j int) bool { return exportOrder(todo[i]) < exportOrder(todo[j]) })
 	if r, ok := ex.(connector.ExportRunner); ok {

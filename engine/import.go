@@ -77,30 +77,19 @@ type importer struct {
 	// at the end, once the import-shrink guard let them through.
 	deletes map[string]*store.CSObject
 	drops   []string
+	// targeted: a delta import reads the objects its changes name, not
+	// the partition (missing: anchors known to be absent), until
+	// loadPartition reads it all (loadedAll). err is the first store
+	// error of a lookup.
+	targeted, loadedAll bool
+	missing             map[string]bool
+	err                 error
 }
 
 func (e *Engine) importPartition(ctx context.Context, rr *runRec, c *Connector, part string, full bool, o RunOptions) error {
 	deltaOnly := o.Quiet
 	im := &importer{e: e, rr: rr, c: c, part: part, byAnc: map[string]*store.CSObject{},
 		byDN: map[string]*store.CSObject{}, seen: map[string]bool{}, deletes: map[string]*store.CSObject{}}
-	if err := e.Store.ScanCS(ctx, c.Name, func(o *store.CSObject) error {
-		// Objects provisioned by idsync carry no partition until an import
-		// of the partition their DN lies in sees them.
-		if o.Partition != part && (o.Partition != "" || !dnUnder(o.Object.DN, part)) {
-			return nil
-		}
-		im.byAnc[o.Object.Anchor] = o
-		if !o.Placeholder && !o.Deleted {
-			im.live++
-		}
-		if o.Placeholder && o.Object.DN != "" {
-			im.byDN[strings.ToLower(o.Object.DN)] = o
-		}
-		return nil
-	}); err != nil {
-		return fmt.Errorf("load connector space: %w", err)
-	}
-	im.total = int64(len(im.byAnc))
 	req := connector.ImportRequest{Partition: part, Attributes: e.Rules.Attributes(c.Name),
 		ObjectError: func(anchor, dn string, err error) {
 			if anchor != "" {
@@ -124,6 +113,16 @@ func (e *Engine) importPartition(ctx context.Context, rr *runRec, c *Connector, 
 			"reason", map[bool]string{true: "no watermark yet", false: "connector has no delta capability"}[hasDelta])
 		full = true
 	}
+	if full {
+		// A full import detects deletions (objects it does not see):
+		// it needs the whole partition.
+		if err := im.loadPartition(ctx); err != nil {
+			return err
+		}
+	} else {
+		// A delta import reads the objects its changes name (lookup).
+		im.targeted = true
+	}
 	var newWM string
 	if full {
 		fi, ok := c.Conn.(connector.FullImporter)
@@ -143,12 +142,19 @@ func (e *Engine) importPartition(ctx context.Context, rr *runRec, c *Connector, 
 		newWM, err = di.DeltaImport(ctx, req, wm, func(ch connector.Change) error {
 			switch ch.Kind {
 			case connector.Delete:
-				if o, ok := im.byAnc[ch.Object.Anchor]; ok && !o.Deleted {
+				if o := im.lookup(ctx, ch.Object.Anchor); o != nil && !o.Deleted {
 					im.markDeleted(o)
 				}
-				return nil
+				return im.err
 			case connector.Present:
-				presence = true
+				if !presence {
+					// The connector lists every object that still
+					// exists: the rest of the partition is deleted.
+					presence = true
+					if err := im.loadPartition(ctx); err != nil {
+						return err
+					}
+				}
 				im.seen[ch.Object.Anchor] = true
 				return nil
 			}
@@ -159,6 +165,16 @@ func (e *Engine) importPartition(ctx context.Context, rr *runRec, c *Connector, 
 		}
 		if presence {
 			im.deleteUnseen() // the connector listed every object that still exists
+		}
+	}
+	if im.err != nil {
+		return im.err
+	}
+	if len(im.deletes) > 0 && im.targeted && !o.AllowShrink {
+		// The import-shrink guard weighs the deletes against the
+		// partition's objects: count them, as far as the decision needs.
+		if err := im.countLive(ctx); err != nil {
+			return err
 		}
 	}
 	if err := im.applyDeletes(full, o.AllowShrink); err != nil {
@@ -222,15 +238,23 @@ func (im *importer) upsert(ctx context.Context, o *model.Object) error {
 	im.seen[o.Anchor] = true
 	delete(im.deletes, o.Anchor) // deleted and back in the same delta
 	im.done++
-	cur, ok := im.byAnc[o.Anchor]
+	cur := im.lookup(ctx, o.Anchor)
+	if im.err != nil {
+		return im.err
+	}
+	ok := cur != nil
 	if !ok && o.DN != "" {
 		// An add exported before a crash, before its result was recorded:
 		// the target has it under its real anchor; adopt the placeholder.
 		// Not when the add was never sent: then the object at its DN is
 		// one something else created, which idsync never takes (R2.2).
-		if ph, found := im.byDN[strings.ToLower(o.DN)]; found && mayHaveLanded(ph) {
+		if ph := im.placeholderAt(ctx, o.DN); ph != nil && mayHaveLanded(ph) {
 			delete(im.byAnc, ph.Object.Anchor)
 			delete(im.byDN, strings.ToLower(o.DN))
+			if im.missing == nil {
+				im.missing = map[string]bool{}
+			}
+			im.missing[ph.Object.Anchor] = true
 			cur, ok = ph, true
 			cur.Placeholder = false
 			if cur.Pending != nil && cur.Pending.Op == connector.OpAdd {
@@ -251,6 +275,11 @@ func (im *importer) upsert(ctx context.Context, o *model.Object) error {
 		!cur.Object.Attrs.Equal(o.Attrs) || len(cur.Unconfirmed) > 0:
 		if cur.Object.DN != o.DN && cur.Object.DN != "" {
 			im.rr.r.Counts.Renames++
+			for _, dn := range []string{cur.Object.DN, o.DN} {
+				if err := im.markReferrers(ctx, dn); err != nil {
+					return err
+				}
+			}
 		} else {
 			im.rr.r.Counts.Updates++
 		}
@@ -265,6 +294,174 @@ func (im *importer) upsert(ctx context.Context, o *model.Object) error {
 		im.rr.r.Counts.NoChange++
 	}
 	return im.flush(ctx, false)
+}
+
+// loadPartition reads every object of the import's partition (once): a
+// full import, or a delta import that lists the objects still present or
+// found deletions, needs them all.
+func (im *importer) loadPartition(ctx context.Context) error {
+	if im.loadedAll {
+		return nil
+	}
+	im.loadedAll, im.targeted = true, false
+	// Objects read before are this import's copies, maybe changed (a
+	// placeholder adopted under its real anchor): keep them.
+	held := make(map[string]*store.CSObject, len(im.byAnc))
+	for _, o := range im.byAnc {
+		held[o.ID] = o
+	}
+	err := im.e.Store.ScanCS(ctx, im.c.Name, func(o *store.CSObject) error {
+		// Objects provisioned by idsync carry no partition until an import
+		// of the partition their DN lies in sees them.
+		if !im.inPartition(o) {
+			return nil
+		}
+		if have, ok := held[o.ID]; ok {
+			o = have
+		} else {
+			im.byAnc[o.Object.Anchor] = o
+		}
+		if !o.Placeholder && !o.Deleted {
+			im.live++
+		}
+		if o.Placeholder && o.Object.DN != "" {
+			im.byDN[strings.ToLower(o.Object.DN)] = o
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("load connector space: %w", err)
+	}
+	im.total = int64(len(im.byAnc))
+	return nil
+}
+
+// errEnough stops a count that has seen enough.
+var errEnough = errors.New("enough")
+
+// countLive counts, into im.live, the partition's objects that exist in
+// the connected system, up to the first number at which the import-shrink
+// guard surely lets the import's deletes through: a delta import that
+// deletes a few objects reads a few more, not the partition.
+func (im *importer) countLive(ctx context.Context) error {
+	n, g := len(im.deletes), im.c.Shrink
+	if g.Percent <= 0 {
+		return nil
+	}
+	enough := max(n+1, n*100/g.Percent+1)
+	im.live = 0
+	err := im.e.Store.ScanCS(ctx, im.c.Name, func(o *store.CSObject) error {
+		if im.inPartition(o) && !o.Placeholder && !o.Deleted {
+			im.live++
+			if im.live >= enough {
+				return errEnough
+			}
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errEnough) {
+		return fmt.Errorf("count the objects of the connector space: %w", err)
+	}
+	return nil
+}
+
+// inPartition reports whether o lies in the import's partition.
+func (im *importer) inPartition(o *store.CSObject) bool {
+	return o.Partition == im.part || o.Partition == "" && dnUnder(o.Object.DN, im.part)
+}
+
+// lookup returns the object of the partition with the anchor (nil when
+// none), reading it from the store in a targeted import.
+func (im *importer) lookup(ctx context.Context, anchor string) *store.CSObject {
+	if o, ok := im.byAnc[anchor]; ok || !im.targeted {
+		return o
+	}
+	if im.missing[anchor] {
+		return nil
+	}
+	o, err := im.e.Store.GetCSByAnchor(ctx, im.c.Name, anchor)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		if im.err == nil {
+			im.err = fmt.Errorf("read %s object %q: %w", im.c.Name, anchor, err)
+		}
+	case im.inPartition(o):
+		im.byAnc[anchor] = o
+		return o
+	}
+	if im.missing == nil {
+		im.missing = map[string]bool{}
+	}
+	im.missing[anchor] = true
+	return nil
+}
+
+// placeholderAt returns the placeholder of the partition at the DN (nil
+// when none).
+func (im *importer) placeholderAt(ctx context.Context, dn string) *store.CSObject {
+	if ph, ok := im.byDN[strings.ToLower(dn)]; ok || !im.targeted {
+		return ph
+	}
+	ids, err := im.e.Store.CSByKey(ctx, im.c.Name, store.DNKey(dn))
+	if err != nil {
+		if im.err == nil {
+			im.err = fmt.Errorf("look up %s objects at %q: %w", im.c.Name, dn, err)
+		}
+		return nil
+	}
+	for _, id := range ids {
+		o, err := im.e.Store.GetCS(ctx, id)
+		if err != nil {
+			continue
+		}
+		if have, ok := im.byAnc[o.Object.Anchor]; ok {
+			o = have
+		}
+		if o.Placeholder && strings.EqualFold(o.Object.DN, dn) && im.inPartition(o) {
+			im.byAnc[o.Object.Anchor] = o
+			im.byDN[strings.ToLower(dn)] = o
+			return o
+		}
+	}
+	return nil
+}
+
+// markReferrers marks for synchronization the objects of the connector
+// whose reference values name dn, the old or the new DN of an object this
+// import saw renamed: those values now resolve to another object, or to
+// none, and the next synchronization must recompute what they contribute
+// (a group keeps no member that is gone, and gains the one that came).
+func (im *importer) markReferrers(ctx context.Context, dn string) error {
+	if dn == "" {
+		return nil
+	}
+	ids, err := im.e.Store.CSByKey(ctx, im.c.Name, store.RefKey(dn))
+	if err != nil {
+		return fmt.Errorf("look up the objects referencing %q: %w", dn, err)
+	}
+	for _, id := range ids {
+		o, err := im.e.Store.GetCS(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("read an object referencing %q: %w", dn, err)
+		}
+		if have, ok := im.byAnc[o.Object.Anchor]; ok && have.ID == o.ID {
+			o = have // this import's copy, maybe changed
+		} else if im.inPartition(o) {
+			if !im.targeted {
+				continue // not in the partition any more
+			}
+			im.byAnc[o.Object.Anchor] = o
+		}
+		if !o.SyncPending {
+			o.SyncPending = true
+			im.batch.PutCS = append(im.batch.PutCS, o)
+		}
+	}
+	return nil
 }
 
 // mayHaveLanded reports whether an object idsync provisioned may exist in

@@ -187,6 +187,36 @@ func (sy *syncer) sharingJoinValue(id string) []string {
 	return out
 }
 
+// sharingOldJoinValue returns the live MV objects other than id that have
+// a value of a join attribute that id had when the run began and has no
+// more (all its values when id was deleted), sorted.
+func (sy *syncer) sharingOldJoinValue(id string) []string {
+	s := sy.s
+	m := s.getMV(id)
+	old, ok := sy.oldAttrs[id]
+	if m == nil || !ok && !s.delMV[id] {
+		return nil
+	}
+	if !ok {
+		old = m.Attrs
+	}
+	var out []string
+	for _, jc := range sy.rv.joinTargets[m.Type] {
+		for _, v := range old[jc.Target].Values {
+			if !s.delMV[id] && slices.ContainsFunc(m.Attrs[jc.Target].Values, func(x string) bool { return norm(x, jc.CaseSensitive) == norm(v, jc.CaseSensitive) }) {
+				continue
+			}
+			for _, o := range s.mvLookup(m.Type, jc.Target, jc.CaseSensitive, v) {
+				if o != id && !s.delMV[o] && !slices.Contains(out, o) {
+					out = append(out, o)
+				}
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 // mergeProvisional merges into MV object id every object that yields to it,
 // or id into the object it yields to (see rejoin).
 func (sy *syncer) mergeProvisional(id string) {

@@ -154,6 +154,11 @@ func (sy *syncer) applyMV(res mvResult) bool {
 		}
 	}
 	s.unindexMV(m)
+	if _, ok := sy.oldAttrs[id]; !ok {
+		// The values it had when the run began: objects that shared one
+		// with it may be free of it now (join.go, unique.go).
+		sy.oldAttrs[id] = m.Attrs
+	}
 	m.Attrs = res.attrs
 	m.Lineage = res.lineage
 	m.Modified = sy.now

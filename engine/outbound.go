@@ -19,6 +19,9 @@ func (sy *syncer) outbound() {
 	if len(sy.rv.targets) == 0 {
 		return
 	}
+	for _, id := range sy.uniquePeers(slices.Sorted(maps.Keys(sy.outTouched))) {
+		sy.outTouched[id] = true
+	}
 	ids := slices.Sorted(maps.Keys(sy.outTouched))
 	for _, id := range ids {
 		if sy.failed[id] {

@@ -38,7 +38,7 @@ var PreviewColumns = []string{"connector", "object", "objectType", "operation", 
 // attribute change, in a stable order.
 func Preview(ctx context.Context, st store.Store, conn string) ([]PreviewRow, error) {
 	var rows []PreviewRow
-	err := st.ScanCS(ctx, conn, func(t *store.CSObject) error {
+	err := st.ScanCSExports(ctx, conn, func(t *store.CSObject) error {
 		p := t.Pending
 		if p == nil {
 			return nil
@@ -125,7 +125,7 @@ func WritePreview(w io.Writer, rows []PreviewRow, format string) error {
 // PendingCounts counts the pending exports of a connector by operation.
 func PendingCounts(ctx context.Context, st store.Store, conn string) (map[connector.Op]int, error) {
 	n := map[connector.Op]int{}
-	err := st.ScanCS(ctx, conn, func(t *store.CSObject) error {
+	err := st.ScanCSExports(ctx, conn, func(t *store.CSObject) error {
 		if t.Pending != nil {
 			n[t.Pending.Op]++
 		}

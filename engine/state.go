@@ -37,9 +37,9 @@ type state struct {
 	linksLoaded map[string]bool
 	// noMV: MV IDs known to be absent from the store (targeted).
 	noMV map[string]bool
-	// exportsLoaded: connectors whose objects with a pending export were
-	// all read (targeted).
-	exportsLoaded map[string]bool
+	// uniqueKeys: the unique-attribute keys of a connector looked up
+	// (targeted).
+	uniqueKeys map[string]bool
 	// created: CS objects the synchronization created (written whole);
 	// the others it changes are written as state only.
 	created map[string]bool
@@ -73,29 +73,29 @@ type state struct {
 
 func newState(ctx context.Context, st store.Store, whole bool) *state {
 	return &state{
-		whole:         whole,
-		ctx:           ctx,
-		st:            st,
-		linksLoaded:   map[string]bool{},
-		noMV:          map[string]bool{},
-		exportsLoaded: map[string]bool{},
-		created:       map[string]bool{},
-		cs:            map[string]*store.CSObject{},
-		mv:            map[string]*store.MVObject{},
-		links:         map[string][]string{},
-		byConn:        map[string][]string{},
-		anchor:        map[string]map[string]string{},
-		dn:            map[string]map[string]string{},
-		refs:          map[string]map[string][]string{},
-		mvIdx:         map[string]*attrIndex{},
-		mvIdxByType:   map[string][]*attrIndex{},
-		csIdx:         map[string]*attrIndex{},
-		csIdxByConn:   map[string][]*attrIndex{},
-		dirtyCS:       map[string]bool{},
-		changedMV:     map[string]bool{},
-		delCS:         map[string]bool{},
-		delMV:         map[string]bool{},
-		recompute:     map[string]bool{},
+		whole:       whole,
+		ctx:         ctx,
+		st:          st,
+		linksLoaded: map[string]bool{},
+		noMV:        map[string]bool{},
+		uniqueKeys:  map[string]bool{},
+		created:     map[string]bool{},
+		cs:          map[string]*store.CSObject{},
+		mv:          map[string]*store.MVObject{},
+		links:       map[string][]string{},
+		byConn:      map[string][]string{},
+		anchor:      map[string]map[string]string{},
+		dn:          map[string]map[string]string{},
+		refs:        map[string]map[string][]string{},
+		mvIdx:       map[string]*attrIndex{},
+		mvIdxByType: map[string][]*attrIndex{},
+		csIdx:       map[string]*attrIndex{},
+		csIdxByConn: map[string][]*attrIndex{},
+		dirtyCS:     map[string]bool{},
+		changedMV:   map[string]bool{},
+		delCS:       map[string]bool{},
+		delMV:       map[string]bool{},
+		recompute:   map[string]bool{},
 	}
 }
 

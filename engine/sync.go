@@ -41,6 +41,9 @@ type syncer struct {
 	processed map[string]*store.CSObject
 	joined    map[string]bool
 	mvDeletes int64
+	// oldAttrs: the attributes MV objects this run changed had before
+	// (a deleted object keeps its own).
+	oldAttrs map[string]model.Attrs
 }
 
 type exportTally struct{ adds, updates, deletes, renames int }
@@ -74,7 +77,8 @@ func (e *Engine) synchronize(ctx context.Context, rr *runRec, c *Connector, full
 	tLoad := time.Since(t0)
 	sy := &syncer{e: e, rr: rr, s: s, rv: rv, now: time.Now().UTC(),
 		outTouched: map[string]bool{}, outRules: map[string][]*rules.Rule{}, failed: map[string]bool{}, retry: map[string]*store.CSObject{}, created: map[string]bool{},
-		exports: map[string]*exportTally{}, processed: map[string]*store.CSObject{}, joined: map[string]bool{}}
+		exports: map[string]*exportTally{}, processed: map[string]*store.CSObject{}, joined: map[string]bool{},
+		oldAttrs: map[string]model.Attrs{}}
 	if full && len(sy.rv.outbound[c.Name]) > 0 {
 		// A full synchronization of a target re-evaluates every MV object
 		// against its outbound rules (a rule change takes effect).
@@ -120,6 +124,11 @@ func (e *Engine) synchronize(ctx context.Context, rr *runRec, c *Connector, full
 		}
 		for _, id := range changed {
 			sy.mergeProvisional(id)
+			// Objects that shared a join value it no longer has (or
+			// had, deleted) may now yield to another object alone.
+			for _, o := range sy.sharingOldJoinValue(id) {
+				sy.mergeProvisional(o)
+			}
 		}
 	}
 	sy.outbound()
@@ -269,6 +278,11 @@ func (e *Engine) declareIndexes(ctx context.Context, rv *ruleView) error {
 			for _, a := range c.Unique {
 				csAttrs[a] = true
 			}
+		}
+	}
+	for _, attrs := range e.uniqueSources(rv) {
+		for _, a := range attrs {
+			mvAttrs[a] = true
 		}
 	}
 	if err := e.Store.IndexAttributes(ctx, slices.Sorted(maps.Keys(csAttrs)), slices.Sorted(maps.Keys(mvAttrs))); err != nil {

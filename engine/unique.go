@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/idsync/idsync/connector"
+	"github.com/idsync/idsync/rules"
 	"github.com/idsync/idsync/store"
 )
 
@@ -44,80 +45,107 @@ func (sy *syncer) checkUniqueIn(tc string, attrs []string, results []outResult) 
 	if !s.whole {
 		sy.loadUniqueHolders(tc, attrs, results, touched)
 	}
-	owners := map[string][]uniqueHolder{} // attr \x00 lower(value) → holders
-	for _, id := range s.byConn[tc] {
-		t := s.cs[id]
-		if t == nil || t.Deleted || s.delCS[id] || t.MVID == "" {
-			continue
-		}
-		p := t.Pending
-		if _, ok := touched[id]; ok {
-			p = pendingOf[id]
-		}
-		if p != nil && p.Op == connector.OpDelete {
-			continue
-		}
-		for _, a := range attrs {
-			cur := t.Object.Attrs[a].Values
-			want := cur
-			if p != nil {
-				want = futureValues(cur, p.Changes, a)
-			}
-			if t.Placeholder {
-				cur = nil // not in the target yet
-			}
-			for _, v := range want {
-				k := a + "\x00" + strings.ToLower(v)
-				has := containsFold(cur, v) || p != nil && p.State == store.ExportSending
-				owners[k] = append(owners[k], uniqueHolder{csid: id, mvid: t.MVID, has: has})
-			}
-		}
-	}
-	for _, k := range slices.Sorted(maps.Keys(owners)) {
-		hs := owners[k]
-		mvs := map[string]bool{}
-		for _, h := range hs {
-			mvs[h.mvid] = true
-		}
-		if len(mvs) < 2 {
-			continue
-		}
-		attr, _, _ := strings.Cut(k, "\x00")
-		for _, h := range hs {
-			if h.has {
+	// A refused export leaves its object as it is, holding the values it
+	// holds (and bringing those of its earlier pending export): the check
+	// runs again with it so, until nothing more is refused, so that an
+	// object is never let through on a value a refused one keeps.
+	refused := map[string]bool{}
+	for again := true; again; {
+		again = false
+		owners := map[string][]uniqueHolder{} // attr \x00 lower(value) → holders
+		for _, id := range s.byConn[tc] {
+			t := s.cs[id]
+			if t == nil || t.Deleted || s.delCS[id] || t.MVID == "" {
 				continue
 			}
-			i, ok := touched[h.csid]
-			if !ok {
-				// Not recomputed in this run, but its pending export brings
-				// the value: withdraw it too, so the outcome does not depend
-				// on which object was synchronized first.
-				sy.withdraw(s.cs[h.csid], attr, k, hs, h.mvid, tc)
+			p := t.Pending
+			if _, ok := touched[id]; ok && !refused[id] {
+				p = pendingOf[id]
+			}
+			if p != nil && p.Op == connector.OpDelete {
 				continue
 			}
-			if results[i].err != nil {
+			for _, a := range attrs {
+				cur := t.Object.Attrs[a].Values
+				want := cur
+				if p != nil {
+					want = futureValues(cur, p.Changes, a)
+				}
+				if t.Placeholder {
+					cur = nil // not in the target yet
+				}
+				for _, v := range want {
+					k := a + "\x00" + strings.ToLower(v)
+					has := containsFold(cur, v) || p != nil && p.State == store.ExportSending
+					owners[k] = append(owners[k], uniqueHolder{csid: id, mvid: t.MVID, has: has})
+				}
+			}
+		}
+		for _, k := range slices.Sorted(maps.Keys(owners)) {
+			hs := owners[k]
+			mvs := map[string]bool{}
+			for _, h := range hs {
+				mvs[h.mvid] = true
+			}
+			if len(mvs) < 2 {
 				continue
 			}
-			results[i].err = uniqueErr(sy.s, attr, k, results[i].t, results[i].pending, hs, h.mvid, tc, "")
+			attr, _, _ := strings.Cut(k, "\x00")
+			for _, h := range hs {
+				if h.has {
+					continue
+				}
+				i, ok := touched[h.csid]
+				if !ok {
+					// Not recomputed in this run, but its pending export brings
+					// the value: withdraw it too, so the outcome does not depend
+					// on which object was synchronized first.
+					sy.withdraw(s.cs[h.csid], attr, k, hs, h.mvid, tc)
+					continue
+				}
+				if results[i].err != nil {
+					continue
+				}
+				suffix := ""
+				if t := results[i].t; t.Pending != nil && t.Pending.State != store.ExportSending && bringsValue(t, attr, k) {
+					// Its earlier pending export brings the value too: it
+					// is withdrawn, as that of an object not recomputed
+					// is, so that a full synchronization leaves what a
+					// delta one does.
+					t.Pending = nil
+					s.dirtyCS[t.ID] = true
+					suffix = "; its pending export was withdrawn"
+				}
+				results[i].err = uniqueErr(sy.s, attr, k, results[i].t, results[i].pending, hs, h.mvid, tc, suffix)
+				refused[h.csid] = true
+				again = true
+			}
 		}
 	}
 }
 
 // loadUniqueHolders reads, into a targeted state, every object of tc that
 // has (or is to get) a value of a unique attribute that a recomputed object
-// has or is to get: the only collisions this run can make. The store's keys
-// are of the values objects have; those an object is to get are in its
-// pending export, so every object of tc with one is read too (few, but for
-// a target that has not been exported to).
+// has or is to get, or that an object with a pending export is to get: the
+// only collisions the check can find. The store's keys are of the values
+// objects have; those an object is to get are in its pending export, so
+// every object of tc with one is read too (few, but for a target that has
+// not been exported to).
 func (sy *syncer) loadUniqueHolders(tc string, attrs []string, results []outResult, touched map[string]int) {
 	s := sy.s
-	if !s.exportsLoaded[tc] {
-		s.exportsLoaded[tc] = true
-		if err := s.st.ScanCSExports(s.ctx, tc, func(c *store.CSObject) error {
-			s.loaded(c)
-			return nil
-		}); err != nil {
-			s.fail(fmt.Errorf("read the pending exports of %s: %w", tc, err))
+	var withPending []*store.CSObject
+	if err := s.st.ScanCSExports(s.ctx, tc, func(c *store.CSObject) error {
+		withPending = append(withPending, s.loaded(c))
+		return nil
+	}); err != nil {
+		s.fail(fmt.Errorf("read the pending exports of %s: %w", tc, err))
+	}
+	lookup := func(a string, vals []string) {
+		for _, v := range vals {
+			if k := store.ValueKey(a, v); !s.uniqueKeys[tc+"\x00"+k] {
+				s.uniqueKeys[tc+"\x00"+k] = true
+				s.csByKey(tc, k)
+			}
 		}
 	}
 	for _, id := range slices.Sorted(maps.Keys(touched)) {
@@ -127,11 +155,91 @@ func (sy *syncer) loadUniqueHolders(tc string, attrs []string, results []outResu
 			if r.pending != nil {
 				vals = append(slices.Clone(vals), futureValues(vals, r.pending.Changes, a)...)
 			}
-			for _, v := range vals {
-				sy.s.csByKey(tc, store.ValueKey(a, v))
+			lookup(a, vals)
+		}
+	}
+	// An object whose pending export brings a value collides with the
+	// objects that have it, whether or not this run recomputed either.
+	for _, t := range withPending {
+		if t.Pending == nil {
+			continue
+		}
+		for _, a := range attrs {
+			lookup(a, futureValues(t.Object.Attrs[a].Values, t.Pending.Changes, a))
+		}
+	}
+}
+
+// uniqueSources returns, by MV object type, the MV attributes whose values
+// become values of a unique attribute of some target: the sources of
+// Direct flows into one, and for other flows the MV attribute of the same
+// name (the usual shape of an expression that normalizes it).
+func (e *Engine) uniqueSources(rv *ruleView) map[string][]string {
+	out := map[string][]string{}
+	for _, tc := range rv.targets {
+		cc := e.Connectors[tc]
+		if cc == nil || len(cc.Unique) == 0 {
+			continue
+		}
+		for _, r := range rv.outbound[tc] {
+			for _, f := range r.Flows {
+				if !slices.Contains(cc.Unique, f.Target) {
+					continue
+				}
+				src := f.Target
+				if f.Type == rules.Direct {
+					src = f.Source
+				}
+				if src != "" && !slices.Contains(out[r.MVObjectType], src) {
+					out[r.MVObjectType] = append(out[r.MVObjectType], src)
+				}
 			}
 		}
 	}
+	return out
+}
+
+// uniquePeers returns the MV objects, other than ids, that share a value
+// of a unique attribute's source (uniqueSources) with one of ids. They are
+// recomputed with them: a collision on a unique attribute concerns both
+// objects, and a delta synchronization that recomputed only one would
+// leave what a full one, recomputing both, does not (R1.1).
+func (sy *syncer) uniquePeers(ids []string) []string {
+	srcs := sy.e.uniqueSources(sy.rv)
+	if len(srcs) == 0 {
+		return nil
+	}
+	s := sy.s
+	in := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		in[id] = true
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, id := range ids {
+		m := s.getMV(id)
+		if m == nil {
+			continue
+		}
+		for _, a := range srcs[m.Type] {
+			// The values it had too: an object that collided with one
+			// of them may be free of it now.
+			vals := m.Attrs[a].Values
+			if old, ok := sy.oldAttrs[id]; ok {
+				vals = append(slices.Clone(vals), old[a].Values...)
+			}
+			for _, v := range vals {
+				for _, p := range s.mvLookup(m.Type, a, false, v) {
+					if !in[p] && !seen[p] {
+						seen[p] = true
+						out = append(out, p)
+					}
+				}
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // withdraw drops the pending export of an object that was not recomputed in
@@ -146,6 +254,18 @@ func (sy *syncer) withdraw(t *store.CSObject, attr, k string, hs []uniqueHolder,
 	sy.s.dirtyCS[t.ID] = true
 	sy.failed[mvid] = true
 	sy.rr.objectError(objName(t), t.ID, err)
+}
+
+// bringsValue reports whether t's pending export gives it the value of
+// attr whose key is k, which it does not have.
+func bringsValue(t *store.CSObject, attr, k string) bool {
+	cur := t.Object.Attrs[attr].Values
+	for _, v := range futureValues(cur, t.Pending.Changes, attr) {
+		if attr+"\x00"+strings.ToLower(v) == k && !containsFold(cur, v) {
+			return true
+		}
+	}
+	return false
 }
 
 // uniqueErr describes a collision on a unique attribute.

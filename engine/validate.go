@@ -147,7 +147,7 @@ func (im *importer) refuse(ctx context.Context, o *model.Object) bool {
 	csid := ""
 	if o.Anchor != "" {
 		im.seen[o.Anchor] = true // refused is not deleted
-		if cur, ok := im.byAnc[o.Anchor]; ok {
+		if cur := im.lookup(ctx, o.Anchor); cur != nil {
 			csid = cur.ID
 		}
 	}
