@@ -182,7 +182,7 @@ func (e *Engine) exportChunk(ctx context.Context, rr *runRec, ex connector.Expor
 		}
 		t.Pending.State = store.ExportSending
 		t.Pending.Attempts++
-		journal.PutCS = append(journal.PutCS, t)
+		journal.PutCSState = append(journal.PutCSState, t) // only its pending export changes
 		byID[t.Pending.ID] = t
 		ops = append(ops, opFor(t))
 	}
@@ -284,7 +284,7 @@ func (e *Engine) applyResult(rr *runRec, b *store.Batch, t *store.CSObject, res 
 		if p.Op == connector.OpAdd && !errors.As(res.Err, &foreign) {
 			p.MayExist = true
 		}
-		b.PutCS = append(b.PutCS, t)
+		b.PutCSState = append(b.PutCSState, t) // only its pending export changed
 		rr.objectError(objName(t), t.ID, fmt.Errorf("%s: %w", p.Op, res.Err))
 		return
 	}

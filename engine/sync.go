@@ -285,7 +285,17 @@ func (e *Engine) declareIndexes(ctx context.Context, rv *ruleView) error {
 			mvAttrs[a] = true
 		}
 	}
-	if err := e.Store.IndexAttributes(ctx, slices.Sorted(maps.Keys(csAttrs)), slices.Sorted(maps.Keys(mvAttrs))); err != nil {
+	// References are looked up (referrers) in the connectors sync rules
+	// read from.
+	var refs []string
+	for name, rs := range rv.inbound {
+		if len(rs) > 0 {
+			refs = append(refs, name)
+		}
+	}
+	slices.Sort(refs)
+	spec := store.IndexSpec{RefConnectors: refs, CS: slices.Sorted(maps.Keys(csAttrs)), MV: slices.Sorted(maps.Keys(mvAttrs))}
+	if err := e.Store.Index(ctx, spec); err != nil {
 		return fmt.Errorf("declare the attributes joins look up: %w", err)
 	}
 	return nil

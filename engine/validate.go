@@ -191,7 +191,7 @@ func (e *Engine) refuseExport(ctx context.Context, rr *runRec, journal *store.Ba
 	err := fmt.Errorf("%s: not sent, the values break %s's limits: %s", p.Op, c.Name, strings.Join(problems, "; "))
 	p.State = store.ExportError
 	p.Error = err.Error()
-	journal.PutCS = append(journal.PutCS, t)
+	journal.PutCSState = append(journal.PutCSState, t) // only its pending export changed
 	rr.objectError(objName(t), t.ID, err)
 	return true
 }

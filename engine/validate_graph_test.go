@@ -57,8 +57,8 @@ func TestExportValueChecksGraphSchema(t *testing.T) {
 			if len(rr.errs) != 1 || !strings.Contains(rr.errs[0].Message, tt.want) || rr.errs[0].CSID != "cs1" {
 				t.Errorf("errors %+v, want one containing %q", rr.errs, tt.want)
 			}
-			if p := tt.t.Pending; p.State != store.ExportError || p.Error != rr.errs[0].Message || len(journal.PutCS) != 1 {
-				t.Errorf("journal: %+v, %d objects", p, len(journal.PutCS))
+			if p := tt.t.Pending; p.State != store.ExportError || p.Error != rr.errs[0].Message || len(journal.PutCSState) != 1 {
+				t.Errorf("journal: %+v, %d objects", p, len(journal.PutCSState))
 			}
 		})
 	}

@@ -274,18 +274,18 @@ type Store interface {
 	// pending export (any state), in ID order, through an index.
 	ScanCSExports(ctx context.Context, connector string, fn func(*CSObject) error) error
 	// CSByKey returns, sorted, the IDs of the CS objects of connector that
-	// have the key (DNKey, RefKey, ValueKey). A value key is found only for
-	// an attribute declared with IndexAttributes.
+	// have the key (DNKey, RefKey, ValueKey). A reference key is found only
+	// for a connector, and a value key only for an attribute, declared with
+	// Index.
 	CSByKey(ctx context.Context, connector, key string) ([]string, error)
 	// MVByKey returns, sorted, the IDs of the MV objects of mvType that
-	// have the value key (ValueKey of an attribute declared with
-	// IndexAttributes).
+	// have the value key (ValueKey of an attribute declared with Index).
 	MVByKey(ctx context.Context, mvType, key string) ([]string, error)
-	// IndexAttributes declares the attributes whose values the store keeps
-	// keys for: cs for CS objects, mv for MV objects. Keys of an attribute
-	// declared for the first time are built from the stored objects before
-	// it returns; attributes declared before stay indexed.
-	IndexAttributes(ctx context.Context, cs, mv []string) error
+	// Index declares what the store keeps keys for, besides the DNs of CS
+	// objects (always kept). Keys declared for the first time are built
+	// from the stored objects before it returns; what was declared before
+	// stays indexed.
+	Index(ctx context.Context, spec IndexSpec) error
 
 	// Watermark returns the stored delta watermark ("" when none).
 	Watermark(ctx context.Context, connector, partition string) (string, error)
@@ -318,8 +318,8 @@ type Store interface {
 // Keys are what a store indexes CS and MV objects by, so that a
 // synchronization finds the objects it needs without loading the others:
 // the DN of a CS object (DNKey), every value of its reference attributes
-// (RefKey), and every value of a declared attribute of a CS or MV object
-// (ValueKey). Keys compare case-insensitively and are cut at MaxKeyLen
+// (RefKey, for the connectors declared with Index), and every value of a
+// declared attribute of a CS or MV object (ValueKey). Keys compare case-insensitively and are cut at MaxKeyLen
 // bytes, so a lookup may return objects that do not have the exact value:
 // callers check the object itself.
 
@@ -344,9 +344,20 @@ func ValueKey(attr, value string) string {
 	return cutKey("v\x00" + attr + "\x00" + strings.ToLower(value))
 }
 
-// CSKeys returns the keys of a CS object, without duplicates: its DN, its
-// reference values and the values of the attributes in attrs.
-func CSKeys(c *CSObject, attrs map[string]bool) []string {
+// IndexSpec is what a store keeps keys for (Store.Index).
+type IndexSpec struct {
+	// RefConnectors are the connectors whose objects' reference values
+	// are keyed (RefKey): those whose objects sync rules read, for which
+	// a synchronization finds the objects referencing one it changed.
+	RefConnectors []string
+	// CS and MV are the attributes whose values are keyed (ValueKey): the
+	// attributes join rules and unique-attribute checks look objects up by.
+	CS, MV []string
+}
+
+// CSKeys returns the keys of a CS object, without duplicates: its DN, with
+// refs its reference values, and the values of the attributes in attrs.
+func CSKeys(c *CSObject, attrs map[string]bool, refs bool) []string {
 	var out []string
 	seen := map[string]bool{}
 	add := func(k string) {
@@ -359,7 +370,7 @@ func CSKeys(c *CSObject, attrs map[string]bool) []string {
 		add(DNKey(c.Object.DN))
 	}
 	for name, v := range c.Object.Attrs {
-		if v.Type == model.Reference {
+		if refs && v.Type == model.Reference {
 			for _, r := range v.Values {
 				add(RefKey(r))
 			}

@@ -136,6 +136,13 @@ var targetedTests = []testCase{
 			Attrs: model.Attrs{"member": model.Ref(a.Object.DN, "anchor-of-b")}}}
 		hr := user("cs-hr", "hr", "a")
 		putCS(t, s, boss, a, b, g, hr)
+		// Reference keys are kept for declared connectors only; those of
+		// the objects stored before are built by the declaration.
+		sameIDs(t, "CSByKey(ref) before the declaration", csByKey(t, s, "ad", store.RefKey(boss.Object.DN)))
+		if err := s.Index(t.Context(), store.IndexSpec{RefConnectors: []string{"ad"}}); err != nil {
+			t.Fatalf("Index: %v", err)
+		}
+		sameIDs(t, "CSByKey(ref) of an undeclared connector", csByKey(t, s, "hr", store.RefKey(boss.Object.DN)))
 		sameIDs(t, "CSByKey(DN, other case)", csByKey(t, s, "ad", store.DNKey("cn=A,ou=USERS,dc=contoso,dc=test")), "cs-a")
 		sameIDs(t, "CSByKey(DN) of the other connector", csByKey(t, s, "hr", store.DNKey(a.Object.DN)), "cs-hr")
 		// Every user's manager is boss.
@@ -165,8 +172,8 @@ var targetedTests = []testCase{
 		m2.Attrs["displayName"] = model.Str("Bob", "Robert")
 		group := &store.MVObject{ID: "mv-g", Type: "group", Attrs: model.Attrs{"displayName": model.Str("Ann Example")}}
 		putMV(t, s, m1, m2, group)
-		if err := s.IndexAttributes(t.Context(), []string{"cn"}, []string{"displayName", "employeeID"}); err != nil {
-			t.Fatalf("IndexAttributes: %v", err)
+		if err := s.Index(t.Context(), store.IndexSpec{CS: []string{"cn"}, MV: []string{"displayName", "employeeID"}}); err != nil {
+			t.Fatalf("Index: %v", err)
 		}
 		sameIDs(t, "CSByKey(cn)", csByKey(t, s, "ad", store.ValueKey("cn", "ANN")), "cs-1")
 		sameIDs(t, "MVByKey(displayName)", mvByKey(t, s, "person", store.ValueKey("displayName", "ann example")), "mv-1")
@@ -174,8 +181,8 @@ var targetedTests = []testCase{
 		sameIDs(t, "MVByKey(displayName) of groups", mvByKey(t, s, "group", store.ValueKey("displayName", "Ann Example")), "mv-g")
 		sameIDs(t, "MVByKey(employeeID)", mvByKey(t, s, "person", store.ValueKey("employeeID", "42")), "mv-1", "mv-2")
 		// Declaring again, or a subset, changes nothing.
-		if err := s.IndexAttributes(t.Context(), []string{"cn"}, nil); err != nil {
-			t.Fatalf("IndexAttributes again: %v", err)
+		if err := s.Index(t.Context(), store.IndexSpec{CS: []string{"cn"}}); err != nil {
+			t.Fatalf("Index again: %v", err)
 		}
 		sameIDs(t, "MVByKey(displayName) after a second declaration", mvByKey(t, s, "person", store.ValueKey("displayName", "Ann Example")), "mv-1")
 		// Objects written after the declaration are kept up to date.
@@ -193,6 +200,9 @@ var targetedTests = []testCase{
 		o := user("cs-1", "ad", "a")
 		o.Object.Attrs["manager"] = model.Ref(long + "x")
 		putCS(t, s, o)
+		if err := s.Index(t.Context(), store.IndexSpec{RefConnectors: []string{"ad"}}); err != nil {
+			t.Fatalf("Index: %v", err)
+		}
 		// A lookup of another value with the same first MaxKeyLen bytes
 		// finds it: callers check the object.
 		sameIDs(t, "CSByKey(long ref)", csByKey(t, s, "ad", store.RefKey(long+"y")), "cs-1")

@@ -683,5 +683,5 @@ func (s *Store) Reseal(ctx context.Context, batchSize int) (int, error) {
 
 func (s *Store) noKeyErr() error { return (&codec{o: s.o}).noKey() }
 
-// IndexAttributes fails: declaring attributes builds keys, a write.
-func (m *masked) IndexAttributes(context.Context, []string, []string) error { return errReadOnly }
+// Index fails: declaring keys builds them, a write.
+func (m *masked) Index(context.Context, store.IndexSpec) error { return errReadOnly }

@@ -7,17 +7,19 @@ import (
 	"maps"
 	"slices"
 
+	"github.com/idsync/idsync/model"
 	"github.com/idsync/idsync/store"
 )
 
 // Keys (store.Keys): cs_keys holds, for every CS object, its DN key, the
-// keys of its reference values and the value keys of the CS attributes in
-// index_attrs; mv_keys the value keys of the MV attributes in index_attrs.
+// keys of its reference values (for the connectors in index_attrs, side
+// "ref") and the value keys of the CS attributes in index_attrs; mv_keys
+// the value keys of the MV attributes in index_attrs.
 // Apply maintains them with the objects, in the same transaction: a put
 // deletes the object's keys and inserts those of its new version, a delete
 // deletes them, and a state-only put (Batch.PutCSState) leaves them alone.
 //
-// The attributes declared with IndexAttributes are kept in memory (idxMu):
+// What was declared with Index is kept in memory (idxMu):
 // Apply holds the read lock while it computes and writes keys, so that a
 // declaration, which builds the new attribute's keys from the stored
 // objects under the write lock, never misses an object a concurrent Apply
@@ -89,7 +91,7 @@ func (s *Store) keyReads() []*sql.Stmt {
 // loadIndexAttrs reads the declared attributes, and builds the keys of the
 // objects stored before the keys existed (a database migrated to step 7).
 func (s *Store) loadIndexAttrs(ctx context.Context) error {
-	s.csAttrs, s.mvAttrs = map[string]bool{}, map[string]bool{}
+	s.csAttrs, s.mvAttrs, s.refConns = map[string]bool{}, map[string]bool{}, map[string]bool{}
 	rows, err := s.w.QueryContext(ctx, `SELECT side, attr FROM index_attrs`)
 	if err != nil {
 		return fmt.Errorf("read indexed attributes: %w", err)
@@ -100,10 +102,13 @@ func (s *Store) loadIndexAttrs(ctx context.Context) error {
 			rows.Close()
 			return fmt.Errorf("read indexed attributes: %w", err)
 		}
-		if side == "cs" {
+		switch side {
+		case "cs":
 			s.csAttrs[attr] = true
-		} else {
+		case "mv":
 			s.mvAttrs[attr] = true
+		case "ref":
+			s.refConns[attr] = true
 		}
 	}
 	if err := rows.Close(); err != nil {
@@ -124,7 +129,7 @@ func (s *Store) loadIndexAttrs(ctx context.Context) error {
 	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM keys_built`).Scan(&built); err != nil || built > 0 {
 		return err // built by a concurrent opener
 	}
-	if err := s.buildKeys(ctx, tx, s.csAttrs, s.mvAttrs, true); err != nil {
+	if err := s.buildKeys(ctx, tx, keySpec{cs: s.csAttrs, mv: s.mvAttrs, refs: s.refConns, dn: true}); err != nil {
 		return fmt.Errorf("build keys: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO keys_built (version) VALUES (1)`); err != nil {
@@ -133,28 +138,34 @@ func (s *Store) loadIndexAttrs(ctx context.Context) error {
 	return tx.Commit()
 }
 
-// buildKeys inserts, for every stored object, the value keys of csAttrs and
-// mvAttrs, and with structural the DN and reference keys of CS objects.
-func (s *Store) buildKeys(ctx context.Context, tx *sql.Tx, csAttrs, mvAttrs map[string]bool, structural bool) error {
-	if structural || len(csAttrs) > 0 {
+// keySpec says which keys buildKeys builds: the value keys of cs and mv,
+// the reference keys of the connectors in refs, and with dn the DN keys.
+type keySpec struct {
+	cs, mv, refs map[string]bool
+	dn           bool
+}
+
+// buildKeys inserts the keys spec names of every stored object.
+func (s *Store) buildKeys(ctx context.Context, tx *sql.Tx, spec keySpec) error {
+	if spec.dn || len(spec.cs) > 0 || len(spec.refs) > 0 {
 		err := s.eachBlob(ctx, tx, `SELECT data FROM cs_objects WHERE id > ? ORDER BY id LIMIT ?`, true, func(b string) ([]keyRow, error) {
 			o, err := decodeCS(b)
 			if err != nil {
 				return nil, err
 			}
-			return csKeyRows(nil, o, csAttrs, structural), nil
+			return csKeyRows(nil, o, spec.cs, spec.refs[o.Connector], spec.dn), nil
 		}, s.insCSKeys)
 		if err != nil {
 			return fmt.Errorf("cs objects: %w", err)
 		}
 	}
-	if len(mvAttrs) > 0 {
+	if len(spec.mv) > 0 {
 		err := s.eachBlob(ctx, tx, `SELECT data FROM mv_objects WHERE id > ? ORDER BY id LIMIT ?`, false, func(b string) ([]keyRow, error) {
 			o, err := decodeMV(b)
 			if err != nil {
 				return nil, err
 			}
-			return mvKeyRows(nil, o, mvAttrs), nil
+			return mvKeyRows(nil, o, spec.mv), nil
 		}, s.insMVKeys)
 		if err != nil {
 			return fmt.Errorf("mv objects: %w", err)
@@ -192,21 +203,32 @@ func (s *Store) eachBlob(ctx context.Context, tx *sql.Tx, query string, cs bool,
 	}
 }
 
-// csKeyRows appends the key rows of a CS object: with structural its DN and
-// reference keys, and the value keys of attrs.
-func csKeyRows(out []keyRow, o *store.CSObject, attrs map[string]bool, structural bool) []keyRow {
-	if structural {
-		for _, k := range store.CSKeys(o, attrs) {
+// csKeyRows appends the key rows of a CS object: the value keys of attrs,
+// with refs the keys of its reference values, with dn its DN key.
+func csKeyRows(out []keyRow, o *store.CSObject, attrs map[string]bool, refs, dn bool) []keyRow {
+	if dn {
+		for _, k := range store.CSKeys(o, attrs, refs) {
 			out = append(out, keyRow{o.Connector, k, o.ID})
 		}
 		return out
 	}
 	seen := map[string]bool{}
-	for _, a := range slices.Sorted(maps.Keys(attrs)) {
-		for _, v := range o.Object.Attrs[a].Values {
-			if k := store.ValueKey(a, v); !seen[k] {
-				seen[k] = true
-				out = append(out, keyRow{o.Connector, k, o.ID})
+	add := func(k string) {
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, keyRow{o.Connector, k, o.ID})
+		}
+	}
+	for _, a := range slices.Sorted(maps.Keys(o.Object.Attrs)) {
+		v := o.Object.Attrs[a]
+		if refs && v.Type == model.Reference {
+			for _, r := range v.Values {
+				add(store.RefKey(r))
+			}
+		}
+		if attrs[a] {
+			for _, x := range v.Values {
+				add(store.ValueKey(a, x))
 			}
 		}
 	}
@@ -249,7 +271,7 @@ func (s *Store) applyKeys(ctx context.Context, tx *sql.Tx, b *store.Batch) error
 		for j, i := range last {
 			o := b.PutCS[i]
 			ids[j] = o.ID
-			rows = csKeyRows(rows, o, s.csAttrs, true)
+			rows = csKeyRows(rows, o, s.csAttrs, s.refConns[o.Connector], true)
 		}
 		if err := deleteKeys(ctx, tx, s.delCSKeys, ids); err != nil {
 			return err
@@ -396,45 +418,51 @@ func (s *Store) MVByKey(ctx context.Context, mvType, key string) ([]string, erro
 	return ids, nil
 }
 
-// IndexAttributes declares attributes to keep value keys for, building the
-// keys of those declared for the first time from the stored objects, in one
-// transaction.
-func (s *Store) IndexAttributes(ctx context.Context, cs, mv []string) error {
+// Index declares what to keep keys for, building the keys of what is
+// declared for the first time from the stored objects, in one transaction.
+func (s *Store) Index(ctx context.Context, spec store.IndexSpec) error {
 	s.idxMu.RLock()
-	newCS, newMV := newAttrs(s.csAttrs, cs), newAttrs(s.mvAttrs, mv)
+	news := s.newIndex(spec)
 	s.idxMu.RUnlock()
-	if len(newCS) == 0 && len(newMV) == 0 {
+	if news.empty() {
 		return nil
 	}
 	s.idxMu.Lock()
 	defer s.idxMu.Unlock()
-	newCS, newMV = newAttrs(s.csAttrs, cs), newAttrs(s.mvAttrs, mv)
-	if len(newCS) == 0 && len(newMV) == 0 {
+	if news = s.newIndex(spec); news.empty() {
 		return nil
 	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("index attributes: %w", err)
+		return fmt.Errorf("index: %w", err)
 	}
 	defer tx.Rollback()
-	for side, attrs := range map[string]map[string]bool{"cs": newCS, "mv": newMV} {
-		for a := range attrs {
-			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO index_attrs (side, attr) VALUES (?, ?)`, side, a); err != nil {
-				return fmt.Errorf("index attributes: %w", err)
+	for side, names := range map[string]map[string]bool{"cs": news.cs, "mv": news.mv, "ref": news.refs} {
+		for n := range names {
+			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO index_attrs (side, attr) VALUES (?, ?)`, side, n); err != nil {
+				return fmt.Errorf("index: %w", err)
 			}
 		}
 	}
-	if err := s.buildKeys(ctx, tx, newCS, newMV, false); err != nil {
-		return fmt.Errorf("index attributes: build keys: %w", err)
+	if err := s.buildKeys(ctx, tx, news); err != nil {
+		return fmt.Errorf("index: build keys: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("index attributes: commit: %w", err)
+		return fmt.Errorf("index: commit: %w", err)
 	}
 	s.ck.written()
-	maps.Copy(s.csAttrs, newCS)
-	maps.Copy(s.mvAttrs, newMV)
+	maps.Copy(s.csAttrs, news.cs)
+	maps.Copy(s.mvAttrs, news.mv)
+	maps.Copy(s.refConns, news.refs)
 	return nil
 }
+
+// newIndex returns what spec declares that was not declared before.
+func (s *Store) newIndex(spec store.IndexSpec) keySpec {
+	return keySpec{cs: newAttrs(s.csAttrs, spec.CS), mv: newAttrs(s.mvAttrs, spec.MV), refs: newAttrs(s.refConns, spec.RefConnectors)}
+}
+
+func (k keySpec) empty() bool { return len(k.cs) == 0 && len(k.mv) == 0 && len(k.refs) == 0 }
 
 func newAttrs(have map[string]bool, want []string) map[string]bool {
 	out := map[string]bool{}

@@ -44,7 +44,7 @@ type Store struct {
 	delCSKeys, insCSKeys, delMVKeys, insMVKeys                 rowStmts
 	putCSState, scanSyncPending, scanExports, csByKey, mvByKey *sql.Stmt
 	idxMu                                                      sync.RWMutex
-	csAttrs, mvAttrs                                           map[string]bool
+	csAttrs, mvAttrs, refConns                                 map[string]bool
 
 	closeOnce sync.Once
 	closeErr  error
