@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idsync/idsync/connector"
 	"github.com/idsync/idsync/connector/memory"
 	"github.com/idsync/idsync/model"
 	"github.com/idsync/idsync/rules"
@@ -111,6 +112,22 @@ rules:
 
 var depts = []string{"Sales", "IT", "Finance", "HR", "Engineering", "Legal", "Marketing", "Support"}
 
+// benchRuleSet returns benchRules, parsed and checked.
+func benchRuleSet(b testing.TB) *rules.RuleSet {
+	f, err := rules.Parse("bench.yaml", []byte(benchRules))
+	if err != nil {
+		b.Fatal(err)
+	}
+	rs, err := rules.Merge(f)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if errs := rs.Validate(rules.ValidateEnv{Connectors: map[string]*model.Schema{"ad": nil, "b": nil, "cloud": nil}}); len(errs) > 0 {
+		b.Fatal(errs)
+	}
+	return rs
+}
+
 // benchStore writes the connector spaces of the benchmark (as a full import
 // would leave them) into a new SQLite database and returns its path.
 func benchStore(b *testing.B, users, groups, members, contacts int) string {
@@ -126,6 +143,10 @@ func benchStoreT(b testing.TB, users, groups, members, contacts int) string {
 		b.Fatal(err)
 	}
 	defer st.Close()
+	// The keys the engine declares, as its imports do before writing.
+	if err := (&Engine{Store: st, Rules: benchRuleSet(b)}).declareIndexes(ctx, newRuleView(benchRuleSet(b))); err != nil {
+		b.Fatal(err)
+	}
 	now := time.Now().UTC()
 	var batch store.Batch
 	flush := func(force bool) {
@@ -224,17 +245,7 @@ func BenchmarkFullSync(b *testing.B) {
 	}
 	groups, contacts := users/10, users/20
 	seed := benchStore(b, users, groups, 20, contacts)
-	f, err := rules.Parse("bench.yaml", []byte(benchRules))
-	if err != nil {
-		b.Fatal(err)
-	}
-	rs, err := rules.Merge(f)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if errs := rs.Validate(rules.ValidateEnv{Connectors: map[string]*model.Schema{"ad": nil, "b": nil, "cloud": nil}}); len(errs) > 0 {
-		b.Fatal(errs)
-	}
+	rs := benchRuleSet(b)
 	ctx := context.Background()
 	objects := float64(users + groups + contacts)
 	b.ResetTimer()
@@ -274,4 +285,120 @@ func BenchmarkFullSync(b *testing.B) {
 		_ = st.Close()
 		b.StartTimer()
 	}
+}
+
+// nullTarget accepts every export (a target whose own cost is left out of
+// the engine's figures): an add gets its proposed anchor or a new one.
+type nullTarget struct{}
+
+func (nullTarget) Close() error { return nil }
+
+func (nullTarget) Export(_ context.Context, ops []connector.ExportOp) []connector.ExportResult {
+	out := make([]connector.ExportResult, len(ops))
+	for i, op := range ops {
+		out[i] = connector.ExportResult{ID: op.ID, Anchor: op.Anchor}
+		if out[i].Anchor == "" {
+			out[i].Anchor = newID()
+		}
+	}
+	return out
+}
+
+// BenchmarkDeltaCycle measures what the engine spends on a few changes in
+// a big store: after a full synchronization and export of the
+// BenchmarkFullSync directory (IDSYNC_BENCH_USERS users, default 100,000,
+// a tenth as many groups × 20, a twentieth as many contacts), each
+// iteration changes IDSYNC_BENCH_DELTA users (default 100) in the source
+// (a memory connector with a change log) and times the delta import, the
+// delta synchronization and the export of them to a target that accepts
+// everything at once (nullTarget: the target's own time is not the
+// engine's), then a delta synchronization with nothing pending.
+func BenchmarkDeltaCycle(b *testing.B) {
+	users, delta := 100000, 100
+	if v, err := strconv.Atoi(os.Getenv("IDSYNC_BENCH_USERS")); err == nil && v > 0 {
+		users = v
+	}
+	if v, err := strconv.Atoi(os.Getenv("IDSYNC_BENCH_DELTA")); err == nil && v > 0 {
+		delta = v
+	}
+	ctx := context.Background()
+	path := benchStore(b, users, users/10, 20, users/20)
+	st, err := sqlite.Open(ctx, path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	src := memory.New("ad")
+	e := &Engine{Store: st, Rules: benchRuleSet(b), Log: slog.New(slog.DiscardHandler), Connectors: map[string]*Connector{
+		"ad": {Name: "ad", Conn: src}, "b": {Name: "b", Conn: memory.New("b")}, "cloud": {Name: "cloud", Conn: nullTarget{}},
+	}}
+	for _, step := range []struct {
+		c string
+		p Profile
+	}{{"ad", FullSync}, {"b", FullSync}, {"cloud", Export}} {
+		if _, err := e.Run(ctx, step.c, step.p, RunOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	// The source's change log starts here (the memory connector holds only
+	// what changes; the store says the last import saw everything before).
+	if err := st.Apply(ctx, &store.Batch{Watermarks: []store.Watermark{{Connector: "ad", Value: "0"}}}); err != nil {
+		b.Fatal(err)
+	}
+	if os.Getenv("IDSYNC_BENCH_PHASES") != "" {
+		e.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	runtime.GC()
+	var tImport, tSync, tExport, tIdle time.Duration
+	b.ResetTimer()
+	for it := 0; it < b.N; it++ {
+		b.StopTimer()
+		for j := 0; j < delta; j++ {
+			i := (it*delta + j) * 7919 % users
+			c, err := st.GetCS(ctx, fmt.Sprintf("ad-u%07d", i))
+			if err != nil {
+				b.Fatal(err)
+			}
+			o := c.Object.Clone()
+			o.Attrs["title"] = model.Str(fmt.Sprintf("Title %d-%d", it, j))
+			src.Put(o)
+		}
+		b.StartTimer()
+		t0 := time.Now()
+		runs, err := e.Run(ctx, "ad", DeltaImport, RunOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		if r := runs[len(runs)-1]; r.Counts.Updates != int64(delta) {
+			b.Fatalf("delta import: %+v, want %d updates", r.Counts, delta)
+		}
+		if _, err := e.Run(ctx, "ad", DeltaSync, RunOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		t2 := time.Now()
+		runs, err = e.Run(ctx, "cloud", Export, RunOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		t3 := time.Now()
+		if r := runs[len(runs)-1]; r.Counts.Updates != int64(delta) {
+			b.Fatalf("export: %+v, want %d updates", r.Counts, delta)
+		}
+		if _, err := e.Run(ctx, "ad", DeltaSync, RunOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		t4 := time.Now()
+		tImport += t1.Sub(t0)
+		tSync += t2.Sub(t1)
+		tExport += t3.Sub(t2)
+		tIdle += t4.Sub(t3)
+	}
+	b.StopTimer()
+	n := float64(b.N)
+	b.ReportMetric(float64(tImport.Milliseconds())/n, "import-ms")
+	b.ReportMetric(float64(tSync.Milliseconds())/n, "sync-ms")
+	b.ReportMetric(float64(tExport.Milliseconds())/n, "export-ms")
+	b.ReportMetric(float64((tImport+tSync+tExport).Milliseconds())/n, "cycle-ms")
+	b.ReportMetric(float64(tIdle.Microseconds())/n/1000, "idle-sync-ms")
 }

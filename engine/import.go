@@ -43,6 +43,11 @@ func (e *Engine) importRuns(ctx context.Context, c *Connector, p Profile, o RunO
 	if err != nil {
 		return nil, err
 	}
+	// The store keeps the keys synchronizations look objects up by as it
+	// writes the imported objects (declared once; later a no-op).
+	if err := e.declareIndexes(ctx, newRuleView(e.Rules)); err != nil {
+		return nil, err
+	}
 	var runs []*store.Run
 	for _, part := range parts {
 		rr, err := e.startRunOpt(ctx, c.Name, p, part, o.Quiet)
