@@ -157,9 +157,11 @@ func (e *Engine) synchronize(ctx context.Context, rr *runRec, c *Connector, full
 // Loading says how a synchronization reads the store.
 type Loading int
 
-// Loadings. LoadAuto reads a delta synchronization's objects targeted when
-// they are few (at most targetedAlways, or less than one in
-// targetedRatio of the store's objects), and the whole store otherwise:
+// Loadings. LoadAuto reads targeted when the objects to synchronize are
+// few (at most targetedAlways, or less than one in targetedRatio of the
+// store's objects: a delta, or the full synchronization of a small source
+// connector), and the whole store otherwise (and for the full
+// synchronization of a target, which re-evaluates every MV object):
 // reading everything in one scan is cheaper per object than looking up
 // most of it one object at a time.
 const (
@@ -187,6 +189,24 @@ const (
 	targetedRatio  = 32
 )
 
+// fewOf reports whether n objects are few enough for a targeted state: at
+// most targetedAlways, or less than one in targetedRatio of the store's
+// objects.
+func (e *Engine) fewOf(ctx context.Context, n int64) (bool, error) {
+	if n <= targetedAlways {
+		return true, nil
+	}
+	ncs, err := e.Store.CountCS(ctx, "")
+	if err != nil {
+		return false, fmt.Errorf("count connector space objects: %w", err)
+	}
+	nmv, err := e.Store.CountMV(ctx)
+	if err != nil {
+		return false, fmt.Errorf("count metaverse objects: %w", err)
+	}
+	return n*targetedRatio < ncs+nmv, nil
+}
+
 // loadFor reads the state a synchronization of c needs and returns it with
 // the objects to process.
 func (e *Engine) loadFor(ctx context.Context, c *Connector, full bool) (*state, []*store.CSObject, error) {
@@ -195,7 +215,21 @@ func (e *Engine) loadFor(ctx context.Context, c *Connector, full bool) (*state, 
 		mode = loadingFromEnv()
 	}
 	if mode == LoadAuto && full {
+		// A full synchronization of a target re-evaluates every MV object:
+		// the whole store. One of a source reads its connector space whole
+		// and, when that is a small part of the store, what it touches.
 		mode = LoadWhole
+		if len(newRuleView(e.Rules).outbound[c.Name]) == 0 {
+			n, err := e.Store.CountCS(ctx, c.Name)
+			if err != nil {
+				return nil, nil, fmt.Errorf("count connector space objects: %w", err)
+			}
+			if few, err := e.fewOf(ctx, n); err != nil {
+				return nil, nil, err
+			} else if few {
+				mode = LoadAuto
+			}
+		}
 	}
 	if mode != LoadWhole {
 		var pending []*store.CSObject
@@ -209,16 +243,10 @@ func (e *Engine) loadFor(ctx context.Context, c *Connector, full bool) (*state, 
 		}); err != nil {
 			return nil, nil, fmt.Errorf("read the objects to synchronize: %w", err)
 		}
-		if mode == LoadAuto && len(pending) > targetedAlways {
-			ncs, err := e.Store.CountCS(ctx, "")
-			if err != nil {
-				return nil, nil, fmt.Errorf("count connector space objects: %w", err)
-			}
-			nmv, err := e.Store.CountMV(ctx)
-			if err != nil {
-				return nil, nil, fmt.Errorf("count metaverse objects: %w", err)
-			}
-			if int64(len(pending))*targetedRatio >= ncs+nmv {
+		if mode == LoadAuto && !full {
+			if few, err := e.fewOf(ctx, int64(len(pending))); err != nil {
+				return nil, nil, err
+			} else if !few {
 				mode = LoadWhole
 			}
 		}
