@@ -93,6 +93,37 @@ func randomChange(rng *rand.Rand, stableIDs bool) (string, change) {
 	}
 }
 
+// equivRounds runs 10 rounds on both harnesses: random changes (none in
+// the first), then every connector in a random order (the cloud exported
+// now and then), each step calling step with the connector; after each
+// round, check. log is what happened, for failure messages.
+func equivRounds(rng *rand.Rand, both []*harness, stable bool, log *[]string,
+	step func(c string), check func(order []string)) {
+	for round := range 10 {
+		if round > 0 {
+			for range 1 + rng.IntN(4) {
+				what, ch := randomChange(rng, stable)
+				*log = append(*log, what)
+				for _, h := range both {
+					ch(h)
+				}
+			}
+		}
+		order := slices.Clone(equivNames)
+		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		for _, c := range order {
+			if c == "cloud" && rng.IntN(2) == 0 {
+				*log = append(*log, "export cloud")
+				for _, h := range both {
+					h.run("cloud", Export)
+				}
+			}
+			step(c)
+		}
+		check(order)
+	}
+}
+
 // TestTargetedMatchesWhole is the property test of targeted loading: random
 // changes to every source, imported and synchronized (delta) in random
 // orders, with exports confirmed now and then, give the same metaverse,
@@ -113,50 +144,32 @@ func TestTargetedMatchesWhole(t *testing.T) {
 			tg, wh := newEquivHarness(t, LoadTargeted), newEquivHarness(t, LoadWhole)
 			both := []*harness{tg, wh}
 			var log []string
-			for round := range 10 {
-				if round > 0 {
-					for range 1 + rng.IntN(4) {
-						what, ch := randomChange(rng, stable)
-						log = append(log, what)
-						for _, h := range both {
-							ch(h)
-						}
-					}
+			equivRounds(rng, both, stable, &log, func(c string) {
+				p := DeltaImport
+				if rng.IntN(3) == 0 {
+					p = FullImport
 				}
-				order := slices.Clone(equivNames)
-				rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
-				for _, c := range order {
-					p := DeltaImport
-					if rng.IntN(3) == 0 {
-						p = FullImport
+				log = append(log, fmt.Sprint(p, " + delta-sync ", c))
+				var errs [2][]string
+				for i, h := range both {
+					h.run(c, p)
+					r := h.run(c, DeltaSync)
+					for _, e := range h.runErrors(r) {
+						errs[i] = append(errs[i], uuidRE.ReplaceAllString(e.Object+": "+e.Message, "<id>"))
 					}
-					if c == "cloud" && rng.IntN(2) == 0 {
-						log = append(log, "export cloud")
-						for _, h := range both {
-							h.run("cloud", Export)
-						}
-					}
-					log = append(log, fmt.Sprint(p, " + delta-sync ", c))
-					var errs [2][]string
-					for i, h := range both {
-						h.run(c, p)
-						r := h.run(c, DeltaSync)
-						for _, e := range h.runErrors(r) {
-							errs[i] = append(errs[i], uuidRE.ReplaceAllString(e.Object+": "+e.Message, "<id>"))
-						}
-						slices.Sort(errs[i])
-					}
-					if !slices.Equal(errs[0], errs[1]) {
-						t.Fatalf("after %s\nrun errors differ:\ntargeted %q\nwhole    %q", strings.Join(log, "\n"), errs[0], errs[1])
-					}
+					slices.Sort(errs[i])
 				}
+				if !slices.Equal(errs[0], errs[1]) {
+					t.Fatalf("after %s\nrun errors differ:\ntargeted %q\nwhole    %q", strings.Join(log, "\n"), errs[0], errs[1])
+				}
+			}, func([]string) {
 				if a, b := tg.canonicalNoIDs(), wh.canonicalNoIDs(); a != b {
 					t.Fatalf("after\n%s\nthe stores differ:\n--- targeted\n%s\n--- whole\n%s", strings.Join(log, "\n"), a, b)
 				}
 				if a, b := tg.cloudContent(), wh.cloudContent(); a != b {
 					t.Fatalf("after\n%s\nthe targets differ:\n--- targeted\n%s\n--- whole\n%s", strings.Join(log, "\n"), a, b)
 				}
-			}
+			})
 		})
 	}
 }
@@ -182,31 +195,13 @@ func TestDeltaMatchesFull(t *testing.T) {
 			delta, full := newEquivHarness(t, LoadTargeted), newEquivHarness(t, LoadWhole)
 			both := []*harness{delta, full}
 			var log []string
-			for round := range 10 {
-				if round > 0 {
-					for range 1 + rng.IntN(4) {
-						what, ch := randomChange(rng, true)
-						log = append(log, what)
-						for _, h := range both {
-							ch(h)
-						}
-					}
+			equivRounds(rng, both, true, &log, func(c string) {
+				log = append(log, "delta-import + delta-sync "+c)
+				for _, h := range both {
+					h.run(c, DeltaImport)
+					h.run(c, DeltaSync)
 				}
-				order := slices.Clone(equivNames)
-				rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
-				for _, c := range order {
-					if c == "cloud" && rng.IntN(2) == 0 {
-						log = append(log, "export cloud")
-						for _, h := range both {
-							h.run("cloud", Export)
-						}
-					}
-					log = append(log, "delta-import + delta-sync "+c)
-					for _, h := range both {
-						h.run(c, DeltaImport)
-						h.run(c, DeltaSync)
-					}
-				}
+			}, func(order []string) {
 				// The next cycle's delta synchronizations retry the
 				// objects that failed (an ambiguous join that a later
 				// connector's changes resolved); then nothing may
@@ -220,7 +215,7 @@ func TestDeltaMatchesFull(t *testing.T) {
 				if a, b := delta.canonicalNoIDs(), full.canonicalNoIDs(); a != b {
 					t.Fatalf("after\n%s\ndelta and full synchronizations differ:\n--- delta\n%s\n--- full\n%s", strings.Join(log, "\n"), a, b)
 				}
-			}
+			})
 		})
 	}
 }

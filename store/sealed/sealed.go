@@ -311,46 +311,36 @@ func (c *codec) sealBatch(b *store.Batch) (*store.Batch, error) {
 		return nil, nil
 	}
 	nb := *b
-	copied := false
-	for i, o := range b.PutCS {
-		so, err := c.sealCS(o)
-		if err != nil {
-			return nil, err
-		}
-		if so != o {
-			if !copied {
-				nb.PutCS, copied = slices.Clone(b.PutCS), true
-			}
-			nb.PutCS[i] = so
-		}
+	var err error
+	if nb.PutCS, err = sealAll(b.PutCS, c.sealCS); err != nil {
+		return nil, err
 	}
-	copied = false
-	for i, o := range b.PutCSState {
-		so, err := c.sealCS(o)
-		if err != nil {
-			return nil, err
-		}
-		if so != o {
-			if !copied {
-				nb.PutCSState, copied = slices.Clone(b.PutCSState), true
-			}
-			nb.PutCSState[i] = so
-		}
+	if nb.PutCSState, err = sealAll(b.PutCSState, c.sealCS); err != nil {
+		return nil, err
 	}
-	copied = false
-	for i, o := range b.PutMV {
-		so, err := c.sealMV(o)
-		if err != nil {
-			return nil, err
-		}
-		if so != o {
-			if !copied {
-				nb.PutMV, copied = slices.Clone(b.PutMV), true
-			}
-			nb.PutMV[i] = so
-		}
+	if nb.PutMV, err = sealAll(b.PutMV, c.sealMV); err != nil {
+		return nil, err
 	}
 	return &nb, nil
+}
+
+// sealAll returns objs with each object sealed, copying the slice only
+// when an object changed (the caller's objects are never changed).
+func sealAll[T any](objs []*T, seal func(*T) (*T, error)) ([]*T, error) {
+	out, copied := objs, false
+	for i, o := range objs {
+		so, err := seal(o)
+		if err != nil {
+			return nil, err
+		}
+		if so != o {
+			if !copied {
+				out, copied = slices.Clone(objs), true
+			}
+			out[i] = so
+		}
+	}
+	return out, nil
 }
 
 // GetCS opens the object's sealed values.
