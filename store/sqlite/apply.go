@@ -79,6 +79,16 @@ func (s *Store) applyTx(ctx context.Context, tx *sql.Tx, b *store.Batch) error {
 	if err != nil {
 		return err
 	}
+	// The keys of the objects put, and the hashes of the keys they had
+	// (read before they are overwritten).
+	ck, err := s.planCSKeys(ctx, tx, b.PutCS)
+	if err != nil {
+		return err
+	}
+	mk, err := s.planMVKeys(ctx, tx, b.PutMV)
+	if err != nil {
+		return err
+	}
 	// The encoded objects of a statement share buf, reset at the statement's
 	// first row: the driver copies bound blobs.
 	var buf []byte
@@ -94,7 +104,7 @@ func (s *Store) applyTx(ctx context.Context, tx *sql.Tx, b *store.Batch) error {
 		start := len(buf)
 		buf = encodeCS(buf, o)
 		return append(args, o.ID, o.Connector, o.Object.Anchor, o.Object.DN, o.MVID, o.SyncPending,
-			pending, buf[start:len(buf):len(buf)])
+			pending, buf[start:len(buf):len(buf)], ck.hash[i])
 	}, func(i int, err error) error { return putCSError(ctx, tx, b.PutCS[i], err) })
 	if err != nil {
 		return err
@@ -106,7 +116,7 @@ func (s *Store) applyTx(ctx context.Context, tx *sql.Tx, b *store.Batch) error {
 		o := b.PutMV[i]
 		start := len(buf)
 		buf = encodeMV(buf, o)
-		return append(args, o.ID, o.Type, buf[start:len(buf):len(buf)])
+		return append(args, o.ID, o.Type, buf[start:len(buf):len(buf)], mk.hash[i])
 	}, func(i int, err error) error { return fmt.Errorf("put mv object %s: %w", b.PutMV[i].ID, err) })
 	if err != nil {
 		return err
@@ -114,7 +124,7 @@ func (s *Store) applyTx(ctx context.Context, tx *sql.Tx, b *store.Batch) error {
 	if err := s.applyCSState(ctx, tx, b.PutCSState); err != nil {
 		return err
 	}
-	if err := s.applyKeys(ctx, tx, b); err != nil {
+	if err := s.applyKeys(ctx, tx, b, ck, mk); err != nil {
 		return err
 	}
 	return s.putWM.exec(ctx, tx, len(b.Watermarks), func(args []any, i int, _ bool) []any {

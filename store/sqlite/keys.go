@@ -4,8 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"hash/fnv"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/idsync/idsync/model"
 	"github.com/idsync/idsync/store"
@@ -254,49 +256,131 @@ func deleteKeys(ctx context.Context, tx *sql.Tx, del rowStmts, ids []string) err
 		func(i int, err error) error { return fmt.Errorf("delete keys of %s: %w", ids[i], err) })
 }
 
+// keyPlan is what Apply writes of the keys of a list of puts: each put's
+// key rows and their hash, the last put of each ID, and the hash of the
+// keys each ID had (absent: a new object).
+type keyPlan struct {
+	rows [][]keyRow
+	hash []int64
+	last []int
+	old  map[string]int64
+}
+
+// hashKeys returns a hash of key rows, never 0 (the column's "unknown"),
+// seeded with what was declared: after a declaration, every object's keys
+// are written again at its next put (those the declaration built for it
+// included), so none is left behind.
+func hashKeys(seed string, rows []keyRow) int64 {
+	keys := make([]string, len(rows))
+	for i, r := range rows {
+		keys[i] = r.key
+	}
+	slices.Sort(keys)
+	h := fnv.New64a()
+	h.Write([]byte(seed))
+	for _, k := range keys {
+		h.Write([]byte(k))
+		h.Write([]byte{0})
+	}
+	if v := int64(h.Sum64()); v != 0 {
+		return v
+	}
+	return 1
+}
+
+func (s *Store) planCSKeys(ctx context.Context, tx *sql.Tx, objs []*store.CSObject) (keyPlan, error) {
+	p := keyPlan{rows: make([][]keyRow, len(objs)), hash: make([]int64, len(objs))}
+	seed := strings.Join(slices.Sorted(maps.Keys(s.csAttrs)), "\x00")
+	for i, o := range objs {
+		refs := s.refConns[o.Connector]
+		p.rows[i] = csKeyRows(nil, o, s.csAttrs, refs, true)
+		p.hash[i] = hashKeys(fmt.Sprint(refs, seed), p.rows[i])
+	}
+	p.last = lastPuts(len(objs), func(i int) string { return objs[i].ID })
+	var err error
+	p.old, err = oldHashes(ctx, tx, "cs_objects", len(p.last), func(j int) string { return objs[p.last[j]].ID })
+	return p, err
+}
+
+func (s *Store) planMVKeys(ctx context.Context, tx *sql.Tx, objs []*store.MVObject) (keyPlan, error) {
+	p := keyPlan{rows: make([][]keyRow, len(objs)), hash: make([]int64, len(objs))}
+	seed := strings.Join(slices.Sorted(maps.Keys(s.mvAttrs)), "\x00")
+	for i, o := range objs {
+		p.rows[i] = mvKeyRows(nil, o, s.mvAttrs)
+		p.hash[i] = hashKeys(seed, p.rows[i])
+	}
+	p.last = lastPuts(len(objs), func(i int) string { return objs[i].ID })
+	var err error
+	p.old, err = oldHashes(ctx, tx, "mv_objects", len(p.last), func(j int) string { return objs[p.last[j]].ID })
+	return p, err
+}
+
+// oldHashes reads the keys_hash of the stored objects among n IDs.
+func oldHashes(ctx context.Context, tx *sql.Tx, table string, n int, id func(int) string) (map[string]int64, error) {
+	out := make(map[string]int64, n)
+	const chunk = 500
+	args := make([]any, 0, chunk)
+	for start := 0; start < n; start += chunk {
+		end := min(start+chunk, n)
+		args = args[:0]
+		for j := start; j < end; j++ {
+			args = append(args, id(j))
+		}
+		q := `SELECT id, keys_hash FROM ` + table + ` WHERE id IN (?` + strings.Repeat(", ?", end-start-1) + `)`
+		rows, err := tx.QueryContext(ctx, q, args...)
+		if err != nil {
+			return nil, fmt.Errorf("read key hashes: %w", err)
+		}
+		for rows.Next() {
+			var id string
+			var h int64
+			if err := rows.Scan(&id, &h); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("read key hashes: %w", err)
+			}
+			out[id] = h
+		}
+		if err := rows.Close(); err != nil {
+			return nil, fmt.Errorf("read key hashes: %w", err)
+		}
+	}
+	return out, nil
+}
+
 // applyKeys maintains the keys of a batch's objects (see the package
 // comment above). It runs in Apply's transaction, after the objects are
-// written.
-func (s *Store) applyKeys(ctx context.Context, tx *sql.Tx, b *store.Batch) error {
+// written: the keys of deleted objects go, and those of each object put
+// are replaced, unless they hash the same as those it had.
+func (s *Store) applyKeys(ctx context.Context, tx *sql.Tx, b *store.Batch, ck, mk keyPlan) error {
 	if err := deleteKeys(ctx, tx, s.delCSKeys, b.DeleteCS); err != nil {
 		return err
 	}
 	if err := deleteKeys(ctx, tx, s.delMVKeys, b.DeleteMV); err != nil {
 		return err
 	}
-	if len(b.PutCS) > 0 {
-		last := lastPuts(len(b.PutCS), func(i int) string { return b.PutCS[i].ID })
-		ids := make([]string, len(last))
-		var rows []keyRow
-		for j, i := range last {
-			o := b.PutCS[i]
-			ids[j] = o.ID
-			rows = csKeyRows(rows, o, s.csAttrs, s.refConns[o.Connector], true)
-		}
-		if err := deleteKeys(ctx, tx, s.delCSKeys, ids); err != nil {
-			return err
-		}
-		if err := insertKeys(ctx, tx, s.insCSKeys, rows); err != nil {
-			return err
-		}
+	if err := s.replaceKeys(ctx, tx, ck, func(i int) string { return b.PutCS[i].ID }, s.delCSKeys, s.insCSKeys); err != nil {
+		return err
 	}
-	if len(b.PutMV) > 0 {
-		last := lastPuts(len(b.PutMV), func(i int) string { return b.PutMV[i].ID })
-		ids := make([]string, len(last))
-		var rows []keyRow
-		for j, i := range last {
-			o := b.PutMV[i]
-			ids[j] = o.ID
-			rows = mvKeyRows(rows, o, s.mvAttrs)
+	return s.replaceKeys(ctx, tx, mk, func(i int) string { return b.PutMV[i].ID }, s.delMVKeys, s.insMVKeys)
+}
+
+func (s *Store) replaceKeys(ctx context.Context, tx *sql.Tx, p keyPlan, id func(int) string, del, ins rowStmts) error {
+	var stale []string
+	var rows []keyRow
+	for _, i := range p.last {
+		old, stored := p.old[id(i)]
+		if stored && old == p.hash[i] {
+			continue
 		}
-		if err := deleteKeys(ctx, tx, s.delMVKeys, ids); err != nil {
-			return err
+		if stored {
+			stale = append(stale, id(i))
 		}
-		if err := insertKeys(ctx, tx, s.insMVKeys, rows); err != nil {
-			return err
-		}
+		rows = append(rows, p.rows[i]...)
 	}
-	return nil
+	if err := deleteKeys(ctx, tx, del, stale); err != nil {
+		return err
+	}
+	return insertKeys(ctx, tx, ins, rows)
 }
 
 // lastPuts returns the indexes of the last put of each ID, in order.

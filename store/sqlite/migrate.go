@@ -96,7 +96,9 @@ var migrations = []string{
 	// without reading the others; cs_keys and mv_keys are the store's keys
 	// (store.DNKey, RefKey, ValueKey) of every object, for the attributes
 	// listed in index_attrs. keys_built gets its row once the keys of the
-	// objects stored before this step are built (backfillKeys).
+	// objects stored before this step are built (loadIndexAttrs). keys_hash
+	// is a hash of an object's keys as last written (0: unknown): a put
+	// whose keys hash the same leaves them alone.
 	`CREATE INDEX cs_objects_sync_pending ON cs_objects (connector, id) WHERE sync_pending <> 0;
 	CREATE INDEX cs_objects_exports ON cs_objects (connector, id) WHERE pending_state IS NOT NULL;
 	CREATE TABLE index_attrs (
@@ -118,7 +120,9 @@ var migrations = []string{
 		PRIMARY KEY (type, key, mvid)
 	) WITHOUT ROWID;
 	CREATE INDEX mv_keys_mvid ON mv_keys (mvid);
-	CREATE TABLE keys_built (version INTEGER NOT NULL);`,
+	CREATE TABLE keys_built (version INTEGER NOT NULL);
+	ALTER TABLE cs_objects ADD COLUMN keys_hash INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE mv_objects ADD COLUMN keys_hash INTEGER NOT NULL DEFAULT 0;`,
 }
 
 // schemaVersion is the version this package brings a database to.

@@ -10,22 +10,22 @@ import (
 // Statements of the hot paths, prepared once per store. Puts are pairs of a
 // one-row upsert and a multi-row INSERT OR IGNORE (see rows.go).
 const (
-	csColumnList = `(id, connector, anchor, dn, mvid, sync_pending, pending_state, data)`
+	csColumnList = `(id, connector, anchor, dn, mvid, sync_pending, pending_state, data, keys_hash)`
 	upsertCS     = `INSERT INTO cs_objects ` + csColumnList + ` VALUES `
 	upsertCSSet  = ` ON CONFLICT (id) DO UPDATE SET connector = excluded.connector, anchor = excluded.anchor,
 		dn = excluded.dn, mvid = excluded.mvid, sync_pending = excluded.sync_pending,
-		pending_state = excluded.pending_state, data = excluded.data`
+		pending_state = excluded.pending_state, data = excluded.data, keys_hash = excluded.keys_hash`
 	insertCS = `INSERT OR IGNORE INTO cs_objects ` + csColumnList + ` VALUES `
 	// updateCS rewrites an existing row whose indexed key columns stay as
 	// they are (a link, a pending export, new attribute values): SQLite then
 	// leaves the indexes on them alone, where the upsert, which sets every
 	// column, rewrites four index entries per row. Its parameters are those
 	// of csColumnList, by number.
-	updateCS = `UPDATE cs_objects SET mvid = ?5, sync_pending = ?6, pending_state = ?7, data = ?8
+	updateCS = `UPDATE cs_objects SET mvid = ?5, sync_pending = ?6, pending_state = ?7, data = ?8, keys_hash = ?9
 		WHERE id = ?1 AND connector = ?2 AND anchor = ?3 AND dn = ?4`
-	upsertMV    = `INSERT INTO mv_objects (id, type, data) VALUES `
-	upsertMVSet = ` ON CONFLICT (id) DO UPDATE SET type = excluded.type, data = excluded.data`
-	insertMV    = `INSERT OR IGNORE INTO mv_objects (id, type, data) VALUES `
+	upsertMV    = `INSERT INTO mv_objects (id, type, data, keys_hash) VALUES `
+	upsertMVSet = ` ON CONFLICT (id) DO UPDATE SET type = excluded.type, data = excluded.data, keys_hash = excluded.keys_hash`
+	insertMV    = `INSERT OR IGNORE INTO mv_objects (id, type, data, keys_hash) VALUES `
 	upsertWM    = `INSERT INTO watermarks (connector, partition, value) VALUES `
 	upsertWMSet = ` ON CONFLICT (connector, partition) DO UPDATE SET value = excluded.value`
 	insertWM    = `INSERT OR IGNORE INTO watermarks (connector, partition, value) VALUES `
@@ -41,8 +41,8 @@ func (s *Store) prepare(ctx context.Context) error {
 		redo                                         bool
 		onePrefix, oneSuffix, manyPrefix, manySuffix string
 	}{
-		{&s.putCS, 8, true, upsertCS, upsertCSSet, insertCS, ""},
-		{&s.putMV, 3, true, upsertMV, upsertMVSet, insertMV, ""},
+		{&s.putCS, 9, true, upsertCS, upsertCSSet, insertCS, ""},
+		{&s.putMV, 4, true, upsertMV, upsertMVSet, insertMV, ""},
 		{&s.putWM, 3, true, upsertWM, upsertWMSet, insertWM, ""},
 		{&s.delCS, 1, false, deleteCS, ")", deleteCS, ")"},
 		{&s.delMV, 1, false, deleteMV, ")", deleteMV, ")"},
