@@ -36,16 +36,25 @@ func (e *Engine) export(ctx context.Context, rr *runRec, c *Connector, o RunOpti
 	if !ok {
 		return fmt.Errorf("connector %s cannot export (its type has no export capability)", c.Name)
 	}
+	// First pass, through the index of pending exports: the guard's count,
+	// and the exports themselves while they are few enough to hold.
 	var todo []*store.CSObject
-	deletes := 0
+	deletes, total := 0, int64(0)
+	var classes [exportClasses]bool
 	disables := e.disableRules(c.Name)
-	// Only the objects with a pending export are read (an index of them).
 	if err := e.Store.ScanCSExports(ctx, c.Name, func(t *store.CSObject) error {
-		if !awaitsImport(t) {
+		if awaitsImport(t) {
+			return nil
+		}
+		total++
+		classes[exportOrder(t)] = true
+		if total <= exportHeld {
 			todo = append(todo, t)
-			if t.Pending.Op == connector.OpDelete || isDisable(t.Pending, disables) {
-				deletes++
-			}
+		} else {
+			todo = nil
+		}
+		if t.Pending.Op == connector.OpDelete || isDisable(t.Pending, disables) {
+			deletes++
 		}
 		return nil
 	}); err != nil {
@@ -68,7 +77,6 @@ func (e *Engine) export(ctx context.Context, rr *runRec, c *Connector, o RunOpti
 			return err
 		}
 	}
-	sort.SliceStable(todo, func(i, j int) bool { return exportOrder(todo[i]) < exportOrder(todo[j]) })
 	if r, ok := ex.(connector.ExportRunner); ok {
 		if err := r.BeginExport(ctx); err != nil {
 			return fmt.Errorf("begin the export: %w", err)
@@ -79,18 +87,54 @@ func (e *Engine) export(ctx context.Context, rr *runRec, c *Connector, o RunOpti
 			}
 		}()
 	}
-	total := int64(len(todo))
 	var done int64
-	for start := 0; start < len(todo); start += e.batchSize() {
+	send := func(chunk []*store.CSObject) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		chunk := todo[start:min(start+e.batchSize(), len(todo))]
 		if err := e.exportChunk(ctx, rr, ex, chunk); err != nil {
 			return err
 		}
 		done += int64(len(chunk))
 		rr.progress(ctx, done, total)
+		return nil
+	}
+	if total <= exportHeld {
+		sort.SliceStable(todo, func(i, j int) bool { return exportOrder(todo[i]) < exportOrder(todo[j]) })
+		for start := 0; start < len(todo); start += e.batchSize() {
+			if err := send(todo[start:min(start+e.batchSize(), len(todo))]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	// Many: one more pass per kind of export, in export order, sending
+	// each batch as it is read (memory holds a batch, not the export).
+	// A pass sees each object once (the scan pages by ID); those it sends
+	// leave the index or stay in it in another state, of the same kind.
+	for class := range exportClasses {
+		if !classes[class] {
+			continue
+		}
+		var chunk []*store.CSObject
+		err := e.Store.ScanCSExports(ctx, c.Name, func(t *store.CSObject) error {
+			if awaitsImport(t) || exportOrder(t) != class {
+				return nil
+			}
+			chunk = append(chunk, t)
+			if len(chunk) < e.batchSize() {
+				return nil
+			}
+			err := send(chunk)
+			chunk = nil
+			return err
+		})
+		if err == nil && len(chunk) > 0 {
+			err = send(chunk)
+		}
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -142,6 +186,14 @@ func isDisable(p *store.PendingExport, disables map[string]*rules.Rule) bool {
 	ch := p.Changes[0]
 	return ch.Name == r.DisableAttribute && ch.Mode == connector.Replace && len(ch.Values) == 1 && ch.Values[0] == r.DisableValue
 }
+
+// exportClasses is the number of exportOrder's values; exportHeld is how
+// many pending exports an export run holds in memory to send them in that
+// order after one read (more are read again, once per kind, and sent as
+// they are read).
+const exportClasses = 5
+
+var exportHeld int64 = 20000 // a variable for the tests
 
 // exportOrder sends adds of plain objects first, then adds of objects that
 // reference others (groups after their members), then updates, renames, deletes.

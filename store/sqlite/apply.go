@@ -67,6 +67,9 @@ func checkBatch(b *store.Batch) error {
 }
 
 func (s *Store) applyTx(ctx context.Context, tx *sql.Tx, b *store.Batch) error {
+	if err := s.deleteKeysOf(ctx, tx, b); err != nil {
+		return err
+	}
 	err := s.delCS.exec(ctx, tx, len(b.DeleteCS),
 		func(args []any, i int, _ bool) []any { return append(args, b.DeleteCS[i]) },
 		func(i int, err error) error { return fmt.Errorf("delete cs object %s: %w", b.DeleteCS[i], err) })
@@ -104,7 +107,7 @@ func (s *Store) applyTx(ctx context.Context, tx *sql.Tx, b *store.Batch) error {
 		start := len(buf)
 		buf = encodeCS(buf, o)
 		return append(args, o.ID, o.Connector, o.Object.Anchor, o.Object.DN, o.MVID, o.SyncPending,
-			pending, buf[start:len(buf):len(buf)], ck.hash[i])
+			pending, buf[start:len(buf):len(buf)], ck.hash[i], dnKey(o.Object.DN))
 	}, func(i int, err error) error { return putCSError(ctx, tx, b.PutCS[i], err) })
 	if err != nil {
 		return err

@@ -3,23 +3,32 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"fmt"
 	"hash/fnv"
 	"maps"
 	"slices"
 	"strings"
 
-	"github.com/idsync/idsync/model"
 	"github.com/idsync/idsync/store"
 )
 
-// Keys (store.Keys): cs_keys holds, for every CS object, its DN key, the
-// keys of its reference values (for the connectors in index_attrs, side
-// "ref") and the value keys of the CS attributes in index_attrs; mv_keys
-// the value keys of the MV attributes in index_attrs.
+// Keys (store.Keys): an object's DN key is the column dn_key of
+// cs_objects; cs_keys holds, for every CS object, the keys of its
+// reference values (for the connectors in index_attrs, side "ref") and the
+// value keys of the CS attributes in index_attrs; mv_keys the value keys
+// of the MV attributes in index_attrs.
 // Apply maintains them with the objects, in the same transaction: a put
-// deletes the object's keys and inserts those of its new version, a delete
-// deletes them, and a state-only put (Batch.PutCSState) leaves them alone.
+// deletes the object's keys and inserts those of its new version (unless
+// they hash the same as those it had: keys_hash), a delete deletes them,
+// and a state-only put (Batch.PutCSState) leaves them alone.
+//
+// A key is stored as a 64-bit hash of the connector (or MV object type)
+// and the key, with the rowid of its object: about 20 bytes a key, where
+// the text would take a hundred, so that an import writes a few pages of
+// keys, not as many as of objects. A lookup joins the rowids to the objects
+// and keeps those of the connector (or type); the rare other object whose
+// key hashes the same is one more the caller checks, as it checks all.
 //
 // What was declared with Index is kept in memory (idxMu):
 // Apply holds the read lock while it computes and writes keys, so that a
@@ -29,10 +38,14 @@ import (
 
 // Key statements (prepared with the others in prepare).
 const (
-	deleteCSKeys = `DELETE FROM cs_keys WHERE csid IN (VALUES `
-	insertCSKeys = `INSERT OR IGNORE INTO cs_keys (connector, key, csid) VALUES `
-	deleteMVKeys = `DELETE FROM mv_keys WHERE mvid IN (VALUES `
-	insertMVKeys = `INSERT OR IGNORE INTO mv_keys (type, key, mvid) VALUES `
+	// deleteCSKeysOf deletes the keys of objects by ID, before they are
+	// deleted; deleteCSKeys by rowid.
+	deleteCSKeysOf = `DELETE FROM cs_keys WHERE crow IN (SELECT rowid FROM cs_objects WHERE id IN (VALUES `
+	deleteCSKeys   = `DELETE FROM cs_keys WHERE crow IN (VALUES `
+	insertCSKeys   = `INSERT OR IGNORE INTO cs_keys (key, crow) VALUES `
+	deleteMVKeysOf = `DELETE FROM mv_keys WHERE mrow IN (SELECT rowid FROM mv_objects WHERE id IN (VALUES `
+	deleteMVKeys   = `DELETE FROM mv_keys WHERE mrow IN (VALUES `
+	insertMVKeys   = `INSERT OR IGNORE INTO mv_keys (key, mrow) VALUES `
 	// updateCSState writes what a state-only put changes: the columns of
 	// the link and flags, and the blob (which holds them too). The key
 	// columns must be those stored.
@@ -40,8 +53,21 @@ const (
 		WHERE id = ? AND connector = ? AND anchor = ? AND dn = ?`
 )
 
-// keyRow is one row of cs_keys (space = connector) or mv_keys (space = type).
-type keyRow struct{ space, key, id string }
+// keyRow is a key of an object (by ID) as stored: keyHash of its space
+// (connector or MV object type) and key.
+type keyRow struct {
+	h  int64
+	id string
+}
+
+// keyHash is the stored form of a key of a space.
+func keyHash(space, key string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte(space))
+	h.Write([]byte{0})
+	h.Write([]byte(key))
+	return int64(h.Sum64())
+}
 
 func (s *Store) prepareKeys(ctx context.Context) error {
 	for _, w := range []struct {
@@ -49,10 +75,12 @@ func (s *Store) prepareKeys(ctx context.Context) error {
 		cols         int
 		prefix, suff string
 	}{
+		{&s.delCSKeysOf, 1, deleteCSKeysOf, "))"},
 		{&s.delCSKeys, 1, deleteCSKeys, ")"},
-		{&s.insCSKeys, 3, insertCSKeys, ""},
+		{&s.insCSKeys, 2, insertCSKeys, ""},
+		{&s.delMVKeysOf, 1, deleteMVKeysOf, "))"},
 		{&s.delMVKeys, 1, deleteMVKeys, ")"},
-		{&s.insMVKeys, 3, insertMVKeys, ""},
+		{&s.insMVKeys, 2, insertMVKeys, ""},
 	} {
 		var err error
 		if *w.dst, err = prepareRows(ctx, s.w, w.cols, false, w.prefix, w.suff, w.prefix, w.suff); err != nil {
@@ -69,8 +97,9 @@ func (s *Store) prepareKeys(ctx context.Context) error {
 	}{
 		{&s.scanSyncPending, `SELECT data FROM cs_objects WHERE connector = ? AND sync_pending <> 0 AND id > ? ORDER BY id LIMIT ?`},
 		{&s.scanExports, `SELECT data FROM cs_objects WHERE connector = ? AND pending_state IS NOT NULL AND id > ? ORDER BY id LIMIT ?`},
-		{&s.csByKey, `SELECT csid FROM cs_keys WHERE connector = ? AND key = ? ORDER BY csid`},
-		{&s.mvByKey, `SELECT mvid FROM mv_keys WHERE type = ? AND key = ? ORDER BY mvid`},
+		{&s.csByKey, `SELECT id FROM cs_objects WHERE rowid IN (SELECT crow FROM cs_keys WHERE key = ?) AND connector = ? ORDER BY id`},
+		{&s.csByDN, `SELECT id FROM cs_objects WHERE connector = ? AND dn_key = ? ORDER BY id`},
+		{&s.mvByKey, `SELECT id FROM mv_objects WHERE rowid IN (SELECT mrow FROM mv_keys WHERE key = ?) AND type = ? ORDER BY id`},
 	}
 	for _, r := range reads {
 		st, err := s.r.PrepareContext(ctx, r.query)
@@ -83,11 +112,11 @@ func (s *Store) prepareKeys(ctx context.Context) error {
 }
 
 func (s *Store) keyStmts() []rowStmts {
-	return []rowStmts{s.delCSKeys, s.insCSKeys, s.delMVKeys, s.insMVKeys}
+	return []rowStmts{s.delCSKeysOf, s.delCSKeys, s.insCSKeys, s.delMVKeysOf, s.delMVKeys, s.insMVKeys}
 }
 
 func (s *Store) keyReads() []*sql.Stmt {
-	return []*sql.Stmt{s.putCSState, s.scanSyncPending, s.scanExports, s.csByKey, s.mvByKey}
+	return []*sql.Stmt{s.putCSState, s.scanSyncPending, s.scanExports, s.csByKey, s.csByDN, s.mvByKey}
 }
 
 // loadIndexAttrs reads the declared attributes, and builds the keys of the
@@ -150,19 +179,24 @@ type keySpec struct {
 // buildKeys inserts the keys spec names of every stored object.
 func (s *Store) buildKeys(ctx context.Context, tx *sql.Tx, spec keySpec) error {
 	if spec.dn || len(spec.cs) > 0 || len(spec.refs) > 0 {
-		err := s.eachBlob(ctx, tx, `SELECT data FROM cs_objects WHERE id > ? ORDER BY id LIMIT ?`, true, func(b string) ([]keyRow, error) {
+		err := s.eachBlob(ctx, tx, `SELECT rowid, data FROM cs_objects WHERE id > ? ORDER BY id LIMIT ?`, true, func(row int64, b string) ([]keyRow, error) {
 			o, err := decodeCS(b)
 			if err != nil {
 				return nil, err
 			}
-			return csKeyRows(nil, o, spec.cs, spec.refs[o.Connector], spec.dn), nil
+			if spec.dn && o.Object.DN != "" {
+				if _, err := tx.ExecContext(ctx, `UPDATE cs_objects SET dn_key = ? WHERE rowid = ?`, dnKey(o.Object.DN), row); err != nil {
+					return nil, err
+				}
+			}
+			return csKeyRows(nil, o, spec.cs, spec.refs[o.Connector]), nil
 		}, s.insCSKeys)
 		if err != nil {
 			return fmt.Errorf("cs objects: %w", err)
 		}
 	}
 	if len(spec.mv) > 0 {
-		err := s.eachBlob(ctx, tx, `SELECT data FROM mv_objects WHERE id > ? ORDER BY id LIMIT ?`, false, func(b string) ([]keyRow, error) {
+		err := s.eachBlob(ctx, tx, `SELECT rowid, data FROM mv_objects WHERE id > ? ORDER BY id LIMIT ?`, false, func(_ int64, b string) ([]keyRow, error) {
 			o, err := decodeMV(b)
 			if err != nil {
 				return nil, err
@@ -176,24 +210,44 @@ func (s *Store) buildKeys(ctx context.Context, tx *sql.Tx, spec keySpec) error {
 	return nil
 }
 
-// eachBlob pages through a table in tx and inserts the key rows of each
-// chunk's objects with ins.
-func (s *Store) eachBlob(ctx context.Context, tx *sql.Tx, query string, cs bool, keys func(string) ([]keyRow, error), ins rowStmts) error {
+// eachBlob pages through a table in tx (query selects rowid and data),
+// calls keys for each object once the page is read, and inserts the key
+// rows it returns with ins.
+func (s *Store) eachBlob(ctx context.Context, tx *sql.Tx, query string, cs bool, keys func(int64, string) ([]keyRow, error), ins rowStmts) error {
 	after := ""
 	for {
-		blobs, err := readBlobs(tx.QueryContext(ctx, query, after, scanChunk))
+		rs, err := tx.QueryContext(ctx, query, after, scanChunk)
 		if err != nil {
 			return err
 		}
-		var rows []keyRow
-		for _, b := range blobs {
-			kr, err := keys(b)
+		var rowids []int64
+		var blobs []string
+		for rs.Next() {
+			var row int64
+			var data sql.RawBytes
+			if err := rs.Scan(&row, &data); err != nil {
+				rs.Close()
+				return err
+			}
+			rowids = append(rowids, row)
+			blobs = append(blobs, string(data))
+		}
+		if err := rs.Close(); err != nil {
+			return err
+		}
+		var kr []keyRow
+		var rows []int64
+		for i, b := range blobs {
+			k, err := keys(rowids[i], b)
 			if err != nil {
 				return err
 			}
-			rows = append(rows, kr...)
+			for range k {
+				rows = append(rows, rowids[i])
+			}
+			kr = append(kr, k...)
 		}
-		if err := insertKeys(ctx, tx, ins, rows); err != nil {
+		if err := insertKeys(ctx, tx, ins, kr, func(i int) int64 { return rows[i] }); err != nil {
 			return err
 		}
 		if len(blobs) < scanChunk {
@@ -205,82 +259,79 @@ func (s *Store) eachBlob(ctx context.Context, tx *sql.Tx, query string, cs bool,
 	}
 }
 
-// csKeyRows appends the key rows of a CS object: the value keys of attrs,
-// with refs the keys of its reference values, with dn its DN key.
-func csKeyRows(out []keyRow, o *store.CSObject, attrs map[string]bool, refs, dn bool) []keyRow {
-	if dn {
-		for _, k := range store.CSKeys(o, attrs, refs) {
-			out = append(out, keyRow{o.Connector, k, o.ID})
-		}
-		return out
-	}
-	seen := map[string]bool{}
-	add := func(k string) {
-		if !seen[k] {
-			seen[k] = true
-			out = append(out, keyRow{o.Connector, k, o.ID})
-		}
-	}
-	for _, a := range slices.Sorted(maps.Keys(o.Object.Attrs)) {
-		v := o.Object.Attrs[a]
-		if refs && v.Type == model.Reference {
-			for _, r := range v.Values {
-				add(store.RefKey(r))
-			}
-		}
-		if attrs[a] {
-			for _, x := range v.Values {
-				add(store.ValueKey(a, x))
-			}
+// csKeyRows appends the key rows of a CS object in cs_keys: the value keys
+// of attrs, with refs the keys of its reference values (its DN key is the
+// column dn_key).
+func csKeyRows(out []keyRow, o *store.CSObject, attrs map[string]bool, refs bool) []keyRow {
+	dn := dnKey(o.Object.DN)
+	for _, k := range store.CSKeys(o, attrs, refs) {
+		if k != dn {
+			out = append(out, keyRow{keyHash(o.Connector, k), o.ID})
 		}
 	}
 	return out
+}
+
+// dnKeyPrefix starts every store.DNKey; dnKey is the dn_key of a DN.
+var dnKeyPrefix = store.DNKey("")
+
+func dnKey(dn string) string {
+	if dn == "" {
+		return ""
+	}
+	return store.DNKey(dn)
 }
 
 func mvKeyRows(out []keyRow, o *store.MVObject, attrs map[string]bool) []keyRow {
 	for _, k := range store.MVKeys(o, attrs) {
-		out = append(out, keyRow{o.Type, k, o.ID})
+		out = append(out, keyRow{keyHash(o.Type, k), o.ID})
 	}
 	return out
 }
 
-func insertKeys(ctx context.Context, tx *sql.Tx, ins rowStmts, rows []keyRow) error {
+// insertKeys inserts key rows, row(i) giving the rowid of rows[i]'s object.
+func insertKeys(ctx context.Context, tx *sql.Tx, ins rowStmts, rows []keyRow, row func(int) int64) error {
 	return ins.exec(ctx, tx, len(rows), func(args []any, i int, _ bool) []any {
-		r := rows[i]
-		return append(args, r.space, r.key, r.id)
+		return append(args, rows[i].h, row(i))
 	}, func(i int, err error) error { return fmt.Errorf("insert key of %s: %w", rows[i].id, err) })
 }
 
-func deleteKeys(ctx context.Context, tx *sql.Tx, del rowStmts, ids []string) error {
-	return del.exec(ctx, tx, len(ids), func(args []any, i int, _ bool) []any { return append(args, ids[i]) },
-		func(i int, err error) error { return fmt.Errorf("delete keys of %s: %w", ids[i], err) })
+// deleteKeys deletes the keys of objects, by ID (del: deleteCSKeysOf) or
+// by rowid (deleteCSKeys).
+func deleteKeys[T any](ctx context.Context, tx *sql.Tx, del rowStmts, objs []T) error {
+	return del.exec(ctx, tx, len(objs), func(args []any, i int, _ bool) []any { return append(args, objs[i]) },
+		func(i int, err error) error { return fmt.Errorf("delete keys of %v: %w", objs[i], err) })
 }
 
 // keyPlan is what Apply writes of the keys of a list of puts: each put's
-// key rows and their hash, the last put of each ID, and the hash of the
-// keys each ID had (absent: a new object).
+// key rows and their hash, the last put of each ID, and the rowid and hash
+// of the keys of each ID stored before.
 type keyPlan struct {
 	rows [][]keyRow
 	hash []int64
 	last []int
-	old  map[string]int64
+	old  map[string]rowHash
 }
+
+// rowHash is an object's rowid and keys_hash.
+type rowHash struct{ row, hash int64 }
 
 // hashKeys returns a hash of key rows, never 0 (the column's "unknown"),
 // seeded with what was declared: after a declaration, every object's keys
 // are written again at its next put (those the declaration built for it
 // included), so none is left behind.
 func hashKeys(seed string, rows []keyRow) int64 {
-	keys := make([]string, len(rows))
+	keys := make([]int64, len(rows))
 	for i, r := range rows {
-		keys[i] = r.key
+		keys[i] = r.h
 	}
 	slices.Sort(keys)
 	h := fnv.New64a()
 	h.Write([]byte(seed))
+	var b [8]byte
 	for _, k := range keys {
-		h.Write([]byte(k))
-		h.Write([]byte{0})
+		binary.LittleEndian.PutUint64(b[:], uint64(k))
+		h.Write(b[:])
 	}
 	if v := int64(h.Sum64()); v != 0 {
 		return v
@@ -293,12 +344,12 @@ func (s *Store) planCSKeys(ctx context.Context, tx *sql.Tx, objs []*store.CSObje
 	seed := strings.Join(slices.Sorted(maps.Keys(s.csAttrs)), "\x00")
 	for i, o := range objs {
 		refs := s.refConns[o.Connector]
-		p.rows[i] = csKeyRows(nil, o, s.csAttrs, refs, true)
+		p.rows[i] = csKeyRows(nil, o, s.csAttrs, refs)
 		p.hash[i] = hashKeys(fmt.Sprint(refs, seed), p.rows[i])
 	}
 	p.last = lastPuts(len(objs), func(i int) string { return objs[i].ID })
 	var err error
-	p.old, err = oldHashes(ctx, tx, "cs_objects", len(p.last), func(j int) string { return objs[p.last[j]].ID })
+	p.old, err = rowHashes(ctx, tx, "cs_objects", len(p.last), func(j int) string { return objs[p.last[j]].ID })
 	return p, err
 }
 
@@ -311,13 +362,13 @@ func (s *Store) planMVKeys(ctx context.Context, tx *sql.Tx, objs []*store.MVObje
 	}
 	p.last = lastPuts(len(objs), func(i int) string { return objs[i].ID })
 	var err error
-	p.old, err = oldHashes(ctx, tx, "mv_objects", len(p.last), func(j int) string { return objs[p.last[j]].ID })
+	p.old, err = rowHashes(ctx, tx, "mv_objects", len(p.last), func(j int) string { return objs[p.last[j]].ID })
 	return p, err
 }
 
-// oldHashes reads the keys_hash of the stored objects among n IDs.
-func oldHashes(ctx context.Context, tx *sql.Tx, table string, n int, id func(int) string) (map[string]int64, error) {
-	out := make(map[string]int64, n)
+// rowHashes reads the rowid and keys_hash of the stored objects among n IDs.
+func rowHashes(ctx context.Context, tx *sql.Tx, table string, n int, id func(int) string) (map[string]rowHash, error) {
+	out := make(map[string]rowHash, n)
 	const chunk = 500
 	args := make([]any, 0, chunk)
 	for start := 0; start < n; start += chunk {
@@ -326,19 +377,19 @@ func oldHashes(ctx context.Context, tx *sql.Tx, table string, n int, id func(int
 		for j := start; j < end; j++ {
 			args = append(args, id(j))
 		}
-		q := `SELECT id, keys_hash FROM ` + table + ` WHERE id IN (?` + strings.Repeat(", ?", end-start-1) + `)`
+		q := `SELECT id, rowid, keys_hash FROM ` + table + ` WHERE id IN (?` + strings.Repeat(", ?", end-start-1) + `)`
 		rows, err := tx.QueryContext(ctx, q, args...)
 		if err != nil {
 			return nil, fmt.Errorf("read key hashes: %w", err)
 		}
 		for rows.Next() {
 			var id string
-			var h int64
-			if err := rows.Scan(&id, &h); err != nil {
+			var rh rowHash
+			if err := rows.Scan(&id, &rh.row, &rh.hash); err != nil {
 				rows.Close()
 				return nil, fmt.Errorf("read key hashes: %w", err)
 			}
-			out[id] = h
+			out[id] = rh
 		}
 		if err := rows.Close(); err != nil {
 			return nil, fmt.Errorf("read key hashes: %w", err)
@@ -347,40 +398,56 @@ func oldHashes(ctx context.Context, tx *sql.Tx, table string, n int, id func(int
 	return out, nil
 }
 
-// applyKeys maintains the keys of a batch's objects (see the package
-// comment above). It runs in Apply's transaction, after the objects are
-// written: the keys of deleted objects go, and those of each object put
-// are replaced, unless they hash the same as those it had.
-func (s *Store) applyKeys(ctx context.Context, tx *sql.Tx, b *store.Batch, ck, mk keyPlan) error {
-	if err := deleteKeys(ctx, tx, s.delCSKeys, b.DeleteCS); err != nil {
+// deleteKeysOf deletes the keys of the objects a batch deletes; Apply runs
+// it before it deletes them (the keys are found by their rowids).
+func (s *Store) deleteKeysOf(ctx context.Context, tx *sql.Tx, b *store.Batch) error {
+	if err := deleteKeys(ctx, tx, s.delCSKeysOf, b.DeleteCS); err != nil {
 		return err
 	}
-	if err := deleteKeys(ctx, tx, s.delMVKeys, b.DeleteMV); err != nil {
-		return err
-	}
-	if err := s.replaceKeys(ctx, tx, ck, func(i int) string { return b.PutCS[i].ID }, s.delCSKeys, s.insCSKeys); err != nil {
-		return err
-	}
-	return s.replaceKeys(ctx, tx, mk, func(i int) string { return b.PutMV[i].ID }, s.delMVKeys, s.insMVKeys)
+	return deleteKeys(ctx, tx, s.delMVKeysOf, b.DeleteMV)
 }
 
-func (s *Store) replaceKeys(ctx context.Context, tx *sql.Tx, p keyPlan, id func(int) string, del, ins rowStmts) error {
-	var stale []string
+// applyKeys writes the keys of a batch's puts, after the objects: those of
+// each object put replace those it had, unless they hash the same.
+func (s *Store) applyKeys(ctx context.Context, tx *sql.Tx, b *store.Batch, ck, mk keyPlan) error {
+	if err := s.replaceKeys(ctx, tx, "cs_objects", ck, func(i int) string { return b.PutCS[i].ID }, s.delCSKeys, s.insCSKeys); err != nil {
+		return err
+	}
+	return s.replaceKeys(ctx, tx, "mv_objects", mk, func(i int) string { return b.PutMV[i].ID }, s.delMVKeys, s.insMVKeys)
+}
+
+func (s *Store) replaceKeys(ctx context.Context, tx *sql.Tx, table string, p keyPlan, id func(int) string, del, ins rowStmts) error {
+	var stale []int64
 	var rows []keyRow
+	var fresh []string // objects new in this batch: their rowids are read now
 	for _, i := range p.last {
 		old, stored := p.old[id(i)]
-		if stored && old == p.hash[i] {
+		if stored && old.hash == p.hash[i] {
 			continue
 		}
 		if stored {
-			stale = append(stale, id(i))
+			stale = append(stale, old.row)
+		} else {
+			fresh = append(fresh, id(i))
 		}
 		rows = append(rows, p.rows[i]...)
 	}
 	if err := deleteKeys(ctx, tx, del, stale); err != nil {
 		return err
 	}
-	return insertKeys(ctx, tx, ins, rows)
+	if len(rows) == 0 {
+		return nil
+	}
+	rowOf, err := rowHashes(ctx, tx, table, len(fresh), func(j int) string { return fresh[j] })
+	if err != nil {
+		return err
+	}
+	for id, rh := range p.old {
+		if _, ok := rowOf[id]; !ok {
+			rowOf[id] = rh
+		}
+	}
+	return insertKeys(ctx, tx, ins, rows, func(i int) int64 { return rowOf[rows[i].id].row })
 }
 
 // lastPuts returns the indexes of the last put of each ID, in order.
@@ -486,7 +553,13 @@ func readIDs(rows *sql.Rows, err error) ([]string, error) {
 
 // CSByKey returns, sorted, the IDs of the CS objects of connector with key.
 func (s *Store) CSByKey(ctx context.Context, connector, key string) ([]string, error) {
-	ids, err := readIDs(s.csByKey.QueryContext(ctx, connector, key))
+	var ids []string
+	var err error
+	if strings.HasPrefix(key, dnKeyPrefix) {
+		ids, err = readIDs(s.csByDN.QueryContext(ctx, connector, key))
+	} else {
+		ids, err = readIDs(s.csByKey.QueryContext(ctx, keyHash(connector, key), connector))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("look up cs objects of %q by key: %w", connector, err)
 	}
@@ -495,7 +568,7 @@ func (s *Store) CSByKey(ctx context.Context, connector, key string) ([]string, e
 
 // MVByKey returns, sorted, the IDs of the MV objects of mvType with key.
 func (s *Store) MVByKey(ctx context.Context, mvType, key string) ([]string, error) {
-	ids, err := readIDs(s.mvByKey.QueryContext(ctx, mvType, key))
+	ids, err := readIDs(s.mvByKey.QueryContext(ctx, keyHash(mvType, key), mvType))
 	if err != nil {
 		return nil, fmt.Errorf("look up mv objects of type %q by key: %w", mvType, err)
 	}

@@ -25,7 +25,7 @@ func TestKeysBuiltForOlderDatabase(t *testing.T) {
 	if err := s.Apply(t.Context(), &store.Batch{PutCS: []*store.CSObject{o}, PutMV: []*store.MVObject{m}}); err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{`DELETE FROM cs_keys`, `DELETE FROM mv_keys`, `DELETE FROM keys_built`} {
+	for _, q := range []string{`DELETE FROM cs_keys`, `DELETE FROM mv_keys`, `DELETE FROM keys_built`, `UPDATE cs_objects SET dn_key = '', keys_hash = 0`} {
 		if _, err := s.w.ExecContext(t.Context(), q); err != nil {
 			t.Fatal(err)
 		}
@@ -52,10 +52,13 @@ func TestTargetedQueriesUseIndexes(t *testing.T) {
 	for _, c := range []struct{ query, index string }{
 		{`SELECT data FROM cs_objects WHERE connector = 'a' AND sync_pending <> 0 AND id > '' ORDER BY id LIMIT 10`, "cs_objects_sync_pending"},
 		{`SELECT data FROM cs_objects WHERE connector = 'a' AND pending_state IS NOT NULL AND id > '' ORDER BY id LIMIT 10`, "cs_objects_exports"},
-		{`SELECT csid FROM cs_keys WHERE connector = 'a' AND key = 'k' ORDER BY csid`, "PRIMARY KEY"},
-		{`SELECT mvid FROM mv_keys WHERE type = 'a' AND key = 'k' ORDER BY mvid`, "PRIMARY KEY"},
-		{`DELETE FROM cs_keys WHERE csid IN (VALUES ('x'))`, "cs_keys_csid"},
-		{`DELETE FROM mv_keys WHERE mvid IN (VALUES ('x'))`, "mv_keys_mvid"},
+		{`SELECT id FROM cs_objects WHERE rowid IN (SELECT crow FROM cs_keys WHERE key = 1) AND connector = 'a' ORDER BY id`, "PRIMARY KEY"},
+		{`SELECT id FROM mv_objects WHERE rowid IN (SELECT mrow FROM mv_keys WHERE key = 1) AND type = 'a' ORDER BY id`, "PRIMARY KEY"},
+		{`DELETE FROM cs_keys WHERE crow IN (SELECT rowid FROM cs_objects WHERE id IN (VALUES ('x')))`, "cs_keys_crow"},
+		{`DELETE FROM cs_keys WHERE crow IN (VALUES (1))`, "cs_keys_crow"},
+		{`DELETE FROM mv_keys WHERE mrow IN (SELECT rowid FROM mv_objects WHERE id IN (VALUES ('x')))`, "mv_keys_mrow"},
+		{`SELECT id, rowid, keys_hash FROM cs_objects WHERE id IN ('x', 'y')`, "sqlite_autoindex_cs_objects_1"},
+		{`SELECT id FROM cs_objects WHERE connector = 'a' AND dn_key = 'x' ORDER BY id`, "cs_objects_dn_key"},
 		{`SELECT data FROM cs_objects WHERE mvid = 'm' AND mvid <> '' ORDER BY id`, "cs_objects_mvid"},
 	} {
 		rows, err := s.r.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+c.query)
@@ -73,8 +76,9 @@ func TestTargetedQueriesUseIndexes(t *testing.T) {
 		}
 		rows.Close()
 		all := strings.Join(plan, "; ")
-		if !strings.Contains(all, c.index) || strings.Contains(all, "SCAN cs_objects") || strings.Contains(all, "SCAN cs_keys") ||
-			strings.Contains(all, "SCAN mv_keys") {
+		if !strings.Contains(all, c.index) || strings.Contains(all, "SCAN cs_objects") || strings.Contains(all, "SCAN c ") ||
+			strings.Contains(all, "SCAN m ") || strings.Contains(all, "SCAN k") || strings.Contains(all, "SCAN mv_objects") ||
+			strings.Contains(all, "SCAN cs_keys") || strings.Contains(all, "SCAN mv_keys") {
 			t.Errorf("%s\nplan: %s\nwant a search with %s", c.query, all, c.index)
 		}
 	}

@@ -95,10 +95,13 @@ var migrations = []string{
 	// delta synchronization processes and those with a pending export
 	// without reading the others; cs_keys and mv_keys are the store's keys
 	// (store.DNKey, RefKey, ValueKey) of every object, for the attributes
-	// listed in index_attrs. keys_built gets its row once the keys of the
+	// listed in index_attrs, each as a hash with its object's rowid
+	// (keys.go). keys_built gets its row once the keys of the
 	// objects stored before this step are built (loadIndexAttrs). keys_hash
 	// is a hash of an object's keys as last written (0: unknown): a put
-	// whose keys hash the same leaves them alone.
+	// whose keys hash the same leaves them alone. An object's DN key is
+	// dn_key (store.DNKey of its DN), indexed with the connector in place
+	// of the DN (no query looked objects up by exact DN).
 	`CREATE INDEX cs_objects_sync_pending ON cs_objects (connector, id) WHERE sync_pending <> 0;
 	CREATE INDEX cs_objects_exports ON cs_objects (connector, id) WHERE pending_state IS NOT NULL;
 	CREATE TABLE index_attrs (
@@ -107,21 +110,22 @@ var migrations = []string{
 		PRIMARY KEY (side, attr)
 	) WITHOUT ROWID;
 	CREATE TABLE cs_keys (
-		connector TEXT NOT NULL,
-		key       TEXT NOT NULL,
-		csid      TEXT NOT NULL,
-		PRIMARY KEY (connector, key, csid)
+		key  INTEGER NOT NULL,
+		crow INTEGER NOT NULL,
+		PRIMARY KEY (key, crow)
 	) WITHOUT ROWID;
-	CREATE INDEX cs_keys_csid ON cs_keys (csid);
+	CREATE INDEX cs_keys_crow ON cs_keys (crow);
 	CREATE TABLE mv_keys (
-		type TEXT NOT NULL,
-		key  TEXT NOT NULL,
-		mvid TEXT NOT NULL,
-		PRIMARY KEY (type, key, mvid)
+		key  INTEGER NOT NULL,
+		mrow INTEGER NOT NULL,
+		PRIMARY KEY (key, mrow)
 	) WITHOUT ROWID;
-	CREATE INDEX mv_keys_mvid ON mv_keys (mvid);
+	CREATE INDEX mv_keys_mrow ON mv_keys (mrow);
 	CREATE TABLE keys_built (version INTEGER NOT NULL);
 	ALTER TABLE cs_objects ADD COLUMN keys_hash INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE cs_objects ADD COLUMN dn_key TEXT NOT NULL DEFAULT '';
+	DROP INDEX cs_objects_dn;
+	CREATE INDEX cs_objects_dn_key ON cs_objects (connector, dn_key, id);
 	ALTER TABLE mv_objects ADD COLUMN keys_hash INTEGER NOT NULL DEFAULT 0;`,
 }
 

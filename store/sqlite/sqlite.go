@@ -41,10 +41,10 @@ type Store struct {
 	putCS, putMV, putWM, delCS, delMV rowStmts
 	scanCSAll, scanCSConn, scanMV     *sql.Stmt
 	// Keys and targeted reads (keys.go).
-	delCSKeys, insCSKeys, delMVKeys, insMVKeys                 rowStmts
-	putCSState, scanSyncPending, scanExports, csByKey, mvByKey *sql.Stmt
-	idxMu                                                      sync.RWMutex
-	csAttrs, mvAttrs, refConns                                 map[string]bool
+	delCSKeysOf, delCSKeys, insCSKeys, delMVKeysOf, delMVKeys, insMVKeys rowStmts
+	putCSState, scanSyncPending, scanExports, csByKey, csByDN, mvByKey   *sql.Stmt
+	idxMu                                                                sync.RWMutex
+	csAttrs, mvAttrs, refConns                                           map[string]bool
 
 	closeOnce sync.Once
 	closeErr  error

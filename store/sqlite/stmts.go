@@ -10,11 +10,12 @@ import (
 // Statements of the hot paths, prepared once per store. Puts are pairs of a
 // one-row upsert and a multi-row INSERT OR IGNORE (see rows.go).
 const (
-	csColumnList = `(id, connector, anchor, dn, mvid, sync_pending, pending_state, data, keys_hash)`
+	csColumnList = `(id, connector, anchor, dn, mvid, sync_pending, pending_state, data, keys_hash, dn_key)`
 	upsertCS     = `INSERT INTO cs_objects ` + csColumnList + ` VALUES `
 	upsertCSSet  = ` ON CONFLICT (id) DO UPDATE SET connector = excluded.connector, anchor = excluded.anchor,
 		dn = excluded.dn, mvid = excluded.mvid, sync_pending = excluded.sync_pending,
-		pending_state = excluded.pending_state, data = excluded.data, keys_hash = excluded.keys_hash`
+		pending_state = excluded.pending_state, data = excluded.data, keys_hash = excluded.keys_hash,
+		dn_key = excluded.dn_key`
 	insertCS = `INSERT OR IGNORE INTO cs_objects ` + csColumnList + ` VALUES `
 	// updateCS rewrites an existing row whose indexed key columns stay as
 	// they are (a link, a pending export, new attribute values): SQLite then
@@ -41,7 +42,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		redo                                         bool
 		onePrefix, oneSuffix, manyPrefix, manySuffix string
 	}{
-		{&s.putCS, 9, true, upsertCS, upsertCSSet, insertCS, ""},
+		{&s.putCS, 10, true, upsertCS, upsertCSSet, insertCS, ""},
 		{&s.putMV, 4, true, upsertMV, upsertMVSet, insertMV, ""},
 		{&s.putWM, 3, true, upsertWM, upsertWMSet, insertWM, ""},
 		{&s.delCS, 1, false, deleteCS, ")", deleteCS, ")"},
