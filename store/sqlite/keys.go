@@ -46,6 +46,10 @@ const (
 	deleteMVKeysOf = `DELETE FROM mv_keys WHERE mrow IN (SELECT rowid FROM mv_objects WHERE id IN (VALUES `
 	deleteMVKeys   = `DELETE FROM mv_keys WHERE mrow IN (VALUES `
 	insertMVKeys   = `INSERT OR IGNORE INTO mv_keys (key, mrow) VALUES `
+	// Lookups by key (their plans are checked by TestTargetedQueriesUseIndexes).
+	csByKeyQuery = `SELECT c.id FROM cs_keys k CROSS JOIN cs_objects c WHERE c.rowid = k.crow AND k.key = ? AND c.connector = ?`
+	csByDNQuery  = `SELECT id FROM cs_objects WHERE connector = ? AND dn_key = ?`
+	mvByKeyQuery = `SELECT m.id FROM mv_keys k CROSS JOIN mv_objects m WHERE m.rowid = k.mrow AND k.key = ? AND m.type = ?`
 	// updateCSState writes what a state-only put changes: the columns of
 	// the link and flags, and the blob (which holds them too). The key
 	// columns must be those stored.
@@ -97,9 +101,12 @@ func (s *Store) prepareKeys(ctx context.Context) error {
 	}{
 		{&s.scanSyncPending, `SELECT data FROM cs_objects WHERE connector = ? AND sync_pending <> 0 AND id > ? ORDER BY id LIMIT ?`},
 		{&s.scanExports, `SELECT data FROM cs_objects WHERE connector = ? AND pending_state IS NOT NULL AND id > ? ORDER BY id LIMIT ?`},
-		{&s.csByKey, `SELECT id FROM cs_objects WHERE rowid IN (SELECT crow FROM cs_keys WHERE key = ?) AND connector = ? ORDER BY id`},
-		{&s.csByDN, `SELECT id FROM cs_objects WHERE connector = ? AND dn_key = ? ORDER BY id`},
-		{&s.mvByKey, `SELECT id FROM mv_objects WHERE rowid IN (SELECT mrow FROM mv_keys WHERE key = ?) AND type = ? ORDER BY id`},
+		// CROSS JOIN keeps the keys as the outer loop: a planner without
+		// statistics would otherwise walk the connector's objects in ID
+		// order. The few IDs are sorted by readIDs.
+		{&s.csByKey, csByKeyQuery},
+		{&s.csByDN, csByDNQuery},
+		{&s.mvByKey, mvByKeyQuery},
 	}
 	for _, r := range reads {
 		st, err := s.r.PrepareContext(ctx, r.query)
@@ -548,6 +555,7 @@ func readIDs(rows *sql.Rows, err error) ([]string, error) {
 		}
 		out = append(out, id)
 	}
+	slices.Sort(out)
 	return out, rows.Err()
 }
 
