@@ -193,7 +193,7 @@ func isDisable(p *store.PendingExport, disables map[string]*rules.Rule) bool {
 // they are read).
 const exportClasses = 5
 
-var exportHeld int64 = 20000 // a variable for the tests
+var exportHeld int64 = 150000 // a variable for the tests
 
 // exportOrder sends adds of plain objects first, then adds of objects that
 // reference others (groups after their members), then updates, renames, deletes.

@@ -12,7 +12,7 @@ import (
 // (plain adds, adds that reference others, updates, deletes) and all of
 // them, journaled as always.
 func TestExportStreams(t *testing.T) {
-	for _, held := range []int64{20000, 3} {
+	for _, held := range []int64{exportHeld, 3} {
 		t.Run(fmt.Sprint("held", held), func(t *testing.T) {
 			defer func(v int64) { exportHeld = v }(exportHeld)
 			exportHeld = held
