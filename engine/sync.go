@@ -286,7 +286,16 @@ func (e *Engine) loadFor(ctx context.Context, c *Connector, full bool) (*state, 
 // declareIndexes tells the store which attributes the join rules and the
 // unique attributes look objects up by, so that it keeps keys for them.
 func (e *Engine) declareIndexes(ctx context.Context, rv *ruleView) error {
-	csAttrs, mvAttrs := map[string]bool{}, map[string]bool{}
+	// Value keys: of a connector's objects, the attributes its rules'
+	// joins look them up by (an inbound rule's source, when an MV object
+	// appears that disconnectors may join; an outbound rule's target) and
+	// its unique attributes; of MV objects, the inbound joins' targets.
+	csAttrs, mvAttrs := map[string][]string{}, map[string]bool{}
+	addCS := func(conn, a string) {
+		if !slices.Contains(csAttrs[conn], a) {
+			csAttrs[conn] = append(csAttrs[conn], a)
+		}
+	}
 	for _, r := range rv.byName {
 		for _, g := range r.Join {
 			if len(g.Conditions) == 0 {
@@ -294,17 +303,17 @@ func (e *Engine) declareIndexes(ctx context.Context, rv *ruleView) error {
 			}
 			first := g.Conditions[0]
 			if r.Direction == rules.Outbound {
-				csAttrs[first.Target] = true
+				addCS(r.Connector, first.Target)
 			} else {
-				csAttrs[first.Source] = true
+				addCS(r.Connector, first.Source)
 				mvAttrs[first.Target] = true
 			}
 		}
 	}
-	for _, c := range e.Connectors {
+	for name, c := range e.Connectors {
 		if c != nil {
 			for _, a := range c.Unique {
-				csAttrs[a] = true
+				addCS(name, a)
 			}
 		}
 	}
@@ -322,7 +331,7 @@ func (e *Engine) declareIndexes(ctx context.Context, rv *ruleView) error {
 		}
 	}
 	slices.Sort(refs)
-	spec := store.IndexSpec{RefConnectors: refs, CS: slices.Sorted(maps.Keys(csAttrs)), MV: slices.Sorted(maps.Keys(mvAttrs))}
+	spec := store.IndexSpec{RefConnectors: refs, CS: csAttrs, MV: slices.Sorted(maps.Keys(mvAttrs))}
 	if err := e.Store.Index(ctx, spec); err != nil {
 		return fmt.Errorf("declare the attributes joins look up: %w", err)
 	}

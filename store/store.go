@@ -275,8 +275,8 @@ type Store interface {
 	ScanCSExports(ctx context.Context, connector string, fn func(*CSObject) error) error
 	// CSByKey returns, sorted, the IDs of the CS objects of connector that
 	// have the key (DNKey, RefKey, ValueKey). A reference key is found only
-	// for a connector, and a value key only for an attribute, declared with
-	// Index.
+	// for a connector, and a value key only for an attribute of the
+	// connector, declared with Index.
 	CSByKey(ctx context.Context, connector, key string) ([]string, error)
 	// MVByKey returns, sorted, the IDs of the MV objects of mvType that
 	// have the value key (ValueKey of an attribute declared with Index).
@@ -350,9 +350,11 @@ type IndexSpec struct {
 	// are keyed (RefKey): those whose objects sync rules read, for which
 	// a synchronization finds the objects referencing one it changed.
 	RefConnectors []string
-	// CS and MV are the attributes whose values are keyed (ValueKey): the
-	// attributes join rules and unique-attribute checks look objects up by.
-	CS, MV []string
+	// CS are, by connector, the attributes of its objects whose values are
+	// keyed (ValueKey), and MV those of MV objects: the attributes join
+	// rules and unique-attribute checks look objects up by.
+	CS map[string][]string
+	MV []string
 }
 
 // CSKeys returns the keys of a CS object, without duplicates: its DN, with

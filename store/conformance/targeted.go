@@ -172,16 +172,18 @@ var targetedTests = []testCase{
 		m2.Attrs["displayName"] = model.Str("Bob", "Robert")
 		group := &store.MVObject{ID: "mv-g", Type: "group", Attrs: model.Attrs{"displayName": model.Str("Ann Example")}}
 		putMV(t, s, m1, m2, group)
-		if err := s.Index(t.Context(), store.IndexSpec{CS: []string{"cn"}, MV: []string{"displayName", "employeeID"}}); err != nil {
+		if err := s.Index(t.Context(), store.IndexSpec{CS: map[string][]string{"ad": {"cn"}}, MV: []string{"displayName", "employeeID"}}); err != nil {
 			t.Fatalf("Index: %v", err)
 		}
 		sameIDs(t, "CSByKey(cn)", csByKey(t, s, "ad", store.ValueKey("cn", "ANN")), "cs-1")
+		putCS(t, s, user("cs-hr", "hr", "ann"))
+		sameIDs(t, "CSByKey(cn) of a connector it is not declared for", csByKey(t, s, "hr", store.ValueKey("cn", "ann")))
 		sameIDs(t, "MVByKey(displayName)", mvByKey(t, s, "person", store.ValueKey("displayName", "ann example")), "mv-1")
 		sameIDs(t, "MVByKey(displayName, second value)", mvByKey(t, s, "person", store.ValueKey("displayName", "robert")), "mv-2")
 		sameIDs(t, "MVByKey(displayName) of groups", mvByKey(t, s, "group", store.ValueKey("displayName", "Ann Example")), "mv-g")
 		sameIDs(t, "MVByKey(employeeID)", mvByKey(t, s, "person", store.ValueKey("employeeID", "42")), "mv-1", "mv-2")
 		// Declaring again, or a subset, changes nothing.
-		if err := s.Index(t.Context(), store.IndexSpec{CS: []string{"cn"}}); err != nil {
+		if err := s.Index(t.Context(), store.IndexSpec{CS: map[string][]string{"ad": {"cn"}}}); err != nil {
 			t.Fatalf("Index again: %v", err)
 		}
 		sameIDs(t, "MVByKey(displayName) after a second declaration", mvByKey(t, s, "person", store.ValueKey("displayName", "Ann Example")), "mv-1")

@@ -167,7 +167,7 @@ func (s *Store) loadIndexAttrs(ctx context.Context) error {
 	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM keys_built`).Scan(&built); err != nil || built > 0 {
 		return err // built by a concurrent opener
 	}
-	if err := s.buildKeys(ctx, tx, keySpec{cs: s.csAttrs, mv: s.mvAttrs, refs: s.refConns, dn: true}); err != nil {
+	if err := s.buildKeys(ctx, tx, keySpec{cs: s.csAttrs, mv: s.mvAttrs, refs: s.refConns, dn: true}); err != nil { // cs: connector \x00 attribute
 		return fmt.Errorf("build keys: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO keys_built (version) VALUES (1)`); err != nil {
@@ -176,7 +176,8 @@ func (s *Store) loadIndexAttrs(ctx context.Context) error {
 	return tx.Commit()
 }
 
-// keySpec says which keys buildKeys builds: the value keys of cs and mv,
+// keySpec says which keys buildKeys builds: the value keys of cs (entries
+// "connector \x00 attribute") and mv,
 // the reference keys of the connectors in refs, and with dn the DN keys.
 type keySpec struct {
 	cs, mv, refs map[string]bool
@@ -196,7 +197,7 @@ func (s *Store) buildKeys(ctx context.Context, tx *sql.Tx, spec keySpec) error {
 					return nil, err
 				}
 			}
-			return csKeyRows(nil, o, spec.cs, spec.refs[o.Connector]), nil
+			return csKeyRows(nil, o, connAttrs(spec.cs, o.Connector), spec.refs[o.Connector]), nil
 		}, s.insCSKeys)
 		if err != nil {
 			return fmt.Errorf("cs objects: %w", err)
@@ -279,6 +280,18 @@ func csKeyRows(out []keyRow, o *store.CSObject, attrs map[string]bool, refs bool
 	return out
 }
 
+// connAttrs returns the attributes declared for connector conn among all
+// (entries "connector \x00 attribute").
+func connAttrs(all map[string]bool, conn string) map[string]bool {
+	out := map[string]bool{}
+	for k := range all {
+		if c, a, ok := strings.Cut(k, "\x00"); ok && c == conn {
+			out[a] = true
+		}
+	}
+	return out
+}
+
 // dnKeyPrefix starts every store.DNKey; dnKey is the dn_key of a DN.
 var dnKeyPrefix = store.DNKey("")
 
@@ -348,11 +361,20 @@ func hashKeys(seed string, rows []keyRow) int64 {
 
 func (s *Store) planCSKeys(ctx context.Context, tx *sql.Tx, objs []*store.CSObject) (keyPlan, error) {
 	p := keyPlan{rows: make([][]keyRow, len(objs)), hash: make([]int64, len(objs))}
-	seed := strings.Join(slices.Sorted(maps.Keys(s.csAttrs)), "\x00")
+	type connSpec struct {
+		attrs map[string]bool
+		seed  string
+	}
+	specs := map[string]connSpec{}
 	for i, o := range objs {
-		refs := s.refConns[o.Connector]
-		p.rows[i] = csKeyRows(nil, o, s.csAttrs, refs)
-		p.hash[i] = hashKeys(fmt.Sprint(refs, seed), p.rows[i])
+		cs, ok := specs[o.Connector]
+		if !ok {
+			cs.attrs = connAttrs(s.csAttrs, o.Connector)
+			cs.seed = fmt.Sprint(s.refConns[o.Connector], strings.Join(slices.Sorted(maps.Keys(cs.attrs)), "\x00"))
+			specs[o.Connector] = cs
+		}
+		p.rows[i] = csKeyRows(nil, o, cs.attrs, s.refConns[o.Connector])
+		p.hash[i] = hashKeys(cs.seed, p.rows[i])
 	}
 	p.last = lastPuts(len(objs), func(i int) string { return objs[i].ID })
 	var err error
@@ -624,7 +646,15 @@ func (s *Store) Index(ctx context.Context, spec store.IndexSpec) error {
 
 // newIndex returns what spec declares that was not declared before.
 func (s *Store) newIndex(spec store.IndexSpec) keySpec {
-	return keySpec{cs: newAttrs(s.csAttrs, spec.CS), mv: newAttrs(s.mvAttrs, spec.MV), refs: newAttrs(s.refConns, spec.RefConnectors)}
+	var cs []string
+	for conn, attrs := range spec.CS {
+		for _, a := range attrs {
+			if a != "" {
+				cs = append(cs, conn+"\x00"+a)
+			}
+		}
+	}
+	return keySpec{cs: newAttrs(s.csAttrs, cs), mv: newAttrs(s.mvAttrs, spec.MV), refs: newAttrs(s.refConns, spec.RefConnectors)}
 }
 
 func (k keySpec) empty() bool { return len(k.cs) == 0 && len(k.mv) == 0 && len(k.refs) == 0 }

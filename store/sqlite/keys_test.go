@@ -19,7 +19,7 @@ func TestKeysBuiltForOlderDatabase(t *testing.T) {
 	o := &store.CSObject{ID: "cs-1", Connector: "ad", Object: model.Object{Anchor: "a", DN: "CN=A,DC=test", Type: "user",
 		Attrs: model.Attrs{"mail": model.Str("a@test"), "manager": model.Ref("CN=Boss,DC=test")}}}
 	m := &store.MVObject{ID: "mv-1", Type: "person", Attrs: model.Attrs{"mail": model.Str("a@test")}}
-	if err := s.Index(t.Context(), store.IndexSpec{RefConnectors: []string{"ad"}, CS: []string{"mail"}, MV: []string{"mail"}}); err != nil {
+	if err := s.Index(t.Context(), store.IndexSpec{RefConnectors: []string{"ad"}, CS: map[string][]string{"ad": {"mail"}}, MV: []string{"mail"}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Apply(t.Context(), &store.Batch{PutCS: []*store.CSObject{o}, PutMV: []*store.MVObject{m}}); err != nil {
