@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"database/sql"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -81,5 +82,61 @@ func TestTargetedQueriesUseIndexes(t *testing.T) {
 		if len(plan) == 0 || !strings.Contains(all, c.index) || strings.Contains(all, "SCAN") || strings.Contains(all, "cs_objects_connector") {
 			t.Errorf("%s\nplan: %s\nwant a search with %s", c.query, all, c.index)
 		}
+	}
+}
+
+// TestUpgradeFromVersion6: a database of the version before the keys
+// (schema 6) with objects in it is migrated, and its objects get their DN
+// keys, reference keys and value keys once declared.
+func TestUpgradeFromVersion6(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "idsync.db")
+	db, err := sql.Open("sqlite", path+"?"+writerPragmas)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(t.Context(), `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	for i, step := range migrations[:6] {
+		if _, err := db.ExecContext(t.Context(), step); err != nil {
+			t.Fatalf("step %d: %v", i+1, err)
+		}
+		if _, err := db.ExecContext(t.Context(), `INSERT INTO schema_migrations VALUES (?, '2026-11-01T00:00:00Z')`, i+1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o := &store.CSObject{ID: "cs-1", Connector: "ad", Object: model.Object{Anchor: "a", DN: "CN=Ann,DC=test", Type: "user",
+		Attrs: model.Attrs{"mail": model.Str("Ann@test"), "manager": model.Ref("CN=Boss,DC=test")}}, SyncPending: true}
+	if _, err := db.ExecContext(t.Context(), `INSERT INTO cs_objects (id, connector, anchor, dn, mvid, sync_pending, data) VALUES (?, ?, ?, ?, '', 1, ?)`,
+		o.ID, o.Connector, o.Object.Anchor, o.Object.DN, encodeCS(nil, o)); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s := openTest(t, path)
+	if err := s.Index(t.Context(), store.IndexSpec{RefConnectors: []string{"ad"}, CS: map[string][]string{"ad": {"mail"}}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{store.DNKey("cn=ann,dc=test"), store.RefKey("cn=boss,dc=test"), store.ValueKey("mail", "ann@test")} {
+		if ids, err := s.CSByKey(t.Context(), "ad", k); err != nil || !slices.Equal(ids, []string{"cs-1"}) {
+			t.Errorf("CSByKey(%q) = %v, %v; want [cs-1]", k, ids, err)
+		}
+	}
+	var n int
+	if err := s.ScanCSSyncPending(t.Context(), "ad", func(*store.CSObject) error { n++; return nil }); err != nil || n != 1 {
+		t.Errorf("ScanCSSyncPending found %d objects (%v), want 1", n, err)
+	}
+	// A put of the object as it is keeps its keys; one that changes its DN
+	// moves its DN key.
+	o.Object.DN = "CN=Ann B,DC=test"
+	if err := s.Apply(t.Context(), &store.Batch{PutCS: []*store.CSObject{o}}); err != nil {
+		t.Fatal(err)
+	}
+	if ids, _ := s.CSByKey(t.Context(), "ad", store.DNKey("cn=ann,dc=test")); len(ids) != 0 {
+		t.Errorf("the old DN still finds %v", ids)
+	}
+	if ids, _ := s.CSByKey(t.Context(), "ad", store.DNKey("cn=ann b,dc=test")); !slices.Equal(ids, []string{"cs-1"}) {
+		t.Errorf("the new DN finds %v", ids)
 	}
 }
