@@ -465,8 +465,12 @@ func syncInChunks(b *testing.B, e *Engine, chunk int) {
 			if start > 0 {
 				setPending(ids[start:min(start+chunk, len(ids))], true)
 			}
+			t0 := time.Now()
 			if _, err := e.Run(ctx, c, DeltaSync, RunOptions{}); err != nil {
 				b.Fatal(err)
+			}
+			if os.Getenv("IDSYNC_BENCH_PHASES") != "" {
+				b.Logf("%s: objects %d-%d synchronized in %s", c, start, min(start+chunk, len(ids)), time.Since(t0).Round(time.Millisecond))
 			}
 		}
 	}
