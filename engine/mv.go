@@ -145,8 +145,9 @@ func (sy *syncer) applyMV(res mvResult) bool {
 	}
 	created := len(m.Attrs) == 0 && len(m.Lineage) == 0
 	// Objects that joined or left a group are in or out of a scope that
-	// tests membership (ISMEMBEROF, group-based filtering) from now on.
-	if oldM, newM := m.Attrs["member"], res.attrs["member"]; !oldM.Equal(newM) {
+	// tests membership (ISMEMBEROF, group-based filtering) from now on:
+	// when a rule has one, they are recomputed.
+	if oldM, newM := m.Attrs["member"], res.attrs["member"]; sy.rv.membership && !oldM.Equal(newM) {
 		for _, mid := range symmetricDiff(oldM.Values, newM.Values) {
 			if s.getMV(mid) != nil {
 				s.recompute[mid] = true

@@ -3,6 +3,7 @@ package engine
 import (
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/idsync/idsync/rules"
 )
@@ -17,6 +18,9 @@ type ruleView struct {
 	targets       []string // connectors with outbound rules, sorted
 	// joinByMVType: inbound rules with join groups, by MV object type
 	joinByMVType map[string][]*rules.Rule
+	// membership: some rule's scope tests group membership (ISMEMBEROF,
+	// ISNOTMEMBEROF, as group-based filtering does).
+	membership bool
 	// joinTargets: the first condition of every join group of those
 	// rules, one per MV attribute and case sensitivity, by MV object type
 	joinTargets map[string][]rules.JoinCondition
@@ -53,6 +57,13 @@ func newRuleView(rs *rules.RuleSet) *ruleView {
 	seenAttr := map[string]bool{}
 	for _, r := range all {
 		v.byName[r.Name] = r
+		for _, g := range r.Scope {
+			for _, c := range g.Clauses {
+				if strings.EqualFold(string(c.Operator), string(rules.IsMemberOf)) || strings.EqualFold(string(c.Operator), string(rules.IsNotMemberOf)) {
+					v.membership = true
+				}
+			}
+		}
 		if r.Direction == rules.Outbound {
 			if len(v.outbound[r.Connector]) == 0 {
 				v.targets = append(v.targets, r.Connector)
