@@ -129,6 +129,11 @@ func (s *Scheduler) Cycle(ctx context.Context, full bool, o engine.RunOptions) (
 			}
 			runs, err := s.Engine.Run(ctx, c, p, o)
 			results = append(results, StepResult{Connector: c, Profile: p, Runs: runs, Err: err})
+			if err != nil && ctx.Err() != nil {
+				// Stopped (idsync serve shutting down), not failed: the
+				// run history says where; the last cycle's result stays.
+				return results, ctx.Err()
+			}
 			if err != nil {
 				failed++
 				s.log().Error("cycle step failed", "connector", c, "profile", p, "err", err)
