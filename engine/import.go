@@ -83,18 +83,20 @@ type importer struct {
 	deletes map[string]*store.CSObject
 	drops   []string
 	// targeted: a delta import reads the objects its changes name, not
-	// the partition (missing: anchors known to be absent), until
-	// loadPartition reads it all (loadedAll). err is the first store
-	// error of a lookup.
+	// the partition (missing: anchors known to be absent from it), until
+	// loadPartition reads it all (loadedAll). adopted: the anchors of the
+	// placeholders it adopted under their real anchors. err is the first
+	// store error of a lookup.
 	targeted, loadedAll bool
-	missing             map[string]bool
+	missing, adopted    map[string]bool
 	err                 error
 }
 
 func (e *Engine) importPartition(ctx context.Context, rr *runRec, c *Connector, part string, full bool, o RunOptions) error {
 	deltaOnly := o.Quiet
 	im := &importer{e: e, rr: rr, c: c, part: part, byAnc: map[string]*store.CSObject{},
-		byDN: map[string]*store.CSObject{}, seen: map[string]bool{}, deletes: map[string]*store.CSObject{}}
+		byDN: map[string]*store.CSObject{}, seen: map[string]bool{}, deletes: map[string]*store.CSObject{},
+		missing: map[string]bool{}, adopted: map[string]bool{}}
 	req := connector.ImportRequest{Partition: part, Attributes: e.Rules.Attributes(c.Name),
 		ObjectError: func(anchor, dn string, err error) {
 			if anchor != "" {
@@ -256,10 +258,8 @@ func (im *importer) upsert(ctx context.Context, o *model.Object) error {
 		if ph := im.placeholderAt(ctx, o.DN); ph != nil && mayHaveLanded(ph) {
 			delete(im.byAnc, ph.Object.Anchor)
 			delete(im.byDN, strings.ToLower(o.DN))
-			if im.missing == nil {
-				im.missing = map[string]bool{}
-			}
 			im.missing[ph.Object.Anchor] = true
+			im.adopted[ph.Object.Anchor] = true
 			cur, ok = ph, true
 			cur.Placeholder = false
 			if cur.Pending != nil && cur.Pending.Op == connector.OpAdd {
@@ -395,9 +395,6 @@ func (im *importer) lookup(ctx context.Context, anchor string) *store.CSObject {
 		im.byAnc[anchor] = o
 		return o
 	}
-	if im.missing == nil {
-		im.missing = map[string]bool{}
-	}
 	im.missing[anchor] = true
 	return nil
 }
@@ -453,12 +450,14 @@ func (im *importer) markReferrers(ctx context.Context, dn string) error {
 		if err != nil {
 			return fmt.Errorf("read an object referencing %q: %w", dn, err)
 		}
-		if have, ok := im.byAnc[o.Object.Anchor]; ok && have.ID == o.ID {
+		switch have := im.byAnc[o.Object.Anchor]; {
+		case have != nil && have.ID == o.ID:
 			o = have // this import's copy, maybe changed
-		} else if im.inPartition(o) {
-			if !im.targeted {
-				continue // not in the partition any more
-			}
+		case im.adopted[o.Object.Anchor]:
+			// A placeholder this import adopted under its real anchor:
+			// its copy is marked already, the stored one is stale.
+			continue
+		case im.inPartition(o):
 			im.byAnc[o.Object.Anchor] = o
 		}
 		if !o.SyncPending {

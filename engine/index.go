@@ -58,6 +58,11 @@ func idxKey(space, objType, attr string, exact bool) string {
 	return k
 }
 
+// hasNorm reports whether one of vals is want once normalized (norm).
+func hasNorm(vals []string, want string, exact bool) bool {
+	return slices.ContainsFunc(vals, func(v string) bool { return norm(v, exact) == want })
+}
+
 // mvLookup returns the MV objects of mvType whose attr has value.
 func (s *state) mvLookup(mvType, attr string, exact bool, value string) []string {
 	if !s.whole {
@@ -82,7 +87,7 @@ func (s *state) mvLookupTargeted(mvType, attr string, exact bool, value string) 
 	var out []string
 	for _, id := range s.mvIndexed(mvType, attr, exact, value) {
 		m := s.mv[id]
-		if m == nil || s.delMV[id] || m.Type != mvType || !slices.ContainsFunc(m.Attrs[attr].Values, func(v string) bool { return norm(v, exact) == want }) {
+		if m == nil || s.delMV[id] || m.Type != mvType || !hasNorm(m.Attrs[attr].Values, want, exact) {
 			continue
 		}
 		out = append(out, id)
@@ -129,7 +134,7 @@ func (s *state) csLookup(connector, csType, attr string, exact bool, value strin
 	for _, id := range s.csIndexed(connector, csType, attr, exact, value) {
 		c := s.cs[id]
 		if c == nil || c.MVID != "" || c.Object.Type != csType || s.delCS[id] || c.Deleted ||
-			!slices.ContainsFunc(c.Object.Attrs[attr].Values, func(v string) bool { return norm(v, exact) == want }) {
+			!hasNorm(c.Object.Attrs[attr].Values, want, exact) {
 			continue
 		}
 		out = append(out, id)

@@ -203,7 +203,7 @@ func (sy *syncer) sharingOldJoinValue(id string) []string {
 	var out []string
 	for _, jc := range sy.rv.joinTargets[m.Type] {
 		for _, v := range old[jc.Target].Values {
-			if !s.delMV[id] && slices.ContainsFunc(m.Attrs[jc.Target].Values, func(x string) bool { return norm(x, jc.CaseSensitive) == norm(v, jc.CaseSensitive) }) {
+			if !s.delMV[id] && hasNorm(m.Attrs[jc.Target].Values, norm(v, jc.CaseSensitive), jc.CaseSensitive) {
 				continue
 			}
 			for _, o := range s.mvLookup(m.Type, jc.Target, jc.CaseSensitive, v) {

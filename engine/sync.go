@@ -70,7 +70,7 @@ func (e *Engine) synchronize(ctx context.Context, rr *runRec, c *Connector, full
 	if err := e.declareIndexes(ctx, rv); err != nil {
 		return err
 	}
-	s, queue, err := e.loadFor(ctx, c, full)
+	s, queue, err := e.loadFor(ctx, c, rv, full)
 	if err != nil {
 		return err
 	}
@@ -209,7 +209,7 @@ func (e *Engine) fewOf(ctx context.Context, n int64) (bool, error) {
 
 // loadFor reads the state a synchronization of c needs and returns it with
 // the objects to process.
-func (e *Engine) loadFor(ctx context.Context, c *Connector, full bool) (*state, []*store.CSObject, error) {
+func (e *Engine) loadFor(ctx context.Context, c *Connector, rv *ruleView, full bool) (*state, []*store.CSObject, error) {
 	mode := e.Loading
 	if mode == LoadAuto {
 		mode = loadingFromEnv()
@@ -219,7 +219,7 @@ func (e *Engine) loadFor(ctx context.Context, c *Connector, full bool) (*state, 
 		// the whole store. One of a source reads its connector space whole
 		// and, when that is a small part of the store, what it touches.
 		mode = LoadWhole
-		if len(newRuleView(e.Rules).outbound[c.Name]) == 0 {
+		if len(rv.outbound[c.Name]) == 0 {
 			n, err := e.Store.CountCS(ctx, c.Name)
 			if err != nil {
 				return nil, nil, fmt.Errorf("count connector space objects: %w", err)
@@ -255,7 +255,7 @@ func (e *Engine) loadFor(ctx context.Context, c *Connector, full bool) (*state, 
 			for i, o := range pending {
 				pending[i] = s.loaded(o)
 			}
-			if full && len(newRuleView(e.Rules).outbound[c.Name]) > 0 {
+			if full && len(rv.outbound[c.Name]) > 0 {
 				// Every MV object is re-evaluated: read them all.
 				if err := e.Store.ScanMV(ctx, func(m *store.MVObject) error {
 					if s.mv[m.ID] == nil {

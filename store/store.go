@@ -9,6 +9,7 @@ package store
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -319,8 +320,8 @@ type Store interface {
 // synchronization finds the objects it needs without loading the others:
 // the DN of a CS object (DNKey), every value of its reference attributes
 // (RefKey, for the connectors declared with Index), and every value of a
-// declared attribute of a CS or MV object (ValueKey). Keys compare case-insensitively and are cut at MaxKeyLen
-// bytes, so a lookup may return objects that do not have the exact value:
+// declared attribute of a CS or MV object (ValueKey). Keys compare
+// case-insensitively and are cut at MaxKeyLen bytes, so a lookup may return objects that do not have the exact value:
 // callers check the object itself.
 
 // MaxKeyLen is the longest key a store keeps; longer keys are cut.
@@ -357,47 +358,36 @@ type IndexSpec struct {
 	MV []string
 }
 
-// CSKeys returns the keys of a CS object, without duplicates: its DN, with
-// refs its reference values, and the values of the attributes in attrs.
+// CSKeys returns the keys of a CS object besides its DN's (DNKey, which a
+// store keeps as it likes), sorted and without duplicates: with refs its
+// reference values, and the values of the attributes in attrs.
 func CSKeys(c *CSObject, attrs map[string]bool, refs bool) []string {
 	var out []string
-	seen := map[string]bool{}
-	add := func(k string) {
-		if !seen[k] {
-			seen[k] = true
-			out = append(out, k)
-		}
-	}
-	if c.Object.DN != "" {
-		add(DNKey(c.Object.DN))
-	}
 	for name, v := range c.Object.Attrs {
 		if refs && v.Type == model.Reference {
 			for _, r := range v.Values {
-				add(RefKey(r))
+				out = append(out, RefKey(r))
 			}
 		}
 		if attrs[name] {
 			for _, x := range v.Values {
-				add(ValueKey(name, x))
+				out = append(out, ValueKey(name, x))
 			}
 		}
 	}
-	return out
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // MVKeys returns the value keys of an MV object's attributes in attrs,
-// without duplicates.
+// sorted and without duplicates.
 func MVKeys(m *MVObject, attrs map[string]bool) []string {
 	var out []string
-	seen := map[string]bool{}
 	for name := range attrs {
 		for _, x := range m.Attrs[name].Values {
-			if k := ValueKey(name, x); !seen[k] {
-				seen[k] = true
-				out = append(out, k)
-			}
+			out = append(out, ValueKey(name, x))
 		}
 	}
-	return out
+	slices.Sort(out)
+	return slices.Compact(out)
 }

@@ -187,6 +187,7 @@ type keySpec struct {
 // buildKeys inserts the keys spec names of every stored object.
 func (s *Store) buildKeys(ctx context.Context, tx *sql.Tx, spec keySpec) error {
 	if spec.dn || len(spec.cs) > 0 || len(spec.refs) > 0 {
+		byConn := map[string]map[string]bool{} // connAttrs, once per connector
 		err := s.eachBlob(ctx, tx, `SELECT rowid, data FROM cs_objects WHERE id > ? ORDER BY id LIMIT ?`, true, func(row int64, b string) ([]keyRow, error) {
 			o, err := decodeCS(b)
 			if err != nil {
@@ -197,7 +198,12 @@ func (s *Store) buildKeys(ctx context.Context, tx *sql.Tx, spec keySpec) error {
 					return nil, err
 				}
 			}
-			return csKeyRows(nil, o, connAttrs(spec.cs, o.Connector), spec.refs[o.Connector]), nil
+			attrs, ok := byConn[o.Connector]
+			if !ok {
+				attrs = connAttrs(spec.cs, o.Connector)
+				byConn[o.Connector] = attrs
+			}
+			return csKeyRows(nil, o, attrs, spec.refs[o.Connector]), nil
 		}, s.insCSKeys)
 		if err != nil {
 			return fmt.Errorf("cs objects: %w", err)
@@ -271,11 +277,8 @@ func (s *Store) eachBlob(ctx context.Context, tx *sql.Tx, query string, cs bool,
 // of attrs, with refs the keys of its reference values (its DN key is the
 // column dn_key).
 func csKeyRows(out []keyRow, o *store.CSObject, attrs map[string]bool, refs bool) []keyRow {
-	dn := dnKey(o.Object.DN)
 	for _, k := range store.CSKeys(o, attrs, refs) {
-		if k != dn {
-			out = append(out, keyRow{keyHash(o.Connector, k), o.ID})
-		}
+		out = append(out, keyRow{keyHash(o.Connector, k), o.ID})
 	}
 	return out
 }
