@@ -185,6 +185,18 @@ type language struct{}
 
 func (language) Compile(src string) (rules.Compiled, error) { return Compile(src) }
 
+// CompileDialect compiles src with the functions of the named dialect:
+// "sync" (the default) or "provisioning".
+func (language) CompileDialect(src, dialect string) (rules.Compiled, error) {
+	switch dialect {
+	case "", "sync":
+		return CompileDialect(src, SyncRules)
+	case "provisioning":
+		return CompileDialect(src, Provisioning)
+	}
+	return nil, fmt.Errorf("unknown expression dialect %q (want sync or provisioning)", dialect)
+}
+
 // Language returns the sync-rule expression language.
 func Language() rules.Language { return language{} }
 

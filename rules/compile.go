@@ -45,7 +45,16 @@ func (r *Rule) compile() []error {
 			}
 			continue
 		}
-		c, err := lang.Compile(f.Expression)
+		var c Compiled
+		var err error
+		switch dl, ok := lang.(DialectLanguage); {
+		case f.Dialect == "" || f.Dialect == "sync":
+			c, err = lang.Compile(f.Expression)
+		case ok:
+			c, err = dl.CompileDialect(f.Expression, f.Dialect)
+		default:
+			err = fmt.Errorf("dialect %q: the expression language built into this binary has only the sync-rule functions", f.Dialect)
+		}
 		if err != nil {
 			errs = append(errs, ruleErr(r, "%s: expression %q: %w", flowLabel(i, f), f.Expression, err))
 			continue

@@ -60,6 +60,15 @@ type Language interface {
 	Compile(src string) (Compiled, error)
 }
 
+// DialectLanguage is a Language with more than one function set: flows
+// whose Dialect is set are compiled with CompileDialect.
+type DialectLanguage interface {
+	Language
+	// CompileDialect compiles src with the functions of dialect ("sync",
+	// "provisioning"); an unknown dialect is an error.
+	CompileDialect(src, dialect string) (Compiled, error)
+}
+
 // ErrNoExpressionLanguage is returned when an Expression flow is used and no
 // expression language is registered.
 var ErrNoExpressionLanguage = errors.New("expression flows need the expression language, which is not built into this binary")

@@ -125,6 +125,10 @@ type Flow struct {
 	Merge      MergeType `yaml:"merge,omitempty" json:"merge,omitempty"`
 	// ApplyOnce flows only when the target object is created (outbound adds).
 	ApplyOnce bool `yaml:"applyOnce,omitempty" json:"applyOnce,omitempty"`
+	// Dialect of an Expression flow: "sync" (the default, the sync-rule
+	// functions) or "provisioning" (the application-provisioning
+	// attribute-mapping functions, which application rules use).
+	Dialect string `yaml:"dialect,omitempty" json:"dialect,omitempty"`
 
 	compiled Compiled
 }
