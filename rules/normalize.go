@@ -63,6 +63,13 @@ func normalizeRule(r *Rule, at func(path ...any) int) []lineErr {
 			}
 		}
 	}
+	for i := range r.Assignments {
+		// Any case is accepted; an unknown value is left for Validate.
+		a := &r.Assignments[i]
+		if m, err := canonEnum(a.Members, "members", MembersDirect, MembersNested, MembersNone); err == nil {
+			a.Members = m
+		}
+	}
 	for fi := range r.Flows {
 		fl := &r.Flows[fi]
 		if fl.Type, err = canonEnum(fl.Type, "flow type", Direct, Constant, Expression); err != nil {
@@ -114,5 +121,6 @@ func (r *Rule) Clone() *Rule {
 		c.Join[i].Conditions = slices.Clone(c.Join[i].Conditions)
 	}
 	c.Flows = slices.Clone(r.Flows)
+	c.Assignments = slices.Clone(r.Assignments)
 	return &c
 }

@@ -175,9 +175,71 @@ type Rule struct {
 	Deprovision      DeprovisionAction `yaml:"deprovision,omitempty" json:"deprovision,omitempty"`
 	DisableAttribute string            `yaml:"disableAttribute,omitempty" json:"disableAttribute,omitempty"`
 	DisableValue     string            `yaml:"disableValue,omitempty" json:"disableValue,omitempty"`
+	// Assignments, when set (outbound rules only), restrict the rule to the
+	// MV objects at least one assignment names, on top of Scope.
+	Assignments []Assignment `yaml:"assignments,omitempty" json:"assignments,omitempty"`
+	// RolesAttribute is the attribute under which the rule's scope and flows
+	// read the roles of the assignments that name the object (sorted, unique,
+	// case-insensitively deduplicated); default "appRoleAssignments".
+	RolesAttribute string `yaml:"rolesAttribute,omitempty" json:"rolesAttribute,omitempty"`
 
 	// Source is where the rule was defined ("file.yaml:12").
 	Source string `yaml:"-" json:"source,omitempty"`
+}
+
+// Assignment assigns metaverse objects to an outbound rule, with a role
+// (Entra-style application assignments). Exactly one of ID, Value (with
+// Attribute) or Group is set.
+type Assignment struct {
+	// ID: the MV object with this ID.
+	ID string `yaml:"id,omitempty" json:"id,omitempty"`
+	// Attribute and Value: the MV objects whose Attribute (default accountName)
+	// has Value, compared case-insensitively.
+	Attribute string `yaml:"attribute,omitempty" json:"attribute,omitempty"`
+	Value     string `yaml:"value,omitempty" json:"value,omitempty"`
+	// Group: an MV object of type group named by its MV ID, else its
+	// displayName, else its sourceAnchor (case-insensitively; every group
+	// that matches).
+	Group string `yaml:"group,omitempty" json:"group,omitempty"`
+	// Members (with Group): "direct" (the default): the group's direct
+	// members; "nested": members through nested groups too (cycles cut);
+	// "none": no member.
+	Members string `yaml:"members,omitempty" json:"members,omitempty"`
+	// Self (with Group): the group itself is assigned (for rules whose MV
+	// type is group). With Members "nested", Self also assigns the groups
+	// nested in it (they are nested members).
+	Self bool `yaml:"self,omitempty" json:"self,omitempty"`
+	// Role given to the objects assigned (any string; may be empty = no role value).
+	Role string `yaml:"role,omitempty" json:"role,omitempty"`
+}
+
+// Values of Assignment.Members, and the defaults of Assignment.Attribute and
+// Rule.RolesAttribute.
+const (
+	MembersDirect = "direct"
+	MembersNested = "nested"
+	MembersNone   = "none"
+
+	DefaultAssignmentAttribute = "accountName"
+	DefaultRolesAttribute      = "appRoleAssignments"
+)
+
+// ValueAttribute returns the attribute a Value assignment compares
+// (Attribute, default accountName).
+func (a *Assignment) ValueAttribute() string {
+	if a.Attribute == "" {
+		return DefaultAssignmentAttribute
+	}
+	return a.Attribute
+}
+
+// RolesAttr returns the attribute under which the rule's scope and flows read
+// the roles of its assignments (RolesAttribute, default appRoleAssignments).
+func (r *Rule) RolesAttr() string {
+	if r.RolesAttribute == "" {
+		return DefaultRolesAttribute
+	}
+	return r.RolesAttribute
 }
 
 // Subject is what a scoping filter is evaluated against.

@@ -113,6 +113,68 @@ func (v *ruleValidator) check() {
 	v.checkJoin()
 	v.checkFlows()
 	v.checkOutbound()
+	v.checkAssignments()
+}
+
+// readsRoles reports whether name is the attribute under which an outbound
+// rule with assignments reads the roles of its assignments: not an MV
+// attribute, so not checked against the MV schema.
+func (v *ruleValidator) readsRoles(name string) bool {
+	r := v.r
+	return r.Direction == Outbound && len(r.Assignments) > 0 && name == r.RolesAttr()
+}
+
+// checkAssignments checks a rule's assignments (outbound rules only).
+func (v *ruleValidator) checkAssignments() {
+	r := v.r
+	if r.Direction != Outbound {
+		if len(r.Assignments) > 0 || r.RolesAttribute != "" {
+			v.errorf("assignments and rolesAttribute are only used by outbound rules (they choose the metaverse objects the rule provisions): remove them or make the rule outbound")
+		}
+		return
+	}
+	if len(r.Assignments) == 0 && r.RolesAttribute != "" {
+		v.errs = append(v.errs, &Warning{ruleErr(r, "rolesAttribute %q has no effect without assignments (no role is read)", r.RolesAttribute)})
+	}
+	for i := range r.Assignments {
+		a := &r.Assignments[i]
+		where := fmt.Sprintf("assignment %d", i+1)
+		var set []string
+		if a.ID != "" {
+			set = append(set, "id")
+		}
+		if a.Value != "" {
+			set = append(set, "value")
+		}
+		if a.Group != "" {
+			set = append(set, "group")
+		}
+		switch {
+		case len(set) == 0 && a.Attribute != "":
+			v.errorf("%s: attribute %q needs a value (the value the metaverse objects to assign have in it)", where, a.Attribute)
+		case len(set) == 0:
+			v.errorf("%s names no object: set one of id (a metaverse object ID), value (with attribute, default %s) or group", where, DefaultAssignmentAttribute)
+		case len(set) > 1:
+			v.errorf("%s sets %s: set exactly one of id, value (with attribute) or group (write one assignment for each)", where, strings.Join(set, " and "))
+		}
+		if a.Attribute != "" && a.Value == "" && len(set) > 0 {
+			v.errorf("%s: attribute %q needs a value (attribute goes with value, not with %s)", where, a.Attribute, set[0])
+		}
+		if a.Value != "" {
+			v.attr(v.src, v.srcName, where+" attribute", a.ValueAttribute())
+		}
+		switch a.Members {
+		case "", MembersDirect, MembersNested, MembersNone:
+		default:
+			v.errorf("%s: unknown members %q (want %s, %s or %s)", where, a.Members, MembersDirect, MembersNested, MembersNone)
+		}
+		if a.Group == "" && (a.Members != "" || a.Self) {
+			v.errorf("%s: members and self apply to group assignments only (set group, or remove them)", where)
+		}
+		if a.Self && a.Group != "" && r.MVObjectType != "" && r.MVObjectType != "group" {
+			v.errs = append(v.errs, &Warning{ruleErr(r, "%s: self assigns the group itself, which this rule for metaverse objects of type %q never provisions", where, r.MVObjectType)})
+		}
+	}
 }
 
 // resolveSchemas checks the connector and finds the object type schemas.
@@ -192,7 +254,7 @@ func (v *ruleValidator) checkScope() {
 		}
 		for ci := range g.Clauses {
 			c := &g.Clauses[ci]
-			if c.Operator.usesAttribute() {
+			if c.Operator.usesAttribute() && !v.readsRoles(c.Attribute) {
 				v.attr(v.src, v.srcName, fmt.Sprintf("scope group %d clause %d", gi+1, ci+1), c.Attribute)
 			}
 		}
@@ -248,7 +310,9 @@ func (v *ruleValidator) checkFlows() {
 			if f.TargetType != "" && f.TargetType != "string" {
 				v.errorf("%s: a Direct flow keeps its source's type; targetType applies to Constant and Expression flows", label)
 			}
-			v.attr(v.src, v.srcName, label+" source", f.Source)
+			if !v.readsRoles(f.Source) {
+				v.attr(v.src, v.srcName, label+" source", f.Source)
+			}
 		case Constant:
 			if f.Value == "" {
 				v.errorf("%s: a Constant flow needs a non-empty value (to clear an attribute, use an Expression flow returning AuthoritativeNull)", label)
@@ -267,7 +331,9 @@ func (v *ruleValidator) checkFlows() {
 			}
 			if f.compiled != nil {
 				for _, a := range f.compiled.Attributes() {
-					v.attr(v.src, v.srcName, label+" expression", a)
+					if !v.readsRoles(a) {
+						v.attr(v.src, v.srcName, label+" expression", a)
+					}
 				}
 			}
 		}

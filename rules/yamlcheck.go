@@ -27,6 +27,7 @@ var (
 		reflect.TypeFor[JoinGroup]():     "join group",
 		reflect.TypeFor[JoinCondition](): "join condition",
 		reflect.TypeFor[Flow]():          "flow",
+		reflect.TypeFor[Assignment]():    "assignment",
 	}
 )
 
