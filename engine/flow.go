@@ -38,12 +38,19 @@ type env struct {
 	dn       string // the connector space object's DN, read as [dn]
 	part     string // its partition, for the Domain.* parameters
 	conn     string // its connector, for Connector.ID
+	// rolesAttr, when set, reads as roles instead of attrs: the roles of
+	// an outbound rule's assignments (assign.go).
+	rolesAttr string
+	roles     model.Values
 }
 
 // Attr returns an attribute's values; [dn] is the object's DN (a string:
 // CRef([dn]) makes it a reference) unless the object has an attribute of
 // that name.
 func (v env) Attr(name string) model.Values {
+	if v.rolesAttr != "" && name == v.rolesAttr {
+		return v.roles
+	}
 	if x, ok := v.attrs[name]; ok || name != "dn" || v.dn == "" {
 		return x
 	}

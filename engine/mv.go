@@ -133,6 +133,7 @@ func (sy *syncer) applyMV(res mvResult) bool {
 	if !res.authoritative {
 		// The last authoritative connector disconnected: delete the MV object.
 		// Its target objects are deprovisioned by the outbound pass.
+		sy.assignMembersChanged(m, m.Attrs, nil)
 		s.deleteMV(id)
 		sy.outTouched[id] = true
 		sy.rr.r.Counts.Deletes++
@@ -154,6 +155,7 @@ func (sy *syncer) applyMV(res mvResult) bool {
 			}
 		}
 	}
+	sy.assignMembersChanged(m, m.Attrs, res.attrs)
 	s.unindexMV(m)
 	if _, ok := sy.oldAttrs[id]; !ok {
 		// The values it had when the run began: objects that shared one

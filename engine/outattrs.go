@@ -79,8 +79,13 @@ func (sy *syncer) computeOut(id, tc string) outResult {
 		if r.CSObjectType != t.Object.Type {
 			continue
 		}
+		rev := ev
+		if len(r.Assignments) > 0 {
+			// The rule's flows read the roles of its assignments.
+			rev.rolesAttr, rev.roles = r.RolesAttr(), sy.outRoles(id, r)
+		}
 		var err error
-		contribs, err = evalFlows(r, ev, &source{prec: r.Precedence, rule: r.Name}, ref, contribs)
+		contribs, err = evalFlows(r, rev, &source{prec: r.Precedence, rule: r.Name}, ref, contribs)
 		if err != nil {
 			res.err = err
 			return res

@@ -137,7 +137,7 @@ func (sy *syncer) outLink(id, tc string) {
 		if r.MVObjectType != m.Type {
 			continue
 		}
-		ok, err := r.Scope.Match(mvSubject{s, m})
+		ok, err := sy.outScope(r, m)
 		if err != nil {
 			sy.failed[id] = true
 			sy.rr.objectError("metaverse:"+id, "", fmt.Errorf("scoping filter of rule %q: %w", r.Name, err))

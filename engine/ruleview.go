@@ -21,6 +21,11 @@ type ruleView struct {
 	// membership: some rule's scope tests group membership (ISMEMBEROF,
 	// ISNOTMEMBEROF, as group-based filtering does).
 	membership bool
+	// assignGroups: the group names of outbound rules' group assignments
+	// (lower case; see assign.go), and assignNested: one of them assigns
+	// nested members.
+	assignGroups map[string]bool
+	assignNested bool
 	// joinTargets: the first condition of every join group of those
 	// rules, one per MV attribute and case sensitivity, by MV object type
 	joinTargets map[string][]rules.JoinCondition
@@ -38,6 +43,7 @@ func newRuleView(rs *rules.RuleSet) *ruleView {
 		joinByMVType:  map[string][]*rules.Rule{},
 		joinTargets:   map[string][]rules.JoinCondition{},
 		managed:       map[string]map[string][]string{},
+		assignGroups:  map[string]bool{},
 	}
 	if rs == nil {
 		return v
@@ -70,6 +76,15 @@ func newRuleView(rs *rules.RuleSet) *ruleView {
 				v.managed[r.Connector] = map[string][]string{}
 			}
 			v.outbound[r.Connector] = append(v.outbound[r.Connector], r)
+			for _, a := range r.Assignments {
+				if a.Group != "" {
+					// Members joining or leaving a group enter or leave
+					// the rule's assignments.
+					v.membership = true
+					v.assignGroups[strings.ToLower(a.Group)] = true
+					v.assignNested = v.assignNested || strings.EqualFold(a.Members, rules.MembersNested)
+				}
+			}
 			for _, f := range r.Flows {
 				k := r.Connector + "\x00" + r.CSObjectType + "\x00" + f.Target
 				if !seenAttr[k] {

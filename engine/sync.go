@@ -44,6 +44,9 @@ type syncer struct {
 	// oldAttrs: the attributes MV objects this run changed had before
 	// (a deleted object keeps its own).
 	oldAttrs map[string]model.Attrs
+	// assign: the group assignments the outbound pass resolved, and the
+	// roles it found (assign.go).
+	assign *assignCache
 }
 
 type exportTally struct{ adds, updates, deletes, renames int }
@@ -316,6 +319,11 @@ func (e *Engine) declareIndexes(ctx context.Context, rv *ruleView) error {
 				addCS(name, a)
 			}
 		}
+	}
+	if len(rv.assignGroups) > 0 {
+		// Group assignments name groups by displayName or sourceAnchor
+		// (assign.go); the keys are lower-cased, as the names compare.
+		mvAttrs["displayName"], mvAttrs["sourceAnchor"] = true, true
 	}
 	for _, attrs := range e.uniqueSources(rv) {
 		for _, a := range attrs {
