@@ -13,30 +13,33 @@ import (
 // they name and give those objects roles, which the rule's scope and flows
 // read under the rule's roles attribute (rules.Rule.RolesAttr).
 //
-// An assignment by ID or by attribute value is checked on the object
-// itself. A group assignment is resolved once per synchronization run: the
-// MV objects of type group it names (by MV ID, else displayName, else
-// sourceAnchor, case-insensitively), and their direct or nested members
-// (the MV attribute member holds MV IDs). Everything is resolved in the
-// outbound pass's sequential phase (outLink), after every MV object of the
-// run was recomputed; the parallel phase (computeOut) only reads the roles
-// outLink recorded (syncer.outRoles).
+// A rule's assignments are indexed once per synchronization run (by MV ID,
+// by attribute value in lower case, and by the MV objects group
+// assignments name), so that checking an object costs a few lookups however
+// many assignments the rule has. A group assignment is resolved once per
+// run: the MV objects of type group it names (by MV ID, else displayName,
+// else sourceAnchor, case-insensitively), and their direct or nested
+// members (the MV attribute member holds MV IDs). Everything is resolved in
+// the outbound pass's sequential phase (outLink), after every MV object of
+// the run was recomputed, when the MV no longer changes; the parallel phase
+// (computeOut) only reads the roles outLink recorded (syncer.outRoles).
 
 // groupType is the MV object type group assignments name.
 const groupType = "group"
 
-// assignCache holds what the run resolved of group assignments.
+// assignCache holds what the run resolved of assignments.
 type assignCache struct {
 	groups map[string][]string        // assignment group value → MV group IDs
 	direct map[string]map[string]bool // MV group ID → its direct members
 	nested map[string]map[string]bool // MV group ID → its members through nested groups
-	roles  map[string]model.Values    // "mvid\x00rule" → roles, for computeOut
+	byRule map[*rules.Rule]*ruleAssign
+	roles  map[string]model.Values // "mvid\x00rule" → roles, for computeOut
 }
 
 func (sy *syncer) assignments() *assignCache {
 	if sy.assign == nil {
 		sy.assign = &assignCache{groups: map[string][]string{}, direct: map[string]map[string]bool{},
-			nested: map[string]map[string]bool{}, roles: map[string]model.Values{}}
+			nested: map[string]map[string]bool{}, roles: map[string]model.Values{}, byRule: map[*rules.Rule]*ruleAssign{}}
 	}
 	return sy.assign
 }
@@ -83,20 +86,26 @@ func (x assignedSubject) Attr(name string) model.Values {
 // roles of those that do: sorted, without duplicates (case-insensitively,
 // the first in sort order kept) and without empty roles.
 func (sy *syncer) assigned(r *rules.Rule, m *store.MVObject) (bool, model.Values) {
-	found := false
-	var roles []string
-	for i := range r.Assignments {
-		a := &r.Assignments[i]
-		if !sy.names(a, m) {
-			continue
+	ix := sy.ruleAssignments(r)
+	var hit []int
+	hit = append(hit, ix.byID[m.ID]...)
+	hit = append(hit, ix.byMember[m.ID]...)
+	for attr, byVal := range ix.byValue {
+		for _, v := range m.Attrs[attr].Values {
+			hit = append(hit, byVal[strings.ToLower(v)]...)
 		}
-		found = true
-		if a.Role != "" {
-			roles = append(roles, a.Role)
+	}
+	if len(hit) == 0 {
+		return false, model.Values{}
+	}
+	var roles []string
+	for _, i := range hit {
+		if role := r.Assignments[i].Role; role != "" {
+			roles = append(roles, role)
 		}
 	}
 	if len(roles) == 0 {
-		return found, model.Values{}
+		return true, model.Values{}
 	}
 	slices.SortFunc(roles, func(x, y string) int {
 		if c := strings.Compare(strings.ToLower(x), strings.ToLower(y)); c != 0 {
@@ -108,32 +117,61 @@ func (sy *syncer) assigned(r *rules.Rule, m *store.MVObject) (bool, model.Values
 	return true, model.Values{Type: model.String, Values: roles}
 }
 
-// names reports whether assignment a names MV object m.
-func (sy *syncer) names(a *rules.Assignment, m *store.MVObject) bool {
-	switch {
-	case a.ID != "":
-		return a.ID == m.ID
-	case a.Value != "":
-		return slices.ContainsFunc(m.Attrs[a.ValueAttribute()].Values, func(v string) bool { return strings.EqualFold(v, a.Value) })
-	case a.Group != "":
-		for _, g := range sy.assignedGroups(a.Group) {
-			if a.Self && g == m.ID {
-				return true
+// ruleAssign indexes a rule's assignments by what names an object: the
+// indexes of the assignments that name an MV ID, of those that name a value
+// of an attribute (by attribute, then value in lower case), and of the
+// group assignments that name an MV object (a member, or the group itself).
+type ruleAssign struct {
+	byID     map[string][]int
+	byValue  map[string]map[string][]int
+	byMember map[string][]int
+}
+
+// ruleAssignments returns r's index, built the first time the run needs it
+// (resolving its group assignments).
+func (sy *syncer) ruleAssignments(r *rules.Rule) *ruleAssign {
+	c := sy.assignments()
+	if ix := c.byRule[r]; ix != nil {
+		return ix
+	}
+	ix := &ruleAssign{byID: map[string][]int{}, byValue: map[string]map[string][]int{}, byMember: map[string][]int{}}
+	for i := range r.Assignments {
+		a := &r.Assignments[i]
+		switch {
+		case a.ID != "":
+			ix.byID[a.ID] = append(ix.byID[a.ID], i)
+		case a.Value != "":
+			attr := a.ValueAttribute()
+			if ix.byValue[attr] == nil {
+				ix.byValue[attr] = map[string][]int{}
 			}
-			switch {
-			case strings.EqualFold(a.Members, rules.MembersNone):
-			case strings.EqualFold(a.Members, rules.MembersNested):
-				if sy.nestedMembers(g)[m.ID] {
-					return true
+			v := strings.ToLower(a.Value)
+			ix.byValue[attr][v] = append(ix.byValue[attr][v], i)
+		case a.Group != "":
+			named := map[string]bool{}
+			for _, g := range sy.assignedGroups(a.Group) {
+				if a.Self {
+					named[g] = true
 				}
-			default:
-				if sy.directMembers(g)[m.ID] {
-					return true
+				var members map[string]bool
+				switch {
+				case strings.EqualFold(a.Members, rules.MembersNone):
+				case strings.EqualFold(a.Members, rules.MembersNested):
+					members = sy.nestedMembers(g)
+				default:
+					members = sy.directMembers(g)
 				}
+				for id := range members {
+					named[id] = true
+				}
+			}
+			for id := range named {
+				ix.byMember[id] = append(ix.byMember[id], i)
 			}
 		}
 	}
-	return false
+	c.byRule[r] = ix
+	return ix
 }
 
 // assignedGroups returns the MV groups an assignment's group names: the
