@@ -63,16 +63,7 @@ func (sy *syncer) computeOut(id, tc string) outResult {
 		params = cc.Parameters
 	}
 	ev := env{attrs: m.Attrs, imported: t.Object.Attrs, params: params, dn: t.Object.DN, part: t.Partition, conn: tc}
-	ref := func(v string) (string, bool) {
-		o := s.linkedIn(v, tc)
-		if o == nil {
-			return "", false
-		}
-		if o.Object.DN != "" {
-			return o.Object.DN, true
-		}
-		return o.Object.Anchor, true
-	}
+	ref := sy.refIn(tc)
 	var cbuf [32]contribution // on the stack unless an object has more
 	contribs := cbuf[:0]
 	for _, r := range rs {
@@ -161,6 +152,21 @@ func (sy *syncer) computeOut(id, tc string) outResult {
 	}
 	res.pending = p
 	return res
+}
+
+// refIn returns the function that maps a reference value (an MV ID) to the
+// DN, or without one the anchor, of the object linked to it in target tc.
+func (sy *syncer) refIn(tc string) func(string) (string, bool) {
+	return func(v string) (string, bool) {
+		o := sy.s.linkedIn(v, tc)
+		if o == nil {
+			return "", false
+		}
+		if o.Object.DN != "" {
+			return o.Object.DN, true
+		}
+		return o.Object.Anchor, true
+	}
 }
 
 // valueDelta returns the values to add to cur and to remove from it to reach want.

@@ -180,7 +180,12 @@ func (sy *syncer) outLink(id, tc string) {
 	}
 	for _, r := range inScope {
 		for gi, g := range r.Join {
-			cands := sy.outJoinCandidates(r, g, m)
+			cands, err := sy.outJoinCandidates(r, g, m)
+			if err != nil {
+				sy.failed[id] = true
+				sy.rr.objectError("metaverse:"+id, "", fmt.Errorf("join to %s (join group %d): %w", tc, gi+1, err))
+				return
+			}
 			if len(cands) == 0 {
 				continue
 			}
@@ -230,30 +235,92 @@ func (sy *syncer) outLink(id, tc string) {
 }
 
 // outJoinCandidates returns the disconnectors of the rule's target connector
-// that match every condition of g for MV object m (source: MV attribute,
-// target: CS attribute).
-func (sy *syncer) outJoinCandidates(r *rules.Rule, g rules.JoinGroup, m *store.MVObject) []string {
+// that match every condition of g for MV object m (source: MV attribute, or
+// for a fromFlow condition the value the rule's flow into the target computes;
+// target: CS attribute). The objects are looked up by the first condition.
+func (sy *syncer) outJoinCandidates(r *rules.Rule, g rules.JoinGroup, m *store.MVObject) ([]string, error) {
 	if len(g.Conditions) == 0 {
-		return nil
+		return nil, nil
+	}
+	src := make([][]string, len(g.Conditions))
+	for i, cd := range g.Conditions {
+		if !cd.FromFlow {
+			src[i] = m.Attrs[cd.Source].Values
+		} else {
+			v, err := sy.flowValue(r, cd.Target, m)
+			if err != nil {
+				return nil, err
+			}
+			src[i] = v
+		}
+		if len(src[i]) == 0 {
+			return nil, nil // a condition without a source value matches nothing
+		}
 	}
 	first := g.Conditions[0]
 	seen := map[string]bool{}
 	var out []string
-	for _, v := range m.Attrs[first.Source].Values {
+	for _, v := range src[0] {
 		for _, cid := range sy.s.csLookup(r.Connector, r.CSObjectType, first.Target, first.CaseSensitive, v) {
 			c := sy.s.cs[cid]
 			if seen[cid] || c == nil || c.MVID != "" {
 				continue
 			}
 			seen[cid] = true
-			if condsMatch(g.Conditions[1:], func(a string) []string { return m.Attrs[a].Values },
-				func(a string) []string { return c.Object.Attrs[a].Values }) {
+			match := true
+			for i, cd := range g.Conditions[1:] {
+				if !anyEqual(src[i+1], c.Object.Attrs[cd.Target].Values, cd.CaseSensitive) {
+					match = false
+					break
+				}
+			}
+			if match {
 				out = append(out, cid)
 			}
 		}
 	}
 	slices.Sort(out)
-	return out
+	return out, nil
+}
+
+// anyEqual reports whether a value of a equals one of b (normalized: norm).
+func anyEqual(a, b []string, exact bool) bool {
+	for _, x := range a {
+		if hasNorm(b, norm(x, exact), exact) {
+			return true
+		}
+	}
+	return false
+}
+
+// flowValue returns the values the flows of outbound rule r into attribute
+// target compute for MV object m, as for a target object about to be
+// created (no imported values, no DN): nil when they give none.
+func (sy *syncer) flowValue(r *rules.Rule, target string, m *store.MVObject) ([]string, error) {
+	var params map[string]string
+	if cc := sy.e.Connectors[r.Connector]; cc != nil {
+		params = cc.Parameters
+	}
+	ev := env{attrs: m.Attrs, imported: model.Attrs{}, params: params, conn: r.Connector}
+	one := *r
+	one.Flows = nil
+	for i := range r.Flows {
+		if r.Flows[i].Target == target {
+			one.Flows = append(one.Flows, r.Flows[i])
+		}
+	}
+	var buf [1]contribution
+	contribs, err := evalFlows(&one, ev, &source{prec: r.Precedence, rule: r.Name}, sy.refIn(r.Connector), buf[:0])
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, c := range contribs {
+		if !c.auth {
+			out = append(out, c.vals.Values...)
+		}
+	}
+	return out, nil
 }
 
 // deprovision handles a target object whose MV object left the scope of every

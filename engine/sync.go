@@ -306,6 +306,8 @@ func (e *Engine) declareIndexes(ctx context.Context, rv *ruleView) error {
 			}
 			first := g.Conditions[0]
 			if r.Direction == rules.Outbound {
+				// Also for a fromFlow condition: its source value is
+				// computed, its target looked up like any other.
 				addCS(r.Connector, first.Target)
 			} else {
 				addCS(r.Connector, first.Source)

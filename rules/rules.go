@@ -80,6 +80,11 @@ type JoinCondition struct {
 	Source        string `yaml:"source" json:"source"`
 	Target        string `yaml:"target" json:"target"`
 	CaseSensitive bool   `yaml:"caseSensitive,omitempty" json:"caseSensitive,omitempty"`
+	// FromFlow (outbound rules): the source value is the value the rule's
+	// own flow into Target computes for the MV object (Source must be empty),
+	// so that a target attribute computed by an expression — userName =
+	// Join("@", [accountName], "example.com") — can match existing objects.
+	FromFlow bool `yaml:"fromFlow,omitempty" json:"fromFlow,omitempty"`
 }
 
 // JoinGroup is a set of conditions combined with AND. Join groups are tried in

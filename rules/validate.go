@@ -272,12 +272,36 @@ func (v *ruleValidator) checkJoin() {
 		}
 		for ci, c := range g.Conditions {
 			where := fmt.Sprintf("join group %d condition %d", gi+1, ci+1)
+			if c.FromFlow {
+				v.checkFromFlow(where, c)
+				continue
+			}
 			if c.Source == "" || c.Target == "" {
 				v.errorf("%s: needs both source and target", where)
 			}
 			v.attr(v.src, v.srcName, where+" source", c.Source)
 			v.attr(v.tgt, v.tgtName, where+" target", c.Target)
 		}
+	}
+}
+
+// checkFromFlow checks a fromFlow join condition: its source value is what
+// the rule's own flow into the target attribute computes.
+func (v *ruleValidator) checkFromFlow(where string, c JoinCondition) {
+	r := v.r
+	if r.Direction != Outbound {
+		v.errorf("%s: fromFlow applies to outbound rules only (the value the rule's flow into the target computes)", where)
+	}
+	if c.Source != "" {
+		v.errorf("%s: a fromFlow condition takes no source (its value is the one the rule's flow into %q computes)", where, c.Target)
+	}
+	if c.Target == "" {
+		v.errorf("%s: needs a target", where)
+		return
+	}
+	v.attr(v.tgt, v.tgtName, where+" target", c.Target)
+	if r.Direction == Outbound && !slices.ContainsFunc(r.Flows, func(f Flow) bool { return f.Target == c.Target }) {
+		v.errorf("%s: fromFlow needs a flow of this rule into %q", where, c.Target)
 	}
 }
 

@@ -65,6 +65,9 @@ func TestValidateRules(t *testing.T) {
 		{"join attributes", func(r *Rule) {
 			r.Join = []JoinGroup{{Conditions: []JoinCondition{{Source: "email", Target: "mail"}}}}
 		}, `join group 1 condition 1 source: attribute "email"`},
+		{"fromFlow inbound", func(r *Rule) {
+			r.Join = []JoinGroup{{Conditions: []JoinCondition{{FromFlow: true, Target: "givenName"}}}}
+		}, "join group 1 condition 1: fromFlow applies to outbound rules only"},
 		{"flow without type", func(r *Rule) { r.Flows[0].Type = "" }, "flow 1 (into \"givenName\"): missing type"},
 		{"flow without target", func(r *Rule) { r.Flows[0].Target = "" }, "flow 1: missing target"},
 		{"direct without source", func(r *Rule) { r.Flows[0].Source = "" }, "a Direct flow needs a source"},
@@ -131,6 +134,11 @@ func TestValidateOutbound(t *testing.T) {
 	if got := validateOne(env, outboundRule()); got != "" {
 		t.Fatalf("valid outbound rule: %s", got)
 	}
+	fromFlow := outboundRule()
+	fromFlow.Join[0].Conditions = append(fromFlow.Join[0].Conditions, JoinCondition{FromFlow: true, Target: "cn"})
+	if got := validateOne(env, fromFlow); got != "" {
+		t.Fatalf("valid fromFlow join: %s", got)
+	}
 	r := outboundRule()
 	if err := r.Compile(); err != nil {
 		t.Fatal(err)
@@ -153,6 +161,11 @@ func TestValidateOutbound(t *testing.T) {
 		{func(r *Rule) { r.Deprovision = DeprovisionDisable }, "deprovision: disable needs disableAttribute"},
 		{func(r *Rule) { r.Deprovision, r.DisableAttribute = DeprovisionDisable, "enabled" }, `disableAttribute: attribute "enabled" is not in the schema`},
 		{func(r *Rule) { r.DisableAttribute = "active" }, `only used with deprovision: disable (deprovision is "delete")`},
+		{func(r *Rule) {
+			r.Join[0].Conditions[0] = JoinCondition{FromFlow: true, Source: "employeeID", Target: "cn"}
+		}, `join group 1 condition 1: a fromFlow condition takes no source`},
+		{func(r *Rule) { r.Join[0].Conditions[0] = JoinCondition{FromFlow: true, Target: "employeeNumber"} }, `join group 1 condition 1: fromFlow needs a flow of this rule into "employeeNumber"`},
+		{func(r *Rule) { r.Join[0].Conditions[0] = JoinCondition{FromFlow: true} }, `join group 1 condition 1: needs a target`},
 	} {
 		r := outboundRule()
 		tc.modify(r)
