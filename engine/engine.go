@@ -96,6 +96,13 @@ type Engine struct {
 	// Loading says how synchronizations read the store (LoadAuto: targeted
 	// for a delta synchronization of few objects, see Loading).
 	Loading Loading
+	// OnExport, when set, is called once for every export operation whose
+	// outcome the engine records (success or error), after the result is
+	// applied, from the goroutine running the export (calls are not concurrent).
+	// Applied means recorded in the store: the events of a batch follow its
+	// commit; an outcome the store failed to record is not reported (the
+	// export is replayed). The call holds up the export while it runs.
+	OnExport func(ExportEvent)
 
 	mu sync.Mutex // one run at a time in this process (see Lock for processes)
 }

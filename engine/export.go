@@ -15,6 +15,38 @@ import (
 	"github.com/idsync/idsync/store"
 )
 
+// ExportEvent is the outcome of one export operation.
+type ExportEvent struct {
+	Run        int64 // the run's ID
+	Connector  string
+	CSID       string // the connector space object
+	MVID       string // the MV object it is linked to ("" if none)
+	Anchor     string // the object's anchor in the target after the export
+	DN         string
+	ObjectType string
+	Op         connector.Op           // add, update, rename, delete (as sent; an add retried as a replace stays add)
+	Rule       string                 // the rule that staged it
+	Changes    []connector.AttrChange // as sent
+	Err        error                  // nil: success
+}
+
+// exportEvent is the event of t's export p with outcome err.
+func exportEvent(rr *runRec, t *store.CSObject, p *store.PendingExport, err error) ExportEvent {
+	return ExportEvent{Run: rr.r.ID, Connector: rr.r.Connector, CSID: t.ID, MVID: t.MVID, Anchor: t.Object.Anchor,
+		DN: t.Object.DN, ObjectType: t.Object.Type, Op: p.Op, Rule: p.Rule, Changes: p.Changes, Err: err}
+}
+
+// notify calls OnExport with each event; they are the outcomes of a batch
+// the store has just recorded.
+func (e *Engine) notify(events []ExportEvent) {
+	if e.OnExport == nil {
+		return
+	}
+	for _, ev := range events {
+		e.OnExport(ev)
+	}
+}
+
 func (e *Engine) exportRun(ctx context.Context, c *Connector, o RunOptions) (*store.Run, error) {
 	rr, err := e.startRun(ctx, c.Name, Export, "")
 	if err != nil {
@@ -225,12 +257,19 @@ func (e *Engine) exportChunk(ctx context.Context, rr *runRec, ex connector.Expor
 	journal := &store.Batch{}
 	byID := make(map[string]*store.CSObject, len(chunk))
 	ops := make([]connector.ExportOp, 0, len(chunk))
+	// events: the outcomes recorded, for OnExport once the store has them.
+	var events []ExportEvent
 	for _, t := range chunk {
 		if t.Pending.State == store.ExportSending {
 			t.Pending.MayExist = true // a crash interrupted the last sending
 		}
 		if e.refuseExport(ctx, rr, journal, t) {
-			continue // its values break the target's schema or limits: not sent (validate.go)
+			// Its values break the target's schema or limits: not sent
+			// (validate.go); the reason is the pending export's error.
+			if e.OnExport != nil {
+				events = append(events, exportEvent(rr, t, t.Pending, errors.New(t.Pending.Error)))
+			}
+			continue
 		}
 		t.Pending.State = store.ExportSending
 		t.Pending.Attempts++
@@ -241,6 +280,8 @@ func (e *Engine) exportChunk(ctx context.Context, rr *runRec, ex connector.Expor
 	if err := e.Store.Apply(ctx, journal); err != nil {
 		return fmt.Errorf("journal exports: %w", err)
 	}
+	e.notify(events)
+	events = events[:0]
 	// 2. Send.
 	results := ex.Export(ctx, ops)
 	// 3. Record the results. Adds the target already has are re-sent as a
@@ -250,6 +291,12 @@ func (e *Engine) exportChunk(ctx context.Context, rr *runRec, ex connector.Expor
 	// before idsync first sent the add belongs to something else, and
 	// idsync never touches it (R2.2): the add fails on this object.
 	out := &store.Batch{}
+	record := func(t *store.CSObject, res connector.ExportResult) {
+		ev := e.applyResult(rr, out, t, res)
+		if e.OnExport != nil {
+			events = append(events, ev)
+		}
+	}
 	var retry []connector.ExportOp
 	seen := map[string]bool{}
 	for _, res := range results {
@@ -261,7 +308,7 @@ func (e *Engine) exportChunk(ctx context.Context, rr *runRec, ex connector.Expor
 		if t.Pending.Op == connector.OpAdd && errors.Is(res.Err, connector.ErrAlreadyExists) {
 			if !t.Pending.MayExist && !errors.Is(res.Err, connector.ErrIdentityMatch) {
 				res.Err = foreignObject(rr.r.Connector, t, res)
-				e.applyResult(rr, out, t, res)
+				record(t, res)
 				continue
 			}
 			if res.Anchor != "" {
@@ -273,24 +320,25 @@ func (e *Engine) exportChunk(ctx context.Context, rr *runRec, ex connector.Expor
 			retry = append(retry, op)
 			continue
 		}
-		e.applyResult(rr, out, t, res)
+		record(t, res)
 	}
 	for id, t := range byID {
 		if !seen[id] {
-			e.applyResult(rr, out, t, connector.ExportResult{ID: id, Err: errors.New("the connector returned no result for this export; it will be retried")})
+			record(t, connector.ExportResult{ID: id, Err: errors.New("the connector returned no result for this export; it will be retried")})
 		}
 	}
 	if len(retry) > 0 {
 		for _, res := range ex.Export(ctx, retry) {
 			if t := byID[res.ID]; t != nil {
 				res.Anchor = t.Object.Anchor
-				e.applyResult(rr, out, t, res)
+				record(t, res)
 			}
 		}
 	}
 	if err := e.Store.Apply(context.WithoutCancel(ctx), out); err != nil {
 		return fmt.Errorf("record export results: %w", err)
 	}
+	e.notify(events)
 	return nil
 }
 
@@ -318,13 +366,15 @@ func (e *foreignError) Unwrap() error { return e.err }
 
 // applyResult updates the CS object with an export's outcome: on success the
 // exported values become the object's (unconfirmed) state and the pending
-// export is cleared; on failure the entry keeps the target's message.
-func (e *Engine) applyResult(rr *runRec, b *store.Batch, t *store.CSObject, res connector.ExportResult) {
+// export is cleared; on failure the entry keeps the target's message. It
+// returns the outcome as an event (a delete of an object already gone is a
+// success).
+func (e *Engine) applyResult(rr *runRec, b *store.Batch, t *store.CSObject, res connector.ExportResult) ExportEvent {
 	p := t.Pending
 	if p.Op == connector.OpDelete && (res.Err == nil || errors.Is(res.Err, connector.ErrNotFound)) {
 		b.DeleteCS = append(b.DeleteCS, t.ID)
 		rr.r.Counts.Deletes++
-		return
+		return exportEvent(rr, t, p, nil)
 	}
 	if res.Err != nil {
 		p.State = store.ExportError
@@ -338,7 +388,7 @@ func (e *Engine) applyResult(rr *runRec, b *store.Batch, t *store.CSObject, res 
 		}
 		b.PutCSState = append(b.PutCSState, t) // only its pending export changed
 		rr.objectError(objName(t), t.ID, fmt.Errorf("%s: %w", p.Op, res.Err))
-		return
+		return exportEvent(rr, t, p, res.Err)
 	}
 	switch p.Op {
 	case connector.OpAdd:
@@ -370,6 +420,7 @@ func (e *Engine) applyResult(rr *runRec, b *store.Batch, t *store.CSObject, res 
 	t.Pending = nil
 	t.Modified = time.Now().UTC()
 	b.PutCS = append(b.PutCS, t)
+	return exportEvent(rr, t, p, nil)
 }
 
 // applyChange applies one attribute change to attrs.
