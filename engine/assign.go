@@ -44,13 +44,17 @@ func (sy *syncer) assignments() *assignCache {
 	return sy.assign
 }
 
-// outScope reports whether MV object m is in the scope of outbound rule r:
-// named by one of its assignments, if it has any, and matching its scoping
-// filter, which reads the assignments' roles under the roles attribute.
-func (sy *syncer) outScope(r *rules.Rule, m *store.MVObject) (bool, error) {
+// ruleInScope reports whether MV object m is in the scope of outbound rule
+// r: named by one of its assignments, if it has any, and matching its
+// scoping filter, which reads the assignments' roles under the roles
+// attribute. It is safe for concurrent use: references check the scope of
+// the objects they name from the parallel computeOut (keptIn).
+func (sy *syncer) ruleInScope(r *rules.Rule, m *store.MVObject) (bool, error) {
 	if len(r.Assignments) == 0 {
 		return r.Scope.Match(mvSubject{sy.s, m})
 	}
+	sy.assignMu.Lock()
+	defer sy.assignMu.Unlock()
 	ok, roles := sy.assigned(r, m)
 	if !ok {
 		return false, nil
@@ -59,9 +63,11 @@ func (sy *syncer) outScope(r *rules.Rule, m *store.MVObject) (bool, error) {
 	return r.Scope.Match(assignedSubject{mvSubject{sy.s, m}, r.RolesAttr(), roles})
 }
 
-// outRoles returns the roles outScope found for MV object id and rule r
-// (safe for concurrent use: the parallel phase only reads).
+// outRoles returns the roles ruleInScope found for MV object id and rule
+// r (safe for concurrent use).
 func (sy *syncer) outRoles(id string, r *rules.Rule) model.Values {
+	sy.assignMu.Lock()
+	defer sy.assignMu.Unlock()
 	if sy.assign == nil {
 		return model.Values{}
 	}

@@ -235,12 +235,17 @@ func TestFilterChange(t *testing.T) {
 	h.conns["hr"].Put(bob)
 	h.run("hr", DeltaImport)
 	h.run("hr", DeltaSync)
-	if got := h.pending("cloud"); got["delete"] != 1 || len(got) != 1 {
-		t.Fatalf("pending = %v, want exactly 1 delete", got)
+	// His delete, and the group that references him drops him at once
+	// (references resolve only to objects kept in scope).
+	if got := h.pending("cloud"); got["delete"] != 1 || got["update"] != 1 || len(got) != 2 {
+		t.Fatalf("pending = %v, want exactly 1 delete and 1 update (the group)", got)
 	}
 	h.run("cloud", Export)
 	if h.conns["cloud"].GetByDN("cn=2,ou=users,dc=cloud") != nil {
 		t.Fatal("bob still in the target")
+	}
+	if g := h.conns["cloud"].GetByDN("cn=staff,ou=groups,dc=cloud"); g == nil || !g.Attrs["member"].Equal(model.Ref("cn=1,ou=users,dc=cloud")) {
+		t.Fatalf("group after bob's delete = %+v, want alice only", g)
 	}
 	if h.conns["cloud"].Get("x1") == nil {
 		t.Fatal("an object idsync never exported was deleted")

@@ -156,10 +156,13 @@ func (sy *syncer) computeOut(id, tc string) outResult {
 
 // refIn returns the function that maps a reference value (an MV ID) to the
 // DN, or without one the anchor, of the object linked to it in target tc.
+// An object an outbound rule linked is referenced only while its MV object
+// is in scope of a rule of tc that can link it (keptIn): not once it is
+// deprovisioned (disabled, or awaiting its delete) and only kept linked.
 func (sy *syncer) refIn(tc string) func(string) (string, bool) {
 	return func(v string) (string, bool) {
 		o := sy.s.linkedIn(v, tc)
-		if o == nil {
+		if o == nil || sy.rv.isOutbound(o.LinkRule) && !sy.keptIn(v, tc) {
 			return "", false
 		}
 		if o.Object.DN != "" {

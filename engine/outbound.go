@@ -31,10 +31,11 @@ func (sy *syncer) outbound() {
 			sy.outLink(id, t)
 		}
 	}
-	if len(sy.provisioned) > 0 {
-		// Objects that reference a newly provisioned object must now export
-		// the reference.
-		extra := sy.mvReferrers(sy.provisioned)
+	if changed := slices.Concat(sy.provisioned, sy.rescoped); len(changed) > 0 {
+		// Objects that reference an object newly provisioned or joined, or
+		// that left or came back in scope, must now export the reference
+		// (or drop it).
+		extra := sy.mvReferrers(changed)
 		for _, id := range extra {
 			if !sy.outTouched[id] {
 				sy.outTouched[id] = true
@@ -132,34 +133,19 @@ func (sy *syncer) outLink(id, tc string) {
 		}
 		return
 	}
-	var inScope []*rules.Rule
-	for _, r := range sy.rv.outbound[tc] {
-		if r.MVObjectType != m.Type {
-			continue
-		}
-		ok, err := sy.outScope(r, m)
-		if err != nil {
-			sy.failed[id] = true
-			sy.rr.objectError("metaverse:"+id, "", fmt.Errorf("scoping filter of rule %q: %w", r.Name, err))
-			return
-		}
-		if ok {
-			inScope = append(inScope, r)
-		}
+	inScope, links, err := sy.outScope(m, tc)
+	if err != nil {
+		sy.failed[id] = true
+		sy.rr.objectError("metaverse:"+id, "", err)
+		return
 	}
-	// Only a rule that can link — a Provision rule, or a Join rule with join
-	// conditions — keeps a target object in existence; a Join rule without
-	// conditions (User Identity) only contributes flows to an object another
-	// rule linked.
-	linkers := 0
-	for _, r := range inScope {
-		if r.LinkType == rules.Provision || len(r.Join) > 0 {
-			linkers++
-		}
-	}
-	if linkers == 0 {
+	sy.setKept(id, tc, links)
+	if !links {
 		if t != nil && sy.rv.isOutbound(t.LinkRule) {
 			sy.deprovision(t, sy.rv.byName[t.LinkRule], false)
+			// References resolve to it no more (refIn): its referrers
+			// drop it.
+			sy.rescoped = append(sy.rescoped, id)
 		}
 		return
 	}
@@ -169,7 +155,11 @@ func (sy *syncer) outLink(id, tc string) {
 	}
 	if t != nil {
 		for _, r := range inScope {
-			if r.CSObjectType == t.Object.Type && (r.LinkType == rules.Provision || len(r.Join) > 0) {
+			if r.CSObjectType == t.Object.Type && canLink(r) {
+				if sy.mayBeDeprovisioned(t) {
+					// Back in scope: references resolve to it again.
+					sy.rescoped = append(sy.rescoped, id)
+				}
 				return
 			}
 		}
@@ -196,6 +186,8 @@ func (sy *syncer) outLink(id, tc string) {
 			}
 			s.link(s.cs[cands[0]], id, r.Name)
 			delete(s.recompute, id) // a target link does not change the MV object
+			// References resolve to it now.
+			sy.rescoped = append(sy.rescoped, id)
 			return
 		}
 	}
@@ -232,6 +224,89 @@ func (sy *syncer) outLink(id, tc string) {
 		sy.provisioned = append(sy.provisioned, id)
 		return
 	}
+}
+
+// outScope returns the outbound rules of target tc whose scope MV object m
+// is in, and whether one of them can link it (canLink).
+func (sy *syncer) outScope(m *store.MVObject, tc string) (inScope []*rules.Rule, links bool, err error) {
+	for _, r := range sy.rv.outbound[tc] {
+		if r.MVObjectType != m.Type {
+			continue
+		}
+		ok, err := sy.ruleInScope(r, m)
+		if err != nil {
+			return nil, false, fmt.Errorf("scoping filter of rule %q: %w", r.Name, err)
+		}
+		if ok {
+			inScope = append(inScope, r)
+			links = links || canLink(r)
+		}
+	}
+	return inScope, links, nil
+}
+
+// canLink reports whether an outbound rule can link: only a Provision rule,
+// or a Join rule with join conditions, keeps a target object in existence;
+// a Join rule without conditions (User Identity) only contributes flows to
+// an object another rule linked.
+func canLink(r *rules.Rule) bool { return r.LinkType == rules.Provision || len(r.Join) > 0 }
+
+// keptIn reports whether MV object id is in scope of a rule of target tc
+// that can link it (what outLink checks): references resolve only to target
+// objects kept in scope (refIn), not to one a deprovisioning left linked
+// (disabled, or awaiting its delete). The answer is cached for the run; it
+// is safe for concurrent use (computeOut). A scoping filter that fails
+// (reported on the object by outLink) leaves references as they resolve.
+func (sy *syncer) keptIn(id, tc string) bool {
+	key := id + "\x00" + tc
+	sy.keptMu.Lock()
+	k, ok := sy.kept[key]
+	sy.keptMu.Unlock()
+	if ok {
+		return k
+	}
+	k = true
+	if m := sy.s.getMV(id); m == nil || sy.s.delMV[id] {
+		k = false
+	} else if _, links, err := sy.outScope(m, tc); err == nil {
+		k = links
+	}
+	sy.setKept(id, tc, k)
+	return k
+}
+
+func (sy *syncer) setKept(id, tc string, k bool) {
+	sy.keptMu.Lock()
+	defer sy.keptMu.Unlock()
+	if sy.kept == nil {
+		sy.kept = map[string]bool{}
+	}
+	sy.kept[id+"\x00"+tc] = k
+}
+
+// mayBeDeprovisioned reports whether target object t, linked by an outbound
+// rule, may be deprovisioned while still linked: its delete is pending, or
+// it holds (or is about to get) its link rule's disable value. Objects that
+// merely have that value otherwise are included: what an object in scope
+// was before the run is not recorded, and recomputing its referrers once
+// more only costs time.
+func (sy *syncer) mayBeDeprovisioned(t *store.CSObject) bool {
+	p := t.Pending
+	if p != nil && p.Op == connector.OpDelete {
+		return true
+	}
+	r := sy.rv.byName[t.LinkRule]
+	if r == nil || r.Deprovision != rules.DeprovisionDisable || r.DisableAttribute == "" {
+		return false
+	}
+	if p != nil && p.Op == connector.OpUpdate {
+		for _, ch := range p.Changes {
+			if ch.Name == r.DisableAttribute && ch.Mode == connector.Replace && slices.Equal(ch.Values, []string{r.DisableValue}) {
+				return true
+			}
+		}
+	}
+	return slices.Equal(t.Object.Attrs[r.DisableAttribute].Values, []string{r.DisableValue})
 }
 
 // outJoinCandidates returns the disconnectors of the rule's target connector

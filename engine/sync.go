@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/idsync/idsync/model"
@@ -35,7 +36,13 @@ type syncer struct {
 	// created: MV objects projected in this run.
 	created     map[string]bool
 	provisioned []string
-	exports     map[string]*exportTally
+	// rescoped: MV objects whose target object left or came back in scope,
+	// or was joined, in this run: their referrers are recomputed.
+	rescoped []string
+	// kept caches keptIn (outbound.go), by "mvid\x00target".
+	keptMu  sync.Mutex
+	kept    map[string]bool
+	exports map[string]*exportTally
 	// processed: the CS objects this run processed, and joined those of
 	// them it joined to an existing MV object (for the run statistics).
 	processed map[string]*store.CSObject
@@ -47,6 +54,9 @@ type syncer struct {
 	// assign: the group assignments the outbound pass resolved, and the
 	// roles it found (assign.go).
 	assign *assignCache
+	// assignMu guards the assignment caches (assign.go), which the
+	// parallel computeOut reaches through keptIn and outRoles.
+	assignMu sync.Mutex
 }
 
 type exportTally struct{ adds, updates, deletes, renames int }
