@@ -71,8 +71,9 @@
 // mvObjectType, linkType, precedence, disabled, scope, join, flows, dn,
 // deprovision, disableAttribute, disableValue (and immutable, reserved for
 // out-of-box rules). Clause keys: attribute, operator, value, values. Join
-// condition keys: source, target, caseSensitive. Flow keys: type, source,
-// value, expression, target, targetType, merge, applyOnce.
+// condition keys: source, target, caseSensitive, fromFlow (outbound: the
+// source value is what the rule's flow into target computes). Flow keys:
+// type, source, value, expression, target, targetType, merge, applyOnce.
 //
 // Loading is strict: an unknown key, a value of the wrong type (precedence:
 // 1.5, disabled: yes) or an unknown operator is an error starting with
