@@ -258,10 +258,9 @@ func canLink(r *rules.Rule) bool { return r.LinkType == rules.Provision || len(r
 // is safe for concurrent use (computeOut). A scoping filter that fails
 // (reported on the object by outLink) leaves references as they resolve.
 func (sy *syncer) keptIn(id, tc string) bool {
-	key := id + "\x00" + tc
-	sy.keptMu.Lock()
-	k, ok := sy.kept[key]
-	sy.keptMu.Unlock()
+	sy.keptMu.RLock()
+	k, ok := sy.kept[keptKey{id, tc}]
+	sy.keptMu.RUnlock()
 	if ok {
 		return k
 	}
@@ -279,10 +278,13 @@ func (sy *syncer) setKept(id, tc string, k bool) {
 	sy.keptMu.Lock()
 	defer sy.keptMu.Unlock()
 	if sy.kept == nil {
-		sy.kept = map[string]bool{}
+		sy.kept = map[keptKey]bool{}
 	}
-	sy.kept[id+"\x00"+tc] = k
+	sy.kept[keptKey{id, tc}] = k
 }
+
+// keptKey is an MV object and a target connector.
+type keptKey struct{ id, target string }
 
 // mayBeDeprovisioned reports whether target object t, linked by an outbound
 // rule, may be deprovisioned while still linked: its delete is pending, or

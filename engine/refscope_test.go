@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/idsync/idsync/model"
@@ -125,5 +126,42 @@ func TestReferencesOnlyToObjectsInScope(t *testing.T) {
 				t.Fatalf("pending after full synchronizations = %v", got)
 			}
 		})
+	}
+}
+
+// TestReferencesOnlyToObjectsInScopeMany: the same with enough objects for
+// the outbound computation to run in parallel (run it with -race).
+func TestReferencesOnlyToObjectsInScopeMany(t *testing.T) {
+	h := newHarness(t, disableRules, "hr", "cloud")
+	h.e.Loading = LoadWhole
+	var members, want []string
+	for i := range 300 {
+		dept := "IT"
+		if i%2 == 1 {
+			dept = "Excluded"
+		}
+		cn := fmt.Sprintf("user%d", i)
+		h.conns["hr"].Put(user(fmt.Sprintf("h%d", i), cn, "", dept, "employeeID", fmt.Sprint(i)))
+		members = append(members, fmt.Sprintf("cn=%s,ou=people,dc=example", cn))
+		if dept == "IT" {
+			want = append(want, fmt.Sprintf("cn=%d,ou=users,dc=cloud", i))
+		}
+	}
+	h.conns["hr"].Put(group("g1", "staff", members...))
+	h.run("hr", FullImport)
+	h.run("hr", FullSync)
+	h.run("cloud", Export)
+	if g := h.conns["cloud"].GetByDN("cn=staff,ou=groups,dc=cloud"); g == nil || !g.Attrs["member"].Equal(model.Ref(want...)) {
+		t.Fatalf("group in the target = %+v, want the %d members in scope", g, len(want))
+	}
+	// Everyone in scope: the group gets every member.
+	for i := 1; i < 300; i += 2 {
+		h.conns["hr"].Put(user(fmt.Sprintf("h%d", i), fmt.Sprintf("user%d", i), "", "IT", "employeeID", fmt.Sprint(i)))
+	}
+	h.run("hr", DeltaImport)
+	h.run("hr", DeltaSync)
+	h.run("cloud", Export)
+	if g := h.conns["cloud"].GetByDN("cn=staff,ou=groups,dc=cloud"); g == nil || len(g.Attrs["member"].Values) != 300 {
+		t.Fatalf("group in the target = %+v, want 300 members", g)
 	}
 }

@@ -39,9 +39,9 @@ type syncer struct {
 	// rescoped: MV objects whose target object left or came back in scope,
 	// or was joined, in this run: their referrers are recomputed.
 	rescoped []string
-	// kept caches keptIn (outbound.go), by "mvid\x00target".
-	keptMu  sync.Mutex
-	kept    map[string]bool
+	// kept caches keptIn (outbound.go).
+	keptMu  sync.RWMutex
+	kept    map[keptKey]bool
 	exports map[string]*exportTally
 	// processed: the CS objects this run processed, and joined those of
 	// them it joined to an existing MV object (for the run statistics).
