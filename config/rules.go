@@ -12,7 +12,17 @@ import (
 // LoadRules loads the configuration's rules: the out-of-box rules its
 // outOfBox block selects (immutable), then the rule files, each glob pattern
 // in lexical order, merged into one rule set.
-func (c *Config) LoadRules() (*rules.RuleSet, error) {
+func (c *Config) LoadRules(extra ...*rules.File) (*rules.RuleSet, error) {
+	files, err := c.RuleFiles()
+	if err != nil {
+		return nil, err
+	}
+	return rules.Merge(append(files, extra...)...)
+}
+
+// RuleFiles loads the rule files of the configuration: the out-of-box
+// rules it asks for, then the rules files in order.
+func (c *Config) RuleFiles() ([]*rules.File, error) {
 	var files []*rules.File
 	if c.OutOfBox.Cloud != "" {
 		oob, err := outofbox.Files(outofbox.Setup{Cloud: c.OutOfBox.Cloud, Forests: c.OutOfBox.Forests,
@@ -39,5 +49,5 @@ func (c *Config) LoadRules() (*rules.RuleSet, error) {
 			files = append(files, f)
 		}
 	}
-	return rules.Merge(files...)
+	return files, nil
 }

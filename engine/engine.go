@@ -66,6 +66,11 @@ type Connector struct {
 	// more than DeleteMinimum; 0 = no percentage, only the count.
 	DeletePercent int
 	DeleteMinimum int
+	// GuardHoldsDeletes makes the accidental-delete guard hold back only
+	// the deletes and disables: the export sends the rest and ends
+	// stopped by the guard (applications, as Entra provisioning does),
+	// instead of writing nothing (directories, as Azure AD Connect does).
+	GuardHoldsDeletes bool
 	// Shrink is the import-shrink guard of this connector's imports.
 	Shrink ShrinkGuard
 	// Unique lists attributes whose values must be unique among the
@@ -116,6 +121,9 @@ type RunOptions struct {
 	AllowShrink bool
 	// Partition restricts an import to one partition ("" = all selected).
 	Partition string
+	// OnExport, when set, observes this export run's outcomes instead of
+	// Engine.OnExport (a caller sharing the engine with a scheduler).
+	OnExport func(ExportEvent)
 	// Quiet leaves an import that found nothing to do out of the run
 	// history, and makes a delta import without a watermark do nothing
 	// instead of a full import (live mode polls every few seconds).
@@ -248,6 +256,8 @@ type runRec struct {
 	deferred bool
 	// vals checks the values of the run's objects (validate.go).
 	vals *valueCheck
+	// onExport observes an export run's outcomes (export.go).
+	onExport func(ExportEvent)
 }
 
 func (e *Engine) startRun(ctx context.Context, conn string, p Profile, partition string) (*runRec, error) {

@@ -28,22 +28,26 @@ type ExportEvent struct {
 	Rule       string                 // the rule that staged it
 	Changes    []connector.AttrChange // as sent
 	Err        error                  // nil: success
+	// Attrs are the object's attributes as idsync knows them after the
+	// export (of a deleted object, the last known); read only.
+	Attrs model.Attrs
 }
 
 // exportEvent is the event of t's export p with outcome err.
 func exportEvent(rr *runRec, t *store.CSObject, p *store.PendingExport, err error) ExportEvent {
 	return ExportEvent{Run: rr.r.ID, Connector: rr.r.Connector, CSID: t.ID, MVID: t.MVID, Anchor: t.Object.Anchor,
-		DN: t.Object.DN, ObjectType: t.Object.Type, Op: p.Op, Rule: p.Rule, Changes: p.Changes, Err: err}
+		DN: t.Object.DN, ObjectType: t.Object.Type, Op: p.Op, Rule: p.Rule, Changes: p.Changes, Err: err, Attrs: t.Object.Attrs}
 }
 
-// notify calls OnExport with each event; they are the outcomes of a batch
-// the store has just recorded.
-func (e *Engine) notify(events []ExportEvent) {
-	if e.OnExport == nil {
+// notify calls the run's export observer (RunOptions.OnExport, else
+// Engine.OnExport) with each event; they are the outcomes of a batch the
+// store has just recorded.
+func (e *Engine) notify(rr *runRec, events []ExportEvent) {
+	if rr.onExport == nil {
 		return
 	}
 	for _, ev := range events {
-		e.OnExport(ev)
+		rr.onExport(ev)
 	}
 }
 
@@ -51,6 +55,10 @@ func (e *Engine) exportRun(ctx context.Context, c *Connector, o RunOptions) (*st
 	rr, err := e.startRun(ctx, c.Name, Export, "")
 	if err != nil {
 		return nil, err
+	}
+	rr.onExport = o.OnExport
+	if rr.onExport == nil {
+		rr.onExport = e.OnExport
 	}
 	err = e.export(ctx, rr, c, o)
 	if err != nil && !errors.Is(err, ErrDeleteThreshold) {
@@ -71,6 +79,9 @@ func (e *Engine) export(ctx context.Context, rr *runRec, c *Connector, o RunOpti
 	// First pass, through the index of pending exports: the guard's count,
 	// and the exports themselves while they are few enough to hold.
 	var todo []*store.CSObject
+	// held: exports the guard holds back (GuardHoldsDeletes).
+	held := func(*store.CSObject) bool { return false }
+	var guardErr error
 	deletes, total := 0, int64(0)
 	var classes [exportClasses]bool
 	disables := e.disableRules(c.Name)
@@ -106,9 +117,22 @@ func (e *Engine) export(ctx context.Context, rr *runRec, c *Connector, o RunOpti
 			}
 		}
 		if err := c.deleteGuard(deletes, objects); err != nil {
-			return err
+			if !c.GuardHoldsDeletes {
+				return err
+			}
+			// Only the deletes and disables are held: the rest goes out,
+			// and the run ends stopped by the guard.
+			held = func(t *store.CSObject) bool {
+				return t.Pending.Op == connector.OpDelete || isDisable(t.Pending, disables)
+			}
+			guardErr = err
 		}
 	}
+	defer func() {
+		if err == nil {
+			err = guardErr
+		}
+	}()
 	if r, ok := ex.(connector.ExportRunner); ok {
 		if err := r.BeginExport(ctx); err != nil {
 			return fmt.Errorf("begin the export: %w", err)
@@ -132,6 +156,7 @@ func (e *Engine) export(ctx context.Context, rr *runRec, c *Connector, o RunOpti
 		return nil
 	}
 	if total <= exportHeld {
+		todo = slices.DeleteFunc(todo, held)
 		sort.SliceStable(todo, func(i, j int) bool { return exportOrder(todo[i]) < exportOrder(todo[j]) })
 		for start := 0; start < len(todo); start += e.batchSize() {
 			if err := send(todo[start:min(start+e.batchSize(), len(todo))]); err != nil {
@@ -150,7 +175,7 @@ func (e *Engine) export(ctx context.Context, rr *runRec, c *Connector, o RunOpti
 		}
 		var chunk []*store.CSObject
 		err := e.Store.ScanCSExports(ctx, c.Name, func(t *store.CSObject) error {
-			if awaitsImport(t) || exportOrder(t) != class {
+			if awaitsImport(t) || exportOrder(t) != class || held(t) {
 				return nil
 			}
 			chunk = append(chunk, t)
@@ -171,6 +196,14 @@ func (e *Engine) export(ctx context.Context, rr *runRec, c *Connector, o RunOpti
 	return nil
 }
 
+// guardAction says what the guard did to the export.
+func (c *Connector) guardAction() string {
+	if c.GuardHoldsDeletes {
+		return "held back its deletes and disables and sent the rest"
+	}
+	return "stopped before writing anything"
+}
+
 // deleteGuard stops an export whose deletes (disables included) exceed the
 // threshold (R2.4), or DeletePercent of the connector's objects once they
 // number more than DeleteMinimum (as Entra provisioning and Cloud Sync do:
@@ -181,13 +214,13 @@ func (c *Connector) deleteGuard(deletes, objects int) error {
 	}
 	const what = "Review them with `idsync preview %s`; if they are intended, run `idsync run %s export --allow-deletes` once, or raise the threshold (%s)"
 	if deletes > c.DeleteThreshold {
-		return fmt.Errorf("%w: the export to %s stopped before writing anything: %d pending deletes and disables exceed the threshold of %d. "+what,
-			ErrDeleteThreshold, c.Name, deletes, c.DeleteThreshold, c.Name, c.Name,
+		return fmt.Errorf("%w: the export to %s %s: %d pending deletes and disables exceed the threshold of %d. "+what,
+			ErrDeleteThreshold, c.Name, c.guardAction(), deletes, c.DeleteThreshold, c.Name, c.Name,
 			"connectors[].deleteThreshold for this connector, safety.deleteThreshold for all")
 	}
 	if c.DeletePercent > 0 && deletes > c.DeleteMinimum && deletes*100 > c.DeletePercent*max(objects, 1) {
-		return fmt.Errorf("%w: the export to %s stopped before writing anything: %d pending deletes and disables are %d%% of its %d objects, more than %d%%. "+what,
-			ErrDeleteThreshold, c.Name, deletes, deletes*100/max(objects, 1), objects, c.DeletePercent, c.Name, c.Name,
+		return fmt.Errorf("%w: the export to %s %s: %d pending deletes and disables are %d%% of its %d objects, more than %d%%. "+what,
+			ErrDeleteThreshold, c.Name, c.guardAction(), deletes, deletes*100/max(objects, 1), objects, c.DeletePercent, c.Name, c.Name,
 			"connectors[].deleteThresholdPercent for this connector, safety.deleteThresholdPercent and safety.deleteThresholdMinimum for all")
 	}
 	return nil
@@ -266,7 +299,7 @@ func (e *Engine) exportChunk(ctx context.Context, rr *runRec, ex connector.Expor
 		if e.refuseExport(ctx, rr, journal, t) {
 			// Its values break the target's schema or limits: not sent
 			// (validate.go); the reason is the pending export's error.
-			if e.OnExport != nil {
+			if rr.onExport != nil {
 				events = append(events, exportEvent(rr, t, t.Pending, errors.New(t.Pending.Error)))
 			}
 			continue
@@ -280,7 +313,7 @@ func (e *Engine) exportChunk(ctx context.Context, rr *runRec, ex connector.Expor
 	if err := e.Store.Apply(ctx, journal); err != nil {
 		return fmt.Errorf("journal exports: %w", err)
 	}
-	e.notify(events)
+	e.notify(rr, events)
 	events = events[:0]
 	// 2. Send.
 	results := ex.Export(ctx, ops)
@@ -293,7 +326,7 @@ func (e *Engine) exportChunk(ctx context.Context, rr *runRec, ex connector.Expor
 	out := &store.Batch{}
 	record := func(t *store.CSObject, res connector.ExportResult) {
 		ev := e.applyResult(rr, out, t, res)
-		if e.OnExport != nil {
+		if rr.onExport != nil {
 			events = append(events, ev)
 		}
 	}
@@ -338,7 +371,7 @@ func (e *Engine) exportChunk(ctx context.Context, rr *runRec, ex connector.Expor
 	if err := e.Store.Apply(context.WithoutCancel(ctx), out); err != nil {
 		return fmt.Errorf("record export results: %w", err)
 	}
-	e.notify(events)
+	e.notify(rr, events)
 	return nil
 }
 

@@ -28,12 +28,9 @@ const (
 	ActCycle      = "cycle"
 )
 
-// Skip reasons.
-const (
-	ReasonNotAssigned = "not assigned"
-	ReasonOutOfScope  = "out of scope"
-	ReasonNoChange    = "no change"
-)
+// ReasonDeprovisioned is the reason of a disable: the user is no longer
+// assigned, in scope, or in the metaverse.
+const ReasonDeprovisioned = "not assigned or out of scope"
 
 // RedactedValue replaces the values of Redact-ed mappings in reports.
 const RedactedValue = "[Redact]"

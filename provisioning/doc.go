@@ -25,23 +25,32 @@
 //     with member values added and removed (batched by the connector);
 //     groups no longer assigned or in scope are deleted.
 //
-// Run runs one cycle: it reads the metaverse from the store, resolves the
-// assignments, creates and updates the accounts of the users in scope,
-// then creates and updates the groups in scope with their members, then
-// disables (or deletes) the accounts of users no longer assigned or in
-// scope and deletes such groups. The state (MV id → SCIM id, hashes of the
-// values last exported, the member ids of groups) is one JSON store
-// setting per application (SettingKey), so that later cycles send only
-// what changed. The accidental-delete guard (deleteThreshold) counts
-// disables and deletes, of groups too.
+// An application runs on the sync engine (package engine), like every
+// other target: it is a connector of the engine (its SCIM connector, named
+// after the application; App.Connector) with outbound sync rules generated
+// from its configuration (App.Rules, File.RuleFile, merged into the one
+// rule set): assignments and scope become the rules' assignments and
+// scoping filters, mappings their flows, matching attributes their join
+// groups, deprovision their deprovisioning. The directory synchronizations
+// stage the application's pending exports as they stage every target's;
+// `idsync preview APP`, `idsync runs` and `idsync cs get` show them.
 //
-// Every action goes to the application's activity report, a JSON-lines
-// file under the data directory (LogPath): create, update, disable,
-// delete, skip (not assigned, out of scope, no change; reported for the
-// objects changed since the last cycle), error with the server's message.
-// The values of mappings that call Redact are shown as [Redact]. A report
-// that reached LogMaxBytes (64 MiB) is rotated when a cycle starts (LogKeep
-// older files are kept); ReadLog reads them all.
+// Run runs one cycle of an application as engine runs: a full import of the
+// application, a full synchronization of it and the export of its pending
+// exports — journaled before they are sent (a crash at any point is
+// replayed, never duplicated), counted by the engine's accidental-delete
+// guard (deleteThreshold, disables included), recorded in the run history.
+// What provisioning adds on top is thin: on/off, the interval (Serve),
+// quarantine with backoff, the connection test, the e-mail notification,
+// and the activity report, a JSON-lines file under the data directory
+// (LogPath) written from the export's results: create, update, disable,
+// delete, error with the server's message. The values of mappings that
+// call Redact (and secret attributes) are shown as [Redact]. A report that
+// reached LogMaxBytes (64 MiB) is rotated when a cycle starts (LogKeep
+// older files are kept); ReadLog reads them all. The state kept beside the
+// engine (one JSON store setting per application, SettingKey) is the
+// quarantine and the cycle count; the account map an earlier version kept
+// there is turned into connector-space links by the first cycle.
 //
 // A cycle starts with a connection test. When it fails, or when most
 // operations of a cycle fail, the application is quarantined: the next

@@ -14,8 +14,10 @@ import (
 
 	"github.com/idsync/idsync/connector"
 	"github.com/idsync/idsync/connector/scim"
+	"github.com/idsync/idsync/engine"
 	"github.com/idsync/idsync/internal/peers"
 	"github.com/idsync/idsync/model"
+	"github.com/idsync/idsync/rules"
 	"github.com/idsync/idsync/store"
 	"github.com/idsync/idsync/store/sqlite"
 )
@@ -188,6 +190,37 @@ func serverUsers(t *testing.T, conn *scim.Connector) map[string]*model.Object {
 	return out
 }
 
+// testEngine is the sync engine as idsync builds it for an application:
+// its connector (conn, when given, instead of one opened from its SCIM
+// block) and its generated rules.
+func testEngine(t *testing.T, a *App, st store.Store, conn ...connector.Connector) *engine.Engine {
+	t.Helper()
+	rf, err := (&File{Path: "provisioning.yaml", Applications: []*App{a}}).RuleFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := rules.Merge(rf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ec, err := a.Connector()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(conn) > 0 {
+		_ = ec.Conn.Close()
+		ec.Conn = conn[0]
+	}
+	t.Cleanup(func() { _ = ec.Conn.Close() })
+	return &engine.Engine{Store: st, Rules: rs, Connectors: map[string]*engine.Connector{a.Name: ec}}
+}
+
+// runCycle runs one provisioning cycle of a on a new engine (testEngine).
+func runCycle(t *testing.T, a *App, st store.Store, opts Options, conn ...connector.Connector) (*Result, error) {
+	t.Helper()
+	return Run(t.Context(), testEngine(t, a, st, conn...), a, opts)
+}
+
 func TestProvisionCycle(t *testing.T) {
 	srv := peers.SCIM(t)
 	mail := startSMTP(t)
@@ -238,7 +271,7 @@ func TestProvisionCycle(t *testing.T) {
 	// Cycle 1: 50 + boss in scope, and the group Sales; u007 matched, not
 	// duplicated.
 	var progress [2]int
-	r, err := Run(ctx, a, st, Options{DataDir: dataDir, Progress: func(d, n int) { progress = [2]int{d, n} }})
+	r, err := runCycle(t, a, st, Options{DataDir: dataDir, Progress: func(d, n int) { progress = [2]int{d, n} }})
 	if err != nil {
 		t.Fatalf("cycle 1: %v (%+v)", err, r)
 	}
@@ -258,11 +291,14 @@ func TestProvisionCycle(t *testing.T) {
 	}
 	for attr, want := range map[string]string{
 		"displayName": "User u012", "name.givenName": "User", "name.familyName": "u012",
-		`emails[type eq "work"].value`: "u012@example.test", "active": "true", "externalId": "mv-u012",
+		`emails[type eq "work"].value`: "u012@example.test", "active": "true",
 	} {
 		if got := u.Attrs.First(attr); got != want {
 			t.Errorf("u012 %s = %q, want %q", attr, got, want)
 		}
+	}
+	if u.Attrs.First("externalId") == "" {
+		t.Error("u012 has no externalId (the anchor idsync proposed, which finds it again after a lost answer)")
 	}
 	if u7 := users["u007@example.test"]; u7 == nil || u7.Anchor != preID || u7.Attrs.First("displayName") != "User u007" {
 		t.Errorf("u007 = %+v, want the existing account %s updated", u7, preID)
@@ -272,7 +308,7 @@ func TestProvisionCycle(t *testing.T) {
 	}
 
 	// Cycle 2: nothing changed.
-	r, err = Run(ctx, a, st, Options{DataDir: dataDir})
+	r, err = runCycle(t, a, st, Options{DataDir: dataDir})
 	if err != nil || r.Created+r.Updated+r.Disabled+r.Errors != 0 {
 		t.Fatalf("cycle 2: %v %+v", err, r)
 	}
@@ -286,11 +322,11 @@ func TestProvisionCycle(t *testing.T) {
 	}
 	// The guard (deleteThreshold 5) stops the 10 disables; the rename and
 	// the group's members go on.
-	r, err = Run(ctx, a, st, Options{DataDir: dataDir})
+	r, err = runCycle(t, a, st, Options{DataDir: dataDir})
 	if !errors.Is(err, ErrDeleteThreshold) || r.Disabled != 0 || r.Updated != 2 {
 		t.Fatalf("cycle 3: %v %+v, want the delete guard and 2 updates", err, r)
 	}
-	r, err = Run(ctx, a, st, Options{DataDir: dataDir, AllowDeprovision: true})
+	r, err = runCycle(t, a, st, Options{DataDir: dataDir, AllowDeprovision: true})
 	if err != nil || r.Disabled != 10 || r.Updated != 0 {
 		t.Fatalf("cycle 4: %v %+v, want 10 disabled", err, r)
 	}
@@ -315,7 +351,7 @@ func TestProvisionCycle(t *testing.T) {
 	if err := st.Apply(ctx, &store.Batch{PutMV: []*store.MVObject{group("mv-g-sales", "Sales", sales[9:]...)}}); err != nil {
 		t.Fatal(err)
 	}
-	r, err = Run(ctx, a, st, Options{DataDir: dataDir})
+	r, err = runCycle(t, a, st, Options{DataDir: dataDir})
 	if err != nil || r.Updated != 2 {
 		t.Fatalf("cycle 5: %v %+v, want the account and the group updated", err, r)
 	}
@@ -336,20 +372,19 @@ func TestProvisionCycle(t *testing.T) {
 				t.Errorf("create of %s shows password %q", act.Name, pw)
 			}
 		}
-		if act.Action == ActSkip && act.Object == contractor.ID && act.Reason != ReasonOutOfScope {
-			t.Errorf("contractor skipped with %q", act.Reason)
+		if act.Object == contractor.ID {
+			t.Errorf("the contractor (out of scope) has an activity: %+v", act)
 		}
 	}
 	for k, want := range map[string]int{
-		"create/": 51, "disable/" + ReasonNotAssigned: 10, "skip/" + ReasonOutOfScope: 1, "skip/" + ReasonNotAssigned: 5,
-		"update/matched the existing account by userName \"u007@example.test\"": 1,
+		"create/": 51, "disable/" + ReasonDeprovisioned: 10, "update/": 1 + 2 + 2, // u007 matched; the rename and Sales; u009 and Sales
 	} {
 		if counts[k] != want {
 			t.Errorf("activity %q: %d entries, want %d (all: %v)", k, counts[k], want, counts)
 		}
 	}
 	// One notification: the guard.
-	if msgs := mail.messages(); len(msgs) != 1 || !strings.Contains(msgs[0], "accidental-delete guard") || !strings.Contains(msgs[0], "disable 10 accounts") {
+	if msgs := mail.messages(); len(msgs) != 1 || !strings.Contains(msgs[0], "accidental-delete guard") || !strings.Contains(msgs[0], "10 pending deletes and disables") {
 		t.Errorf("mails: %q, want one about the guard", msgs)
 	}
 }
@@ -370,7 +405,7 @@ func TestProvisionBadCredentials(t *testing.T) {
 	}
 	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
-	r, err := Run(ctx, a, st, Options{DataDir: dataDir, Now: clock})
+	r, err := runCycle(t, a, st, Options{DataDir: dataDir, Now: clock})
 	if !errors.Is(err, ErrCycleFailed) || r.Quarantine == nil || r.Quarantine.Until != now.Add(5*time.Minute) {
 		t.Fatalf("cycle: %v %+v, want a failed cycle and quarantine for 5m", err, r)
 	}
@@ -388,19 +423,19 @@ func TestProvisionBadCredentials(t *testing.T) {
 		t.Error("the mail shows the token")
 	}
 	// Before the retry time the cycle does not run.
-	r, err = Run(ctx, a, st, Options{DataDir: dataDir, Now: clock})
+	r, err = runCycle(t, a, st, Options{DataDir: dataDir, Now: clock})
 	if !errors.Is(err, ErrQuarantined) || r.Status != StatusQuarantined {
 		t.Fatalf("quarantined cycle: %v %+v", err, r)
 	}
 	// At the retry time it runs, fails, and waits twice as long.
 	now = now.Add(5 * time.Minute)
-	r, _ = Run(ctx, a, st, Options{DataDir: dataDir, Now: clock})
+	r, _ = runCycle(t, a, st, Options{DataDir: dataDir, Now: clock})
 	if r.Quarantine == nil || r.Quarantine.Level != 2 || r.Quarantine.Until != now.Add(10*time.Minute) {
 		t.Fatalf("retry: %+v", r.Quarantine)
 	}
 	// Fixed credentials and --force: the cycle runs and lifts the quarantine.
 	good := loadApp(t, srv, srv.Token, mail.addr, "")
-	r, err = Run(ctx, good, st, Options{DataDir: dataDir, Now: clock, Force: true})
+	r, err = runCycle(t, good, st, Options{DataDir: dataDir, Now: clock, Force: true})
 	if err != nil || r.Created != 2 || r.Quarantine != nil { // the user and its group
 		t.Fatalf("forced cycle: %v %+v", err, r)
 	}
@@ -453,7 +488,7 @@ func TestProvisionServe(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	var results []*Result
-	Serve(ctx, &File{Applications: []*App{a}}, st, t.TempDir(), func(r *Result, err error) {
+	Serve(ctx, &File{Applications: []*App{a}}, testEngine(t, a, st), t.TempDir(), nil, func(r *Result, err error) {
 		if err != nil {
 			t.Errorf("cycle: %v", err)
 		}

@@ -5,22 +5,27 @@ import (
 	"testing"
 
 	"github.com/idsync/idsync/connector"
+	"github.com/idsync/idsync/engine"
 )
 
 // TestScrubRedacted: an application's error that quotes the initial
 // password an add sent does not carry it into the report.
 func TestScrubRedacted(t *testing.T) {
-	k := &kind{mappings: []*Mapping{
+	a := &App{ObjectType: "user", GroupObjectType: "group", Mappings: []*Mapping{
 		{Target: "userName", Source: "accountName"},
 		{Target: "password", Expression: `Redact(RandomString(16, 2, 2, 2, 2))`, redacted: true},
 	}}
-	it := &item{k: k, op: connector.ExportOp{Changes: []connector.AttrChange{
+	ev := engine.ExportEvent{ObjectType: "user", Op: connector.OpAdd, Changes: []connector.AttrChange{
 		{Name: "userName", Values: []string{"lena"}},
 		{Name: "password", Values: []string{"Init-lena-9x!"}},
-	}}}
-	got := (&cycle{}).scrub(it, `400 invalidValue: password "Init-lena-9x!" is too weak for lena`)
+	}}
+	c := &cycle{app: a}
+	got := c.scrub(ev, `400 invalidValue: password "Init-lena-9x!" is too weak for lena`)
 	if strings.Contains(got, "Init-lena-9x!") || !strings.Contains(got, RedactedValue) || !strings.Contains(got, "lena") {
 		t.Errorf("scrub = %q", got)
+	}
+	if shown := c.shown(ev); len(shown["password"]) != 1 || shown["password"][0] != RedactedValue || shown["userName"][0] != "lena" {
+		t.Errorf("shown = %v", shown)
 	}
 }
 

@@ -2,28 +2,24 @@ package provisioning
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
-	"github.com/idsync/idsync/model"
 	"github.com/idsync/idsync/store"
 )
 
-// State is what provisioning remembers of an application between cycles.
-// It is kept as one JSON store setting per application (SettingKey); the
-// hashes of exported values let later cycles skip unchanged accounts
-// without keeping the values themselves (redacted values never reach the
-// store).
+// State is what provisioning remembers of an application between cycles,
+// beside the engine (which keeps the accounts: the application's connector
+// space): the quarantine and the cycles. It is one JSON store setting per
+// application (SettingKey).
 type State struct {
-	// Accounts are the accounts provisioned (or matched), by MV object ID.
-	Accounts map[string]*Account `json:"accounts"`
-	// Groups are the groups provisioned (or matched), by MV object ID.
-	Groups map[string]*Account `json:"groups,omitempty"`
+	// Accounts and Groups are the state of versions before the engine
+	// (MV object ID → account); the first cycle turns them into links of
+	// the connector space and drops them (migrate).
+	Accounts map[string]*Account `json:"accounts,omitempty"`
+	Groups   map[string]*Account `json:"groups,omitempty"`
 	// Quarantine is set while the application is quarantined.
 	Quarantine *Quarantine `json:"quarantine,omitempty"`
 	// LastCycle is when the last completed cycle started ("" before the
@@ -35,7 +31,7 @@ type State struct {
 }
 
 // Account is one account (or group) of the application linked to an MV
-// object.
+// object, as versions before the engine kept it.
 type Account struct {
 	// ID is the SCIM id.
 	ID string `json:"id"`
@@ -97,15 +93,4 @@ func SaveState(ctx context.Context, st store.Store, app string, s *State) error 
 		return fmt.Errorf("save the provisioning state of %q: %w", app, err)
 	}
 	return nil
-}
-
-// hashValues hashes an attribute's values independently of their order.
-func hashValues(v model.Values) string {
-	vals := slices.Clone(v.Values)
-	slices.Sort(vals)
-	h := sha256.New()
-	for _, s := range vals {
-		fmt.Fprintf(h, "%d:%s;", len(s), s)
-	}
-	return hex.EncodeToString(h.Sum(nil)[:12])
 }

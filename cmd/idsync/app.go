@@ -11,6 +11,7 @@ import (
 	"github.com/idsync/idsync/config"
 	"github.com/idsync/idsync/engine"
 	"github.com/idsync/idsync/model"
+	"github.com/idsync/idsync/provisioning"
 	"github.com/idsync/idsync/rules"
 	"github.com/idsync/idsync/store"
 	"github.com/idsync/idsync/store/sealed"
@@ -32,6 +33,52 @@ type app struct {
 	store  store.Store
 	engine *engine.Engine
 	rules  *rules.RuleSet
+	// apps are the applications provisioned (nil without a provisioning
+	// file): each is a connector of the engine with generated rules.
+	apps *provisioning.File
+}
+
+// appsPath is the provisioning file: --apps, env IDSYNC_PROVISIONING, or
+// provisioning.yaml next to the configuration file.
+func appsPath(g *globalFlags, cfg *config.Config) string {
+	if g.apps != "" {
+		return g.apps
+	}
+	if p := os.Getenv("IDSYNC_PROVISIONING"); p != "" {
+		return p
+	}
+	return filepath.Join(filepath.Dir(cfg.Path), "provisioning.yaml")
+}
+
+// loadApps loads the provisioning file; nil when there is none (and none
+// was asked for).
+func loadApps(g *globalFlags, cfg *config.Config) (*provisioning.File, error) {
+	p := appsPath(g, cfg)
+	f, err := provisioning.Load(p)
+	if errors.Is(err, os.ErrNotExist) {
+		if g.apps != "" || os.Getenv("IDSYNC_PROVISIONING") != "" {
+			return nil, fmt.Errorf("%w\n(define applications in %s; see docs/provisioning.md)", err, p)
+		}
+		return nil, nil
+	}
+	return f, err
+}
+
+// loadRules loads the configuration's rules with the applications'
+// generated rules: the one rule set the engine runs.
+func loadRules(g *globalFlags, cfg *config.Config) (*rules.RuleSet, error) {
+	apps, err := loadApps(g, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if apps == nil {
+		return cfg.LoadRules()
+	}
+	rf, err := apps.RuleFile()
+	if err != nil {
+		return nil, err
+	}
+	return cfg.LoadRules(rf)
 }
 
 // openApp loads the configuration, opens the store and every connector, and
@@ -41,11 +88,23 @@ func openApp(ctx context.Context, g *globalFlags) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	rs, err := cfg.LoadRules()
+	apps, err := loadApps(g, cfg)
 	if err != nil {
 		return nil, err
 	}
-	a := &app{cfg: cfg, rules: rs}
+	var extra []*rules.File
+	if apps != nil {
+		rf, err := apps.RuleFile()
+		if err != nil {
+			return nil, err
+		}
+		extra = append(extra, rf)
+	}
+	rs, err := cfg.LoadRules(extra...)
+	if err != nil {
+		return nil, err
+	}
+	a := &app{cfg: cfg, rules: rs, apps: apps}
 	conns := map[string]*engine.Connector{}
 	schemas := map[string]*model.Schema{}
 	for _, cc := range cfg.Connectors {
@@ -63,6 +122,23 @@ func openApp(ctx context.Context, g *globalFlags) (*app, error) {
 			Shrink: engine.ShrinkGuard{Percent: cfg.ShrinkPercent(cc.Name), Minimum: cfg.Safety.ImportShrinkMinimum},
 			Unique: cc.UniqueAttributes, Limits: engineLimits(cfg.LimitsFor(cc.Name))}
 		schemas[cc.Name] = nil // schema unknown unless discovered on demand (rules validate --schema)
+	}
+	if apps != nil {
+		for _, ap := range apps.Applications {
+			if conns[ap.Name] != nil {
+				a.closeConns(conns)
+				return nil, fmt.Errorf("%s: application %q has the name of a connector of %s: rename one of them", apps.Path, ap.Name, cfg.Path)
+			}
+			ec, err := ap.Connector()
+			if err != nil {
+				a.closeConns(conns)
+				return nil, err
+			}
+			ec.Shrink = engine.ShrinkGuard{Percent: cfg.ShrinkPercent(ap.Name), Minimum: cfg.Safety.ImportShrinkMinimum}
+			ec.Limits = engineLimits(cfg.LimitsFor(ap.Name))
+			conns[ap.Name] = ec
+			schemas[ap.Name] = nil
+		}
 	}
 	var errs []error
 	for _, e := range rs.Validate(rules.ValidateEnv{Connectors: schemas}) {

@@ -40,14 +40,41 @@ func connectorNames(g *globalFlags, filter connectorFilter) []string {
 	if err != nil {
 		return nil
 	}
-	rs, _ := cfg.LoadRules()
+	var extra []*rules.File
+	names := cfg.Names()
+	if apps, err := loadApps(g, cfg); err == nil && apps != nil {
+		if rf, err := apps.RuleFile(); err == nil {
+			extra = append(extra, rf)
+		}
+		for _, a := range apps.Applications {
+			names = append(names, a.Name)
+		}
+	}
+	rs, _ := cfg.LoadRules(extra...)
 	var out []string
-	for _, n := range cfg.Names() {
+	for _, n := range names {
 		if filter(cfg, rs, n) {
 			out = append(out, n)
 		}
 	}
 	return out
+}
+
+// lookupTarget checks that name is a connector of the configuration or an
+// application of the provisioning file (a connector of the engine too).
+func lookupTarget(g *globalFlags, cfg *config.Config, name string) error {
+	_, err := cfg.Lookup(name)
+	if err == nil {
+		return nil
+	}
+	if apps, aerr := loadApps(g, cfg); aerr == nil && apps != nil {
+		for _, a := range apps.Applications {
+			if a.Name == name {
+				return nil
+			}
+		}
+	}
+	return err
 }
 
 // connectorArgs checks that a command got n arguments, the first naming a
@@ -141,7 +168,7 @@ func completeRules(g *globalFlags) func(*cobra.Command, []string, string) ([]str
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
-		rs, err := cfg.LoadRules()
+		rs, err := loadRules(g, cfg)
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}

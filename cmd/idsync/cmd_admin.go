@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -41,7 +40,7 @@ func newRulesCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rs, err := cfg.LoadRules()
+			rs, err := loadRules(g, cfg)
 			if err != nil {
 				return err
 			}
@@ -86,7 +85,7 @@ name against the schema each connector reports. Schemas inferred from data
 			if err != nil {
 				return err
 			}
-			rs, err := cfg.LoadRules()
+			rs, err := loadRules(g, cfg)
 			if err != nil {
 				return err
 			}
@@ -135,7 +134,7 @@ name against the schema each connector reports. Schemas inferred from data
 			if err != nil {
 				return err
 			}
-			rs, err := cfg.LoadRules()
+			rs, err := loadRules(g, cfg)
 			if err != nil {
 				return err
 			}
@@ -338,11 +337,10 @@ a running step finishes its current batch first.`,
 			if live := a.cfg.Scheduler.LiveInterval.Duration; live > 0 {
 				go func() { _ = s.Live(cmd.Context(), live) }()
 			}
-			// Application provisioning (provisioning.yaml next to the
-			// configuration): each application on its own interval.
-			apps := filepath.Join(filepath.Dir(a.cfg.Path), "provisioning.yaml")
-			if pf, err := provisioning.Load(apps); err == nil {
-				go provisioning.Serve(cmd.Context(), pf, a.store, a.cfg.DataDir, func(r *provisioning.Result, err error) {
+			// Application provisioning (the applications are connectors
+			// of the engine): each application on its own interval.
+			if a.apps != nil {
+				go provisioning.Serve(cmd.Context(), a.apps, a.engine, a.cfg.DataDir, func() (func(), error) { return a.lock(time.Hour) }, func(r *provisioning.Result, err error) {
 					if err != nil {
 						slog.Error("provisioning cycle", "err", err)
 						return
@@ -350,8 +348,6 @@ a running step finishes its current batch first.`,
 					slog.Info("provisioning cycle", "app", r.App, "status", r.Status, "created", r.Created, "updated", r.Updated,
 						"disabled", r.Disabled, "deleted", r.Deleted, "errors", r.Errors)
 				})
-			} else if !errors.Is(err, os.ErrNotExist) {
-				return fmt.Errorf("application provisioning: %w", err)
 			}
 			return s.Start(cmd.Context())
 		},

@@ -31,7 +31,7 @@ synchronization of every connector for a changed outbound rule.`,
 				return err
 			}
 			defer st.Close()
-			rs, err := cfg.LoadRules()
+			rs, err := loadRules(g, cfg)
 			if err != nil {
 				return err
 			}

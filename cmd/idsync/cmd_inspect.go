@@ -54,7 +54,7 @@ after changing filters or rules and before running the export.`,
 				return err
 			}
 			defer st.Close()
-			if _, err := cfg.Lookup(args[0]); err != nil {
+			if err := lookupTarget(g, cfg, args[0]); err != nil {
 				return err
 			}
 			rows, err := engine.Preview(cmd.Context(), st, args[0])

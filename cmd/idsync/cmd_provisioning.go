@@ -8,21 +8,22 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/idsync/idsync/config"
-	"github.com/idsync/idsync/engine"
 	"github.com/idsync/idsync/provisioning"
 	"github.com/idsync/idsync/store"
 )
 
-// provFlags are the flags of every provisioning command.
+// provFlags are the flags of every provisioning command (--apps is kept
+// in the global flags: every command that opens the engine loads the
+// applications).
 type provFlags struct {
-	g    *globalFlags
-	apps string
+	g *globalFlags
 }
 
 // newProvisioningCmd is `idsync provisioning`: application provisioning
@@ -39,14 +40,14 @@ through groups. Applications are defined in provisioning.yaml next to the
 configuration file (or --apps FILE, env IDSYNC_PROVISIONING); see
 docs/provisioning.md.`,
 	}
-	cmd.PersistentFlags().StringVar(&f.apps, "apps", os.Getenv("IDSYNC_PROVISIONING"), "provisioning file (default: provisioning.yaml next to the configuration file; env IDSYNC_PROVISIONING)")
+	cmd.PersistentFlags().StringVar(&g.apps, "apps", os.Getenv("IDSYNC_PROVISIONING"), "provisioning file (default: provisioning.yaml next to the configuration file; env IDSYNC_PROVISIONING)")
 	cmd.AddCommand(newProvListCmd(f), newProvTestCmd(f), newProvRunCmd(f), newProvLogCmd(f), newProvStatusCmd(f))
 	return cmd
 }
 
 func (f *provFlags) appsPath() string {
-	if f.apps != "" {
-		return f.apps
+	if f.g.apps != "" {
+		return f.g.apps
 	}
 	return filepath.Join(filepath.Dir(f.g.config), "provisioning.yaml")
 }
@@ -115,41 +116,44 @@ func (f *provFlags) openStore(ctx context.Context) (*config.Config, store.Store,
 
 func newProvRunCmd(f *provFlags) *cobra.Command {
 	var force, allow, asJSON bool
-	var users []string
 	cmd := &cobra.Command{
 		Use:   "run APP",
-		Short: "Run one provisioning cycle of an application (or provision some users now with --user)",
-		Args:  cobra.ExactArgs(1),
+		Short: "Run one provisioning cycle of an application: import it, synchronize it, export to it",
+		Long: `Runs one provisioning cycle of an application on the sync engine: a full
+import of the application (what exists there), a full synchronization of it
+(assignments, scope, mappings, matching), and the export of its pending
+exports, journaled and guarded like every export. The runs appear in
+` + "`idsync runs`" + `; ` + "`idsync preview APP`" + ` shows what the next export sends.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := f.app(args[0])
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			cfg, st, err := f.openStore(ctx)
+			a, err := openApp(ctx, f.g)
 			if err != nil {
 				return err
 			}
-			defer st.Close()
-			unlock, err := engine.Lock(filepath.Join(cfg.DataDir, "provisioning", a.Name+".lock"), 0)
+			defer a.Close()
+			if a.apps == nil {
+				return fmt.Errorf("no provisioning file at %s (define applications there, or give the file with --apps; see docs/provisioning.md)", appsPath(f.g, a.cfg))
+			}
+			ap, err := a.apps.App(args[0])
 			if err != nil {
-				return fmt.Errorf("another provisioning cycle of %s is running: %w", a.Name, err)
+				return err
+			}
+			unlock, err := a.lock(time.Minute)
+			if err != nil {
+				return err
 			}
 			defer unlock()
-			only, err := resolveUsers(ctx, st, users)
-			if err != nil {
-				return err
-			}
 			stderr := cmd.ErrOrStderr()
 			var last time.Time
-			opts := provisioning.Options{DataDir: cfg.DataDir, Force: force, AllowDeprovision: allow, Only: only,
+			opts := provisioning.Options{DataDir: a.cfg.DataDir, Force: force, AllowDeprovision: allow,
 				Progress: func(done, total int) {
 					if now := time.Now(); now.Sub(last) >= time.Second && total > 0 {
 						last = now
 						fmt.Fprintf(stderr, "progress: %d/%d\n", done, total)
 					}
 				}}
-			res, runErr := provisioning.Run(ctx, a, st, opts)
+			res, runErr := provisioning.Run(ctx, a.engine, ap, opts)
 			if res != nil {
 				if asJSON {
 					enc := json.NewEncoder(cmd.OutOrStdout())
@@ -164,46 +168,8 @@ func newProvRunCmd(f *provFlags) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&force, "force", false, "run even when the application is quarantined and its retry time has not come")
 	cmd.Flags().BoolVar(&allow, "allow-deprovision", false, "disable or delete more accounts than deleteThreshold in this cycle")
-	cmd.Flags().StringArrayVar(&users, "user", nil, "provision only this user now (MV id or accountName; repeatable)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	return cmd
-}
-
-// resolveUsers maps --user values (MV IDs or accountNames) to MV IDs.
-func resolveUsers(ctx context.Context, st store.Store, users []string) ([]string, error) {
-	if len(users) == 0 {
-		return nil, nil
-	}
-	var ids, names []string
-	for _, u := range users {
-		if _, err := st.GetMV(ctx, u); err == nil {
-			ids = append(ids, u)
-		} else {
-			names = append(names, u)
-		}
-	}
-	if len(names) == 0 {
-		return ids, nil
-	}
-	found := map[string]bool{}
-	err := st.ScanMV(ctx, func(o *store.MVObject) error {
-		for _, n := range names {
-			if strings.EqualFold(o.Attrs.First("accountName"), n) {
-				ids = append(ids, o.ID)
-				found[strings.ToLower(n)] = true
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	for _, n := range names {
-		if !found[strings.ToLower(n)] {
-			return nil, usageError{fmt.Errorf("--user %s: no metaverse object has this id or accountName", n)}
-		}
-	}
-	return ids, nil
 }
 
 func printProvResult(w io.Writer, r *provisioning.Result) {
@@ -216,15 +182,15 @@ func printProvResult(w io.Writer, r *provisioning.Result) {
 	if r.Message != "" {
 		fmt.Fprintf(w, "  %s\n", masker.Mask(r.Message))
 	}
-	for _, wn := range r.Warnings {
-		fmt.Fprintf(w, "  warning: %s\n", wn)
-	}
 	for i, e := range r.ErrorList {
 		if i == 10 {
 			fmt.Fprintf(w, "  … %d more errors: idsync provisioning log %s\n", len(r.ErrorList)-i, r.App)
 			break
 		}
 		fmt.Fprintf(w, "  error: %s: %s\n", e.Object, masker.Mask(e.Message))
+	}
+	if len(r.Runs) > 0 {
+		fmt.Fprintf(w, "  runs: %s (idsync runs --connector %s)\n", joinIDs(r.Runs), r.App)
 	}
 	if r.MailError != "" {
 		fmt.Fprintf(w, "  notification not sent: %s\n", r.MailError)
@@ -271,7 +237,7 @@ func newProvLogCmd(f *provFlags) *cobra.Command {
 func newProvStatusCmd(f *provFlags) *cobra.Command {
 	return &cobra.Command{
 		Use:   "status APP",
-		Short: "Show an application's provisioning state: accounts, last cycle, quarantine",
+		Short: "Show an application's provisioning state: accounts, groups, pending exports, last cycle, quarantine",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			a, err := f.app(args[0])
@@ -288,16 +254,32 @@ func newProvStatusCmd(f *provFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			w := cmd.OutOrStdout()
-			active, disabled := 0, 0
-			for _, acc := range s.Accounts {
-				if acc.Disabled {
-					disabled++
-				} else {
-					active++
+			counts := map[string]int{}
+			err = st.ScanCS(ctx, a.Name, func(c *store.CSObject) error {
+				kind := "accounts"
+				if c.Object.Type == a.GroupObjectType && a.GroupObjectType != a.ObjectType {
+					kind = "groups"
 				}
+				switch {
+				case c.MVID == "":
+					counts[kind+" not from idsync"]++
+				case kind == "accounts" && strings.EqualFold(c.Object.Attrs.First("active"), "false"):
+					counts["accounts disabled"]++
+				default:
+					counts[kind+" from idsync"]++
+				}
+				if c.Pending != nil {
+					counts["pending exports"]++
+				}
+				return nil
+			})
+			if err != nil {
+				return err
 			}
-			fmt.Fprintf(w, "%s: provisioning %s; %d accounts active, %d disabled; %d cycles", a.Name, a.Provisioning, active, disabled, s.Cycles)
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "%s: provisioning %s; %d accounts active, %d disabled, %d groups; %d accounts and %d groups not from idsync; %d pending exports; %d cycles",
+				a.Name, a.Provisioning, counts["accounts from idsync"], counts["accounts disabled"], counts["groups from idsync"],
+				counts["accounts not from idsync"], counts["groups not from idsync"], counts["pending exports"], s.Cycles)
 			if !s.LastCycle.IsZero() {
 				fmt.Fprintf(w, ", last %s (%s)", s.LastCycle.UTC().Format(time.RFC3339), s.LastStatus)
 			}
@@ -308,6 +290,14 @@ func newProvStatusCmd(f *provFlags) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+func joinIDs(ids []int64) string {
+	s := make([]string, len(ids))
+	for i, id := range ids {
+		s[i] = strconv.FormatInt(id, 10)
+	}
+	return strings.Join(s, ", ")
 }
 
 func or2(s, def string) string {

@@ -20,6 +20,10 @@ var version = "dev"
 type globalFlags struct {
 	config   string
 	logLevel string
+	// apps is the provisioning file (--apps of the provisioning commands,
+	// env IDSYNC_PROVISIONING; default provisioning.yaml next to the
+	// configuration file).
+	apps string
 }
 
 func newRootCmd() *cobra.Command {

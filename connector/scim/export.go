@@ -315,6 +315,11 @@ func (b *batch) add(ctx context.Context, i int, rt *resourceType, cyclic bool, f
 			return
 		}
 		c.remember(id, extID)
+		if op.Anchor != "" && op.Anchor != extID {
+			// externalId was mapped: references to the object still name
+			// the anchor idsync proposed.
+			c.remember(id, op.Anchor)
+		}
 		b.res[i].Anchor = id
 		if len(deferred) > 0 {
 			b.mu.Lock()
