@@ -324,7 +324,11 @@ func (e *Engine) exportChunk(ctx context.Context, rr *runRec, ex connector.Expor
 	// before idsync first sent the add belongs to something else, and
 	// idsync never touches it (R2.2): the add fails on this object.
 	out := &store.Batch{}
+	var added []*store.CSObject
 	record := func(t *store.CSObject, res connector.ExportResult) {
+		if t.Pending.Op == connector.OpAdd && res.Err == nil {
+			added = append(added, t)
+		}
 		ev := e.applyResult(rr, out, t, res)
 		if rr.onExport != nil {
 			events = append(events, ev)
@@ -368,10 +372,49 @@ func (e *Engine) exportChunk(ctx context.Context, rr *runRec, ex connector.Expor
 			}
 		}
 	}
+	if err := e.replaceImportedCopies(context.WithoutCancel(ctx), rr, out, added); err != nil {
+		return err
+	}
 	if err := e.Store.Apply(context.WithoutCancel(ctx), out); err != nil {
 		return fmt.Errorf("record export results: %w", err)
 	}
 	e.notify(rr, events)
+	return nil
+}
+
+// replaceImportedCopies handles the adds whose object an import already
+// brought in: an add sent before a crash (or whose answer was lost)
+// created the object, an import then read it as an object of its own (a
+// disconnector: with no DN, the target's anchor is all it has), and the
+// replayed add found the object again (by the identity the connector gave
+// it, SCIM's externalId). The object is the one idsync created, linked to
+// its identity: the imported copy goes. A copy linked to another identity
+// is an error on the add (two identities claim one object), left pending.
+func (e *Engine) replaceImportedCopies(ctx context.Context, rr *runRec, out *store.Batch, added []*store.CSObject) error {
+	var drop map[string]bool
+	for _, t := range added {
+		other, err := e.Store.GetCSByAnchor(ctx, t.Connector, t.Object.Anchor)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			continue
+		case err != nil:
+			return fmt.Errorf("record export results: %w", err)
+		case other.ID == t.ID:
+			continue
+		case other.MVID == "" && !other.Provisioned:
+			out.DeleteCS = append(out.DeleteCS, other.ID)
+			continue
+		}
+		rr.objectError(objName(t), t.ID, fmt.Errorf("add: the object it created (anchor %s) is also %s, linked to metaverse object %s; "+
+			"two identities claim one object in %s: fix the join rules or the duplicate, then export again", t.Object.Anchor, objName(other), other.MVID, t.Connector))
+		if drop == nil {
+			drop = map[string]bool{}
+		}
+		drop[t.ID] = true
+	}
+	if drop != nil {
+		out.PutCS = slices.DeleteFunc(out.PutCS, func(t *store.CSObject) bool { return drop[t.ID] })
+	}
 	return nil
 }
 

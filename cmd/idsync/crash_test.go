@@ -158,10 +158,17 @@ func TestExportCrashRecovery(t *testing.T) {
 }
 
 // exportUntil starts "run cloud export" and, when after >= 0, kills it with
-// SIGKILL that long after its run appears in the run history. It returns
-// when the run was recorded and when the process ended, both measured from
-// its start, and whether it was killed.
+// SIGKILL that long after its run appears in the run history (runUntil).
 func exportUntil(t *testing.T, cfg string, after time.Duration) (recorded, finished time.Duration, killed bool) {
+	t.Helper()
+	return runUntil(t, cfg, after, "run", "cloud", "export")
+}
+
+// runUntil starts idsync with args and, when after >= 0, kills it with
+// SIGKILL that long after its first run appears in the run history. It
+// returns when the run was recorded and when the process ended, both
+// measured from its start, and whether it was killed.
+func runUntil(t *testing.T, cfg string, after time.Duration, args ...string) (recorded, finished time.Duration, killed bool) {
 	t.Helper()
 	db, err := sql.Open("sqlite", filepath.Join(filepath.Dir(cfg), "idsync.db")+"?_pragma=query_only(1)&_pragma=busy_timeout(10000)")
 	if err != nil {
@@ -177,7 +184,9 @@ func exportUntil(t *testing.T, cfg string, after time.Duration) (recorded, finis
 	}
 	before := lastRun()
 	start := time.Now()
-	cmd := exec.Command(bin, "--config", cfg, "run", "cloud", "export")
+	cmd := exec.Command(bin, append([]string{"--config", cfg}, args...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +198,7 @@ func exportUntil(t *testing.T, cfg string, after time.Duration) (recorded, finis
 		select {
 		case err := <-done:
 			if after < 0 && err != nil {
-				t.Fatalf("export: %v", err)
+				t.Fatalf("idsync %v: %v\n%s", args, err, stderr.String())
 			}
 			// Ended before its run was seen: nothing to kill.
 			return time.Since(start), time.Since(start), false
@@ -206,7 +215,7 @@ func exportUntil(t *testing.T, cfg string, after time.Duration) (recorded, finis
 	select {
 	case err := <-done:
 		if after < 0 && err != nil {
-			t.Fatalf("export: %v", err)
+			t.Fatalf("idsync %v: %v\n%s", args, err, stderr.String())
 		}
 	case <-timeout:
 		_ = cmd.Process.Kill()
