@@ -67,7 +67,11 @@ func lookupTarget(g *globalFlags, cfg *config.Config, name string) error {
 	if err == nil {
 		return nil
 	}
-	if apps, aerr := loadApps(g, cfg); aerr == nil && apps != nil {
+	apps, aerr := loadApps(g, cfg)
+	if aerr != nil {
+		return aerr
+	}
+	if apps != nil {
 		for _, a := range apps.Applications {
 			if a.Name == name {
 				return nil
