@@ -121,6 +121,11 @@ type RunOptions struct {
 	AllowShrink bool
 	// Partition restricts an import to one partition ("" = all selected).
 	Partition string
+	// Only restricts an export to these MV objects (on-demand provisioning
+	// of a user): their objects' pending exports go out whole, and of the
+	// other objects' pending exports only the reference values naming
+	// them (the user's group memberships); the rest stays pending (only.go).
+	Only []string
 	// OnExport, when set, observes this export run's outcomes instead of
 	// Engine.OnExport (a caller sharing the engine with a scheduler).
 	OnExport func(ExportEvent)
@@ -258,6 +263,8 @@ type runRec struct {
 	vals *valueCheck
 	// onExport observes an export run's outcomes (export.go).
 	onExport func(ExportEvent)
+	// only restricts an export run to some MV objects (only.go).
+	only *onlyExport
 }
 
 func (e *Engine) startRun(ctx context.Context, conn string, p Profile, partition string) (*runRec, error) {

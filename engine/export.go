@@ -85,8 +85,15 @@ func (e *Engine) export(ctx context.Context, rr *runRec, c *Connector, o RunOpti
 	deletes, total := 0, int64(0)
 	var classes [exportClasses]bool
 	disables := e.disableRules(c.Name)
+	if len(o.Only) > 0 {
+		only, err := e.newOnlyExport(ctx, c.Name, o.Only)
+		if err != nil {
+			return err
+		}
+		rr.only = only
+	}
 	if err := e.Store.ScanCSExports(ctx, c.Name, func(t *store.CSObject) error {
-		if awaitsImport(t) {
+		if awaitsImport(t) || !rr.only.keep(t) {
 			return nil
 		}
 		total++
@@ -175,7 +182,7 @@ func (e *Engine) export(ctx context.Context, rr *runRec, c *Connector, o RunOpti
 		}
 		var chunk []*store.CSObject
 		err := e.Store.ScanCSExports(ctx, c.Name, func(t *store.CSObject) error {
-			if awaitsImport(t) || exportOrder(t) != class || held(t) {
+			if awaitsImport(t) || exportOrder(t) != class || held(t) || !rr.only.keep(t) {
 				return nil
 			}
 			chunk = append(chunk, t)
@@ -308,7 +315,7 @@ func (e *Engine) exportChunk(ctx context.Context, rr *runRec, ex connector.Expor
 		t.Pending.Attempts++
 		journal.PutCSState = append(journal.PutCSState, t) // only its pending export changes
 		byID[t.Pending.ID] = t
-		ops = append(ops, opFor(t))
+		ops = append(ops, rr.only.op(t))
 	}
 	if err := e.Store.Apply(ctx, journal); err != nil {
 		return fmt.Errorf("journal exports: %w", err)
@@ -452,6 +459,7 @@ func (e *Engine) applyResult(rr *runRec, b *store.Batch, t *store.CSObject, res 
 		rr.r.Counts.Deletes++
 		return exportEvent(rr, t, p, nil)
 	}
+	partial, isPartial := rr.only.partialOf(t)
 	if res.Err != nil {
 		p.State = store.ExportError
 		p.Error = res.Err.Error()
@@ -464,7 +472,11 @@ func (e *Engine) applyResult(rr *runRec, b *store.Batch, t *store.CSObject, res 
 		}
 		b.PutCSState = append(b.PutCSState, t) // only its pending export changed
 		rr.objectError(objName(t), t.ID, fmt.Errorf("%s: %w", p.Op, res.Err))
-		return exportEvent(rr, t, p, res.Err)
+		ev := exportEvent(rr, t, p, res.Err)
+		if isPartial {
+			ev.Changes = partial
+		}
+		return ev
 	}
 	switch p.Op {
 	case connector.OpAdd:
@@ -488,15 +500,24 @@ func (e *Engine) applyResult(rr *runRec, b *store.Batch, t *store.CSObject, res 
 	for _, u := range t.Unconfirmed {
 		unconfirmed[u] = true
 	}
-	for _, ch := range p.Changes {
+	changes := p.Changes
+	if isPartial {
+		changes = partial
+	}
+	for _, ch := range changes {
 		applyChange(t.Object.Attrs, ch)
 		unconfirmed[ch.Name] = true
 	}
 	t.Unconfirmed = slices.Sorted(maps.Keys(unconfirmed))
 	t.Pending = nil
+	if isPartial {
+		t.Pending = rr.only.remaining(t, p) // the rest waits for the next export
+	}
 	t.Modified = time.Now().UTC()
 	b.PutCS = append(b.PutCS, t)
-	return exportEvent(rr, t, p, nil)
+	ev := exportEvent(rr, t, p, nil)
+	ev.Changes = changes
+	return ev
 }
 
 // applyChange applies one attribute change to attrs.

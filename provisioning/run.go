@@ -43,6 +43,11 @@ type Options struct {
 	// AllowDeprovision lets this cycle disable or delete more accounts
 	// than the threshold.
 	AllowDeprovision bool
+	// Only restricts the cycle's export to these MV objects ("provision
+	// this user now"): their accounts, and their memberships in the groups
+	// the application has (a group not created yet is created with them);
+	// everything else stays pending for the next cycle.
+	Only []string
 	// Progress, when set, is called with the operations done and planned.
 	Progress func(done, total int)
 	// Now returns the time (tests); default time.Now.
@@ -218,7 +223,7 @@ func (c *cycle) run(ctx context.Context) error {
 			return c.failCycle(ctx, fmt.Sprintf("%s: %v", p, err))
 		}
 	}
-	runs, err := c.e.Run(ctx, a.Name, engine.Export, engine.RunOptions{AllowDeletes: c.opts.AllowDeprovision, OnExport: c.exported})
+	runs, err := c.e.Run(ctx, a.Name, engine.Export, engine.RunOptions{AllowDeletes: c.opts.AllowDeprovision, OnExport: c.exported, Only: c.opts.Only})
 	c.collect(ctx, runs)
 	var guardErr error
 	switch {
@@ -234,7 +239,7 @@ func (c *cycle) run(ctx context.Context) error {
 		c.noteAuth(err)
 		return c.failCycle(ctx, fmt.Sprintf("export: %v", err))
 	}
-	if n, err := c.e.Store.CountCS(ctx, a.Name); err == nil {
+	if n, err := c.e.Store.CountCS(ctx, a.Name); err == nil && len(c.opts.Only) == 0 {
 		res.Skipped = max(0, int(n)-res.Created-res.Updated-res.Disabled-res.Deleted-res.Errors)
 	}
 	if res.Errors > 0 || guardErr != nil {
@@ -463,7 +468,7 @@ func (c *cycle) progress() {
 // finish saves the state, records the cycle and sends the notification.
 func (c *cycle) finish(ctx context.Context, err error) error {
 	res := c.res
-	if res.Status != StatusFailed {
+	if res.Status != StatusFailed && len(c.opts.Only) == 0 {
 		c.state.LastCycle = res.Started
 	}
 	c.state.LastStatus = res.Status

@@ -116,14 +116,19 @@ func (f *provFlags) openStore(ctx context.Context) (*config.Config, store.Store,
 
 func newProvRunCmd(f *provFlags) *cobra.Command {
 	var force, allow, asJSON bool
+	var users []string
 	cmd := &cobra.Command{
 		Use:   "run APP",
-		Short: "Run one provisioning cycle of an application: import it, synchronize it, export to it",
+		Short: "Run one provisioning cycle of an application (or provision some users now with --user)",
 		Long: `Runs one provisioning cycle of an application on the sync engine: a full
 import of the application (what exists there), a full synchronization of it
 (assignments, scope, mappings, matching), and the export of its pending
 exports, journaled and guarded like every export. The runs appear in
-` + "`idsync runs`" + `; ` + "`idsync preview APP`" + ` shows what the next export sends.`,
+` + "`idsync runs`" + `; ` + "`idsync preview APP`" + ` shows what the next export sends.
+
+With --user, the export sends only those users' accounts and their
+memberships in the application's groups (on-demand provisioning); the rest
+stays pending for the next cycle.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -144,9 +149,13 @@ exports, journaled and guarded like every export. The runs appear in
 				return err
 			}
 			defer unlock()
+			only, err := resolveUsers(ctx, a.store, users)
+			if err != nil {
+				return err
+			}
 			stderr := cmd.ErrOrStderr()
 			var last time.Time
-			opts := provisioning.Options{DataDir: a.cfg.DataDir, Force: force, AllowDeprovision: allow,
+			opts := provisioning.Options{DataDir: a.cfg.DataDir, Force: force, AllowDeprovision: allow, Only: only,
 				Progress: func(done, total int) {
 					if now := time.Now(); now.Sub(last) >= time.Second && total > 0 {
 						last = now
@@ -168,8 +177,46 @@ exports, journaled and guarded like every export. The runs appear in
 	}
 	cmd.Flags().BoolVar(&force, "force", false, "run even when the application is quarantined and its retry time has not come")
 	cmd.Flags().BoolVar(&allow, "allow-deprovision", false, "disable or delete more accounts than deleteThreshold in this cycle")
+	cmd.Flags().StringArrayVar(&users, "user", nil, "provision only this user now, with its group memberships (MV id or accountName; repeatable)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	return cmd
+}
+
+// resolveUsers maps --user values (MV IDs or accountNames) to MV IDs.
+func resolveUsers(ctx context.Context, st store.Store, users []string) ([]string, error) {
+	if len(users) == 0 {
+		return nil, nil
+	}
+	var ids, names []string
+	for _, u := range users {
+		if _, err := st.GetMV(ctx, u); err == nil {
+			ids = append(ids, u)
+		} else {
+			names = append(names, u)
+		}
+	}
+	if len(names) == 0 {
+		return ids, nil
+	}
+	found := map[string]bool{}
+	err := st.ScanMV(ctx, func(o *store.MVObject) error {
+		for _, n := range names {
+			if strings.EqualFold(o.Attrs.First("accountName"), n) {
+				ids = append(ids, o.ID)
+				found[strings.ToLower(n)] = true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range names {
+		if !found[strings.ToLower(n)] {
+			return nil, usageError{fmt.Errorf("--user %s: no metaverse object has this id or accountName", n)}
+		}
+	}
+	return ids, nil
 }
 
 func printProvResult(w io.Writer, r *provisioning.Result) {

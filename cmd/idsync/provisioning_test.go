@@ -98,10 +98,24 @@ applications:
 		t.Errorf("rules list lacks the application's rules:\n%s", rl)
 	}
 
+	// On demand: bob now, and the group Sales created with him alone.
+	out, err = provCmd(t, cfg, "run", "crm", "--user", "bob")
+	if err != nil || !strings.Contains(out, "crm: cycle 1 success: 2/2 done; created 2, updated 0") {
+		t.Fatalf("run crm --user bob: %v\n%s", err, out)
+	}
+	if got := scimState(t, srv); strings.Count(got, "user ") != 1 || !strings.Contains(got, "group Sales|bob\n") && !strings.HasSuffix(got, "group Sales|bob") {
+		t.Fatalf("after run --user bob the application has:\n%s", got)
+	}
+	if p := mustIdsync(t, "--config", cfg, "preview", "crm"); !strings.Contains(p, ",add,userName,replace,,ann,") || !strings.Contains(p, ",update,members,") {
+		t.Errorf("after run --user bob the rest is not pending:\n%s", p)
+	}
 	out, err = provCmd(t, cfg, "run", "crm")
-	// Three users and the group assigned to the application.
-	if err != nil || !strings.Contains(out, "crm: cycle 1 success: 4/4 done; created 4") {
+	// The two other users, and Sales gets them.
+	if err != nil || !strings.Contains(out, "crm: cycle 2 success: 3/3 done; created 2, updated 1") {
 		t.Fatalf("run crm: %v\n%s", err, out)
+	}
+	if got := scimState(t, srv); strings.Count(got, "user ") != 3 || !strings.Contains(got, "group Sales|ann,bob,cid") {
+		t.Fatalf("after a cycle the application has:\n%s", got)
 	}
 	out, err = provCmd(t, cfg, "run", "crm")
 	if err != nil || !strings.Contains(out, "created 0, updated 0") || !strings.Contains(out, "runs: ") {
