@@ -42,6 +42,20 @@ type env struct {
 	// an outbound rule's assignments (assign.go).
 	rolesAttr string
 	roles     model.Values
+	// taken, when set, tells whether a value of an attribute is taken in
+	// the target (SelectUniqueValue, see unique_value.go); target is the
+	// attribute of the flow being evaluated.
+	taken  func(attr, value string) bool
+	target string
+}
+
+// ValueExists implements expr.UniqueChecker: SelectUniqueValue skips the
+// candidates another object of the target holds in the flow's attribute.
+func (v env) ValueExists(value string) (bool, error) {
+	if v.taken == nil {
+		return false, nil
+	}
+	return v.taken(v.target, value), nil
 }
 
 // Attr returns an attribute's values; [dn] is the object's DN (a string:
@@ -120,6 +134,7 @@ func evalFlows(r *rules.Rule, ev env, src *source, ref func(string) (string, boo
 			if cp == nil {
 				return out, fmt.Errorf("rule %q: flow into %s: %w", r.Name, f.Target, rules.ErrNoExpressionLanguage)
 			}
+			ev.target = f.Target
 			res, err := cp.Eval(ev)
 			if err != nil {
 				return out, fmt.Errorf("rule %q: flow into %s: %w", r.Name, f.Target, err)

@@ -62,7 +62,8 @@ func (sy *syncer) computeOut(id, tc string) outResult {
 	if cc := sy.e.Connectors[tc]; cc != nil {
 		params = cc.Parameters
 	}
-	ev := env{attrs: m.Attrs, imported: t.Object.Attrs, params: params, dn: t.Object.DN, part: t.Partition, conn: tc}
+	ev := env{attrs: m.Attrs, imported: t.Object.Attrs, params: params, dn: t.Object.DN, part: t.Partition, conn: tc,
+		taken: func(attr, v string) bool { return sy.taken(tc, t, attr, v) }}
 	ref := sy.refIn(tc)
 	var cbuf [32]contribution // on the stack unless an object has more
 	contribs := cbuf[:0]

@@ -57,6 +57,10 @@ type syncer struct {
 	// assignMu guards the assignment caches (assign.go), which the
 	// parallel computeOut reaches through keptIn and outRoles.
 	assignMu sync.Mutex
+	// valueIdx: the values objects of a target have or are about to get,
+	// by "connector\x00attribute" (SelectUniqueValue, unique_value.go).
+	valueIdx   map[string]map[string][]string
+	valueIdxMu sync.Mutex
 }
 
 type exportTally struct{ adds, updates, deletes, renames int }

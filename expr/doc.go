@@ -112,7 +112,8 @@
 // IsRedacted(compiled) (the compiled value has a Redacted() bool method).
 // SelectUniqueValue returns the first candidate that is neither NULL nor
 // empty and, when the Env implements UniqueChecker, not already taken in
-// the target; asking the target is the provisioning engine's job.
+// the target; the sync engine's outbound flows answer from the target's
+// connector space.
 //
 // Importing the package registers the language with
 // rules.SetExpressionLanguage.
