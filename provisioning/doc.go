@@ -36,8 +36,9 @@
 // `idsync preview APP`, `idsync runs` and `idsync cs get` show them.
 //
 // Run runs one cycle of an application as engine runs: a full import of the
-// application, a full synchronization of it and the export of its pending
-// exports — journaled before they are sent (a crash at any point is
+// application, a synchronization of it (delta: the directory
+// synchronizations stage its changes; full on its first cycle and when its
+// generated rules changed) and the export of its pending exports — journaled before they are sent (a crash at any point is
 // replayed, never duplicated), counted by the engine's accidental-delete
 // guard (deleteThreshold, disables included), recorded in the run history.
 // What provisioning adds on top is thin: on/off, the interval (Serve),

@@ -175,7 +175,7 @@ func TestProvisionGroups(t *testing.T) {
 
 	// Remove 5 users from Sales: 5 member values removed, 5 disabled.
 	putMV(t, st, group("mv-g-sales", "Sales", append(slices.Clone(sales[5:]), "mv-g-emea")...))
-	r, err = runCycle(t, a, st, Options{DataDir: dataDir})
+	r, err = runCycle(t, a, st, Options{DataDir: dataDir, Full: true})
 	if err != nil || r.Errors != 0 || r.Updated != 1 || r.Disabled != 5 {
 		t.Fatalf("cycle 3: %v %+v, want Sales updated and 5 disabled", err, r)
 	}
@@ -271,7 +271,7 @@ func TestProvisionDeprovisionDelete(t *testing.T) {
 	before := serverUsers(t, conn)
 
 	putMV(t, st, group("mv-g-sales", "Sales", sales[3:]...))
-	r, err := runCycle(t, a, st, Options{DataDir: dataDir})
+	r, err := runCycle(t, a, st, Options{DataDir: dataDir, Full: true})
 	if err != nil || r.Errors != 0 || r.Deleted != 3 || r.Disabled != 0 || r.Updated != 1 {
 		t.Fatalf("cycle 2: %v %+v, want 3 deleted and the group updated", err, r)
 	}

@@ -1,6 +1,9 @@
 package provisioning
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -192,4 +195,20 @@ func mappingFlows(ms []*Mapping, user bool) []rules.Flow {
 		out = append(out, rules.Flow{Type: rules.Constant, Value: "true", TargetType: model.Boolean.String(), Target: "active"})
 	}
 	return out
+}
+
+// RulesHash identifies the application's generated rules (whatever its
+// position in the file): a cycle synchronizes the application fully when
+// they changed since the last full synchronization.
+func (a *App) RulesHash() (string, error) {
+	rs, err := a.Rules(0)
+	if err != nil {
+		return "", err
+	}
+	b, err := json.Marshal(rs)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:12]), nil
 }

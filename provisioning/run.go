@@ -48,6 +48,10 @@ type Options struct {
 	// the application has (a group not created yet is created with them);
 	// everything else stays pending for the next cycle.
 	Only []string
+	// Full synchronizes the application fully even when its rules did not
+	// change since the last full synchronization (every MV object is
+	// evaluated again, not only those changed since).
+	Full bool
 	// Progress, when set, is called with the operations done and planned.
 	Progress func(done, total int)
 	// Now returns the time (tests); default time.Now.
@@ -61,6 +65,9 @@ type Result struct {
 	Started time.Time `json:"started"`
 	// Status: off, quarantined, success, completed-with-errors, failed.
 	Status string `json:"status"`
+	// FullSync is set when the cycle synchronized the application fully
+	// (its first cycle, its rules changed, or Options.Full).
+	FullSync bool `json:"fullSync,omitempty"`
 	// InScope is the number of operations the cycle's export had to send;
 	// Done those finished (sent, or failed).
 	InScope int `json:"inScope"`
@@ -123,10 +130,10 @@ type cycle struct {
 
 // Run runs one provisioning cycle of the application as runs of the sync
 // engine e, which must have the application's connector and rules
-// (Install): a full import of the application (what exists there, for
-// matching and drift), a full synchronization of it (every MV object
-// against the application's rules: assignments, scope, mappings, joins),
-// and an export of its pending exports — journaled before they are sent,
+// (App.Connector, File.RuleFile): a full import of the application (what
+// exists there, for matching and drift), a synchronization of it (full —
+// every MV object against the application's rules — on the first cycle,
+// when the rules changed, or with Options.Full; else delta), and an export of its pending exports — journaled before they are sent,
 // counted by the accidental-delete guard, recorded in the run history.
 // Every export goes to the activity report. The returned error is
 // ErrQuarantined, ErrDeleteThreshold or ErrCycleFailed (wrapped), or a
@@ -212,7 +219,21 @@ func (c *cycle) run(ctx context.Context) error {
 	if err := c.migrate(ctx); err != nil {
 		return err
 	}
-	for _, p := range []engine.Profile{engine.FullImport, engine.FullSync} {
+	// The directory synchronizations stage the application's changes as
+	// they go (its rules are in the one rule set): a delta synchronization
+	// of the application then only takes in what its import changed. A full
+	// one evaluates every MV object again: on the first cycle, when the
+	// application's rules changed, or when asked.
+	hash, err := a.RulesHash()
+	if err != nil {
+		return err
+	}
+	res.FullSync = c.opts.Full || c.state.RulesHash != hash || c.state.LastCycle.IsZero()
+	sync := engine.DeltaSync
+	if res.FullSync {
+		sync = engine.FullSync
+	}
+	for _, p := range []engine.Profile{engine.FullImport, sync} {
 		runs, err := c.e.Run(ctx, a.Name, p, engine.RunOptions{})
 		c.collect(ctx, runs)
 		if err != nil {
@@ -222,6 +243,9 @@ func (c *cycle) run(ctx context.Context) error {
 			c.noteAuth(err)
 			return c.failCycle(ctx, fmt.Sprintf("%s: %v", p, err))
 		}
+	}
+	if res.FullSync {
+		c.state.RulesHash = hash
 	}
 	runs, err := c.e.Run(ctx, a.Name, engine.Export, engine.RunOptions{AllowDeletes: c.opts.AllowDeprovision, OnExport: c.exported, Only: c.opts.Only})
 	c.collect(ctx, runs)

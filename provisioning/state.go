@@ -28,6 +28,10 @@ type State struct {
 	LastStatus string    `json:"lastStatus,omitempty"`
 	// Cycles counts the cycles run.
 	Cycles int64 `json:"cycles"`
+	// RulesHash identifies the rules the last full synchronization of the
+	// application applied (RulesHash): when they change (assignments,
+	// scope, mappings …), the next cycle synchronizes fully.
+	RulesHash string `json:"rulesHash,omitempty"`
 }
 
 // Account is one account (or group) of the application linked to an MV

@@ -115,15 +115,16 @@ func (f *provFlags) openStore(ctx context.Context) (*config.Config, store.Store,
 }
 
 func newProvRunCmd(f *provFlags) *cobra.Command {
-	var force, allow, asJSON bool
+	var force, allow, asJSON, full bool
 	var users []string
 	cmd := &cobra.Command{
 		Use:   "run APP",
 		Short: "Run one provisioning cycle of an application (or provision some users now with --user)",
 		Long: `Runs one provisioning cycle of an application on the sync engine: a full
-import of the application (what exists there), a full synchronization of it
-(assignments, scope, mappings, matching), and the export of its pending
-exports, journaled and guarded like every export. The runs appear in
+import of the application (what exists there), a synchronization of it
+(full on the first cycle, after a change of its configuration, or with
+--full; else delta: the directory synchronizations stage its changes), and
+the export of its pending exports, journaled and guarded like every export. The runs appear in
 ` + "`idsync runs`" + `; ` + "`idsync preview APP`" + ` shows what the next export sends.
 
 With --user, the export sends only those users' accounts and their
@@ -155,7 +156,7 @@ stays pending for the next cycle.`,
 			}
 			stderr := cmd.ErrOrStderr()
 			var last time.Time
-			opts := provisioning.Options{DataDir: a.cfg.DataDir, Force: force, AllowDeprovision: allow, Only: only,
+			opts := provisioning.Options{DataDir: a.cfg.DataDir, Force: force, AllowDeprovision: allow, Only: only, Full: full,
 				Progress: func(done, total int) {
 					if now := time.Now(); now.Sub(last) >= time.Second && total > 0 {
 						last = now
@@ -177,6 +178,7 @@ stays pending for the next cycle.`,
 	}
 	cmd.Flags().BoolVar(&force, "force", false, "run even when the application is quarantined and its retry time has not come")
 	cmd.Flags().BoolVar(&allow, "allow-deprovision", false, "disable or delete more accounts than deleteThreshold in this cycle")
+	cmd.Flags().BoolVar(&full, "full", false, "synchronize the application fully (every metaverse object), even when its configuration did not change")
 	cmd.Flags().StringArrayVar(&users, "user", nil, "provision only this user now, with its group memberships (MV id or accountName; repeatable)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	return cmd
