@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/idsync/idsync/engine"
@@ -25,6 +26,8 @@ const (
 	KeyLastEnd   = "scheduler.lastCycleEnd"
 	KeyLastState = "scheduler.lastCycleResult"
 	KeyNext      = "scheduler.nextCycle"
+	// KeyLastSuccess is when the last cycle without a failed step ended.
+	KeyLastSuccess = "scheduler.lastSuccessfulCycleEnd"
 )
 
 // Scheduler runs cycles.
@@ -47,6 +50,81 @@ type Scheduler struct {
 	// runs older than that are pruned (store.PruneRuns). 0 keeps them.
 	RunRetention time.Duration
 	Log          *slog.Logger
+
+	// cycleStart is when the cycle in progress started (Unix
+	// nanoseconds), 0 when none is.
+	cycleStart atomic.Int64
+}
+
+// State is the state of a scheduler: what is stored (the switch, the last
+// and next cycle, shared with the CLI) and whether this scheduler is
+// running a cycle now.
+type State struct {
+	Enabled  bool
+	Interval time.Duration
+	// Running: this scheduler is in a cycle (waiting for the run lock
+	// included) since RunningSince.
+	Running      bool
+	RunningSince time.Time
+	// The last cycle (zero when none ended yet); LastCycleResult is
+	// "success" or "N step(s) failed".
+	LastCycleStart  time.Time
+	LastCycleEnd    time.Time
+	LastCycleResult string
+	// LastSuccess is when the last cycle without a failed step ended.
+	LastSuccess time.Time
+	// NextCycle is when Start runs the next cycle (zero before Start
+	// finished its first one).
+	NextCycle time.Time
+}
+
+// State returns the state of the scheduler. It reads the store's settings;
+// a time that is not stored is zero.
+func (s *Scheduler) State(ctx context.Context) (State, error) {
+	st := State{Interval: s.interval()}
+	if ns := s.cycleStart.Load(); ns != 0 {
+		st.Running, st.RunningSince = true, time.Unix(0, ns).UTC()
+	}
+	var err error
+	if st.Enabled, err = Enabled(ctx, s.Store); err != nil {
+		return st, fmt.Errorf("read the scheduler switch: %w", err)
+	}
+	for _, k := range []struct {
+		key string
+		t   *time.Time
+	}{{KeyLastStart, &st.LastCycleStart}, {KeyLastEnd, &st.LastCycleEnd}, {KeyLastSuccess, &st.LastSuccess}, {KeyNext, &st.NextCycle}} {
+		v, err := s.setting(ctx, k.key)
+		if err != nil {
+			return st, err
+		}
+		if v == "" {
+			continue
+		}
+		if *k.t, err = time.Parse(time.RFC3339, v); err != nil {
+			return st, fmt.Errorf("setting %s: %w", k.key, err)
+		}
+	}
+	st.LastCycleResult, err = s.setting(ctx, KeyLastState)
+	return st, err
+}
+
+// setting returns a stored setting, "" when unset.
+func (s *Scheduler) setting(ctx context.Context, key string) (string, error) {
+	v, err := s.Store.Setting(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read setting %s: %w", key, err)
+	}
+	return v, nil
+}
+
+func (s *Scheduler) interval() time.Duration {
+	if s.Interval <= 0 {
+		return 30 * time.Minute
+	}
+	return s.Interval
 }
 
 // Enabled reports whether scheduled cycles are enabled (the default).
@@ -79,6 +157,8 @@ type StepResult struct {
 // the cycle goes on with the other connectors. full runs full imports and
 // full synchronizations instead of deltas.
 func (s *Scheduler) Cycle(ctx context.Context, full bool, o engine.RunOptions) ([]StepResult, error) {
+	s.cycleStart.Store(time.Now().UnixNano())
+	defer s.cycleStart.Store(0)
 	if s.Lock != nil {
 		unlock, err := s.Lock()
 		if err != nil {
@@ -152,8 +232,12 @@ func (s *Scheduler) Cycle(ctx context.Context, full bool, o engine.RunOptions) (
 	}
 	// Recorded even when a stop signal arrives right after the last step.
 	wctx := context.WithoutCancel(ctx)
-	_ = s.Store.SetSetting(wctx, KeyLastEnd, time.Now().UTC().Format(time.RFC3339))
+	end := time.Now().UTC().Format(time.RFC3339)
+	_ = s.Store.SetSetting(wctx, KeyLastEnd, end)
 	_ = s.Store.SetSetting(wctx, KeyLastState, state)
+	if failed == 0 {
+		_ = s.Store.SetSetting(wctx, KeyLastSuccess, end)
+	}
 	s.pruneRuns(wctx)
 	return results, nil
 }
@@ -186,10 +270,7 @@ func (s *Scheduler) log() *slog.Logger {
 // while the scheduler is disabled. The first cycle is a full one when the
 // store has never run one.
 func (s *Scheduler) Start(ctx context.Context) error {
-	interval := s.Interval
-	if interval <= 0 {
-		interval = 30 * time.Minute
-	}
+	interval := s.interval()
 	for {
 		on, err := Enabled(ctx, s.Store)
 		switch {

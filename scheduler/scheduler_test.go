@@ -163,3 +163,75 @@ func TestCyclePrunesRunHistory(t *testing.T) {
 		t.Fatalf("runs after a cycle with a 7-day retention = %d, want the 12 of the two cycles (the 3 old ones pruned)", n)
 	}
 }
+
+// TestState: the state shows the stored switch and cycle times, whether a
+// cycle is in progress, and when the last cycle without a failed step ended.
+func TestState(t *testing.T) {
+	s, _, _ := newScheduler(t)
+	ctx := context.Background()
+	st, err := s.State(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.Enabled || st.Running || !st.LastCycleEnd.IsZero() || !st.LastSuccess.IsZero() || !st.NextCycle.IsZero() ||
+		st.LastCycleResult != "" || st.Interval != s.Interval {
+		t.Fatalf("state before any cycle = %+v", st)
+	}
+
+	var during State
+	s.Lock = func() (func(), error) {
+		var err error
+		during, err = s.State(ctx)
+		return func() {}, err
+	}
+	before := time.Now().Add(-time.Second)
+	if _, err := s.Cycle(ctx, false, engine.RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !during.Running || during.RunningSince.Before(before) {
+		t.Fatalf("state during a cycle = %+v, want running", during)
+	}
+	ok, err := s.State(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok.Running || ok.LastCycleResult != "success" || ok.LastCycleEnd.Before(before.Truncate(time.Second)) ||
+		!ok.LastSuccess.Equal(ok.LastCycleEnd) || ok.LastCycleStart.After(ok.LastCycleEnd) {
+		t.Fatalf("state after a successful cycle = %+v", ok)
+	}
+
+	// A failed step: the last cycle's result says so, the last success stays.
+	if err := s.Store.SetSetting(ctx, KeyLastSuccess, "2001-02-03T04:05:06Z"); err != nil {
+		t.Fatal(err)
+	}
+	s.Order = append(s.Order, "unknown")
+	if _, err := s.Cycle(ctx, false, engine.RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	bad, err := s.State(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bad.LastCycleResult != "2 step(s) failed" || !bad.LastSuccess.Equal(time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC)) {
+		t.Fatalf("state after a failed cycle = %+v", bad)
+	}
+
+	if err := SetEnabled(ctx, s.Store, false); err != nil {
+		t.Fatal(err)
+	}
+	runFor(t, s, 50*time.Millisecond)
+	off, err := s.State(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if off.Enabled || off.NextCycle.IsZero() {
+		t.Fatalf("state of a disabled scheduler after Start = %+v", off)
+	}
+
+	if err := s.Store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.State(ctx); err == nil {
+		t.Fatal("State on a closed store: no error")
+	}
+}
