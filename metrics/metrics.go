@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/idsync/idsync/connector"
+	"github.com/idsync/idsync/engine"
 	"github.com/idsync/idsync/scheduler"
 	"github.com/idsync/idsync/store"
 )
@@ -163,7 +164,8 @@ var operations = []connector.Op{connector.OpAdd, connector.OpUpdate, connector.O
 
 // runStatuses are the finished run statuses, each always reported for the
 // last run (0 for all but its own).
-var runStatuses = []string{store.RunSuccess, store.RunWithError, store.RunStopped, store.RunStoppedShrink, store.RunFailed}
+var runStatuses = []string{store.RunSuccess, store.RunWithError, store.RunStopped, store.RunStoppedShrink, store.RunFailed,
+	engine.RunInterrupted}
 
 // Describe sends the descriptors of every idsync_ metric.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {

@@ -183,7 +183,11 @@ func TestMetrics(t *testing.T) {
 	failed := &store.Run{Connector: "src", Profile: string(engine.DeltaImport), Partition: "ou=p1", Started: t0, Finished: &fin,
 		Status: store.RunFailed, Counts: store.RunCounts{Updates: 3, Renames: 1, Errors: 2}}
 	running := &store.Run{Connector: "src", Profile: string(engine.DeltaImport), Partition: "ou=p1", Started: fin, Status: store.RunRunning}
-	for _, r := range []*store.Run{failed, running} {
+	// And a run interrupted by a crash, and one of a status this version
+	// does not know.
+	interrupted := &store.Run{Connector: "dst", Profile: string(engine.FullImport), Started: t0, Finished: &fin, Status: engine.RunInterrupted}
+	unknown := &store.Run{Connector: "dst", Profile: string(engine.DeltaSync), Started: t0, Finished: &fin, Status: "paused"}
+	for _, r := range []*store.Run{failed, running, interrupted, unknown} {
 		if err := st.StartRun(ctx, r); err != nil {
 			t.Fatal(err)
 		}
@@ -233,6 +237,12 @@ func TestMetrics(t *testing.T) {
 				{"idsync_last_run_errors", "connector=src,profile=delta-import,partition=ou=p1", 2},
 				{"idsync_last_run_objects", "connector=src,profile=delta-import,partition=ou=p1,change=update", 3},
 				{"idsync_last_run_objects", "connector=src,profile=delta-import,partition=ou=p1,change=rename", 1},
+
+				{"idsync_last_run_status", "connector=dst,profile=full-import,status=interrupted", 1},
+				{"idsync_last_run_status", "connector=dst,profile=full-import,status=success", 0},
+				{"idsync_last_run_status", "connector=dst,profile=delta-sync,status=paused", 1},
+				{"idsync_last_run_status", "connector=dst,profile=delta-sync,status=success", 0},
+				{"idsync_last_run_status", "connector=dst,profile=delta-sync,status=interrupted", 0},
 
 				{"idsync_scrape_errors", "", 0},
 			},
