@@ -119,7 +119,7 @@ var (
 		"Pending exports of a connector by operation (add, update, delete, rename), in any state (pending, sending, error).",
 		"connector", "operation")
 	descExportErrors = desc("export_errors",
-		"Pending exports of a connector in the error state: the target refused them at the last attempt.", "connector")
+		"Pending exports of a connector whose last attempt the target refused (in the error state, or being sent again).", "connector")
 
 	descLastRunTimestamp = desc("last_run_timestamp_seconds",
 		"When the last finished run of a connector and profile ended (Unix time).", runLabels...)
@@ -210,7 +210,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		err := st.ScanCSExports(ctx, conn, func(o *store.CSObject) error {
 			if o.Pending != nil {
 				byOp[o.Pending.Op]++
-				if o.Pending.State == store.ExportError {
+				if failedExport(o.Pending) {
 					inError++
 				}
 			}
@@ -297,6 +297,14 @@ func collectScheduler(s SchedulerState, gauge func(*prometheus.Desc, float64, ..
 	if !s.NextCycle.IsZero() {
 		gauge(descSchedNext, unixSeconds(s.NextCycle))
 	}
+}
+
+// failedExport reports whether the last attempt of a pending export failed:
+// it is in the error state, or being sent again after a failure (an export
+// moves it to sending, keeping the error, before it retries it), so that
+// the count does not drop to 0 while an export retries it.
+func failedExport(p *store.PendingExport) bool {
+	return p.State == store.ExportError || (p.State == store.ExportSending && p.Error != "")
 }
 
 func unixSeconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }

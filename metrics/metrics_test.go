@@ -409,3 +409,45 @@ func (s slowStore) Setting(ctx context.Context, key string) (string, error) {
 	time.Sleep(50 * time.Millisecond)
 	return "", ctx.Err()
 }
+
+// TestExportErrorsDuringRetry: an export in error that an export is sending
+// again still counts as an export error (the alert on it must not reset at
+// every retry); a first sending does not.
+func TestExportErrorsDuringRetry(t *testing.T) {
+	e, conns := newEngine(t)
+	ctx := t.Context()
+	run(t, e, "src", engine.FullImport)
+	run(t, e, "src", engine.FullSync)
+	conns["dst"].FailNext(1, errors.New("refused"))
+	run(t, e, "dst", engine.Export)
+	var failed *store.CSObject
+	if err := e.Store.ScanCSExports(ctx, "dst", func(o *store.CSObject) error {
+		failed = o
+		return nil
+	}); err != nil || failed == nil || failed.Pending.State != store.ExportError {
+		t.Fatalf("the failed export: %+v, %v", failed, err)
+	}
+	h := Handler(Source{Store: e.Store, Connectors: e.ConnectorNames})
+	for _, tc := range []struct {
+		name  string
+		state store.ExportState
+		err   string
+		want  float64
+	}{
+		{"in error", store.ExportError, "refused", 1},
+		{"sent again", store.ExportSending, "refused", 1},
+		{"sent the first time", store.ExportSending, "", 0},
+		{"pending", store.ExportPending, "", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			failed.Pending.State, failed.Pending.Error = tc.state, tc.err
+			if err := e.Store.Apply(ctx, &store.Batch{PutCSState: []*store.CSObject{failed}}); err != nil {
+				t.Fatal(err)
+			}
+			checkSeries(t, scrape(t, h), []series{
+				{"idsync_export_errors", "connector=dst", tc.want},
+				{"idsync_pending_exports", "connector=dst,operation=add", 1},
+			})
+		})
+	}
+}
