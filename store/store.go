@@ -1,6 +1,7 @@
 // Package store defines the interface to idsync's persistent state: connector
 // spaces, the metaverse, CS↔MV links, pending exports (the export journal),
-// watermarks, run history with per-object errors, and settings.
+// watermarks, run history with per-object errors, settings, and the users,
+// API tokens and audit log of the console and API.
 //
 // Backends live in sub-packages (sqlite, postgres) and all pass the same
 // conformance suite (store/conformance).
@@ -240,6 +241,89 @@ type RunFilter struct {
 	Limit      int  // 0 = no limit
 }
 
+// User is a local account of the console and API.
+type User struct {
+	// Name is unique, compared case-insensitively (stored as given,
+	// looked up folded: UserKey).
+	Name string `json:"name"`
+	// Role: admin, operator or browse (internal/auth).
+	Role string `json:"role"`
+	// Tenant, when set, limits the user to one tenant ("" = every tenant).
+	Tenant string `json:"tenant,omitempty"`
+	// PasswordHash is the argon2id hash in PHC form
+	// ($argon2id$v=19$m=...,t=...,p=...$salt$hash); never the password.
+	// Empty: the user cannot sign in with a password.
+	PasswordHash string    `json:"-"`
+	Disabled     bool      `json:"disabled,omitempty"`
+	Created      time.Time `json:"created"`
+	Modified     time.Time `json:"modified"`
+}
+
+// UserKey is the folded form of a user name that users are looked up by.
+func UserKey(name string) string { return strings.ToLower(name) }
+
+// APIToken is a bearer token for scripts, acting as its user.
+type APIToken struct {
+	ID   string `json:"id"`
+	User string `json:"user"`
+	// Name says what the token is for.
+	Name string `json:"name"`
+	// Hash is the hex SHA-256 of the token; the token itself is shown
+	// once, never stored.
+	Hash     string     `json:"-"`
+	Created  time.Time  `json:"created"`
+	Expires  *time.Time `json:"expires,omitempty"`
+	LastUsed *time.Time `json:"lastUsed,omitempty"`
+}
+
+// Expired reports whether the token has expired at now.
+func (t *APIToken) Expired(now time.Time) bool {
+	return t.Expires != nil && !now.Before(*t.Expires)
+}
+
+// AuditEntry is one audited action: a change, a spreadsheet download, a
+// sign-in.
+type AuditEntry struct {
+	ID   int64     `json:"id"`
+	Time time.Time `json:"time"`
+	// User is who acted: a user name, "cli" for the command line.
+	User string `json:"user"`
+	Role string `json:"role,omitempty"`
+	// Action is what was done, e.g. login, login-failed, run-profile,
+	// scheduler-disable, download-preview, user-add.
+	Action string `json:"action"`
+	// Target is what it was done to, e.g. a connector or user name.
+	Target string `json:"target,omitempty"`
+	Detail string `json:"detail,omitempty"`
+	// Remote is the client's address.
+	Remote string `json:"remote,omitempty"`
+	// Outcome: AuditOK, AuditDenied or AuditFailed.
+	Outcome string `json:"outcome"`
+}
+
+// Audit outcomes.
+const (
+	AuditOK     = "ok"
+	AuditDenied = "denied"
+	AuditFailed = "failed"
+)
+
+// AuditFilter selects audit entries (newest first).
+type AuditFilter struct {
+	// Since keeps the entries at or after it (zero: any).
+	Since time.Time
+	// User (case-insensitively) and Action keep the entries with that
+	// user or action ("": any).
+	User, Action string
+	// Limit is the most entries returned: 0 means DefaultAuditLimit, a
+	// negative limit no limit.
+	Limit int
+}
+
+// DefaultAuditLimit is the number of entries Audit returns when the
+// filter's Limit is 0.
+const DefaultAuditLimit = 100
+
 // Store is the persistent state of idsync. Implementations are safe for
 // concurrent use.
 type Store interface {
@@ -311,6 +395,47 @@ type Store interface {
 	Setting(ctx context.Context, key string) (string, error)
 	// SetSetting stores a setting.
 	SetSetting(ctx context.Context, key, value string) error
+
+	// Users of the console and API (see User).
+
+	// PutUser inserts a user, or replaces the one with the same name
+	// (compared case-insensitively, as UserKey folds it): every field is
+	// written as given, the name's spelling included. The name must not
+	// be empty.
+	PutUser(ctx context.Context, u *User) error
+	// GetUser returns a user by name, case-insensitively (ErrNotFound).
+	GetUser(ctx context.Context, name string) (*User, error)
+	// Users lists the users by folded name.
+	Users(ctx context.Context) ([]*User, error)
+	// DeleteUser deletes a user and its API tokens (ErrNotFound when
+	// there is no such user).
+	DeleteUser(ctx context.Context, name string) error
+
+	// PutAPIToken inserts a token, or replaces the one with the same ID.
+	// Its user must exist (ErrNotFound otherwise); its hash must be that
+	// of no other token (ErrAlreadyExists). Tokens read back name their
+	// user as the user is stored.
+	PutAPIToken(ctx context.Context, t *APIToken) error
+	// APITokenByHash returns the token with the hash (ErrNotFound),
+	// expired or not: the caller checks Expires and its user.
+	APITokenByHash(ctx context.Context, hash string) (*APIToken, error)
+	// APITokens lists a user's tokens ("" = every user's), by folded user
+	// name, then creation time, then ID.
+	APITokens(ctx context.Context, user string) ([]*APIToken, error)
+	// DeleteAPIToken deletes a token (ErrNotFound when absent).
+	DeleteAPIToken(ctx context.Context, id string) error
+
+	// The audit log: append-only, but for PruneAudit.
+
+	// AddAudit appends an entry and sets its ID (IDs increase). A zero
+	// Time is set to the current time; Action must not be empty.
+	AddAudit(ctx context.Context, e *AuditEntry) error
+	// Audit returns the entries the filter selects, newest (highest ID)
+	// first.
+	Audit(ctx context.Context, f AuditFilter) ([]*AuditEntry, error)
+	// PruneAudit deletes the entries whose Time is before before and
+	// returns how many it deleted.
+	PruneAudit(ctx context.Context, before time.Time) (int, error)
 
 	// Close closes the store.
 	Close() error

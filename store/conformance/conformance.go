@@ -24,6 +24,10 @@
 //     invalid UTF-8) compared exactly;
 //   - CountCS("") counts every connector, CSForMV("") returns nothing;
 //   - UpdateRun of an unknown run wraps store.ErrNotFound;
+//   - user names compare case-insensitively (store.UserKey) and keep the
+//     spelling of their last put; tokens read back with their user's;
+//   - audit IDs increase in the order entries are added, and Audit lists
+//     newest first by ID;
 //   - timestamps round-trip to the microsecond and come back in UTC; nil and
 //     empty slices and maps may come back either way, but a nil Pending stays
 //     nil and a non-nil one non-nil;
@@ -62,6 +66,8 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Settings", settingTests},
 		{"Concurrency", concurrencyTests},
 		{"Targeted", targetedTests},
+		{"Users", userTests},
+		{"Audit", auditTests},
 		{"Sealed", sealedTests},
 	}
 	for _, g := range groups {

@@ -121,6 +121,18 @@ var sealedTests = []testCase{
 		if err != nil || len(runs) != 1 || strings.Contains(runs[0].Message, sealedPlain) {
 			t.Errorf("runs %+v, %v: want one, masked", runs, err)
 		}
+		// So are audit details; the entry gets its ID and time.
+		e := &store.AuditEntry{User: "ann", Action: "run-profile", Detail: "failed: " + sealedPlain, Outcome: store.AuditFailed}
+		if err := ss.AddAudit(t.Context(), e); err != nil || e.ID == 0 || e.Time.IsZero() {
+			t.Fatalf("AddAudit: %+v, %v", e, err)
+		}
+		if e.Detail != "failed: "+sealedPlain {
+			t.Errorf("AddAudit changed the caller's entry: %q", e.Detail)
+		}
+		es, err := s.Audit(t.Context(), store.AuditFilter{})
+		if err != nil || len(es) != 1 || es[0].Detail != "failed: "+secret.Redacted {
+			t.Errorf("audit entries %+v, %v: want one, masked", es, err)
+		}
 	}},
 	{"PrefixedClearValuesRoundTrip", func(t *testing.T, s store.Store) {
 		ss := sealed.Wrap(s, sealed.Options{})

@@ -5,8 +5,8 @@
 // exports — and opens them on the way out, so the engine, rules and
 // connectors see the clear values and the backend only ever holds
 // ciphertext ("idsync-secret:v1:…"). Run messages, per-object error
-// messages and pending-export errors are masked on the way in: a secret
-// value the process has handled is replaced by [secret].
+// messages, pending-export errors and audit details are masked on the way
+// in: a secret value the process has handled is replaced by [secret].
 //
 // Sealing is done here, above the backends, so that every backend (SQLite
 // today, PostgreSQL next) shares one mechanism and stores sealed values as
@@ -484,6 +484,21 @@ func (s *Store) AddRunErrors(ctx context.Context, errs []store.RunError) error {
 		out[i] = e
 	}
 	return s.Store.AddRunErrors(ctx, out)
+}
+
+// AddAudit records the entry with its detail masked, as run messages are:
+// an error quoted in it may hold a secret value. Users and API tokens pass
+// through: they have no secret attributes (a user's password is stored as
+// a one-way hash, a token as its SHA-256).
+func (s *Store) AddAudit(ctx context.Context, e *store.AuditEntry) error {
+	if e == nil || e.Detail == "" || s.o.Masker == nil {
+		return s.Store.AddAudit(ctx, e)
+	}
+	cp := *e
+	cp.Detail = s.o.Masker.Mask(e.Detail)
+	err := s.Store.AddAudit(ctx, &cp)
+	e.ID, e.Time = cp.ID, cp.Time
+	return err
 }
 
 // Masked returns a read-only view of st (a backend, or a sealing Store) for

@@ -127,6 +127,47 @@ var migrations = []string{
 	DROP INDEX cs_objects_dn;
 	CREATE INDEX cs_objects_dn_key ON cs_objects (connector, dn_key, id);
 	ALTER TABLE mv_objects ADD COLUMN keys_hash INTEGER NOT NULL DEFAULT 0;`,
+
+	// 8: users, API tokens and the audit log of the console and API
+	// (users.go). Users are keyed by their folded name (store.UserKey);
+	// a user's tokens go with it. Audit times are UTC RFC 3339 text with
+	// exactly nine fractional digits (formatSortableTime), so that they
+	// compare as text in time order.
+	`CREATE TABLE users (
+		name_key      TEXT NOT NULL PRIMARY KEY,
+		name          TEXT NOT NULL,
+		role          TEXT NOT NULL,
+		tenant        TEXT NOT NULL DEFAULT '',
+		password_hash TEXT NOT NULL DEFAULT '',
+		disabled      INTEGER NOT NULL DEFAULT 0,
+		created       TEXT NOT NULL,
+		modified      TEXT NOT NULL
+	) WITHOUT ROWID;
+	CREATE TABLE api_tokens (
+		id        TEXT NOT NULL PRIMARY KEY,
+		user_key  TEXT NOT NULL REFERENCES users (name_key) ON DELETE CASCADE,
+		name      TEXT NOT NULL DEFAULT '',
+		hash      TEXT NOT NULL UNIQUE,
+		created   TEXT NOT NULL,
+		expires   TEXT,
+		last_used TEXT
+	);
+	CREATE INDEX api_tokens_user ON api_tokens (user_key, created, id);
+	CREATE TABLE audit (
+		id       INTEGER PRIMARY KEY AUTOINCREMENT,
+		time     TEXT NOT NULL,
+		username TEXT NOT NULL,
+		user_key TEXT NOT NULL,
+		role     TEXT NOT NULL DEFAULT '',
+		action   TEXT NOT NULL,
+		target   TEXT NOT NULL DEFAULT '',
+		detail   TEXT NOT NULL DEFAULT '',
+		remote   TEXT NOT NULL DEFAULT '',
+		outcome  TEXT NOT NULL
+	);
+	CREATE INDEX audit_time ON audit (time);
+	CREATE INDEX audit_user ON audit (user_key, id);
+	CREATE INDEX audit_action ON audit (action, id);`,
 }
 
 // schemaVersion is the version this package brings a database to.

@@ -99,6 +99,15 @@ func writeSample(t *testing.T, s *Store) *store.Run {
 	if err := s.SetSetting(t.Context(), "k", "v"); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.PutUser(t.Context(), &store.User{Name: "Ann", Role: "admin", PasswordHash: "h"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutAPIToken(t.Context(), &store.APIToken{ID: "t1", User: "ann", Hash: "th"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddAudit(t.Context(), &store.AuditEntry{User: "cli", Action: "user-add", Target: "Ann", Outcome: store.AuditOK}); err != nil {
+		t.Fatal(err)
+	}
 	return r
 }
 
@@ -120,6 +129,15 @@ func checkSample(t *testing.T, s *Store) {
 	}
 	if runs, err := s.Runs(ctx, store.RunFilter{}); err != nil || len(runs) != 1 {
 		t.Fatalf("Runs after reopen = %v, %v", runs, err)
+	}
+	if u, err := s.GetUser(ctx, "ann"); err != nil || u.PasswordHash != "h" {
+		t.Fatalf("GetUser after reopen = %+v, %v", u, err)
+	}
+	if tok, err := s.APITokenByHash(ctx, "th"); err != nil || tok.User != "Ann" {
+		t.Fatalf("APITokenByHash after reopen = %+v, %v", tok, err)
+	}
+	if es, err := s.Audit(ctx, store.AuditFilter{}); err != nil || len(es) != 1 || es[0].Target != "Ann" {
+		t.Fatalf("Audit after reopen = %v, %v", es, err)
 	}
 }
 
