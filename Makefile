@@ -42,6 +42,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzValueCheck$$' -fuzztime 60s ./engine
 	$(GO) test -run '^$$' -fuzz '^FuzzScope$$' -fuzztime 60s ./connector/ldap
 	$(GO) test -run '^$$' -fuzz '^FuzzParseWatermark$$' -fuzztime 60s ./connector/graph
+	$(GO) test -run '^$$' -fuzz '^FuzzParseHash$$' -fuzztime 60s ./internal/auth
+	$(GO) test -run '^$$' -fuzz '^FuzzParseLifetime$$' -fuzztime 60s ./internal/auth
 
 demo: build
 	./bin/idsync demo
