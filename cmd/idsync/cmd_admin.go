@@ -310,15 +310,22 @@ change; enable it again when done (the equivalent of Set-ADSyncScheduler
 }
 
 func newServeCmd(g *globalFlags) *cobra.Command {
-	return &cobra.Command{
+	var w webFlags
+	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Run as a daemon: a sync cycle every scheduler.interval (30 minutes by default)",
+		Short: "Run as a daemon: a sync cycle every scheduler.interval (30 minutes by default), the web console and API",
 		Long: `Run as a daemon. The scheduler runs a sync cycle (delta import, delta sync and
 export of every connector; a full cycle the first time) every scheduler.interval,
 unless disabled with "idsync scheduler disable". Stop with SIGINT or SIGTERM;
-a running step finishes its current batch first.`,
-		Example: "  idsync serve --config /etc/idsync/idsync.yaml --log-level info",
-		Args:    cobra.NoArgs,
+a running step finishes its current batch first.
+
+The web console, the REST API (/api/v1), /metrics and /healthz are served on
+--listen (127.0.0.1:8080 by default; "" turns them off). Plain HTTP is only
+served on a loopback address: to listen on another, give --tls-cert and
+--tls-key. Sign in with an account made by "idsync user add".`,
+		Example: "  idsync serve --config /etc/idsync/idsync.yaml --log-level info\n" +
+			"  idsync serve --listen :8443 --tls-cert /etc/idsync/tls.crt --tls-key /etc/idsync/tls.key",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			a, err := openApp(cmd.Context(), g)
 			if err != nil {
@@ -349,7 +356,12 @@ a running step finishes its current batch first.`,
 						"disabled", r.Disabled, "deleted", r.Deleted, "errors", r.Errors)
 				})
 			}
+			if err := w.start(cmd.Context(), a, s); err != nil {
+				return err
+			}
 			return s.Start(cmd.Context())
 		},
 	}
+	w.flags(cmd)
+	return cmd
 }

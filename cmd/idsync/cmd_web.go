@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/idsync/idsync/engine"
+	"github.com/idsync/idsync/metrics"
+	"github.com/idsync/idsync/scheduler"
+	"github.com/idsync/idsync/web"
+)
+
+// webFlags are serve's flags for the console and API.
+type webFlags struct {
+	listen, cert, key string
+}
+
+func (w *webFlags) flags(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&w.listen, "listen", "127.0.0.1:8080", `address of the web console, API, /metrics and /healthz ("" turns them off)`)
+	cmd.Flags().StringVar(&w.cert, "tls-cert", "", "TLS certificate (PEM) of the console; required to listen on a non-loopback address")
+	cmd.Flags().StringVar(&w.key, "tls-key", "", "TLS private key (PEM) of the console")
+}
+
+// check refuses plain HTTP on anything but a loopback address: the console
+// carries passwords and session cookies.
+func (w *webFlags) check() error {
+	if (w.cert == "") != (w.key == "") {
+		return usageError{errors.New("give both --tls-cert and --tls-key, or neither")}
+	}
+	if w.cert != "" {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(w.listen)
+	if err != nil {
+		return usageError{fmt.Errorf("--listen %q: %w", w.listen, err)}
+	}
+	if ip := net.ParseIP(host); host == "localhost" || ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return usageError{fmt.Errorf("--listen %s: plain HTTP is only served on a loopback address (127.0.0.1, ::1); give --tls-cert and --tls-key to serve the console on %s", w.listen, host)}
+}
+
+// start serves the console and API until ctx ends.
+func (w *webFlags) start(ctx context.Context, a *app, s *scheduler.Scheduler) error {
+	if w.listen == "" {
+		return nil
+	}
+	if err := w.check(); err != nil {
+		return err
+	}
+	src := metrics.Source{Store: a.store, Connectors: a.engine.ConnectorNames, Scheduler: s.State}
+	srv, err := web.New(ctx, web.Options{Store: a.store, Engine: a.engine, Rules: a.rules, Apps: a.apps,
+		Metrics: metrics.Handler(src), Health: metrics.Health(src), Secure: w.cert != "", Version: version,
+		RunProfile: func(ctx context.Context, conn string, p engine.Profile) error {
+			unlock, err := a.lock(time.Hour)
+			if err != nil {
+				return err
+			}
+			defer unlock()
+			_, err = a.engine.Run(ctx, conn, p, engine.RunOptions{})
+			return err
+		}})
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Addr: w.listen, Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second,
+		TLSConfig: &tls.Config{MinVersion: tls.VersionTLS12}}
+	ln, err := net.Listen("tcp", w.listen)
+	if err != nil {
+		return fmt.Errorf("web console: %w", err)
+	}
+	go func() {
+		var err error
+		if w.cert != "" {
+			err = hs.ServeTLS(ln, w.cert, w.key)
+		} else {
+			err = hs.Serve(ln)
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			slog.Error("web console", "err", err)
+		}
+	}()
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = hs.Shutdown(sctx)
+	}()
+	scheme := "http"
+	if w.cert != "" {
+		scheme = "https"
+	}
+	slog.Info("web console", "url", scheme+"://"+ln.Addr().String())
+	return nil
+}

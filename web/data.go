@@ -1,0 +1,294 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/idsync/idsync/engine"
+	"github.com/idsync/idsync/scheduler"
+	"github.com/idsync/idsync/store"
+	"github.com/idsync/idsync/view"
+)
+
+// What the pages and the API show: one function per question, shared.
+
+// ConnectorState is a connector on the dashboard.
+type ConnectorState struct {
+	Name string `json:"name"`
+	// Kind: "connector" (idsync.yaml) or "application" (provisioning.yaml).
+	Kind string `json:"kind"`
+	// State: idle, running, error (the last run failed or had errors),
+	// or never-run.
+	State   string     `json:"state"`
+	Objects int64      `json:"objects"`
+	Pending int        `json:"pendingExports"`
+	LastRun *store.Run `json:"lastRun,omitempty"`
+	// Profiles are the run profiles this connector can run.
+	Profiles []string `json:"profiles"`
+}
+
+func (s *Server) isApp(name string) bool {
+	if s.o.Apps == nil {
+		return false
+	}
+	_, err := s.o.Apps.App(name)
+	return err == nil
+}
+
+func (s *Server) connectorState(ctx context.Context, name string) (*ConnectorState, error) {
+	c := &ConnectorState{Name: name, Kind: "connector", State: "never-run"}
+	if s.isApp(name) {
+		c.Kind = "application"
+	}
+	var err error
+	if c.Objects, err = s.o.Store.CountCS(ctx, name); err != nil {
+		return nil, err
+	}
+	if err := s.o.Store.ScanCSExports(ctx, name, func(*store.CSObject) error { c.Pending++; return nil }); err != nil {
+		return nil, err
+	}
+	runs, err := s.o.Store.Runs(ctx, store.RunFilter{Connector: name, Limit: 1})
+	if err != nil {
+		return nil, err
+	}
+	if len(runs) > 0 {
+		c.LastRun = runs[0]
+		switch runs[0].Status {
+		case "running":
+			c.State = "running"
+		case "success":
+			c.State = "idle"
+		default:
+			c.State = "error"
+		}
+	}
+	if s.isRunning(name) {
+		c.State = "running"
+	}
+	for _, p := range engine.Profiles {
+		switch {
+		case p == engine.DeltaImport && !s.o.Engine.CanDeltaImport(name),
+			p == engine.Export && !s.o.Engine.CanExport(name):
+			continue
+		}
+		c.Profiles = append(c.Profiles, string(p))
+	}
+	return c, nil
+}
+
+func (s *Server) isRunning(name string) bool {
+	running := false
+	s.running.Range(func(k, _ any) bool {
+		if strings.HasPrefix(k.(string), name+"\x00") {
+			running = true
+		}
+		return !running
+	})
+	return running
+}
+
+func (s *Server) connectors(ctx context.Context) ([]*ConnectorState, error) {
+	var out []*ConnectorState
+	for _, n := range s.o.Engine.ConnectorNames() {
+		c, err := s.connectorState(ctx, n)
+		if err != nil {
+			return nil, fmt.Errorf("read the state of %s: %w", n, err)
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// errNoConnector names the connectors there are.
+func (s *Server) knownConnector(name string) error {
+	if slices.Contains(s.o.Engine.ConnectorNames(), name) {
+		return nil
+	}
+	return fmt.Errorf("no connector or application is named %q (there are: %s)", name, strings.Join(s.o.Engine.ConnectorNames(), ", "))
+}
+
+// RunDetail is a run with its per-object errors.
+type RunDetail struct {
+	*store.Run
+	Errors []store.RunError `json:"errors"`
+}
+
+func (s *Server) run(ctx context.Context, id int64) (*RunDetail, error) {
+	runs, err := s.o.Store.Runs(ctx, store.RunFilter{})
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range runs {
+		if r.ID == id {
+			errs, err := s.o.Store.RunErrors(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			if errs == nil {
+				errs = []store.RunError{}
+			}
+			return &RunDetail{Run: r, Errors: errs}, nil
+		}
+	}
+	return nil, store.ErrNotFound
+}
+
+// SearchResult is a metaverse object found by a search.
+type SearchResult struct {
+	ID          string `json:"id"`
+	Type        string `json:"type"`
+	DisplayName string `json:"displayName"`
+	Match       string `json:"match"` // the value that matched
+}
+
+// searchLimit is the most objects a search returns.
+const searchLimit = 200
+
+// search finds metaverse objects whose attribute (any attribute when
+// empty) has a value containing value, case-insensitively, of type typ
+// ("" = any). It reads the metaverse (a scan): a search of a large store
+// takes a moment.
+func (s *Server) search(ctx context.Context, attr, value, typ string) ([]SearchResult, bool, error) {
+	want := strings.ToLower(value)
+	var out []SearchResult
+	more := false
+	errFull := errors.New("full")
+	err := s.o.Store.ScanMV(ctx, func(m *store.MVObject) error {
+		if typ != "" && m.Type != typ {
+			return nil
+		}
+		match := ""
+		for name, v := range m.Attrs {
+			if attr != "" && !strings.EqualFold(name, attr) {
+				continue
+			}
+			for _, x := range v.Values {
+				if strings.Contains(strings.ToLower(x), want) {
+					match = name + ": " + x
+					break
+				}
+			}
+			if match != "" {
+				break
+			}
+		}
+		if match == "" && want != "" || match == "" && attr != "" && !m.Attrs.Has(attr) {
+			return nil
+		}
+		if len(out) == searchLimit {
+			more = true
+			return errFull
+		}
+		dn := m.Attrs.First("displayName")
+		if dn == "" {
+			dn = m.Attrs.First("cn")
+		}
+		out = append(out, SearchResult{ID: m.ID, Type: m.Type, DisplayName: dn, Match: match})
+		return nil
+	})
+	if err != nil && !errors.Is(err, errFull) {
+		return nil, false, err
+	}
+	return out, more, nil
+}
+
+func (s *Server) mvObject(ctx context.Context, id string) (*view.MVObject, error) {
+	m, err := s.o.Store.GetMV(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := s.o.Store.CSForMV(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	v := view.FromMV(m, cs)
+	return &v, nil
+}
+
+func (s *Server) csObject(ctx context.Context, conn, anchor string) (*view.CSObject, error) {
+	c, err := s.o.Store.GetCSByAnchor(ctx, conn, anchor)
+	if err != nil {
+		return nil, err
+	}
+	v := view.FromCS(c)
+	return &v, nil
+}
+
+// SchedulerState is the scheduler as the console shows it.
+type SchedulerState struct {
+	Enabled         bool   `json:"enabled"`
+	LastCycleStart  string `json:"lastCycleStart,omitempty"`
+	LastCycleEnd    string `json:"lastCycleEnd,omitempty"`
+	LastCycleResult string `json:"lastCycleResult,omitempty"`
+	NextCycle       string `json:"nextCycle,omitempty"`
+}
+
+func (s *Server) schedulerState(ctx context.Context) (*SchedulerState, error) {
+	on, err := scheduler.Enabled(ctx, s.o.Store)
+	if err != nil {
+		return nil, err
+	}
+	st := &SchedulerState{Enabled: on}
+	for key, dst := range map[string]*string{scheduler.KeyLastStart: &st.LastCycleStart, scheduler.KeyLastEnd: &st.LastCycleEnd,
+		scheduler.KeyLastState: &st.LastCycleResult, scheduler.KeyNext: &st.NextCycle} {
+		v, err := s.o.Store.Setting(ctx, key)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		*dst = v
+	}
+	return st, nil
+}
+
+// startRun starts a run profile in the background; it fails when the same
+// profile of the connector is already running from the console.
+func (s *Server) startRun(p *principal, conn, profile string) error {
+	if err := s.knownConnector(conn); err != nil {
+		return err
+	}
+	prof, err := engine.ParseProfile(profile)
+	if err != nil {
+		return err
+	}
+	if s.o.RunProfile == nil {
+		return errors.New("this server cannot run profiles")
+	}
+	key := conn + "\x00" + profile
+	if _, busy := s.running.LoadOrStore(key, p.User); busy {
+		return fmt.Errorf("%s of %s is already running", profile, conn)
+	}
+	go func() {
+		defer s.running.Delete(key)
+		ctx, cancel := context.WithTimeout(s.base, 24*time.Hour)
+		defer cancel()
+		if err := s.o.RunProfile(ctx, conn, prof); err != nil {
+			s.o.Log.Error("run started from the console", "connector", conn, "profile", profile, "user", p.User, "err", err)
+		}
+	}()
+	return nil
+}
+
+// pendingRows are the pending exports of a connector (the preview).
+func (s *Server) pendingRows(ctx context.Context, conn string) ([]engine.PreviewRow, error) {
+	if err := s.knownConnector(conn); err != nil {
+		return nil, err
+	}
+	rows, err := engine.Preview(ctx, s.o.Store, conn)
+	if rows == nil {
+		rows = []engine.PreviewRow{}
+	}
+	return rows, err
+}
+
+func parseID(s string) (int64, error) {
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, fmt.Errorf("%q is not a run ID", s)
+	}
+	return id, nil
+}

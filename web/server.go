@@ -1,0 +1,263 @@
+// Package web is idsync's web console and REST API: the Synchronization
+// Service Manager in the browser. `idsync serve` serves it next to the
+// scheduler, with /metrics and /healthz.
+//
+// Pages are server-rendered (html/template) with htmx, every asset
+// embedded (no CDN); they read without JavaScript. The REST API under
+// /api/v1 returns the JSON shapes of package view (the CLI's -o json) and
+// is described by /api/v1/openapi.json.
+//
+// Access: local users (store.User, passwords hashed with argon2id, created
+// with `idsync user add`) sign in to a server-side session held in an
+// HttpOnly, SameSite=Strict cookie (Secure over TLS); scripts use API
+// tokens (Authorization: Bearer, `idsync user token`). Every page and API
+// call needs a role — browse (read), operator (run profiles, download
+// spreadsheets), admin (everything: the scheduler, users) — checked by the
+// route table in one place (routes). State-changing requests with a
+// session carry the session's CSRF token; failed sign-ins are rate
+// limited; sign-ins, changes, downloads and refusals go to the audit log.
+package web
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/idsync/idsync/engine"
+	"github.com/idsync/idsync/internal/auth"
+	"github.com/idsync/idsync/provisioning"
+	"github.com/idsync/idsync/rules"
+	"github.com/idsync/idsync/store"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Options configure a Server.
+type Options struct {
+	Store  store.Store
+	Engine *engine.Engine
+	Rules  *rules.RuleSet
+	// Apps are the applications provisioned (nil: none).
+	Apps *provisioning.File
+	// RunProfile runs a run profile of a connector under the store's run
+	// lock (the caller's: `idsync serve` waits for a running cycle). The
+	// console calls it in the background and shows the run in the history.
+	RunProfile func(ctx context.Context, connector string, p engine.Profile) error
+	// Metrics and Health serve /metrics and /healthz (nil: not served).
+	Metrics, Health http.Handler
+	// Secure marks cookies Secure (the server speaks TLS).
+	Secure bool
+	Log    *slog.Logger
+	// Now returns the time (tests); default time.Now.
+	Now func() time.Time
+	// Version is shown in the footer.
+	Version string
+}
+
+// Server is the console and API.
+type Server struct {
+	o        Options
+	mux      *http.ServeMux
+	sessions *sessions
+	limiter  *limiter
+	pages    map[string]*template.Template
+	// running: "connector\x00profile" started from the console and not
+	// finished.
+	running sync.Map
+	// base is the context of background runs (the server's lifetime).
+	base context.Context
+}
+
+// New builds the server. ctx bounds the runs it starts in the background.
+func New(ctx context.Context, o Options) (*Server, error) {
+	if o.Store == nil || o.Engine == nil {
+		return nil, fmt.Errorf("web: Options.Store and Options.Engine are required")
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	s := &Server{o: o, mux: http.NewServeMux(), sessions: newSessions(), limiter: newLimiter(), base: ctx}
+	if err := s.parseTemplates(); err != nil {
+		return nil, err
+	}
+	s.routes()
+	return s, nil
+}
+
+func (s *Server) now() time.Time { return s.o.Now() }
+
+// Handler returns the server's handler with its security headers.
+func (s *Server) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cache-Control", "no-store")
+		if s.o.Secure {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
+		s.mux.ServeHTTP(w, r)
+	})
+}
+
+// access is what a route needs.
+type access struct {
+	role string // "": anyone, signed in or not
+	api  bool   // JSON errors (401) instead of a redirect to the sign-in page
+}
+
+var (
+	public   = access{}
+	browse   = access{role: auth.RoleBrowse}
+	operator = access{role: auth.RoleOperator}
+	admin    = access{role: auth.RoleAdmin}
+)
+
+func (a access) json() access { a.api = true; return a }
+
+// handler is a route's handler; p is nil only on public routes.
+type handler func(w http.ResponseWriter, r *http.Request, p *principal)
+
+// handle registers a route with what it needs: the role check, tenant
+// scope and CSRF check happen here, for every route.
+func (s *Server) handle(pattern string, a access, h handler) {
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+		p, err := s.identify(r)
+		switch {
+		case err != nil:
+			s.audit(r, nil, "auth-failed", r.URL.Path, err.Error(), "denied")
+			s.fail(w, r, a.api, http.StatusUnauthorized, err.Error())
+			return
+		case a.role != "" && p == nil:
+			if a.api {
+				s.fail(w, r, true, http.StatusUnauthorized, "sign in first: send an API token (Authorization: Bearer …; `idsync user token`)")
+				return
+			}
+			next := r.URL.Path
+			if r.URL.RawQuery != "" {
+				next += "?" + r.URL.RawQuery
+			}
+			http.Redirect(w, r, "/login?next="+url.QueryEscape(next), http.StatusSeeOther)
+			return
+		case a.role != "" && !p.can(a.role):
+			s.audit(r, p, "denied", r.Method+" "+r.URL.Path, "needs the role "+a.role, "denied")
+			s.fail(w, r, a.api, http.StatusForbidden, fmt.Sprintf("this needs the %s role; you are signed in as %s with the %s role", a.role, p.User, p.Role))
+			return
+		case a.role != "" && p.Tenant != "":
+			// Tenants (R5) have no pages yet: a tenant-scoped user sees
+			// nothing of the installation.
+			s.audit(r, p, "denied", r.Method+" "+r.URL.Path, "tenant-scoped user", "denied")
+			s.fail(w, r, a.api, http.StatusForbidden, fmt.Sprintf("%s is limited to the tenant %s, and this page shows the whole installation", p.User, p.Tenant))
+			return
+		case r.Method != http.MethodGet && r.Method != http.MethodHead && !csrfOK(r, p):
+			s.audit(r, p, "denied", r.Method+" "+r.URL.Path, "missing or wrong CSRF token", "denied")
+			s.fail(w, r, a.api, http.StatusForbidden, "the request lacks this session's CSRF token (reload the page and try again)")
+			return
+		}
+		h(w, r, p)
+	})
+}
+
+// routes is the route table: every page and API call with the role it
+// needs.
+func (s *Server) routes() {
+	s.handle("GET /static/", public, s.static)
+	s.handle("GET /login", public, s.pageLogin)
+	s.handle("POST /login", public, s.postLogin)
+	s.handle("POST /logout", browse, s.postLogout)
+	if s.o.Health != nil {
+		s.handle("GET /healthz", public, func(w http.ResponseWriter, r *http.Request, _ *principal) { s.o.Health.ServeHTTP(w, r) })
+	}
+	if s.o.Metrics != nil {
+		s.handle("GET /metrics", browse.json(), func(w http.ResponseWriter, r *http.Request, _ *principal) { s.o.Metrics.ServeHTTP(w, r) })
+	}
+
+	s.handle("GET /{$}", browse, s.pageDashboard)
+	s.handle("GET /connectors/{name}", browse, s.pageConnector)
+	s.handle("GET /connectors/{name}/pending", browse, s.pagePending)
+	s.handle("GET /connectors/{name}/pending.csv", operator, s.downloadPending)
+	s.handle("POST /connectors/{name}/run", operator, s.postRun)
+	s.handle("GET /cs", browse, s.pageCS)
+	s.handle("GET /runs", browse, s.pageRuns)
+	s.handle("GET /runs/{id}", browse, s.pageRun)
+	s.handle("GET /metaverse", browse, s.pageSearch)
+	s.handle("GET /metaverse/{id}", browse, s.pageMV)
+	s.handle("GET /rules", browse, s.pageRules)
+	s.handle("GET /scheduler", browse, s.pageScheduler)
+	s.handle("POST /scheduler", admin, s.postScheduler)
+	s.handle("GET /audit", admin, s.pageAudit)
+
+	api := func(a access) access { return a.json() }
+	s.handle("GET /api/v1/openapi.json", api(browse), s.apiOpenAPI)
+	s.handle("GET /api/v1/connectors", api(browse), s.apiConnectors)
+	s.handle("GET /api/v1/connectors/{name}/pending", api(browse), s.apiPending)
+	s.handle("POST /api/v1/connectors/{name}/runs", api(operator), s.apiRun)
+	s.handle("GET /api/v1/cs", api(browse), s.apiCS)
+	s.handle("GET /api/v1/runs", api(browse), s.apiRuns)
+	s.handle("GET /api/v1/runs/{id}", api(browse), s.apiRunOne)
+	s.handle("GET /api/v1/metaverse", api(browse), s.apiSearch)
+	s.handle("GET /api/v1/metaverse/{id}", api(browse), s.apiMV)
+	s.handle("GET /api/v1/rules", api(browse), s.apiRules)
+	s.handle("GET /api/v1/scheduler", api(browse), s.apiScheduler)
+	s.handle("PUT /api/v1/scheduler", api(admin), s.apiSetScheduler)
+	s.handle("GET /api/v1/audit", api(admin), s.apiAudit)
+	s.handle("GET /api/v1/", api(browse), func(w http.ResponseWriter, r *http.Request, _ *principal) {
+		s.fail(w, r, true, http.StatusNotFound, "no such API call: see /api/v1/openapi.json")
+	})
+}
+
+func (s *Server) static(w http.ResponseWriter, r *http.Request, _ *principal) {
+	sub, _ := fs.Sub(staticFS, "static")
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	http.StripPrefix("/static/", http.FileServerFS(sub)).ServeHTTP(w, r)
+}
+
+// fail answers an error: JSON for the API, a page for the console.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, api bool, code int, msg string) {
+	if api || strings.HasPrefix(r.URL.Path, "/api/") {
+		writeJSON(w, code, map[string]string{"error": msg})
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(code)
+	_ = s.pages["error"].ExecuteTemplate(w, "layout", pageData{Title: http.StatusText(code), Data: msg})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// audit records an action; an audit failure is logged (the action it
+// records has happened).
+func (s *Server) audit(r *http.Request, p *principal, action, target, detail, outcome string) {
+	e := &store.AuditEntry{Time: s.now().UTC(), Action: action, Target: target, Detail: detail, Remote: remote(r), Outcome: outcome}
+	if p != nil {
+		e.User, e.Role = p.User, p.Role
+	}
+	if err := s.o.Store.AddAudit(context.WithoutCancel(r.Context()), e); err != nil {
+		s.o.Log.Error("audit log", "err", err, "action", action, "user", e.User)
+	}
+}

@@ -1,0 +1,409 @@
+package web
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/idsync/idsync/connector/memory"
+	"github.com/idsync/idsync/engine"
+	"github.com/idsync/idsync/internal/auth"
+	"github.com/idsync/idsync/model"
+	"github.com/idsync/idsync/rules"
+	"github.com/idsync/idsync/store"
+	"github.com/idsync/idsync/store/sqlite"
+)
+
+const testRules = `
+rules:
+  - name: in-user
+    connector: hr
+    direction: inbound
+    csObjectType: user
+    mvObjectType: person
+    linkType: Provision
+    precedence: 10
+    flows:
+      - {type: Direct, source: cn, target: displayName}
+      - {type: Direct, source: mail, target: mail}
+  - name: out-user
+    connector: cloud
+    direction: outbound
+    csObjectType: user
+    mvObjectType: person
+    linkType: Provision
+    precedence: 20
+    dn: "cn={displayName},ou=users,dc=cloud"
+    flows:
+      - {type: Direct, source: displayName, target: displayName}
+      - {type: Direct, source: mail, target: mail}
+`
+
+const testPassword = "correct horse battery"
+
+// site is a console over a store with users of every role, an HR source
+// and a cloud target with pending exports.
+type site struct {
+	t   *testing.T
+	st  store.Store
+	e   *engine.Engine
+	srv *httptest.Server
+	web *Server
+}
+
+func newSite(t *testing.T) *site {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "idsync.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	f, err := rules.Parse("rules.yaml", []byte(testRules))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := rules.Merge(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hr := memory.New("hr")
+	hr.Put(&model.Object{Anchor: "h1", Type: "user", DN: "cn=ada,ou=people", Attrs: model.Attrs{"cn": model.Str("Ada Lovelace"), "mail": model.Str("ada@example.org")}},
+		&model.Object{Anchor: "h2", Type: "user", DN: "cn=alan,ou=people", Attrs: model.Attrs{"cn": model.Str("Alan Turing"), "mail": model.Str("alan@example.org")}})
+	e := &engine.Engine{Store: st, Rules: rs, Connectors: map[string]*engine.Connector{
+		"hr": {Name: "hr", Conn: hr, DeleteThreshold: -1}, "cloud": {Name: "cloud", Conn: memory.New("cloud"), DeleteThreshold: -1}}}
+	for _, p := range []engine.Profile{engine.FullImport, engine.FullSync} {
+		if _, err := e.Run(ctx, "hr", p, engine.RunOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, u := range []struct{ name, role, tenant string }{
+		{"ann", auth.RoleAdmin, ""}, {"otto", auth.RoleOperator, ""}, {"bea", auth.RoleBrowse, ""}, {"tim", auth.RoleAdmin, "contoso"},
+	} {
+		h, err := auth.HashPassword(testPassword)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.PutUser(ctx, &store.User{Name: u.name, Role: u.role, Tenant: u.tenant, PasswordHash: h, Created: time.Now(), Modified: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := &site{t: t, st: st, e: e}
+	s.web, err = New(t.Context(), Options{Store: st, Engine: e, Rules: rs, Version: "test",
+		RunProfile: func(ctx context.Context, conn string, p engine.Profile) error {
+			_, err := e.Run(ctx, conn, p, engine.RunOptions{})
+			return err
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.srv = httptest.NewServer(s.web.Handler())
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+// client is a browser: a cookie jar, no redirects followed.
+type client struct {
+	s    *site
+	c    *http.Client
+	csrf string
+}
+
+func (s *site) anonymous() *client {
+	jar, _ := cookiejar.New(nil)
+	return &client{s: s, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// login signs in and keeps the session's CSRF token.
+func (s *site) login(user string) *client {
+	s.t.Helper()
+	c := s.anonymous()
+	resp := c.do("POST", "/login", url.Values{"user": {user}, "password": {testPassword}})
+	read(resp)
+	if resp.StatusCode != http.StatusSeeOther {
+		s.t.Fatalf("login %s: %d", user, resp.StatusCode)
+	}
+	body := read(c.do("GET", "/", nil))
+	if m := csrfField.FindStringSubmatch(body); m != nil {
+		c.csrf = m[1]
+	}
+	return c
+}
+
+// result is an answer, read.
+type result struct {
+	StatusCode int
+	Header     http.Header
+	Body       string
+}
+
+func (c *client) do(method, path string, form url.Values) *result {
+	c.s.t.Helper()
+	var body io.Reader
+	if form != nil {
+		if c.csrf != "" && form.Get("csrf") == "" {
+			form.Set("csrf", c.csrf)
+		}
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, c.s.srv.URL+path, body)
+	if err != nil {
+		c.s.t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	resp, err := c.c.Do(req)
+	if err != nil {
+		c.s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return &result{StatusCode: resp.StatusCode, Header: resp.Header, Body: string(b)}
+}
+
+func read(r *result) string { return r.Body }
+
+func readResp(resp *http.Response) string {
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// TestAccess: every route against every role — anonymous, browse,
+// operator, admin, and an admin limited to a tenant — gets what the route
+// table says, and a state-changing request without the CSRF token is
+// refused.
+func TestAccess(t *testing.T) {
+	s := newSite(t)
+	mv := ""
+	_ = s.st.ScanMV(t.Context(), func(m *store.MVObject) error { mv = m.ID; return nil })
+	clients := map[string]*client{"anonymous": s.anonymous(), "browse": s.login("bea"), "operator": s.login("otto"),
+		"admin": s.login("ann"), "tenant": s.login("tim")}
+	const (
+		redirect = http.StatusSeeOther
+		ok       = http.StatusOK
+		denied   = http.StatusForbidden
+		unauth   = http.StatusUnauthorized
+	)
+	for _, tc := range []struct {
+		method, path string
+		form         url.Values
+		// want: anonymous, browse, operator, admin, tenant
+		want [5]int
+	}{
+		{"GET", "/", nil, [5]int{redirect, ok, ok, ok, denied}},
+		{"GET", "/connectors/cloud", nil, [5]int{redirect, ok, ok, ok, denied}},
+		{"GET", "/connectors/cloud/pending", nil, [5]int{redirect, ok, ok, ok, denied}},
+		{"GET", "/connectors/cloud/pending.csv", nil, [5]int{redirect, denied, ok, ok, denied}},
+		{"GET", "/runs", nil, [5]int{redirect, ok, ok, ok, denied}},
+		{"GET", "/runs/1", nil, [5]int{redirect, ok, ok, ok, denied}},
+		{"GET", "/metaverse?value=ada", nil, [5]int{redirect, ok, ok, ok, denied}},
+		{"GET", "/metaverse/" + mv, nil, [5]int{redirect, ok, ok, ok, denied}},
+		{"GET", "/cs?connector=hr&anchor=h1", nil, [5]int{redirect, ok, ok, ok, denied}},
+		{"GET", "/rules", nil, [5]int{redirect, ok, ok, ok, denied}},
+		{"GET", "/scheduler", nil, [5]int{redirect, ok, ok, ok, denied}},
+		{"GET", "/audit", nil, [5]int{redirect, denied, denied, ok, denied}},
+		{"POST", "/scheduler", url.Values{"enabled": {"true"}}, [5]int{redirect, denied, denied, redirect, denied}},
+		{"POST", "/connectors/hr/run", url.Values{"profile": {"delta-sync"}}, [5]int{redirect, denied, redirect, redirect, denied}},
+		{"GET", "/api/v1/connectors", nil, [5]int{unauth, ok, ok, ok, denied}},
+		{"GET", "/api/v1/runs", nil, [5]int{unauth, ok, ok, ok, denied}},
+		{"GET", "/api/v1/runs/1", nil, [5]int{unauth, ok, ok, ok, denied}},
+		{"GET", "/api/v1/metaverse?value=ada", nil, [5]int{unauth, ok, ok, ok, denied}},
+		{"GET", "/api/v1/metaverse/" + mv, nil, [5]int{unauth, ok, ok, ok, denied}},
+		{"GET", "/api/v1/cs?connector=hr&anchor=h1", nil, [5]int{unauth, ok, ok, ok, denied}},
+		{"GET", "/api/v1/connectors/cloud/pending", nil, [5]int{unauth, ok, ok, ok, denied}},
+		{"GET", "/api/v1/rules", nil, [5]int{unauth, ok, ok, ok, denied}},
+		{"GET", "/api/v1/scheduler", nil, [5]int{unauth, ok, ok, ok, denied}},
+		{"GET", "/api/v1/audit", nil, [5]int{unauth, denied, denied, ok, denied}},
+		{"GET", "/api/v1/openapi.json", nil, [5]int{unauth, ok, ok, ok, denied}},
+		{"GET", "/login", nil, [5]int{ok, redirect, redirect, redirect, redirect}},
+		{"GET", "/static/app.css", nil, [5]int{ok, ok, ok, ok, ok}},
+	} {
+		for i, who := range []string{"anonymous", "browse", "operator", "admin", "tenant"} {
+			form := tc.form
+			if form != nil {
+				form = url.Values{}
+				for k, v := range tc.form {
+					form[k] = v
+				}
+			}
+			resp := clients[who].do(tc.method, tc.path, form)
+			read(resp)
+			for deadline := time.Now().Add(10 * time.Second); s.web.isRunning("hr") && time.Now().Before(deadline); {
+				time.Sleep(10 * time.Millisecond) // a run started from the console ends before the next role tries
+			}
+			if resp.StatusCode != tc.want[i] {
+				t.Errorf("%s %s as %s: %d, want %d", tc.method, tc.path, who, resp.StatusCode, tc.want[i])
+			}
+			if tc.want[i] == redirect && who == "anonymous" && !strings.HasPrefix(resp.Header.Get("Location"), "/login?next=") {
+				t.Errorf("%s %s as anonymous: redirected to %q, want the sign-in page", tc.method, tc.path, resp.Header.Get("Location"))
+			}
+		}
+	}
+	// Without the CSRF token, a session's change is refused (and audited).
+	admin := clients["admin"]
+	resp := admin.do("POST", "/scheduler", url.Values{"enabled": {"false"}, "csrf": {"wrong"}})
+	read(resp)
+	if resp.StatusCode != denied {
+		t.Errorf("POST /scheduler with a wrong CSRF token: %d, want 403", resp.StatusCode)
+	}
+	req, _ := http.NewRequest("PUT", s.srv.URL+"/api/v1/scheduler", strings.NewReader(`{"enabled": false}`))
+	raw, err := admin.c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readResp(raw)
+	if raw.StatusCode != denied {
+		t.Errorf("PUT /api/v1/scheduler with the session and no CSRF header: %d, want 403", raw.StatusCode)
+	}
+	es, err := s.st.Audit(t.Context(), store.AuditFilter{Action: "denied", Limit: 1000})
+	if err != nil || len(es) == 0 {
+		t.Errorf("refusals in the audit log: %d, %v", len(es), err)
+	}
+}
+
+// TestSecurityHeaders: every answer carries the CSP and framing headers.
+func TestSecurityHeaders(t *testing.T) {
+	s := newSite(t)
+	resp := s.anonymous().do("GET", "/login", nil)
+	read(resp)
+	for h, want := range map[string]string{"Content-Security-Policy": "frame-ancestors 'none'", "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY"} {
+		if !strings.Contains(resp.Header.Get(h), want) {
+			t.Errorf("%s = %q, want it to contain %q", h, resp.Header.Get(h), want)
+		}
+	}
+}
+
+// TestLoginRateLimit: after LoginFailures wrong passwords for a user, even
+// the right one is refused until the window has passed; failures are
+// audited, the good sign-in is too.
+func TestLoginRateLimit(t *testing.T) {
+	s := newSite(t)
+	now := time.Now()
+	s.web.o.Now = func() time.Time { return now }
+	c := s.anonymous()
+	for range LoginFailures {
+		if code := statusOf(c.do("POST", "/login", url.Values{"user": {"ann"}, "password": {"wrong password!"}})); code != http.StatusUnauthorized {
+			t.Fatalf("wrong password: %d", code)
+		}
+	}
+	if code := statusOf(c.do("POST", "/login", url.Values{"user": {"ann"}, "password": {testPassword}})); code != http.StatusTooManyRequests {
+		t.Fatalf("sign-in after %d failures: %d, want 429", LoginFailures, code)
+	}
+	now = now.Add(LoginWindow + time.Second)
+	if code := statusOf(c.do("POST", "/login", url.Values{"user": {"ann"}, "password": {testPassword}})); code != http.StatusSeeOther {
+		t.Fatalf("sign-in after the window: %d", code)
+	}
+	failed, _ := s.st.Audit(t.Context(), store.AuditFilter{Action: "login-failed"})
+	good, _ := s.st.Audit(t.Context(), store.AuditFilter{Action: "login"})
+	if len(failed) != LoginFailures+1 || len(good) != 1 {
+		t.Errorf("audit: %d failed sign-ins, %d good ones; want %d and 1", len(failed), len(good), LoginFailures+1)
+	}
+}
+
+// TestAPIToken: a script with an API token reads the API and starts a run
+// without a CSRF token; a wrong or expired token is refused.
+func TestAPIToken(t *testing.T) {
+	s := newSite(t)
+	tok, hash, err := auth.NewToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.st.PutAPIToken(t.Context(), &store.APIToken{ID: "t1", User: "otto", Name: "ci", Hash: hash, Created: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	call := func(method, path, token, body string) (int, string) {
+		req, _ := http.NewRequest(method, s.srv.URL+path, strings.NewReader(body))
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, readResp(resp)
+	}
+	if code, body := call("GET", "/api/v1/connectors", tok, ""); code != http.StatusOK || !strings.Contains(body, `"name": "cloud"`) {
+		t.Fatalf("connectors with a token: %d %s", code, body)
+	}
+	if code, _ := call("GET", "/api/v1/connectors", tok+"x", ""); code != http.StatusUnauthorized {
+		t.Errorf("a wrong token: %d, want 401", code)
+	}
+	if code, body := call("POST", "/api/v1/connectors/cloud/runs", tok, `{"profile": "export"}`); code != http.StatusAccepted {
+		t.Fatalf("start an export with a token: %d %s", code, body)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		runs, _ := s.st.Runs(t.Context(), store.RunFilter{Connector: "cloud", Limit: 1})
+		if len(runs) == 1 && runs[0].Status == "success" {
+			if runs[0].Counts.Adds != 2 {
+				t.Errorf("the export added %d objects, want 2", runs[0].Counts.Adds)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the export started through the API did not finish")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if code, _ := call("PUT", "/api/v1/scheduler", tok, `{"enabled": false}`); code != http.StatusForbidden {
+		t.Errorf("an operator's token disabling the scheduler: %d, want 403", code)
+	}
+	expired := time.Now().Add(-time.Hour)
+	tok2, hash2, _ := auth.NewToken()
+	_ = s.st.PutAPIToken(t.Context(), &store.APIToken{ID: "t2", User: "ann", Name: "old", Hash: hash2, Created: time.Now(), Expires: &expired})
+	if code, body := call("GET", "/api/v1/connectors", tok2, ""); code != http.StatusUnauthorized || !strings.Contains(body, "expired") {
+		t.Errorf("an expired token: %d %s", code, body)
+	}
+}
+
+// TestPages: what an operator sees — the dashboard, the pending exports
+// and their CSV (audited), a metaverse search, an object with its lineage.
+func TestPages(t *testing.T) {
+	s := newSite(t)
+	c := s.login("otto")
+	body := read(c.do("GET", "/", nil))
+	for _, want := range []string{"hr", "cloud", "Pending exports", "otto (operator)"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("dashboard lacks %q", want)
+		}
+	}
+	body = read(c.do("GET", "/connectors/cloud/pending", nil))
+	if !strings.Contains(body, "cn=Ada Lovelace,ou=users,dc=cloud") || !strings.Contains(body, "pending.csv") {
+		t.Errorf("pending page:\n%s", body)
+	}
+	resp := c.do("GET", "/connectors/cloud/pending.csv", nil)
+	csv := read(resp)
+	if !strings.HasPrefix(csv, strings.Join(engine.PreviewColumns, ",")+"\n") || !strings.Contains(csv, "ada@example.org") ||
+		!strings.Contains(resp.Header.Get("Content-Disposition"), "pending-cloud.csv") {
+		t.Errorf("pending CSV:\n%s", csv)
+	}
+	if es, _ := s.st.Audit(t.Context(), store.AuditFilter{Action: "download-preview"}); len(es) != 1 || es[0].User != "otto" || es[0].Target != "cloud" {
+		t.Errorf("the download is not audited: %+v", es)
+	}
+	body = read(c.do("GET", "/metaverse?attribute=mail&value=ADA", nil))
+	m := regexp.MustCompile(`href="/metaverse/([^"]+)">Ada Lovelace`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("search result:\n%s", body)
+	}
+	body = read(c.do("GET", "/metaverse/"+m[1], nil))
+	for _, want := range []string{"ada@example.org", "in-user", "hr", "h1"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metaverse object page lacks %q (lineage, links)", want)
+		}
+	}
+}
+
+// statusOf is an answer's status code.
+func statusOf(r *result) int { return r.StatusCode }
