@@ -3,10 +3,13 @@ package main
 import (
 	"encoding/csv"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -176,8 +179,9 @@ func TestServe(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cmd := exec.Command(bin, "--config", cfg, "--log-level", "info", "serve")
-	var stderr strings.Builder
+	// The console on a free port: the log says which.
+	cmd := exec.Command(bin, "--config", cfg, "--log-level", "info", "serve", "--listen", "127.0.0.1:0")
+	var stderr syncBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -196,6 +200,22 @@ func TestServe(t *testing.T) {
 			t.Fatalf("serve did not re-create the target within 20s:\n%s", stderr.String())
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+	// The console and the health check answer.
+	m := regexp.MustCompile(`msg="web console" url=(http://127\.0\.0\.1:\d+)`).FindStringSubmatch(stderr.String())
+	if m == nil {
+		t.Fatalf("serve did not say where the console is:\n%s", stderr.String())
+	}
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for path, want := range map[string]int{"/healthz": http.StatusOK, "/": http.StatusSeeOther, "/api/v1/connectors": http.StatusUnauthorized} {
+		resp, err := client.Get(m[1] + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET %s: %d, want %d", path, resp.StatusCode, want)
+		}
 	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -234,4 +254,22 @@ func TestExprEval(t *testing.T) {
 			t.Errorf("expr eval %q: exit %d, output %s; want exit %d and %s", tc.args, code, out, tc.code, tc.want)
 		}
 	}
+}
+
+// syncBuffer is a buffer a process writes while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -53,7 +53,7 @@ scheduler: {order: [src, dst], liveInterval: %s}
 `, srv.URL, srv.BindDN, srv.Password, srv.BaseDN, srv.URL, srv.BindDN, srv.Password, srv.TargetBaseDN, srv.TargetBaseDN, interval))
 	writeFile(tb, filepath.Join(dir, "rules.yaml"), ldapRules)
 	s := &liveSite{srv: srv, a: a, cfg: cfg, log: &strings.Builder{}}
-	s.cmd = exec.Command(bin, "--config", cfg, "--log-level", "info", "serve")
+	s.cmd = exec.Command(bin, "--config", cfg, "--log-level", "info", "serve", "--listen", "")
 	s.cmd.Stderr = s.log
 	if err := s.cmd.Start(); err != nil {
 		tb.Fatal(err)
