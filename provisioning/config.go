@@ -131,30 +131,30 @@ func (r AppRole) CanProvision() bool { return r.Provisionable == nil || *r.Provi
 
 // Assignments are the users and groups assigned to an application.
 type Assignments struct {
-	Users  []UserAssignment  `yaml:"users,omitempty"`
-	Groups []GroupAssignment `yaml:"groups,omitempty"`
+	Users  []UserAssignment  `yaml:"users,omitempty" json:"users,omitempty"`
+	Groups []GroupAssignment `yaml:"groups,omitempty" json:"groups,omitempty"`
 	// NestedGroups puts the members of groups nested in assigned groups in
 	// scope too (Entra cannot; idsync can).
-	NestedGroups bool `yaml:"nestedGroups,omitempty"`
+	NestedGroups bool `yaml:"nestedGroups,omitempty" json:"nestedGroups,omitempty"`
 }
 
 // UserAssignment assigns the metaverse person whose attribute (default
 // accountName) equals value (case-insensitively). ID names the MV object
 // directly instead.
 type UserAssignment struct {
-	Attribute string `yaml:"attribute,omitempty"`
-	Value     string `yaml:"value,omitempty"`
-	ID        string `yaml:"id,omitempty"`
-	Role      string `yaml:"role,omitempty"`
+	Attribute string `yaml:"attribute,omitempty" json:"attribute,omitempty"`
+	Value     string `yaml:"value,omitempty" json:"value,omitempty"`
+	ID        string `yaml:"id,omitempty" json:"id,omitempty"`
+	Role      string `yaml:"role,omitempty" json:"role,omitempty"`
 }
 
 // GroupAssignment assigns the members of a metaverse group found by
 // displayName, sourceAnchor or MV id.
 type GroupAssignment struct {
-	DisplayName  string `yaml:"displayName,omitempty"`
-	SourceAnchor string `yaml:"sourceAnchor,omitempty"`
-	ID           string `yaml:"id,omitempty"`
-	Role         string `yaml:"role,omitempty"`
+	DisplayName  string `yaml:"displayName,omitempty" json:"displayName,omitempty"`
+	SourceAnchor string `yaml:"sourceAnchor,omitempty" json:"sourceAnchor,omitempty"`
+	ID           string `yaml:"id,omitempty" json:"id,omitempty"`
+	Role         string `yaml:"role,omitempty" json:"role,omitempty"`
 }
 
 func (g GroupAssignment) String() string {

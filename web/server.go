@@ -50,8 +50,10 @@ type Options struct {
 	Store  store.Store
 	Engine *engine.Engine
 	Rules  *rules.RuleSet
-	// Apps are the applications provisioned (nil: none).
-	Apps *provisioning.File
+	// Apps are the applications provisioned (nil: none), and DataDir
+	// holds their activity reports.
+	Apps    *provisioning.File
+	DataDir string
 	// RunProfile runs a run profile of a connector under the store's run
 	// lock (the caller's: `idsync serve` waits for a running cycle). The
 	// console calls it in the background and shows the run in the history.
@@ -205,6 +207,9 @@ func (s *Server) routes() {
 	s.handle("GET /scheduler", browse, s.pageScheduler)
 	s.handle("POST /scheduler", admin, s.postScheduler)
 	s.handle("GET /audit", admin, s.pageAudit)
+	s.handle("GET /applications", browse, s.pageApps)
+	s.handle("GET /applications/{name}", browse, s.pageApp)
+	s.handle("POST /applications/{name}/test", operator, s.postAppTest)
 
 	api := func(a access) access { return a.json() }
 	s.handle("GET /api/v1/openapi.json", api(browse), s.apiOpenAPI)
@@ -220,6 +225,8 @@ func (s *Server) routes() {
 	s.handle("GET /api/v1/scheduler", api(browse), s.apiScheduler)
 	s.handle("PUT /api/v1/scheduler", api(admin), s.apiSetScheduler)
 	s.handle("GET /api/v1/audit", api(admin), s.apiAudit)
+	s.handle("GET /api/v1/applications", api(browse), s.apiApps)
+	s.handle("GET /api/v1/applications/{name}/activity", api(browse), s.apiActivity)
 	s.handle("GET /api/v1/", api(browse), func(w http.ResponseWriter, r *http.Request, _ *principal) {
 		s.fail(w, r, true, http.StatusNotFound, "no such API call: see /api/v1/openapi.json")
 	})

@@ -2,11 +2,13 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -17,6 +19,7 @@ import (
 	"github.com/idsync/idsync/engine"
 	"github.com/idsync/idsync/internal/auth"
 	"github.com/idsync/idsync/model"
+	"github.com/idsync/idsync/provisioning"
 	"github.com/idsync/idsync/rules"
 	"github.com/idsync/idsync/store"
 	"github.com/idsync/idsync/store/sqlite"
@@ -97,7 +100,21 @@ func newSite(t *testing.T) *site {
 		}
 	}
 	s := &site{t: t, st: st, e: e}
-	s.web, err = New(t.Context(), Options{Store: st, Engine: e, Rules: rs, Version: "test",
+	// An application whose endpoint does not answer, with an activity
+	// report.
+	apps, err := provisioning.Parse("provisioning.yaml", []byte(`applications:
+  - name: crm
+    scim: {url: "http://127.0.0.1:1/scim/v2", auth: {token: t}, maxRetries: 0, timeout: 2s}
+    assignments: {groups: [{displayName: Sales}]}
+    mappings: [{target: userName, source: mail, matching: true}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dataDir := t.TempDir()
+	writeLog(t, provisioning.LogPath(dataDir, "crm"), `{"time":"2026-12-01T10:00:00Z","app":"crm","cycle":1,"action":"create","object":"mv-1","name":"ada@example.org","scimId":"s1","changes":{"userName":["ada@example.org"]}}`,
+		`{"time":"2026-12-01T10:00:01Z","app":"crm","cycle":1,"action":"error","object":"mv-2","name":"alan@example.org","error":"409 uniqueness"}`)
+	s.web, err = New(t.Context(), Options{Store: st, Engine: e, Rules: rs, Version: "test", Apps: apps, DataDir: dataDir,
 		RunProfile: func(ctx context.Context, conn string, p engine.Profile) error {
 			_, err := e.Run(ctx, conn, p, engine.RunOptions{})
 			return err
@@ -227,6 +244,11 @@ func TestAccess(t *testing.T) {
 		{"GET", "/api/v1/scheduler", nil, [5]int{unauth, ok, ok, ok, denied}},
 		{"GET", "/api/v1/audit", nil, [5]int{unauth, denied, denied, ok, denied}},
 		{"GET", "/api/v1/openapi.json", nil, [5]int{unauth, ok, ok, ok, denied}},
+		{"GET", "/applications", nil, [5]int{redirect, ok, ok, ok, denied}},
+		{"GET", "/applications/crm?since=", nil, [5]int{redirect, ok, ok, ok, denied}},
+		{"POST", "/applications/crm/test", url.Values{}, [5]int{redirect, denied, redirect, redirect, denied}},
+		{"GET", "/api/v1/applications", nil, [5]int{unauth, ok, ok, ok, denied}},
+		{"GET", "/api/v1/applications/crm/activity", nil, [5]int{unauth, ok, ok, ok, denied}},
 		{"GET", "/login", nil, [5]int{ok, redirect, redirect, redirect, redirect}},
 		{"GET", "/static/app.css", nil, [5]int{ok, ok, ok, ok, ok}},
 	} {
@@ -407,3 +429,69 @@ func TestPages(t *testing.T) {
 
 // statusOf is an answer's status code.
 func statusOf(r *result) int { return r.StatusCode }
+
+func writeLog(t *testing.T, path string, lines ...string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestApplications: the applications page shows the activity report with
+// its filters, and a connection test says what failed (audited).
+func TestApplications(t *testing.T) {
+	s := newSite(t)
+	c := s.login("otto")
+	body := read(c.do("GET", "/applications/crm?since=", nil))
+	for _, want := range []string{"ada@example.org", "409 uniqueness", "http://127.0.0.1:1/scim/v2", "Sales"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("application page lacks %q", want)
+		}
+	}
+	body = read(c.do("GET", "/applications/crm?since=&action=error", nil))
+	if strings.Contains(body, ">create<") || !strings.Contains(body, "409 uniqueness") {
+		t.Errorf("the action filter does not filter:\n%s", body)
+	}
+	r := c.do("POST", "/applications/crm/test", url.Values{})
+	if r.StatusCode != http.StatusSeeOther || !strings.Contains(r.Header.Get("Location"), "reachability") {
+		t.Errorf("test connection: %d %s", r.StatusCode, r.Header.Get("Location"))
+	}
+	if es, _ := s.st.Audit(t.Context(), store.AuditFilter{Action: "app-test-connection"}); len(es) != 1 || es[0].Outcome != "failed" {
+		t.Errorf("the connection test is not audited: %+v", es)
+	}
+}
+
+// TestOpenAPICoversRoutes: every API route of the route table is in the
+// OpenAPI document, and the document names no route that does not exist.
+func TestOpenAPICoversRoutes(t *testing.T) {
+	var doc struct {
+		Paths map[string]map[string]any `json:"paths"`
+	}
+	if err := json.Unmarshal(openAPI, &doc); err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile("server.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes := map[string]bool{}
+	for _, m := range regexp.MustCompile(`s\.handle\("(GET|POST|PUT|DELETE) (/api/v1/[^"]+)"`).FindAllStringSubmatch(string(src), -1) {
+		if m[2] == "/api/v1/" {
+			continue // the not-found catch-all
+		}
+		routes[strings.ToLower(m[1])+" "+m[2]] = true
+		if doc.Paths[m[2]][strings.ToLower(m[1])] == nil {
+			t.Errorf("%s %s is not in openapi.json", m[1], m[2])
+		}
+	}
+	for path, ops := range doc.Paths {
+		for method := range ops {
+			if !routes[method+" "+path] {
+				t.Errorf("openapi.json describes %s %s, which the server does not serve", method, path)
+			}
+		}
+	}
+}

@@ -57,7 +57,7 @@ func (w *webFlags) start(ctx context.Context, a *app, s *scheduler.Scheduler) er
 		return err
 	}
 	src := metrics.Source{Store: a.store, Connectors: a.engine.ConnectorNames, Scheduler: s.State}
-	srv, err := web.New(ctx, web.Options{Store: a.store, Engine: a.engine, Rules: a.rules, Apps: a.apps,
+	srv, err := web.New(ctx, web.Options{Store: a.store, Engine: a.engine, Rules: a.rules, Apps: a.apps, DataDir: a.cfg.DataDir,
 		Metrics: metrics.Handler(src), Health: metrics.Health(src), Secure: w.cert != "", Version: version,
 		RunProfile: func(ctx context.Context, conn string, p engine.Profile) error {
 			unlock, err := a.lock(time.Hour)
