@@ -28,7 +28,7 @@ type pageData struct {
 }
 
 // pageNames are the templates, each rendered inside layout.html.
-var pageNames = []string{"login", "error", "dashboard", "connector", "pending", "runs", "run", "search", "mv", "cs", "rules", "scheduler", "audit", "apps", "app"}
+var pageNames = []string{"login", "error", "dashboard", "connector", "pending", "runs", "run", "search", "mv", "cs", "rules", "scheduler", "audit", "apps", "app", "rule", "expr"}
 
 func (s *Server) parseTemplates() error {
 	funcs := template.FuncMap{

@@ -229,6 +229,10 @@ func TestAccess(t *testing.T) {
 		{"GET", "/metaverse/" + mv, nil, [5]int{redirect, ok, ok, ok, denied}},
 		{"GET", "/cs?connector=hr&anchor=h1", nil, [5]int{redirect, ok, ok, ok, denied}},
 		{"GET", "/rules", nil, [5]int{redirect, ok, ok, ok, denied}},
+		{"GET", "/rules/detail?name=out-user", nil, [5]int{redirect, ok, ok, ok, denied}},
+		{"GET", "/expr?expression=LCase(%5Bcn%5D)&attrs=cn%3DAda", nil, [5]int{redirect, ok, ok, ok, denied}},
+		{"GET", "/api/v1/rules/detail?name=out-user", nil, [5]int{unauth, ok, ok, ok, denied}},
+		{"GET", "/api/v1/expr?expression=LCase(%5Bcn%5D)&attrs=cn%3DAda", nil, [5]int{unauth, ok, ok, ok, denied}},
 		{"GET", "/scheduler", nil, [5]int{redirect, ok, ok, ok, denied}},
 		{"GET", "/audit", nil, [5]int{redirect, denied, denied, ok, denied}},
 		{"POST", "/scheduler", url.Values{"enabled": {"true"}}, [5]int{redirect, denied, denied, redirect, denied}},
@@ -492,6 +496,28 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 			if !routes[method+" "+path] {
 				t.Errorf("openapi.json describes %s %s, which the server does not serve", method, path)
 			}
+		}
+	}
+}
+
+// TestRuleAndExpr: a rule's detail shows its flows; the expression tester
+// evaluates in both dialects and shows errors.
+func TestRuleAndExpr(t *testing.T) {
+	s := newSite(t)
+	c := s.login("bea")
+	body := read(c.do("GET", "/rules/detail?name=out-user", nil))
+	for _, want := range []string{"cn={displayName},ou=users,dc=cloud", "displayName", "mail", "outbound"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("rule detail lacks %q", want)
+		}
+	}
+	for _, tc := range []struct{ q, want string }{
+		{"expression=" + url.QueryEscape(`LCase([givenName]) & "." & LCase([sn])`) + "&attrs=" + url.QueryEscape("givenName=Ada\nsn=Lovelace"), `"values": [` + "\n" + `    "ada.lovelace"`},
+		{"dialect=provisioning&expression=" + url.QueryEscape(`Join("@", [a], "x.test")`) + "&attrs=" + url.QueryEscape("a=u1"), `"u1@x.test"`},
+		{"expression=" + url.QueryEscape(`Lcase([a])`), `unknown function`},
+	} {
+		if got := read(c.do("GET", "/api/v1/expr?"+tc.q, nil)); !strings.Contains(got, tc.want) {
+			t.Errorf("expr %s = %s, want %s", tc.q, got, tc.want)
 		}
 	}
 }
