@@ -206,3 +206,13 @@ func (s *Server) apiOpenAPI(w http.ResponseWriter, _ *http.Request, _ *principal
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(openAPI)
 }
+
+func (s *Server) apiCycle(w http.ResponseWriter, r *http.Request, p *principal) {
+	if err := s.startCycle(p); err != nil {
+		s.audit(r, p, "run-cycle", "", err.Error(), "failed")
+		s.fail(w, r, true, http.StatusConflict, err.Error())
+		return
+	}
+	s.audit(r, p, "run-cycle", "", "", "ok")
+	writeJSON(w, http.StatusAccepted, map[string]string{"status": "started", "runs": "/api/v1/runs"})
+}

@@ -292,3 +292,23 @@ func parseID(s string) (int64, error) {
 	}
 	return id, nil
 }
+
+// startCycle runs a sync cycle in the background, unless one started from
+// the console is running.
+func (s *Server) startCycle(p *principal) error {
+	if s.o.RunCycle == nil {
+		return errors.New("this server cannot run a cycle")
+	}
+	if _, busy := s.running.LoadOrStore("\x00cycle", p.User); busy {
+		return errors.New("a cycle started from the console is running")
+	}
+	go func() {
+		defer s.running.Delete("\x00cycle")
+		ctx, cancel := context.WithTimeout(s.base, 24*time.Hour)
+		defer cancel()
+		if err := s.o.RunCycle(ctx); err != nil {
+			s.o.Log.Error("cycle started from the console", "user", p.User, "err", err)
+		}
+	}()
+	return nil
+}

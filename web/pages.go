@@ -341,3 +341,13 @@ func (s *Server) pageAudit(w http.ResponseWriter, r *http.Request, p *principal)
 	}
 	s.render(w, r, p, "audit", "Audit log", "audit", map[string]any{"Entries": es, "User": q.Get("user"), "Action": q.Get("action")})
 }
+
+func (s *Server) postCycle(w http.ResponseWriter, r *http.Request, p *principal) {
+	if err := s.startCycle(p); err != nil {
+		s.audit(r, p, "run-cycle", "", err.Error(), "failed")
+		s.fail(w, r, false, http.StatusConflict, err.Error())
+		return
+	}
+	s.audit(r, p, "run-cycle", "", "", "ok")
+	http.Redirect(w, r, "/scheduler?flash="+url.QueryEscape("Cycle started: see the run history"), http.StatusSeeOther)
+}

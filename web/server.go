@@ -58,6 +58,9 @@ type Options struct {
 	// lock (the caller's: `idsync serve` waits for a running cycle). The
 	// console calls it in the background and shows the run in the history.
 	RunProfile func(ctx context.Context, connector string, p engine.Profile) error
+	// RunCycle runs a sync cycle now, as the scheduler does (nil: the
+	// console cannot).
+	RunCycle func(ctx context.Context) error
 	// Metrics and Health serve /metrics and /healthz (nil: not served).
 	Metrics, Health http.Handler
 	// Secure marks cookies Secure (the server speaks TLS).
@@ -208,6 +211,7 @@ func (s *Server) routes() {
 	s.handle("GET /expr", browse, s.pageExpr)
 	s.handle("GET /scheduler", browse, s.pageScheduler)
 	s.handle("POST /scheduler", admin, s.postScheduler)
+	s.handle("POST /scheduler/cycle", operator, s.postCycle)
 	s.handle("GET /audit", admin, s.pageAudit)
 	s.handle("GET /applications", browse, s.pageApps)
 	s.handle("GET /applications/{name}", browse, s.pageApp)
@@ -228,6 +232,7 @@ func (s *Server) routes() {
 	s.handle("GET /api/v1/expr", api(browse), s.apiExpr)
 	s.handle("GET /api/v1/scheduler", api(browse), s.apiScheduler)
 	s.handle("PUT /api/v1/scheduler", api(admin), s.apiSetScheduler)
+	s.handle("POST /api/v1/scheduler/cycle", api(operator), s.apiCycle)
 	s.handle("GET /api/v1/audit", api(admin), s.apiAudit)
 	s.handle("GET /api/v1/applications", api(browse), s.apiApps)
 	s.handle("GET /api/v1/applications/{name}/activity", api(browse), s.apiActivity)

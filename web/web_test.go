@@ -118,6 +118,16 @@ func newSite(t *testing.T) *site {
 		RunProfile: func(ctx context.Context, conn string, p engine.Profile) error {
 			_, err := e.Run(ctx, conn, p, engine.RunOptions{})
 			return err
+		},
+		RunCycle: func(ctx context.Context) error {
+			for _, c := range []string{"hr", "cloud"} {
+				for _, p := range []engine.Profile{engine.DeltaSync, engine.Export} {
+					if _, err := e.Run(ctx, c, p, engine.RunOptions{}); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
 		}})
 	if err != nil {
 		t.Fatal(err)
@@ -236,6 +246,7 @@ func TestAccess(t *testing.T) {
 		{"GET", "/scheduler", nil, [5]int{redirect, ok, ok, ok, denied}},
 		{"GET", "/audit", nil, [5]int{redirect, denied, denied, ok, denied}},
 		{"POST", "/scheduler", url.Values{"enabled": {"true"}}, [5]int{redirect, denied, denied, redirect, denied}},
+		{"POST", "/scheduler/cycle", url.Values{}, [5]int{redirect, denied, redirect, redirect, denied}},
 		{"POST", "/connectors/hr/run", url.Values{"profile": {"delta-sync"}}, [5]int{redirect, denied, redirect, redirect, denied}},
 		{"GET", "/api/v1/connectors", nil, [5]int{unauth, ok, ok, ok, denied}},
 		{"GET", "/api/v1/runs", nil, [5]int{unauth, ok, ok, ok, denied}},
@@ -266,7 +277,7 @@ func TestAccess(t *testing.T) {
 			}
 			resp := clients[who].do(tc.method, tc.path, form)
 			read(resp)
-			for deadline := time.Now().Add(10 * time.Second); s.web.isRunning("hr") && time.Now().Before(deadline); {
+			for deadline := time.Now().Add(10 * time.Second); (s.web.isRunning("hr") || s.web.isRunning("")) && time.Now().Before(deadline); {
 				time.Sleep(10 * time.Millisecond) // a run started from the console ends before the next role tries
 			}
 			if resp.StatusCode != tc.want[i] {

@@ -59,6 +59,10 @@ func (w *webFlags) start(ctx context.Context, a *app, s *scheduler.Scheduler) er
 	src := metrics.Source{Store: a.store, Connectors: a.engine.ConnectorNames, Scheduler: s.State}
 	srv, err := web.New(ctx, web.Options{Store: a.store, Engine: a.engine, Rules: a.rules, Apps: a.apps, DataDir: a.cfg.DataDir,
 		Metrics: metrics.Handler(src), Health: metrics.Health(src), Secure: w.cert != "", Version: version,
+		RunCycle: func(ctx context.Context) error {
+			_, err := s.Cycle(ctx, false, engine.RunOptions{})
+			return err
+		},
 		RunProfile: func(ctx context.Context, conn string, p engine.Profile) error {
 			unlock, err := a.lock(time.Hour)
 			if err != nil {
