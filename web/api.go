@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/idsync/idsync/engine"
 	"github.com/idsync/idsync/scheduler"
 	"github.com/idsync/idsync/store"
 	"github.com/idsync/idsync/view"
@@ -59,7 +60,7 @@ func (s *Server) apiRun(w http.ResponseWriter, r *http.Request, p *principal) {
 		return
 	}
 	conn := r.PathValue("name")
-	if err := s.startRun(p, conn, req.Profile); err != nil {
+	if err := s.startRun(p, conn, req.Profile, engine.RunOptions{}); err != nil {
 		s.audit(r, p, "run-profile", conn, req.Profile+": "+err.Error(), "failed")
 		s.fail(w, r, true, http.StatusConflict, err.Error())
 		return

@@ -247,7 +247,7 @@ func (s *Server) schedulerState(ctx context.Context) (*SchedulerState, error) {
 
 // startRun starts a run profile in the background; it fails when the same
 // profile of the connector is already running from the console.
-func (s *Server) startRun(p *principal, conn, profile string) error {
+func (s *Server) startRun(p *principal, conn, profile string, o engine.RunOptions) error {
 	if err := s.knownConnector(conn); err != nil {
 		return err
 	}
@@ -266,7 +266,7 @@ func (s *Server) startRun(p *principal, conn, profile string) error {
 		defer s.running.Delete(key)
 		ctx, cancel := context.WithTimeout(s.base, 24*time.Hour)
 		defer cancel()
-		if err := s.o.RunProfile(ctx, conn, prof); err != nil {
+		if err := s.o.RunProfile(ctx, conn, prof, o); err != nil {
 			s.o.Log.Error("run started from the console", "connector", conn, "profile", profile, "user", p.User, "err", err)
 		}
 	}()

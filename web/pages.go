@@ -192,12 +192,33 @@ func (s *Server) pageConnector(w http.ResponseWriter, r *http.Request, p *princi
 		s.storeError(w, r, false, err, "")
 		return
 	}
-	s.render(w, r, p, "connector", name, "dashboard", map[string]any{"Connector": c, "Runs": runs})
+	guarded := false
+	for _, run := range runs {
+		if run.Profile == string(engine.Export) {
+			guarded = run.Status == "stopped" && strings.Contains(run.Message, engine.ErrDeleteThreshold.Error())
+			break
+		}
+	}
+	s.render(w, r, p, "connector", name, "dashboard", map[string]any{"Connector": c, "Runs": runs, "Guarded": guarded,
+		"Properties": s.properties(name)})
+}
+
+// postAllowDeletes runs an export that the accidental-delete guard let
+// through once (admins; audited).
+func (s *Server) postAllowDeletes(w http.ResponseWriter, r *http.Request, p *principal) {
+	conn := r.PathValue("name")
+	if err := s.startRun(p, conn, string(engine.Export), engine.RunOptions{AllowDeletes: true}); err != nil {
+		s.audit(r, p, "allow-deletes", conn, err.Error(), "failed")
+		s.fail(w, r, false, http.StatusConflict, err.Error())
+		return
+	}
+	s.audit(r, p, "allow-deletes", conn, "export with the deletes allowed once", "ok")
+	http.Redirect(w, r, "/connectors/"+url.PathEscape(conn)+"?flash="+url.QueryEscape("Export started with the deletes allowed once"), http.StatusSeeOther)
 }
 
 func (s *Server) postRun(w http.ResponseWriter, r *http.Request, p *principal) {
 	conn, profile := r.PathValue("name"), r.PostFormValue("profile")
-	if err := s.startRun(p, conn, profile); err != nil {
+	if err := s.startRun(p, conn, profile, engine.RunOptions{}); err != nil {
 		s.audit(r, p, "run-profile", conn, profile+": "+err.Error(), "failed")
 		s.fail(w, r, false, http.StatusConflict, err.Error())
 		return

@@ -32,6 +32,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/idsync/idsync/config"
 	"github.com/idsync/idsync/engine"
 	"github.com/idsync/idsync/internal/auth"
 	"github.com/idsync/idsync/provisioning"
@@ -57,7 +58,11 @@ type Options struct {
 	// RunProfile runs a run profile of a connector under the store's run
 	// lock (the caller's: `idsync serve` waits for a running cycle). The
 	// console calls it in the background and shows the run in the history.
-	RunProfile func(ctx context.Context, connector string, p engine.Profile) error
+	RunProfile func(ctx context.Context, connector string, p engine.Profile, o engine.RunOptions) error
+	// Config is the configuration (connector properties, secrets masked
+	// with Mask, which hides the secret values the process knows).
+	Config *config.Config
+	Mask   func(string) string
 	// RunCycle runs a sync cycle now, as the scheduler does (nil: the
 	// console cannot).
 	RunCycle func(ctx context.Context) error
@@ -201,6 +206,7 @@ func (s *Server) routes() {
 	s.handle("GET /connectors/{name}/pending", browse, s.pagePending)
 	s.handle("GET /connectors/{name}/pending.csv", operator, s.downloadPending)
 	s.handle("POST /connectors/{name}/run", operator, s.postRun)
+	s.handle("POST /connectors/{name}/allow-deletes", admin, s.postAllowDeletes)
 	s.handle("GET /cs", browse, s.pageCS)
 	s.handle("GET /runs", browse, s.pageRuns)
 	s.handle("GET /runs/{id}", browse, s.pageRun)

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idsync/idsync/config"
 	"github.com/idsync/idsync/connector/memory"
 	"github.com/idsync/idsync/engine"
 	"github.com/idsync/idsync/internal/auth"
@@ -115,8 +116,8 @@ func newSite(t *testing.T) *site {
 	writeLog(t, provisioning.LogPath(dataDir, "crm"), `{"time":"2026-12-01T10:00:00Z","app":"crm","cycle":1,"action":"create","object":"mv-1","name":"ada@example.org","scimId":"s1","changes":{"userName":["ada@example.org"]}}`,
 		`{"time":"2026-12-01T10:00:01Z","app":"crm","cycle":1,"action":"error","object":"mv-2","name":"alan@example.org","error":"409 uniqueness"}`)
 	s.web, err = New(t.Context(), Options{Store: st, Engine: e, Rules: rs, Version: "test", Apps: apps, DataDir: dataDir,
-		RunProfile: func(ctx context.Context, conn string, p engine.Profile) error {
-			_, err := e.Run(ctx, conn, p, engine.RunOptions{})
+		RunProfile: func(ctx context.Context, conn string, p engine.Profile, o engine.RunOptions) error {
+			_, err := e.Run(ctx, conn, p, o)
 			return err
 		},
 		RunCycle: func(ctx context.Context) error {
@@ -247,6 +248,7 @@ func TestAccess(t *testing.T) {
 		{"GET", "/audit", nil, [5]int{redirect, denied, denied, ok, denied}},
 		{"POST", "/scheduler", url.Values{"enabled": {"true"}}, [5]int{redirect, denied, denied, redirect, denied}},
 		{"POST", "/scheduler/cycle", url.Values{}, [5]int{redirect, denied, redirect, redirect, denied}},
+		{"POST", "/connectors/cloud/allow-deletes", url.Values{}, [5]int{redirect, denied, denied, redirect, denied}},
 		{"POST", "/connectors/hr/run", url.Values{"profile": {"delta-sync"}}, [5]int{redirect, denied, redirect, redirect, denied}},
 		{"GET", "/api/v1/connectors", nil, [5]int{unauth, ok, ok, ok, denied}},
 		{"GET", "/api/v1/runs", nil, [5]int{unauth, ok, ok, ok, denied}},
@@ -530,5 +532,74 @@ func TestRuleAndExpr(t *testing.T) {
 		if got := read(c.do("GET", "/api/v1/expr?"+tc.q, nil)); !strings.Contains(got, tc.want) {
 			t.Errorf("expr %s = %s, want %s", tc.q, got, tc.want)
 		}
+	}
+}
+
+// TestConnectorProperties: a connector's configuration shows with its
+// secrets masked, a reference to the environment left as it is.
+func TestConnectorProperties(t *testing.T) {
+	s := newSite(t)
+	cfg, err := config.Parse("idsync.yaml", []byte(`connectors:
+  - name: hr
+    type: memory
+    deleteThreshold: 50
+    config: {bindPassword: "Sup3r-Secret!", token: "${HR_TOKEN}", url: "ldaps://dc.example.org"}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.web.o.Config = cfg
+	body := read(s.login("bea").do("GET", "/connectors/hr", nil))
+	if strings.Contains(body, "Sup3r-Secret!") || !strings.Contains(body, "********") || !strings.Contains(body, "${HR_TOKEN}") ||
+		!strings.Contains(body, "ldaps://dc.example.org") || !strings.Contains(body, "deleteThreshold: 50") {
+		t.Errorf("connector properties:\n%s", body)
+	}
+}
+
+// TestAllowDeletesOnce: an export stopped by the accidental-delete guard
+// shows admins the action that lets the deletes through once; an operator
+// gets no such action, and its POST is refused.
+func TestAllowDeletesOnce(t *testing.T) {
+	s := newSite(t)
+	ctx := t.Context()
+	if _, err := s.e.Run(ctx, "cloud", engine.Export, engine.RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	hr := s.e.Connectors["hr"].Conn.(*memory.Connector)
+	hr.Remove("h1")
+	hr.Remove("h2")
+	for _, p := range []engine.Profile{engine.FullImport, engine.FullSync} {
+		if _, err := s.e.Run(ctx, "hr", p, engine.RunOptions{AllowShrink: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.e.Connectors["cloud"].DeleteThreshold = 1
+	if _, err := s.e.Run(ctx, "cloud", engine.Export, engine.RunOptions{}); err == nil {
+		t.Fatal("the guard did not stop the export")
+	}
+	if body := read(s.login("otto").do("GET", "/connectors/cloud", nil)); strings.Contains(body, "allow-deletes") {
+		t.Error("an operator is offered to allow the deletes")
+	}
+	if r := s.login("otto").do("POST", "/connectors/cloud/allow-deletes", url.Values{}); r.StatusCode != http.StatusForbidden {
+		t.Errorf("an operator allowing the deletes: %d, want 403", r.StatusCode)
+	}
+	admin := s.login("ann")
+	if body := read(admin.do("GET", "/connectors/cloud", nil)); !strings.Contains(body, "allow-deletes") {
+		t.Fatalf("the admin is not offered to allow the deletes:\n%s", body)
+	}
+	if r := admin.do("POST", "/connectors/cloud/allow-deletes", url.Values{}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("allow the deletes: %d %s", r.StatusCode, r.Body)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		runs, _ := s.st.Runs(ctx, store.RunFilter{Connector: "cloud", Limit: 1})
+		if len(runs) == 1 && runs[0].Status == "success" && runs[0].Counts.Deletes == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the export with the deletes allowed did not delete them: %+v", runs[0])
+		}
+	}
+	if es, _ := s.st.Audit(ctx, store.AuditFilter{Action: "allow-deletes"}); len(es) != 1 || es[0].User != "ann" {
+		t.Errorf("allowing the deletes is not audited: %+v", es)
 	}
 }

@@ -57,19 +57,19 @@ func (w *webFlags) start(ctx context.Context, a *app, s *scheduler.Scheduler) er
 		return err
 	}
 	src := metrics.Source{Store: a.store, Connectors: a.engine.ConnectorNames, Scheduler: s.State}
-	srv, err := web.New(ctx, web.Options{Store: a.store, Engine: a.engine, Rules: a.rules, Apps: a.apps, DataDir: a.cfg.DataDir,
+	srv, err := web.New(ctx, web.Options{Store: a.store, Engine: a.engine, Rules: a.rules, Apps: a.apps, DataDir: a.cfg.DataDir, Config: a.cfg, Mask: masker.Mask,
 		Metrics: metrics.Handler(src), Health: metrics.Health(src), Secure: w.cert != "", Version: version,
 		RunCycle: func(ctx context.Context) error {
 			_, err := s.Cycle(ctx, false, engine.RunOptions{})
 			return err
 		},
-		RunProfile: func(ctx context.Context, conn string, p engine.Profile) error {
+		RunProfile: func(ctx context.Context, conn string, p engine.Profile, o engine.RunOptions) error {
 			unlock, err := a.lock(time.Hour)
 			if err != nil {
 				return err
 			}
 			defer unlock()
-			_, err = a.engine.Run(ctx, conn, p, engine.RunOptions{})
+			_, err = a.engine.Run(ctx, conn, p, o)
 			return err
 		}})
 	if err != nil {
