@@ -265,6 +265,8 @@ type runRec struct {
 	onExport func(ExportEvent)
 	// only restricts an export run to some MV objects (only.go).
 	only *onlyExport
+	// silent: the errors are collected, not logged (a preview, objpreview.go).
+	silent bool
 }
 
 func (e *Engine) startRun(ctx context.Context, conn string, p Profile, partition string) (*runRec, error) {
@@ -290,6 +292,9 @@ func (rr *runRec) objectError(object, csid string, err error) {
 	// characters: the history shows them escaped (validate.go).
 	object = plain(object)
 	rr.errs = append(rr.errs, store.RunError{RunID: rr.r.ID, Object: object, CSID: csid, Message: strings.ToValidUTF8(err.Error(), "\uFFFD"), Time: time.Now().UTC()})
+	if rr.silent {
+		return
+	}
 	rr.e.log().Warn("object error", "run", rr.r.ID, "object", object, "err", err)
 }
 

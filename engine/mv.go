@@ -39,18 +39,7 @@ func (sy *syncer) computeMV(id string) mvResult {
 		if !sy.rv.isOutbound(c.LinkRule) {
 			res.authoritative = true
 		}
-		var params map[string]string
-		if cc := sy.e.Connectors[c.Connector]; cc != nil {
-			params = cc.Parameters
-		}
-		ev := env{attrs: c.Object.Attrs, params: params, dn: c.Object.DN, part: c.Partition, conn: c.Connector}
-		ref := func(v string) (string, bool) {
-			t := s.resolve(c.Connector, v)
-			if t == nil || t.MVID == "" || s.delCS[t.ID] {
-				return "", false
-			}
-			return t.MVID, true
-		}
+		ev, ref := sy.inboundEnv(c)
 		for _, r := range rs {
 			if r.MVObjectType != m.Type {
 				continue
@@ -84,6 +73,25 @@ func (sy *syncer) computeMV(id string) mvResult {
 		}
 	}
 	return res
+}
+
+// inboundEnv returns the expression environment of inbound flows over CS
+// object c, and the function that maps its reference values to MV IDs.
+func (sy *syncer) inboundEnv(c *store.CSObject) (env, func(string) (string, bool)) {
+	s := sy.s
+	var params map[string]string
+	if cc := sy.e.Connectors[c.Connector]; cc != nil {
+		params = cc.Parameters
+	}
+	ev := env{attrs: c.Object.Attrs, params: params, dn: c.Object.DN, part: c.Partition, conn: c.Connector}
+	ref := func(v string) (string, bool) {
+		t := s.resolve(c.Connector, v)
+		if t == nil || t.MVID == "" || s.delCS[t.ID] {
+			return "", false
+		}
+		return t.MVID, true
+	}
+	return ev, ref
 }
 
 // recomputeMVs recomputes the given MV objects (in parallel) and applies the

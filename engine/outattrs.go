@@ -58,12 +58,7 @@ func (sy *syncer) computeOut(id, tc string) outResult {
 		return res // an export in flight is replayed first; the next sync recomputes
 	}
 	res.t, res.skip = t, false
-	var params map[string]string
-	if cc := sy.e.Connectors[tc]; cc != nil {
-		params = cc.Parameters
-	}
-	ev := env{attrs: m.Attrs, imported: t.Object.Attrs, params: params, dn: t.Object.DN, part: t.Partition, conn: tc,
-		taken: func(attr, v string) bool { return sy.taken(tc, t, attr, v) }}
+	ev := sy.outEnv(tc, t, m)
 	ref := sy.refIn(tc)
 	var cbuf [32]contribution // on the stack unless an object has more
 	contribs := cbuf[:0]
@@ -71,13 +66,8 @@ func (sy *syncer) computeOut(id, tc string) outResult {
 		if r.CSObjectType != t.Object.Type {
 			continue
 		}
-		rev := ev
-		if len(r.Assignments) > 0 {
-			// The rule's flows read the roles of its assignments.
-			rev.rolesAttr, rev.roles = r.RolesAttr(), sy.outRoles(id, r)
-		}
 		var err error
-		contribs, err = evalFlows(r, rev, &source{prec: r.Precedence, rule: r.Name}, ref, contribs)
+		contribs, err = evalFlows(r, sy.outRuleEnv(ev, id, r), &source{prec: r.Precedence, rule: r.Name}, ref, contribs)
 		if err != nil {
 			res.err = err
 			return res
@@ -153,6 +143,26 @@ func (sy *syncer) computeOut(id, tc string) outResult {
 	}
 	res.pending = p
 	return res
+}
+
+// outEnv returns the expression environment of outbound flows from MV
+// object m into target object t of tc.
+func (sy *syncer) outEnv(tc string, t *store.CSObject, m *store.MVObject) env {
+	var params map[string]string
+	if cc := sy.e.Connectors[tc]; cc != nil {
+		params = cc.Parameters
+	}
+	return env{attrs: m.Attrs, imported: t.Object.Attrs, params: params, dn: t.Object.DN, part: t.Partition, conn: tc,
+		taken: func(attr, v string) bool { return sy.taken(tc, t, attr, v) }}
+}
+
+// outRuleEnv returns ev for the flows of outbound rule r of MV object id:
+// with assignments, the flows read the roles of its assignments.
+func (sy *syncer) outRuleEnv(ev env, id string, r *rules.Rule) env {
+	if len(r.Assignments) > 0 {
+		ev.rolesAttr, ev.roles = r.RolesAttr(), sy.outRoles(id, r)
+	}
+	return ev
 }
 
 // refIn returns the function that maps a reference value (an MV ID) to the

@@ -39,47 +39,53 @@ var PreviewColumns = []string{"connector", "object", "objectType", "operation", 
 func Preview(ctx context.Context, st store.Store, conn string) ([]PreviewRow, error) {
 	var rows []PreviewRow
 	err := st.ScanCSExports(ctx, conn, func(t *store.CSObject) error {
-		p := t.Pending
-		if p == nil {
-			return nil
-		}
-		obj := t.Object.DN
-		if obj == "" {
-			obj = t.Object.Anchor
-		}
-		base := PreviewRow{Connector: t.Connector, Object: obj, ObjectType: t.Object.Type, Operation: string(p.Op), State: string(p.State), Error: p.Error}
-		switch p.Op {
-		case connector.OpDelete:
-			if len(t.Object.Attrs) == 0 {
-				rows = append(rows, base)
-			}
-			for _, a := range t.Object.Attrs.Names() {
-				r := base
-				r.Attribute, r.Change, r.OldValue = a, "delete", renderValues(t.Object.Attrs[a])
-				rows = append(rows, r)
-			}
-			return nil
-		}
-		if p.NewDN != "" {
-			r := base
-			r.Attribute, r.Change, r.OldValue, r.NewValue = "dn", "rename", t.Object.DN, p.NewDN
-			rows = append(rows, r)
-		}
-		for _, ch := range p.Changes {
-			r := base
-			r.Attribute, r.Change = ch.Name, string(ch.Mode)
-			if p.Op != connector.OpAdd {
-				r.OldValue = renderValues(t.Object.Attrs[ch.Name])
-			}
-			r.NewValue = renderValues(model.Values{Type: ch.Type, Values: ch.Values})
-			rows = append(rows, r)
-		}
+		rows = appendPreviewRows(rows, t)
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("preview %s: %w", conn, err)
 	}
 	return rows, nil
+}
+
+// appendPreviewRows appends the rows of t's pending export (none without one).
+func appendPreviewRows(rows []PreviewRow, t *store.CSObject) []PreviewRow {
+	p := t.Pending
+	if p == nil {
+		return rows
+	}
+	obj := t.Object.DN
+	if obj == "" {
+		obj = t.Object.Anchor
+	}
+	base := PreviewRow{Connector: t.Connector, Object: obj, ObjectType: t.Object.Type, Operation: string(p.Op), State: string(p.State), Error: p.Error}
+	switch p.Op {
+	case connector.OpDelete:
+		if len(t.Object.Attrs) == 0 {
+			rows = append(rows, base)
+		}
+		for _, a := range t.Object.Attrs.Names() {
+			r := base
+			r.Attribute, r.Change, r.OldValue = a, "delete", renderValues(t.Object.Attrs[a])
+			rows = append(rows, r)
+		}
+		return rows
+	}
+	if p.NewDN != "" {
+		r := base
+		r.Attribute, r.Change, r.OldValue, r.NewValue = "dn", "rename", t.Object.DN, p.NewDN
+		rows = append(rows, r)
+	}
+	for _, ch := range p.Changes {
+		r := base
+		r.Attribute, r.Change = ch.Name, string(ch.Mode)
+		if p.Op != connector.OpAdd {
+			r.OldValue = renderValues(t.Object.Attrs[ch.Name])
+		}
+		r.NewValue = renderValues(model.Values{Type: ch.Type, Values: ch.Values})
+		rows = append(rows, r)
+	}
+	return rows
 }
 
 // renderValues writes values as text: multiple values separated by "; ",
