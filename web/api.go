@@ -133,6 +133,17 @@ func (s *Server) apiMV(w http.ResponseWriter, r *http.Request, _ *principal) {
 	writeJSON(w, http.StatusOK, v)
 }
 
+// apiMVPreview is what synchronizing a metaverse object would do, rule by
+// rule (engine.PreviewObject); it changes nothing.
+func (s *Server) apiMVPreview(w http.ResponseWriter, r *http.Request, _ *principal) {
+	p, err := s.o.Engine.PreviewObject(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.storeError(w, r, true, err, "metaverse object "+r.PathValue("id"))
+		return
+	}
+	writeJSON(w, http.StatusOK, p)
+}
+
 func (s *Server) apiRules(w http.ResponseWriter, r *http.Request, _ *principal) {
 	out := []view.Rule{}
 	if s.o.Rules != nil {

@@ -233,6 +233,7 @@ func (s *Server) routes() {
 	s.handle("GET /api/v1/runs/{id}", api(browse), s.apiRunOne)
 	s.handle("GET /api/v1/metaverse", api(browse), s.apiSearch)
 	s.handle("GET /api/v1/metaverse/{id}", api(browse), s.apiMV)
+	s.handle("GET /api/v1/metaverse/{id}/preview", api(browse), s.apiMVPreview)
 	s.handle("GET /api/v1/rules", api(browse), s.apiRules)
 	s.handle("GET /api/v1/rules/detail", api(browse), s.apiRule)
 	s.handle("GET /api/v1/expr", api(browse), s.apiExpr)

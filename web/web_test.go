@@ -255,6 +255,7 @@ func TestAccess(t *testing.T) {
 		{"GET", "/api/v1/runs/1", nil, [5]int{unauth, ok, ok, ok, denied}},
 		{"GET", "/api/v1/metaverse?value=ada", nil, [5]int{unauth, ok, ok, ok, denied}},
 		{"GET", "/api/v1/metaverse/" + mv, nil, [5]int{unauth, ok, ok, ok, denied}},
+		{"GET", "/api/v1/metaverse/" + mv + "/preview", nil, [5]int{unauth, ok, ok, ok, denied}},
 		{"GET", "/api/v1/cs?connector=hr&anchor=h1", nil, [5]int{unauth, ok, ok, ok, denied}},
 		{"GET", "/api/v1/connectors/cloud/pending", nil, [5]int{unauth, ok, ok, ok, denied}},
 		{"GET", "/api/v1/rules", nil, [5]int{unauth, ok, ok, ok, denied}},
@@ -353,6 +354,43 @@ func TestLoginRateLimit(t *testing.T) {
 
 // TestAPIToken: a script with an API token reads the API and starts a run
 // without a CSRF token; a wrong or expired token is refused.
+// TestMVPreview: the single-object sync preview through the API, which
+// changes nothing.
+func TestMVPreview(t *testing.T) {
+	s := newSite(t)
+	var mv string
+	_ = s.st.ScanMV(t.Context(), func(m *store.MVObject) error {
+		if m.Attrs["mail"].Equal(model.Str("ada@example.org")) {
+			mv = m.ID
+		}
+		return nil
+	})
+	before, err := engine.Canonical(t.Context(), s.st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := s.login("bea")
+	res := c.do("GET", "/api/v1/metaverse/"+mv+"/preview", nil)
+	var p engine.ObjectPreview
+	if err := json.Unmarshal([]byte(res.Body), &p); res.StatusCode != http.StatusOK || err != nil {
+		t.Fatalf("preview: %d %v %s", res.StatusCode, err, res.Body)
+	}
+	if p.MVID != mv || len(p.Inbound.Sources) != 1 || len(p.Outbound) != 1 || p.Outbound[0].Connector != "cloud" {
+		t.Fatalf("preview = %s", res.Body)
+	}
+	cloud := p.Outbound[0]
+	if cloud.Link.Action != engine.LinkKeep || len(cloud.Export) != 2 || cloud.Export[0].Operation != "add" ||
+		cloud.Export[0].Object != "cn=Ada Lovelace,ou=users,dc=cloud" {
+		t.Fatalf("cloud = %+v", cloud)
+	}
+	if after, _ := engine.Canonical(t.Context(), s.st); after != before {
+		t.Fatalf("the preview changed the store")
+	}
+	if res := c.do("GET", "/api/v1/metaverse/nope/preview", nil); res.StatusCode != http.StatusNotFound {
+		t.Fatalf("an unknown object: %d %s", res.StatusCode, res.Body)
+	}
+}
+
 func TestAPIToken(t *testing.T) {
 	s := newSite(t)
 	tok, hash, err := auth.NewToken()
