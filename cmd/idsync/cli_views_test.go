@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/idsync/idsync/engine"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files of the CLI views")
@@ -216,4 +218,58 @@ func newCmdIn(t *testing.T, dir string, args ...string) *exec.Cmd {
 		}
 	}
 	return cmd
+}
+
+// TestMVPreviewCLI: idsync mv preview on the demo data names, for every
+// attribute, the rule its lineage names, and changes nothing.
+func TestMVPreviewCLI(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "demo")
+	mustIdsync(t, "demo", "--dir", dir)
+	cfg := filepath.Join(dir, "idsync.yaml")
+	run := func(args ...string) string {
+		t.Helper()
+		return mustIdsync(t, append([]string{"--config", cfg}, args...)...)
+	}
+	id := strings.Fields(run("mv", "search", "mail=sofia.alvarez@contoso.test"))[0]
+	before := run("mv", "get", id, "-o", "json")
+	var p engine.ObjectPreview
+	if err := json.Unmarshal([]byte(run("mv", "preview", id)), &p); err != nil { // not a terminal: JSON
+		t.Fatal(err)
+	}
+	if p.MVID != id || len(p.Inbound.Sources) != 2 || p.Inbound.Error != "" || len(p.Outbound) == 0 {
+		t.Fatalf("preview = %+v", p)
+	}
+	var mv struct {
+		Attributes []struct {
+			Name, Rule string
+			Values     []string
+		} `json:"attributes"`
+	}
+	if err := json.Unmarshal([]byte(before), &mv); err != nil {
+		t.Fatal(err)
+	}
+	winners := map[string]engine.MVAttributePreview{}
+	for _, a := range p.Inbound.Attributes {
+		winners[a.Name] = a
+	}
+	for _, a := range mv.Attributes {
+		w := winners[a.Name]
+		if w.Winner == nil || w.Winner.Rule != a.Rule || w.Changed {
+			t.Errorf("%s: lineage %s, preview %+v", a.Name, a.Rule, w)
+		}
+	}
+	for _, tp := range p.Outbound {
+		if tp.Connector == "cloud" && (tp.Link.Action != engine.LinkKeep || len(tp.Export) != 0) {
+			t.Errorf("cloud: %+v", tp)
+		}
+	}
+	table := run("mv", "preview", id, "-o", "table")
+	for _, want := range []string{"inbound", "metaverse attributes", "outbound to cloud: keep", "(wins)"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("the table lacks %q:\n%s", want, table)
+		}
+	}
+	if after := run("mv", "get", id, "-o", "json"); after != before {
+		t.Fatalf("mv preview changed the object:\n%s\n%s", before, after)
+	}
 }

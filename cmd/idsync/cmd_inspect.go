@@ -214,7 +214,61 @@ idsync mv search.`,
 	searchOut = addOutputFlag(search, []string{"table", "json", "yaml"}, "")
 	search.Flags().StringVar(&typ, "type", "", "only objects of this MV object type")
 	search.Flags().IntVar(&limit, "limit", 100, "show at most this many (0 = all)")
-	cmd.AddCommand(get, search)
+	cmd.AddCommand(get, search, newMVPreviewCmd(g))
+	return cmd
+}
+
+func newMVPreviewCmd(g *globalFlags) *cobra.Command {
+	var o *output
+	cmd := &cobra.Command{
+		Use:   "preview ID",
+		Short: "Preview synchronizing one metaverse object, rule by rule, without changing anything",
+		Long: `Show what synchronizing one metaverse object would do, rule by rule, as Azure
+AD Connect's preview does — computed by the synchronization's own code and
+never applied: the store is left as it is.
+
+Inbound: every connector-space object joined to it (or that would join it),
+each inbound rule of its connector and type — in scope or not (the clause
+that fails) — and what each flow gives (or its error); then every metaverse
+attribute: the value the contributions resolve to, the winning rule, and
+whether it changes. Outbound: for every target, each outbound rule of the
+object's type — in scope or not, with its assignments and roles — the link
+(keep, provision, join, deprovision and how), the values the flows give
+against the target object's, and the pending export the next export would
+write.
+
+The object is synchronized as a full synchronization would: every joined
+object is processed, pending or not. Only this object is followed, not what
+its synchronization would go on to change in other objects.`,
+		Example: "  idsync mv preview 3f2c…\n  idsync mv preview 3f2c… -o json",
+		Args:    exactArgs(1, "ID", "a metaverse object ID (find one with `idsync mv search ATTRIBUTE=VALUE`)"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f, err := o.resolve(cmd.OutOrStdout())
+			if err != nil {
+				return err
+			}
+			cfg, st, err := openInspectStore(cmd.Context(), g)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			rs, err := loadRules(g, cfg)
+			if err != nil {
+				return err
+			}
+			conns := map[string]*engine.Connector{}
+			for _, cc := range cfg.Connectors {
+				conns[cc.Name] = &engine.Connector{Name: cc.Name, Parameters: cc.Parameters, Unique: cc.UniqueAttributes}
+			}
+			e := &engine.Engine{Store: st, Rules: rs, Connectors: conns}
+			p, err := e.PreviewObject(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			return write(cmd.OutOrStdout(), f, p, func(w io.Writer) error { return writeObjectPreview(w, p) })
+		},
+	}
+	o = addOutputFlag(cmd, []string{"table", "json", "yaml"}, "json")
 	return cmd
 }
 

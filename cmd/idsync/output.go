@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/idsync/idsync/engine"
 	"github.com/idsync/idsync/view"
 )
 
@@ -210,4 +211,168 @@ func writeCSTable(w io.Writer, c view.CSObject) error {
 		}
 	}
 	return tw.Flush()
+}
+
+// writeObjectPreview prints a single-object preview: the inbound rules and
+// flows of every source object, the resulting attributes, then every
+// target's rules, link, attributes and pending export.
+func writeObjectPreview(w io.Writer, p *engine.ObjectPreview) error {
+	fmt.Fprintf(w, "metaverse object %s (%s)\n", p.MVID, p.Type)
+	if p.Deleted {
+		fmt.Fprintln(w, "no authoritative object would remain joined: the metaverse object would be deleted")
+	}
+	for _, sp := range p.Inbound.Sources {
+		fmt.Fprintf(w, "\ninbound from %s:%s (%s)\n", sp.Object.Connector, cell(firstNonEmpty(sp.Object.DN, sp.Object.Anchor)), sp.Link)
+		if err := writeRulesTable(w, sp.Rules); err != nil {
+			return err
+		}
+	}
+	if p.Inbound.Error != "" {
+		fmt.Fprintf(w, "the synchronization would fail on the object and leave it as it is: %s\n", cell(masker.Mask(p.Inbound.Error)))
+	}
+	fmt.Fprintln(w, "\nmetaverse attributes")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ATTRIBUTE\tTYPE\tVALUE\tRULE\tCONNECTOR\tPRECEDENCE\tCURRENT\tCHANGE")
+	for _, a := range p.Inbound.Attributes {
+		rule, conn, prec := "-", "-", "-"
+		if a.Winner != nil {
+			rule, conn, prec = a.Winner.Rule, a.Winner.Connector, strconv.Itoa(a.Winner.Precedence)
+		}
+		change := ""
+		if a.Changed {
+			change = "changes"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Name, a.Type, dash(cell(strings.Join(a.Values, "; "))), rule, conn, prec,
+			dash(cell(strings.Join(a.Current, "; "))), change)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, t := range p.Outbound {
+		fmt.Fprintf(w, "\noutbound to %s: %s\n", t.Connector, linkText(t.Link))
+		if t.Error != "" {
+			fmt.Fprintf(w, "error: %s\n", cell(masker.Mask(t.Error)))
+		}
+		rs := make([]engine.InboundRulePreview, len(t.Rules))
+		for i, r := range t.Rules {
+			rs[i] = engine.InboundRulePreview{Rule: r.Rule, Precedence: r.Precedence, Scope: r.Scope, Flows: r.Flows}
+		}
+		if err := writeRulesTable(w, rs); err != nil {
+			return err
+		}
+		if len(t.Attributes) > 0 {
+			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ATTRIBUTE\tTYPE\tVALUE\tRULE\tCURRENT\tCHANGE")
+			for _, a := range t.Attributes {
+				change := ""
+				switch {
+				case a.Changed:
+					change = "changes"
+				case a.ApplyOnce:
+					change = "applied once"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", a.Name, a.Type, dash(cell(strings.Join(a.Values, "; "))), dash(a.Rule),
+					dash(cell(strings.Join(a.Current, "; "))), change)
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+		}
+		if len(t.Export) == 0 {
+			fmt.Fprintln(w, "nothing to export")
+			continue
+		}
+		if err := writePreviewTable(w, t.Export); err != nil {
+			return err
+		}
+	}
+	for _, e := range p.Errors {
+		fmt.Fprintf(w, "error: %s\n", cell(masker.Mask(e)))
+	}
+	return nil
+}
+
+// writeRulesTable prints rules with their scope and flows.
+func writeRulesTable(w io.Writer, rs []engine.InboundRulePreview) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RULE\tPRECEDENCE\tSCOPE\tFLOW\tVALUE")
+	for _, r := range rs {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t\t\n", r.Rule, r.Precedence, scopeText(r.Scope))
+		for _, f := range r.Flows {
+			fmt.Fprintf(tw, "\t\t\t%s\t%s\n", f.Target, flowText(f))
+		}
+	}
+	return tw.Flush()
+}
+
+// flowText is what a flow gives: its values, AuthoritativeNull, nothing,
+// or its error; "(wins)" marks its attribute's winner.
+func flowText(f engine.FlowPreview) string {
+	var s string
+	switch {
+	case f.Error != "":
+		return "error: " + cell(masker.Mask(f.Error))
+	case f.AuthoritativeNull:
+		s = "AuthoritativeNull"
+	case len(f.Values) == 0:
+		s = "(nothing)"
+	default:
+		s = cell(strings.Join(f.Values, "; "))
+	}
+	if f.Wins {
+		s += " (wins)"
+	}
+	return s
+}
+
+func scopeText(s engine.ScopeResult) string {
+	switch {
+	case s.Error != "":
+		return "error: " + cell(masker.Mask(s.Error))
+	case s.Assignments != nil && !s.Assignments.Assigned:
+		return "not assigned"
+	}
+	out := "in scope"
+	if !s.InScope {
+		var fails []string
+		for _, c := range s.Failing {
+			fails = append(fails, c.Clause)
+		}
+		out = "out of scope: " + strings.Join(fails, " / ")
+	}
+	if a := s.Assignments; a != nil {
+		out += " (assigned"
+		if len(a.Roles) > 0 {
+			out += ", " + a.RolesAttr + " " + strings.Join(a.Roles, ", ")
+		}
+		out += ")"
+	}
+	return cell(out)
+}
+
+func linkText(l engine.LinkPreview) string {
+	s := l.Action
+	if l.Object != nil {
+		s += " " + firstNonEmpty(l.Object.DN, l.Object.Anchor)
+	}
+	if l.Rule != "" {
+		s += " (rule " + l.Rule + ")"
+	}
+	if d := l.Deprovision; d != nil {
+		s += fmt.Sprintf("; deprovision %s: %s", firstNonEmpty(d.Object.DN, d.Object.Anchor), d.Action)
+		if d.Dropped {
+			s += " (never exported: dropped)"
+		}
+	}
+	if l.Note != "" {
+		s += " — " + l.Note
+	}
+	return cell(s)
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
