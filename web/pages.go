@@ -53,9 +53,8 @@ func (s *Server) parseTemplates() error {
 			}
 			return r.Finished.Sub(r.Started).Round(time.Millisecond).String()
 		},
-		"join":  strings.Join,
-		"query": url.QueryEscape,
-		"can":   func(p *principal, role string) bool { return p.can(role) },
+		"join": strings.Join,
+		"can":  func(p *principal, role string) bool { return p.can(role) },
 		"deref": func(p *int) string {
 			if p == nil {
 				return ""

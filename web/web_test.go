@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -639,5 +640,39 @@ func TestAllowDeletesOnce(t *testing.T) {
 	}
 	if es, _ := s.st.Audit(ctx, store.AuditFilter{Action: "allow-deletes"}); len(es) != 1 || es[0].User != "ann" {
 		t.Errorf("allowing the deletes is not audited: %+v", es)
+	}
+}
+
+// TestCSLinks follows the links to connector space objects whose anchors
+// have characters that a query must escape (base64 GUIDs end in "=="): the
+// template escapes them once, no more.
+func TestCSLinks(t *testing.T) {
+	s := newSite(t)
+	const anchor = "RyKc8Wiz+GPo/csKF6Zplq&Dw=="
+	s.e.Connectors["hr"].Conn.(*memory.Connector).Put(&model.Object{Anchor: anchor, Type: "user", DN: "cn=grace,ou=people",
+		Attrs: model.Attrs{"cn": model.Str("Grace Hopper"), "mail": model.Str("grace@example.org")}})
+	for _, p := range []engine.Profile{engine.FullImport, engine.FullSync} {
+		if _, err := s.e.Run(t.Context(), "hr", p, engine.RunOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := s.login("otto")
+	body := read(c.do("GET", "/metaverse?attribute=mail&value=grace", nil))
+	m := regexp.MustCompile(`href="/metaverse/([^"]+)">Grace Hopper`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("search result:\n%s", body)
+	}
+	body = read(c.do("GET", "/metaverse/"+m[1], nil))
+	link := regexp.MustCompile(`href="(/cs\?connector=hr&amp;anchor=[^"]+)"`).FindStringSubmatch(body)
+	if link == nil {
+		t.Fatalf("no link to the hr object:\n%s", body)
+	}
+	href := html.UnescapeString(link[1])
+	u, err := url.Parse(href)
+	if err != nil || u.Query().Get("anchor") != anchor {
+		t.Fatalf("link %s: anchor %q, want %q (%v)", href, u.Query().Get("anchor"), anchor, err)
+	}
+	if r := c.do("GET", href, nil); r.StatusCode != http.StatusOK || !strings.Contains(read(r), "cn=grace,ou=people") {
+		t.Errorf("GET %s: %d\n%s", href, r.StatusCode, read(r))
 	}
 }
