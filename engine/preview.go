@@ -19,8 +19,12 @@ import (
 // PreviewRow is one attribute change of a pending export: the equivalent of a
 // row of csexport + CSExportAnalyzer (R2.9).
 type PreviewRow struct {
-	Connector  string `json:"connector"`
-	Object     string `json:"object"`
+	Connector string `json:"connector"`
+	// Object is the DN of the object, or its anchor when it has no DN.
+	Object string `json:"object"`
+	// Anchor is the object's anchor, which finds it in the connector
+	// space (the console links by it); not a column of the preview.
+	Anchor     string `json:"-"`
 	ObjectType string `json:"objectType"`
 	Operation  string `json:"operation"`
 	Attribute  string `json:"attribute"`
@@ -58,7 +62,7 @@ func appendPreviewRows(rows []PreviewRow, t *store.CSObject) []PreviewRow {
 	if obj == "" {
 		obj = t.Object.Anchor
 	}
-	base := PreviewRow{Connector: t.Connector, Object: obj, ObjectType: t.Object.Type, Operation: string(p.Op), State: string(p.State), Error: p.Error}
+	base := PreviewRow{Connector: t.Connector, Object: obj, Anchor: t.Object.Anchor, ObjectType: t.Object.Type, Operation: string(p.Op), State: string(p.State), Error: p.Error}
 	switch p.Op {
 	case connector.OpDelete:
 		if len(t.Object.Attrs) == 0 {

@@ -675,4 +675,16 @@ func TestCSLinks(t *testing.T) {
 	if r := c.do("GET", href, nil); r.StatusCode != http.StatusOK || !strings.Contains(read(r), "cn=grace,ou=people") {
 		t.Errorf("GET %s: %d\n%s", href, r.StatusCode, read(r))
 	}
+	// The pending exports show each object's DN, and link by its anchor.
+	body = read(c.do("GET", "/connectors/cloud/pending", nil))
+	links := regexp.MustCompile(`href="(/cs\?connector=cloud&amp;anchor=[^"]*)">([^<]+)<`).FindAllStringSubmatch(body, -1)
+	if len(links) == 0 {
+		t.Fatalf("no link to a cloud object:\n%s", body)
+	}
+	for _, l := range links {
+		href := html.UnescapeString(l[1])
+		if r := c.do("GET", href, nil); r.StatusCode != http.StatusOK || !strings.Contains(read(r), html.UnescapeString(l[2])) {
+			t.Errorf("GET %s (%s): %d\n%s", href, l[2], r.StatusCode, read(r))
+		}
+	}
 }
