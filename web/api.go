@@ -141,6 +141,7 @@ func (s *Server) apiMVPreview(w http.ResponseWriter, r *http.Request, _ *princip
 		s.storeError(w, r, true, err, "metaverse object "+r.PathValue("id"))
 		return
 	}
+	s.scrubPreview(p)
 	writeJSON(w, http.StatusOK, p)
 }
 

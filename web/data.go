@@ -158,7 +158,7 @@ func (s *Server) search(ctx context.Context, attr, value, typ string) ([]SearchR
 	var out []SearchResult
 	more := false
 	errFull := errors.New("full")
-	err := s.o.Store.ScanMV(ctx, func(m *store.MVObject) error {
+	err := s.view().ScanMV(ctx, func(m *store.MVObject) error {
 		if typ != "" && m.Type != typ {
 			return nil
 		}
@@ -198,11 +198,11 @@ func (s *Server) search(ctx context.Context, attr, value, typ string) ([]SearchR
 }
 
 func (s *Server) mvObject(ctx context.Context, id string) (*view.MVObject, error) {
-	m, err := s.o.Store.GetMV(ctx, id)
+	m, err := s.view().GetMV(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	cs, err := s.o.Store.CSForMV(ctx, id)
+	cs, err := s.view().CSForMV(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -211,7 +211,7 @@ func (s *Server) mvObject(ctx context.Context, id string) (*view.MVObject, error
 }
 
 func (s *Server) csObject(ctx context.Context, conn, anchor string) (*view.CSObject, error) {
-	c, err := s.o.Store.GetCSByAnchor(ctx, conn, anchor)
+	c, err := s.view().GetCSByAnchor(ctx, conn, anchor)
 	if err != nil {
 		return nil, err
 	}
@@ -278,7 +278,7 @@ func (s *Server) pendingRows(ctx context.Context, conn string) ([]engine.Preview
 	if err := s.knownConnector(conn); err != nil {
 		return nil, err
 	}
-	rows, err := engine.Preview(ctx, s.o.Store, conn)
+	rows, err := engine.Preview(ctx, s.view(), conn)
 	if rows == nil {
 		rows = []engine.PreviewRow{}
 	}

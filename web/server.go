@@ -48,7 +48,13 @@ var staticFS embed.FS
 
 // Options configure a Server.
 type Options struct {
+	// Store holds the console's state (users, tokens, audit log, the
+	// scheduler's switch); View, when set, is what object data is read
+	// from: a masked view of the store, in which secret values are
+	// [secret] (see secrets.go). Secret tells which attributes are secret.
 	Store  store.Store
+	View   store.Store
+	Secret func(attr string) bool
 	Engine *engine.Engine
 	Rules  *rules.RuleSet
 	// Apps are the applications provisioned (nil: none), and DataDir

@@ -20,10 +20,12 @@ import (
 	"github.com/idsync/idsync/connector/memory"
 	"github.com/idsync/idsync/engine"
 	"github.com/idsync/idsync/internal/auth"
+	"github.com/idsync/idsync/internal/secret"
 	"github.com/idsync/idsync/model"
 	"github.com/idsync/idsync/provisioning"
 	"github.com/idsync/idsync/rules"
 	"github.com/idsync/idsync/store"
+	"github.com/idsync/idsync/store/sealed"
 	"github.com/idsync/idsync/store/sqlite"
 )
 
@@ -39,6 +41,7 @@ rules:
     flows:
       - {type: Direct, source: cn, target: displayName}
       - {type: Direct, source: mail, target: mail}
+      - {type: Direct, source: userPassword, target: userPassword}
   - name: out-user
     connector: cloud
     direction: outbound
@@ -50,9 +53,13 @@ rules:
     flows:
       - {type: Direct, source: displayName, target: displayName}
       - {type: Direct, source: mail, target: mail}
+      - {type: Direct, source: userPassword, target: userPassword}
 `
 
 const testPassword = "correct horse battery"
+
+// adaPassword is a secret attribute's value: the console never shows it.
+const adaPassword = "Ada-Initial-Secret-2026"
 
 // site is a console over a store with users of every role, an HR source
 // and a cloud target with pending exports.
@@ -81,7 +88,7 @@ func newSite(t *testing.T) *site {
 		t.Fatal(err)
 	}
 	hr := memory.New("hr")
-	hr.Put(&model.Object{Anchor: "h1", Type: "user", DN: "cn=ada,ou=people", Attrs: model.Attrs{"cn": model.Str("Ada Lovelace"), "mail": model.Str("ada@example.org")}},
+	hr.Put(&model.Object{Anchor: "h1", Type: "user", DN: "cn=ada,ou=people", Attrs: model.Attrs{"cn": model.Str("Ada Lovelace"), "mail": model.Str("ada@example.org"), "userPassword": model.Str(adaPassword)}},
 		&model.Object{Anchor: "h2", Type: "user", DN: "cn=alan,ou=people", Attrs: model.Attrs{"cn": model.Str("Alan Turing"), "mail": model.Str("alan@example.org")}})
 	e := &engine.Engine{Store: st, Rules: rs, Connectors: map[string]*engine.Connector{
 		"hr": {Name: "hr", Conn: hr, DeleteThreshold: -1}, "cloud": {Name: "cloud", Conn: memory.New("cloud"), DeleteThreshold: -1}}}
@@ -380,7 +387,7 @@ func TestMVPreview(t *testing.T) {
 		t.Fatalf("preview = %s", res.Body)
 	}
 	cloud := p.Outbound[0]
-	if cloud.Link.Action != engine.LinkKeep || len(cloud.Export) != 2 || cloud.Export[0].Operation != "add" ||
+	if cloud.Link.Action != engine.LinkKeep || len(cloud.Export) != 3 || cloud.Export[0].Operation != "add" ||
 		cloud.Export[0].Object != "cn=Ada Lovelace,ou=users,dc=cloud" {
 		t.Fatalf("cloud = %+v", cloud)
 	}
@@ -685,6 +692,37 @@ func TestCSLinks(t *testing.T) {
 		href := html.UnescapeString(l[1])
 		if r := c.do("GET", href, nil); r.StatusCode != http.StatusOK || !strings.Contains(read(r), html.UnescapeString(l[2])) {
 			t.Errorf("GET %s (%s): %d\n%s", href, l[2], r.StatusCode, read(r))
+		}
+	}
+}
+
+// TestSecretsHidden: the values of secret attributes (a password flowing
+// from HR to the cloud) show as [secret] on every page and API call that
+// shows object data, the single-object preview included.
+func TestSecretsHidden(t *testing.T) {
+	s := newSite(t)
+	policy := secret.NewPolicy()
+	s.web.o.View, s.web.o.Secret = sealed.Masked(s.st, policy), policy.IsSecret
+	mv := ""
+	_ = s.st.ScanMV(t.Context(), func(m *store.MVObject) error {
+		if m.Attrs.First("mail") == "ada@example.org" {
+			mv = m.ID
+		}
+		return nil
+	})
+	c := s.login("ann")
+	for _, path := range []string{"/connectors/cloud/pending", "/connectors/cloud/pending.csv", "/cs?connector=hr&anchor=h1",
+		"/metaverse/" + mv, "/api/v1/metaverse/" + mv, "/api/v1/metaverse/" + mv + "/preview", "/api/v1/connectors/cloud/pending",
+		"/api/v1/cs?connector=hr&anchor=h1", "/metaverse?value=Secret-2026"} {
+		r := c.do("GET", path, nil)
+		if r.StatusCode != http.StatusOK {
+			t.Errorf("GET %s: %d", path, r.StatusCode)
+		}
+		if strings.Contains(r.Body, adaPassword) {
+			t.Errorf("GET %s shows the password in clear", path)
+		}
+		if path != "/metaverse?value=Secret-2026" && !strings.Contains(r.Body, secretShown) {
+			t.Errorf("GET %s does not show the password as %s", path, secretShown)
 		}
 	}
 }

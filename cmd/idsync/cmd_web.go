@@ -15,6 +15,7 @@ import (
 	"github.com/idsync/idsync/engine"
 	"github.com/idsync/idsync/metrics"
 	"github.com/idsync/idsync/scheduler"
+	"github.com/idsync/idsync/store/sealed"
 	"github.com/idsync/idsync/web"
 )
 
@@ -57,7 +58,7 @@ func (w *webFlags) start(ctx context.Context, a *app, s *scheduler.Scheduler) er
 		return err
 	}
 	src := metrics.Source{Store: a.store, Connectors: a.engine.ConnectorNames, Scheduler: s.State}
-	srv, err := web.New(ctx, web.Options{Store: a.store, Engine: a.engine, Rules: a.rules, Apps: a.apps, DataDir: a.cfg.DataDir, Config: a.cfg, Mask: masker.Mask,
+	srv, err := web.New(ctx, web.Options{Store: a.store, View: sealed.Masked(a.store, secretPolicy(a.cfg)), Secret: secretPolicy(a.cfg).IsSecret, Engine: a.engine, Rules: a.rules, Apps: a.apps, DataDir: a.cfg.DataDir, Config: a.cfg, Mask: masker.Mask,
 		Metrics: metrics.Handler(src), Health: metrics.Health(src), Secure: w.cert != "", Version: version,
 		RunCycle: func(ctx context.Context) error {
 			_, err := s.Cycle(ctx, false, engine.RunOptions{})
