@@ -28,7 +28,7 @@ type pageData struct {
 }
 
 // pageNames are the templates, each rendered inside layout.html.
-var pageNames = []string{"login", "error", "dashboard", "connector", "pending", "runs", "run", "search", "mv", "cs", "rules", "scheduler", "audit", "apps", "app", "rule", "expr"}
+var pageNames = []string{"login", "error", "dashboard", "connector", "pending", "runs", "run", "search", "mv", "cs", "rules", "scheduler", "audit", "apps", "app", "rule", "expr", "preview"}
 
 func (s *Server) parseTemplates() error {
 	funcs := template.FuncMap{
@@ -370,4 +370,17 @@ func (s *Server) postCycle(w http.ResponseWriter, r *http.Request, p *principal)
 	}
 	s.audit(r, p, "run-cycle", "", "", "ok")
 	http.Redirect(w, r, "/scheduler?flash="+url.QueryEscape("Cycle started: see the run history"), http.StatusSeeOther)
+}
+
+// pageMVPreview renders the single-object synchronization preview: rule by
+// rule, what synchronizing the object would do (Azure AD Connect's
+// single-object sync report); nothing is changed.
+func (s *Server) pageMVPreview(w http.ResponseWriter, r *http.Request, p *principal) {
+	pv, err := s.o.Engine.PreviewObject(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.storeError(w, r, false, err, "metaverse object "+r.PathValue("id"))
+		return
+	}
+	s.scrubPreview(pv)
+	s.render(w, r, p, "preview", "Synchronization preview of "+pv.MVID, "metaverse", pv)
 }

@@ -218,6 +218,7 @@ func (s *Server) routes() {
 	s.handle("GET /runs/{id}", browse, s.pageRun)
 	s.handle("GET /metaverse", browse, s.pageSearch)
 	s.handle("GET /metaverse/{id}", browse, s.pageMV)
+	s.handle("GET /metaverse/{id}/preview", browse, s.pageMVPreview)
 	s.handle("GET /rules", browse, s.pageRules)
 	s.handle("GET /rules/detail", browse, s.pageRule)
 	s.handle("GET /expr", browse, s.pageExpr)

@@ -246,6 +246,7 @@ func TestAccess(t *testing.T) {
 		{"GET", "/runs/1", nil, [5]int{redirect, ok, ok, ok, denied}},
 		{"GET", "/metaverse?value=ada", nil, [5]int{redirect, ok, ok, ok, denied}},
 		{"GET", "/metaverse/" + mv, nil, [5]int{redirect, ok, ok, ok, denied}},
+		{"GET", "/metaverse/" + mv + "/preview", nil, [5]int{redirect, ok, ok, ok, denied}},
 		{"GET", "/cs?connector=hr&anchor=h1", nil, [5]int{redirect, ok, ok, ok, denied}},
 		{"GET", "/rules", nil, [5]int{redirect, ok, ok, ok, denied}},
 		{"GET", "/rules/detail?name=out-user", nil, [5]int{redirect, ok, ok, ok, denied}},
@@ -711,7 +712,7 @@ func TestSecretsHidden(t *testing.T) {
 		return nil
 	})
 	c := s.login("ann")
-	for _, path := range []string{"/connectors/cloud/pending", "/connectors/cloud/pending.csv", "/cs?connector=hr&anchor=h1",
+	for _, path := range []string{"/metaverse/" + mv + "/preview", "/connectors/cloud/pending", "/connectors/cloud/pending.csv", "/cs?connector=hr&anchor=h1",
 		"/metaverse/" + mv, "/api/v1/metaverse/" + mv, "/api/v1/metaverse/" + mv + "/preview", "/api/v1/connectors/cloud/pending",
 		"/api/v1/cs?connector=hr&anchor=h1", "/metaverse?value=Secret-2026"} {
 		r := c.do("GET", path, nil)
@@ -723,6 +724,25 @@ func TestSecretsHidden(t *testing.T) {
 		}
 		if path != "/metaverse?value=Secret-2026" && !strings.Contains(r.Body, secretShown) {
 			t.Errorf("GET %s does not show the password as %s", path, secretShown)
+		}
+	}
+}
+
+// TestPreviewPage: the console renders the single-object preview: the
+// inbound rule, the winning flows, the outbound link decision.
+func TestPreviewPage(t *testing.T) {
+	s := newSite(t)
+	mv := ""
+	_ = s.st.ScanMV(t.Context(), func(m *store.MVObject) error {
+		if m.Attrs.First("mail") == "ada@example.org" {
+			mv = m.ID
+		}
+		return nil
+	})
+	body := read(s.login("bea").do("GET", "/metaverse/"+mv+"/preview", nil))
+	for _, want := range []string{"in-user", "(wins)", "out-user", "keep", "cn=Ada Lovelace", "in scope"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("preview page lacks %q", want)
 		}
 	}
 }
