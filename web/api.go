@@ -72,7 +72,7 @@ func (s *Server) apiRun(w http.ResponseWriter, r *http.Request, p *principal) {
 
 func (s *Server) apiCS(w http.ResponseWriter, r *http.Request, _ *principal) {
 	q := r.URL.Query()
-	v, err := s.csObject(r.Context(), q.Get("connector"), q.Get("anchor"))
+	v, err := s.csObject(r.Context(), q.Get("id"), q.Get("connector"), q.Get("anchor"))
 	if err != nil {
 		s.storeError(w, r, true, err, "the connector space object")
 		return

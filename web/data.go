@@ -210,8 +210,16 @@ func (s *Server) mvObject(ctx context.Context, id string) (*view.MVObject, error
 	return &v, nil
 }
 
-func (s *Server) csObject(ctx context.Context, conn, anchor string) (*view.CSObject, error) {
-	c, err := s.view().GetCSByAnchor(ctx, conn, anchor)
+// csObject finds a connector space object by its ID (id), or by connector
+// and anchor.
+func (s *Server) csObject(ctx context.Context, id, conn, anchor string) (*view.CSObject, error) {
+	var c *store.CSObject
+	var err error
+	if id != "" {
+		c, err = s.view().GetCS(ctx, id)
+	} else {
+		c, err = s.view().GetCSByAnchor(ctx, conn, anchor)
+	}
 	if err != nil {
 		return nil, err
 	}

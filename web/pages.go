@@ -257,7 +257,7 @@ func (s *Server) downloadPending(w http.ResponseWriter, r *http.Request, p *prin
 
 func (s *Server) pageCS(w http.ResponseWriter, r *http.Request, p *principal) {
 	q := r.URL.Query()
-	v, err := s.csObject(r.Context(), q.Get("connector"), q.Get("anchor"))
+	v, err := s.csObject(r.Context(), q.Get("id"), q.Get("connector"), q.Get("anchor"))
 	if err != nil {
 		s.storeError(w, r, false, err, "the connector space object")
 		return

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"encoding/json"
 	"html"
 	"io"
@@ -744,5 +745,37 @@ func TestPreviewPage(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("preview page lacks %q", want)
 		}
+	}
+}
+
+// TestRunErrorLinks: a run's per-object error links to its object by the
+// object's ID, whatever its DN or anchor looks like.
+func TestRunErrorLinks(t *testing.T) {
+	s := newSite(t)
+	ctx := t.Context()
+	hr := s.e.Connectors["hr"].Conn.(*memory.Connector)
+	hr.Put(&model.Object{Anchor: "h3", Type: "user", DN: "cn=bad,ou=people", Attrs: model.Attrs{"cn": model.Str("Bad Limits"), "mail": model.Str("bad@example.org")}})
+	if _, err := s.e.Run(ctx, "hr", engine.FullImport, engine.RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := s.st.GetCSByAnchor(ctx, "hr", "h3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := &store.Run{Connector: "hr", Profile: "full-sync", Started: time.Now(), Status: "completed-with-errors"}
+	if err := s.st.StartRun(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.st.AddRunErrors(ctx, []store.RunError{{RunID: run.ID, Object: "cn=bad,ou=people", CSID: cs.ID, Message: "a flow failed", Time: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	c := s.login("bea")
+	body := read(c.do("GET", fmt.Sprintf("/runs/%d", run.ID), nil))
+	m := regexp.MustCompile(`href="(/cs\?id=[^"]+)">cn=bad,ou=people`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("the run's error does not link to its object:\n%s", body)
+	}
+	if r := c.do("GET", html.UnescapeString(m[1]), nil); r.StatusCode != http.StatusOK || !strings.Contains(r.Body, "h3") {
+		t.Errorf("GET %s: %d", m[1], r.StatusCode)
 	}
 }
