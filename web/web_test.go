@@ -2,8 +2,8 @@ package web
 
 import (
 	"context"
-	"fmt"
 	"encoding/json"
+	"fmt"
 	"html"
 	"io"
 	"net/http"
