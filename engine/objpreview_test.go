@@ -261,7 +261,7 @@ func TestPreviewObjectPrecedenceMatchesLineage(t *testing.T) {
 		t.Fatalf("cloud export = %+v", cloud.Export)
 	}
 	h.run("hr", DeltaSync)
-	if got := h.pendingRows("cloud", "cn=1,ou=users,dc=cloud"); !slices.Equal(got, cloud.Export) {
+	if got := h.pendingRows("cloud", "cn=1,ou=users,dc=cloud"); !sameRows(got, cloud.Export) {
 		t.Fatalf("the delta sync staged %+v, the preview said %+v", got, cloud.Export)
 	}
 	if m, _ = h.st.GetMV(h.ctx, id); m.Lineage["department"].Rule != p.attr(t, "department").Winner.Rule {
@@ -294,7 +294,7 @@ func TestPreviewObjectScope(t *testing.T) {
 		t.Fatalf("cloud = %+v", cloud)
 	}
 	h.run("hr", DeltaSync)
-	if got := h.pendingRows("cloud", "cn=3,ou=users,dc=cloud"); !slices.Equal(got, cloud.Export) {
+	if got := h.pendingRows("cloud", "cn=3,ou=users,dc=cloud"); !sameRows(got, cloud.Export) {
 		t.Fatalf("the delta sync staged %+v, the preview said %+v", got, cloud.Export)
 	}
 
@@ -310,7 +310,7 @@ func TestPreviewObjectScope(t *testing.T) {
 		t.Fatalf("cloud = %+v (deprovision %+v)", cloud, d)
 	}
 	h.run("hr", DeltaSync)
-	if got := h.pendingRows("cloud", "cn=1,ou=users,dc=cloud"); !slices.Equal(got, cloud.Export) {
+	if got := h.pendingRows("cloud", "cn=1,ou=users,dc=cloud"); !sameRows(got, cloud.Export) {
 		t.Fatalf("the delta sync staged %+v, the preview said %+v", got, cloud.Export)
 	}
 }
@@ -388,4 +388,22 @@ func TestPreviewObjectNotFound(t *testing.T) {
 	if _, err := h.e.PreviewObject(h.ctx, "no-such-object"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("err = %v, want store.ErrNotFound", err)
 	}
+}
+
+// sameRows compares preview rows without the anchor of an object to be
+// created: a placeholder gets a new proposed anchor each time one is made.
+func sameRows(a, b []PreviewRow) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		x, y := a[i], b[i]
+		if x.Operation == "add" {
+			x.Anchor, y.Anchor = "", ""
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
