@@ -83,8 +83,10 @@ func (s *session) expired(now time.Time) bool {
 	return now.Sub(s.seen) > SessionIdle || now.Sub(s.created) > SessionMax
 }
 
-// get returns the live session with the ID, and marks it seen.
-func (ss *sessions) get(id string, now time.Time) *session {
+// get returns the live session with the ID, and marks it seen unless the
+// request is a page's own polling (which must not keep an unattended
+// browser signed in).
+func (ss *sessions) get(id string, now time.Time, touch bool) *session {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	s := ss.m[id]
@@ -95,7 +97,9 @@ func (ss *sessions) get(id string, now time.Time) *session {
 		delete(ss.m, id)
 		return nil
 	}
-	s.seen = now
+	if touch {
+		s.seen = now
+	}
 	return s
 }
 
@@ -201,7 +205,8 @@ func (s *Server) identify(r *http.Request) (*principal, error) {
 	if cerr != nil {
 		return nil, nil //nolint:nilerr // no cookie: anonymous
 	}
-	ss := s.sessions.get(c.Value, now)
+	polling := r.Header.Get("HX-Request") == "true" && r.Header.Get("HX-Trigger") == "connectors"
+	ss := s.sessions.get(c.Value, now, !polling)
 	if ss == nil {
 		return nil, nil
 	}

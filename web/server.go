@@ -172,6 +172,16 @@ func (s *Server) handle(pattern string, a access, h handler) {
 			if r.URL.RawQuery != "" {
 				next += "?" + r.URL.RawQuery
 			}
+			if r.Header.Get("HX-Request") == "true" {
+				// A part of a page asking (the dashboard's polling): the
+				// whole page goes to the sign-in page, not the part.
+				if u, err := url.Parse(r.Header.Get("HX-Current-URL")); err == nil && u.Path != "" {
+					next = u.RequestURI()
+				}
+				w.Header().Set("HX-Redirect", "/login?next="+url.QueryEscape(next))
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
 			http.Redirect(w, r, "/login?next="+url.QueryEscape(next), http.StatusSeeOther)
 			return
 		case a.role != "" && !p.can(a.role):

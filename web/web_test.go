@@ -779,3 +779,37 @@ func TestRunErrorLinks(t *testing.T) {
 		t.Errorf("GET %s: %d", m[1], r.StatusCode)
 	}
 }
+
+// TestPollingDoesNotKeepSessions: the dashboard's own polling does not
+// count as activity: an unattended browser is signed out after
+// SessionIdle.
+func TestPollingDoesNotKeepSessions(t *testing.T) {
+	s := newSite(t)
+	now := time.Now()
+	s.web.o.Now = func() time.Time { return now }
+	c := s.login("bea")
+	poll := func() (int, string) {
+		req, _ := http.NewRequest("GET", s.srv.URL+"/", nil)
+		req.Header.Set("HX-Request", "true")
+		req.Header.Set("HX-Trigger", "connectors")
+		resp, err := c.c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		readResp(resp)
+		return resp.StatusCode, resp.Header.Get("HX-Redirect")
+	}
+	for i, want := range []int{http.StatusOK, http.StatusOK, http.StatusUnauthorized} {
+		now = now.Add(SessionIdle/3 + time.Second)
+		code, redirect := poll()
+		if code != want {
+			t.Errorf("poll %d, %s after sign-in: %d, want %d", i+1, time.Duration(i+1)*(SessionIdle/3+time.Second), code, want)
+		}
+		if want == http.StatusUnauthorized && !strings.HasPrefix(redirect, "/login") {
+			t.Errorf("the expired poll is not sent to the sign-in page (HX-Redirect %q)", redirect)
+		}
+	}
+	if r := c.do("GET", "/", nil); r.StatusCode != http.StatusSeeOther {
+		t.Errorf("after %s of polling only, the session is still alive (%d)", 4*SessionIdle/3, r.StatusCode)
+	}
+}
