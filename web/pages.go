@@ -1,6 +1,7 @@
 package web
 
 import (
+	"crypto/subtle"
 	"encoding/csv"
 	"fmt"
 	"html/template"
@@ -90,7 +91,23 @@ func (s *Server) pageLogin(w http.ResponseWriter, r *http.Request, p *principal)
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
-	s.render(w, r, nil, "login", "Sign in", "", map[string]string{"Next": safeNext(r.URL.Query().Get("next"))})
+	s.render(w, r, nil, "login", "Sign in", "", map[string]string{"Next": safeNext(r.URL.Query().Get("next")), "Token": s.loginToken(w, r)})
+}
+
+// The sign-in form carries a token that must match a cookie set with the
+// form (SameSite=Strict): a form posted from another site — signing the
+// victim in as the attacker — has no cookie and is refused.
+const loginCookie = "idsync_login"
+
+// loginToken returns the token of the sign-in form, setting its cookie
+// when the browser has none.
+func (s *Server) loginToken(w http.ResponseWriter, r *http.Request) string {
+	if c, err := r.Cookie(loginCookie); err == nil && len(c.Value) >= 32 {
+		return c.Value
+	}
+	tok := randomToken()
+	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: tok, Path: "/login", MaxAge: 3600, HttpOnly: true, Secure: s.o.Secure, SameSite: http.SameSiteStrictMode})
+	return tok
 }
 
 // safeNext keeps a redirect after sign-in on this site.
@@ -112,8 +129,14 @@ func (s *Server) postLogin(w http.ResponseWriter, r *http.Request, _ *principal)
 	keys := []string{"addr:" + remote(r), "user:" + strings.ToLower(name)}
 	next := safeNext(r.PostFormValue("next"))
 	again := func(code int, msg string) {
+		tok := s.loginToken(w, r)
 		w.WriteHeader(code)
-		s.render(w, r, nil, "login", "Sign in", "", map[string]string{"Next": next, "User": name, "Error": msg})
+		s.render(w, r, nil, "login", "Sign in", "", map[string]string{"Next": next, "User": name, "Error": msg, "Token": tok})
+	}
+	if c, err := r.Cookie(loginCookie); err != nil || subtle.ConstantTimeCompare([]byte(c.Value), []byte(r.PostFormValue("csrf"))) != 1 {
+		s.audit(r, &principal{User: name}, "login-failed", "", "sign-in form without its token (expired, or posted from another site)", "denied")
+		again(http.StatusForbidden, "The sign-in form expired or was not this site's: sign in again.")
+		return
 	}
 	if blocked, until := s.limiter.blocked(now, keys...); blocked {
 		s.audit(r, &principal{User: name}, "login-failed", "", "rate limited", "denied")

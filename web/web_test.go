@@ -165,6 +165,7 @@ var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 func (s *site) login(user string) *client {
 	s.t.Helper()
 	c := s.anonymous()
+	c.loginForm()
 	resp := c.do("POST", "/login", url.Values{"user": {user}, "password": {testPassword}})
 	read(resp)
 	if resp.StatusCode != http.StatusSeeOther {
@@ -175,6 +176,15 @@ func (s *site) login(user string) *client {
 		c.csrf = m[1]
 	}
 	return c
+}
+
+// loginForm opens the sign-in page and keeps its form token (sent with
+// the next POST as csrf).
+func (c *client) loginForm() {
+	c.s.t.Helper()
+	if m := csrfField.FindStringSubmatch(read(c.do("GET", "/login", nil))); m != nil {
+		c.csrf = m[1]
+	}
 }
 
 // result is an answer, read.
@@ -343,6 +353,11 @@ func TestLoginRateLimit(t *testing.T) {
 	now := time.Now()
 	s.web.o.Now = func() time.Time { return now }
 	c := s.anonymous()
+	// A form posted from another site carries no token: refused.
+	if code := statusOf(c.do("POST", "/login", url.Values{"user": {"ann"}, "password": {testPassword}})); code != http.StatusForbidden {
+		t.Fatalf("sign-in without the form's token: %d, want 403", code)
+	}
+	c.loginForm()
 	for range LoginFailures {
 		if code := statusOf(c.do("POST", "/login", url.Values{"user": {"ann"}, "password": {"wrong password!"}})); code != http.StatusUnauthorized {
 			t.Fatalf("wrong password: %d", code)
@@ -357,8 +372,8 @@ func TestLoginRateLimit(t *testing.T) {
 	}
 	failed, _ := s.st.Audit(t.Context(), store.AuditFilter{Action: "login-failed"})
 	good, _ := s.st.Audit(t.Context(), store.AuditFilter{Action: "login"})
-	if len(failed) != LoginFailures+1 || len(good) != 1 {
-		t.Errorf("audit: %d failed sign-ins, %d good ones; want %d and 1", len(failed), len(good), LoginFailures+1)
+	if len(failed) != LoginFailures+2 || len(good) != 1 {
+		t.Errorf("audit: %d failed sign-ins, %d good ones; want %d and 1", len(failed), len(good), LoginFailures+2)
 	}
 }
 
