@@ -115,6 +115,10 @@
 // the target; the sync engine's outbound flows answer from the target's
 // connector space.
 //
+// ShortHash(source, length), in both dialects, is idsync's own: the first
+// length characters (1–52) of the SHA-256 of source's UTF-8 bytes in
+// lower-case base32 (a–z, 2–7), for deterministic generated names.
+//
 // Importing the package registers the language with
 // rules.SetExpressionLanguage.
 package expr
