@@ -100,6 +100,21 @@ type OutOfBox struct {
 	CloudDN string `yaml:"cloudDN"`
 	// GroupFilters maps forests to pilot groups (group-based filtering).
 	GroupFilters map[string]string `yaml:"groupFilters"`
+	// ManagedDomain adds the managed-domain rules (R4): users and groups
+	// flow one way into an Active Directory domain. Independent of Cloud.
+	ManagedDomain *ManagedDomain `yaml:"managedDomain"`
+}
+
+// ManagedDomain selects the managed-domain rule set (outofbox.ManagedDomain).
+type ManagedDomain struct {
+	// Source is the cloud directory connector the metaverse gets its users
+	// and groups from; empty when the metaverse is fed otherwise.
+	Source string `yaml:"source"`
+	// Target is the managed domain's AD connector.
+	Target string `yaml:"target"`
+	// BaseDN is the domain's naming context; objects go to
+	// OU=AADDC Users,<baseDN>.
+	BaseDN string `yaml:"baseDN"`
 }
 
 // DefaultCloudUnique are the attributes a cloud directory keeps unique; the
@@ -421,6 +436,9 @@ func (c *Config) Validate() []error {
 		for _, f := range ob.Forests {
 			check(seen[f], "outOfBox.forests names connector %q, which is not configured", f)
 		}
+	}
+	if md := c.OutOfBox.ManagedDomain; md != nil {
+		errs = append(errs, c.validateManagedDomain(md, seen)...)
 	}
 	errs = append(errs, c.Security.validate()...)
 	inOrder := map[string]bool{}

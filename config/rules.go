@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 
 	"github.com/idsync/idsync/outofbox"
@@ -32,6 +33,13 @@ func (c *Config) RuleFiles() ([]*rules.File, error) {
 		}
 		files = append(files, oob...)
 	}
+	if md := c.OutOfBox.ManagedDomain; md != nil {
+		oob, err := outofbox.ManagedDomainFiles(outofbox.ManagedDomain{Source: md.Source, Target: md.Target, BaseDN: md.BaseDN})
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, oob...)
+	}
 	for _, pattern := range c.Rules {
 		paths, err := filepath.Glob(pattern)
 		if err != nil {
@@ -50,4 +58,30 @@ func (c *Config) RuleFiles() ([]*rules.File, error) {
 		}
 	}
 	return files, nil
+}
+
+// validateManagedDomain checks outOfBox.managedDomain: its connectors are
+// configured, the source is not one the forest rules already read (the
+// metaverse would get every object twice), and baseDN is a DN.
+func (c *Config) validateManagedDomain(md *ManagedDomain, configured map[string]bool) []error {
+	var errs []error
+	check := func(ok bool, format string, args ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf(format, args...))
+		}
+	}
+	check(md.Target != "", "outOfBox.managedDomain.target: name the managed domain's Active Directory connector")
+	check(md.Target == "" || configured[md.Target], "outOfBox.managedDomain.target names connector %q, which is not configured", md.Target)
+	if md.Source != "" {
+		check(configured[md.Source], "outOfBox.managedDomain.source names connector %q, which is not configured", md.Source)
+		check(md.Source != md.Target, "outOfBox.managedDomain: source and target are both %q; the source is the cloud directory, the target the managed domain", md.Source)
+		check(md.Source != c.OutOfBox.Cloud && !slices.Contains(c.OutOfBox.Forests, md.Source),
+			"outOfBox.managedDomain.source: %q is already read by the out-of-box forest rules (outOfBox.cloud or forests); leave source out to send the metaverse they build", md.Source)
+	}
+	check(md.Target == "" || md.Target != c.OutOfBox.Cloud && !slices.Contains(c.OutOfBox.Forests, md.Target),
+		"outOfBox.managedDomain.target: %q is one of the out-of-box forests or the cloud; the managed domain needs a connector of its own", md.Target)
+	if err := outofbox.CheckBaseDN(md.BaseDN); err != nil {
+		errs = append(errs, err)
+	}
+	return errs
 }

@@ -1,0 +1,135 @@
+package outofbox
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	ldap "github.com/go-ldap/ldap/v3"
+
+	"github.com/idsync/idsync/rules"
+)
+
+// ManagedDomain says which connectors the managed-domain rules are for
+// (R4): the metaverse's users and groups flow one way into an Active
+// Directory domain, every one into OU=AADDC Users. Its rules take
+// precedences 260–269.
+type ManagedDomain struct {
+	// Source is the cloud directory connector the metaverse gets its users
+	// and groups from; empty when the metaverse is fed otherwise (the
+	// out-of-box forest rules, rules of your own).
+	Source string
+	// Target is the managed domain's Active Directory connector.
+	Target string
+	// BaseDN is the domain's naming context (DC=aaddscontoso,DC=com), or
+	// any container under which OU=AADDC Users is to be.
+	BaseDN string
+}
+
+// ManagedContainer is the RDN of the container every synchronized user and
+// group lands in (R4.4).
+const ManagedContainer = "OU=AADDC Users"
+
+// SamMaxLen is the longest sAMAccountName Active Directory accepts for a
+// user or group (R4.8).
+const SamMaxLen = 20
+
+// samForbidden matches what a sAMAccountName must not contain: the
+// characters AD refuses, "@" (reserved for the UPN), control characters,
+// and trailing periods. A regular expression of the provisioning dialect's
+// Replace.
+const samForbidden = `["/\\\[\]:;|=,+*?<>@\x00-\x1F]|\.+$`
+
+// SamAccountName is the provisioning-dialect expression of a new object's
+// sAMAccountName (R4.8), from name (an expression: mailNickname or the UPN
+// prefix, a group's displayName) and key (an expression unique to the
+// object: its userPrincipalName, a group's displayName). The candidates, the
+// first free one in the target's connector space wins:
+//
+//  1. name itself, when it has at most 20 characters and none AD forbids;
+//  2. the first 15 characters of name without accents and forbidden
+//     characters, followed by the 5-character ShortHash of key;
+//  3. its first 12 followed by an 8-character ShortHash of key&"#2";
+//  4. the 20-character ShortHash of key&"#3".
+//
+// A generated name is thus at most 20 characters, valid, and the same for
+// the same name and key; the rules set it once, at creation (applyOnce), so
+// that it never changes after.
+func SamAccountName(name, key string) string {
+	clean := func(x string) string {
+		return `Replace(` + x + `, , ` + exprString(samForbidden) + `, , "", , )`
+	}
+	base := clean(`NormalizeDiacritics(` + name + `)`)
+	return `SelectUniqueValue(` + strings.Join([]string{
+		fmt.Sprintf(`IIF(%s = %s && Left(%s, %d) = %s, %s, NULL)`, clean(name), name, name, SamMaxLen, name, name),
+		fmt.Sprintf(`Left(%s, 15) & ShortHash(%s, 5)`, base, key),
+		fmt.Sprintf(`Left(%s, 12) & ShortHash(%s & "#2", 8)`, base, key),
+		fmt.Sprintf(`ShortHash(%s & "#3", %d)`, key, SamMaxLen),
+	}, ", ") + `)`
+}
+
+// The managed domain's expressions.
+const (
+	// UserSamName is what a user's sAMAccountName comes from: mailNickname,
+	// or the userPrincipalName's prefix.
+	UserSamName = `IIF(IsNullOrEmpty([mailNickname]), Item(Split([userPrincipalName], "@"), 1), [mailNickname])`
+	// UserSamKey makes a user's generated sAMAccountName its own.
+	UserSamKey = `ToLower([userPrincipalName])`
+	// GroupSamName and GroupSamKey: a group's sAMAccountName comes from
+	// its displayName (R4.7).
+	GroupSamName = `[displayName]`
+	GroupSamKey  = `ToLower([displayName])`
+	// UserAccountControl is NORMAL_ACCOUNT (0x200), with ACCOUNT_DISABLED
+	// (0x2) when accountEnabled is false and DONT_EXPIRE_PASSWORD (0x10000)
+	// when passwordPolicies has DisablePasswordExpiration (R4.6).
+	UserAccountControl = `512 + IIF([accountEnabled] = False, 2, 0) + IIF(IsPresent([passwordPolicies]) && InStr(Join([passwordPolicies], ","), "DisablePasswordExpiration") > 0, 65536, 0)`
+	// GroupType is a global security group (0x80000002) when
+	// securityEnabled is true, a global distribution group (2) otherwise.
+	GroupType = `IIF([securityEnabled] = True, -2147483646, 2)`
+)
+
+// exprString quotes s as a string literal of the expression language.
+func exprString(s string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+}
+
+// ManagedDomainFiles renders the managed-domain rules (R4): the inbound
+// rules from the cloud directory when Source is set, the outbound rules to
+// the managed domain. Immutable.
+func ManagedDomainFiles(m ManagedDomain) ([]*rules.File, error) {
+	if m.Target == "" {
+		return nil, errors.New("outOfBox.managedDomain.target: name the managed domain's Active Directory connector")
+	}
+	if m.Source == m.Target {
+		return nil, fmt.Errorf("outOfBox.managedDomain: source and target are both %q; the source is the cloud directory, the target the managed domain", m.Target)
+	}
+	if err := CheckBaseDN(m.BaseDN); err != nil {
+		return nil, err
+	}
+	f, err := render("managed-domain.yaml", "out-of-box:managed-domain:"+m.Target, map[string]any{
+		"S": m.Source, "T": m.Target, "OU": ManagedContainer + "," + m.BaseDN,
+		"UserSam":   yamlSingle(SamAccountName(UserSamName, UserSamKey)),
+		"GroupSam":  yamlSingle(SamAccountName(GroupSamName, GroupSamKey)),
+		"UAC":       yamlSingle(UserAccountControl),
+		"GroupType": yamlSingle(GroupType),
+	}, nil)
+	if err != nil {
+		return nil, err
+	}
+	return []*rules.File{f}, nil
+}
+
+// CheckBaseDN validates outOfBox.managedDomain.baseDN.
+func CheckBaseDN(dn string) error {
+	if dn == "" {
+		return errors.New(`outOfBox.managedDomain.baseDN: name the managed domain's naming context, e.g. "DC=aaddscontoso,DC=com"`)
+	}
+	if strings.ContainsAny(dn, `{}"\`) {
+		return fmt.Errorf("outOfBox.managedDomain.baseDN %q: braces, double quotes and backslashes are not allowed", dn)
+	}
+	d, err := ldap.ParseDN(dn)
+	if err != nil || len(d.RDNs) == 0 {
+		return fmt.Errorf(`outOfBox.managedDomain.baseDN %q is not a DN (write it as "DC=aaddscontoso,DC=com")`, dn)
+	}
+	return nil
+}

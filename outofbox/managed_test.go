@@ -1,0 +1,222 @@
+package outofbox
+
+import (
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/idsync/idsync/expr"
+	"github.com/idsync/idsync/model"
+	"github.com/idsync/idsync/rules"
+)
+
+// TestManagedDomainFiles: the managed-domain rules render, merge with the
+// forest rules and validate, with and without a cloud source; what they
+// send where.
+func TestManagedDomainFiles(t *testing.T) {
+	for _, m := range []ManagedDomain{
+		{Target: "aadds", BaseDN: "DC=aaddscontoso,DC=com"},
+		{Source: "graph", Target: "aadds", BaseDN: "OU=O'Neil Lab,DC=aaddscontoso,DC=com"},
+	} {
+		files, err := ManagedDomainFiles(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		forest, err := Files(Setup{Cloud: "aad", Forests: []string{"contoso"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs, err := rules.Merge(append(forest, files...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		env := rules.ValidateEnv{Connectors: map[string]*model.Schema{"aad": nil, "contoso": nil, "aadds": nil, "graph": nil}}
+		for _, e := range rs.Validate(env) {
+			if !rules.IsWarning(e) {
+				t.Errorf("validate: %v", e)
+			}
+		}
+		want := map[string]bool{"Out to managed domain - User (aadds)": true, "Out to managed domain - Group (aadds)": true}
+		if m.Source != "" {
+			want["In from cloud - User (graph)"], want["In from cloud - Group (graph)"] = true, true
+		}
+		n := 0
+		for _, r := range rs.Rules {
+			if !strings.Contains(r.Name, "managed domain") && !strings.Contains(r.Name, "In from cloud") {
+				continue
+			}
+			n++
+			if !want[r.Name] || !r.Immutable {
+				t.Errorf("rule %q (immutable %v) is not expected", r.Name, r.Immutable)
+			}
+			if r.Direction == rules.Outbound && r.DN != "" && !strings.HasSuffix(r.DN, ",OU=AADDC Users,"+m.BaseDN) {
+				t.Errorf("%s: dn %q is not in OU=AADDC Users,%s", r.Name, r.DN, m.BaseDN)
+			}
+		}
+		if n != len(want) {
+			t.Errorf("%d managed-domain rules, want %d", n, len(want))
+		}
+	}
+}
+
+func TestManagedDomainFilesErrors(t *testing.T) {
+	for _, c := range []struct {
+		m    ManagedDomain
+		want string
+	}{
+		{ManagedDomain{BaseDN: "DC=x"}, "outOfBox.managedDomain.target: name"},
+		{ManagedDomain{Target: "ad"}, "outOfBox.managedDomain.baseDN: name"},
+		{ManagedDomain{Target: "ad", BaseDN: "aaddscontoso.com"}, "is not a DN"},
+		{ManagedDomain{Target: "ad", BaseDN: "DC={x}"}, "braces"},
+		{ManagedDomain{Source: "ad", Target: "ad", BaseDN: "DC=x"}, "source and target are both"},
+	} {
+		_, err := ManagedDomainFiles(c.m)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: error %v, want %q", c.m, err, c.want)
+		}
+	}
+}
+
+// takenEnv is an MV object and a target whose sAMAccountNames are taken.
+type takenEnv struct {
+	testEnv
+	taken map[string]bool
+}
+
+func (e takenEnv) ValueExists(v string) (bool, error) { return e.taken[strings.ToLower(v)], nil }
+
+// TestSamAccountName: the sAMAccountName a user or group gets (R4.8).
+func TestSamAccountName(t *testing.T) {
+	user, err := expr.CompileDialect(SamAccountName(UserSamName, UserSamKey), expr.Provisioning)
+	if err != nil {
+		t.Fatal(err)
+	}
+	group, err := expr.CompileDialect(SamAccountName(GroupSamName, GroupSamKey), expr.Provisioning)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eval := func(c rules.Compiled, attrs map[string]string, taken ...string) string {
+		t.Helper()
+		a := model.Attrs{}
+		for k, v := range attrs {
+			a[k] = model.Str(v)
+		}
+		tk := map[string]bool{}
+		for _, x := range taken {
+			tk[strings.ToLower(x)] = true
+		}
+		r, err := c.Eval(takenEnv{testEnv{a}, tk})
+		if err != nil {
+			t.Fatalf("%v: %v", attrs, err)
+		}
+		if len(r.Values.Values) != 1 {
+			t.Fatalf("%v: %v, want one value", attrs, r.Values.Values)
+		}
+		s := r.Values.Values[0]
+		if n := utf8.RuneCountInString(s); n == 0 || n > SamMaxLen || strings.ContainsAny(s, `"/\[]:;|=,+*?<>@`) || strings.HasSuffix(s, ".") {
+			t.Errorf("%v: %q is not a valid sAMAccountName", attrs, s)
+		}
+		return s
+	}
+	u := func(nick, upn string) map[string]string {
+		m := map[string]string{"userPrincipalName": upn}
+		if nick != "" {
+			m["mailNickname"] = nick
+		}
+		return m
+	}
+	long := strings.Repeat("a", 64)
+	for _, c := range []struct {
+		name  string
+		attrs map[string]string
+		taken []string
+		want  string // "" = generated: starts with prefix
+		pfx   string
+	}{
+		{name: "mailNickname", attrs: u("jdoe", "john.doe@contoso.com"), want: "jdoe"},
+		{name: "exactly 20", attrs: u("abcdefghijklmnopqrst", "x@contoso.com"), want: "abcdefghijklmnopqrst"},
+		{name: "accents are valid", attrs: u("zoë", "zoe@contoso.com"), want: "zoë"},
+		{name: "no mailNickname: UPN prefix", attrs: u("", "mary.major@contoso.com"), want: "mary.major"},
+		{name: "21 characters", attrs: u("abcdefghijklmnopqrstu", "y@contoso.com"), pfx: "abcdefghijklmno"},
+		{name: "64 characters", attrs: u(long, "z@contoso.com"), pfx: strings.Repeat("a", 15)},
+		{name: "forbidden characters", attrs: u("ann[it]", "ann@contoso.com"), pfx: "annit"},
+		{name: "trailing period", attrs: u("ann.", "ann2@contoso.com"), pfx: "ann"},
+		{name: "long with accents", attrs: u("Zoë-Ångström-Hernández", "zah@contoso.com"), pfx: "Zoe-Angstrom-He"},
+		{name: "UPN prefix too long", attrs: u("", "christopher.alexander.long@contoso.com"), pfx: "christopher.ale"},
+		{name: "taken", attrs: u("jdoe", "jane.doe@contoso.com"), taken: []string{"JDOE"}, pfx: "jdoe"},
+		{name: "only forbidden characters", attrs: u("[[]]", "q@contoso.com")},
+	} {
+		got := eval(user, c.attrs, c.taken...)
+		switch {
+		case c.want != "" && got != c.want:
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		case c.want == "" && (!strings.HasPrefix(got, c.pfx) || got == c.attrs["mailNickname"] || len(got) != len(c.pfx)+5):
+			t.Errorf("%s: %q, want %q and a 5-character suffix", c.name, got, c.pfx)
+		}
+		if again := eval(user, c.attrs, c.taken...); again != got {
+			t.Errorf("%s: %q, then %q: not deterministic", c.name, got, again)
+		}
+	}
+	// Three accounts with the same mailNickname: the first gets it, the
+	// others generated names of their own.
+	names := map[string]bool{}
+	var taken []string
+	for _, upn := range []string{"jdoe@contoso.com", "jdoe@fabrikam.com", "j.doe@contoso.com"} {
+		got := eval(user, u("jdoe", upn), taken...)
+		if names[strings.ToLower(got)] {
+			t.Errorf("%s got %q, which another account has", upn, got)
+		}
+		names[strings.ToLower(got)] = true
+		taken = append(taken, got)
+	}
+	if !names["jdoe"] || len(names) != 3 {
+		t.Errorf("three jdoes got %v", names)
+	}
+	// When the first generated candidate is taken too, the next one.
+	first := eval(user, u("jdoe", "jane@contoso.com"), "jdoe")
+	second := eval(user, u("jdoe", "jane@contoso.com"), "jdoe", first)
+	if second == first || !strings.HasPrefix(second, "jdoe") || len(second) != 12 {
+		t.Errorf("with %q taken too: %q, want jdoe and an 8-character suffix", first, second)
+	}
+	// Groups: from displayName, spaces allowed.
+	if got := eval(group, map[string]string{"displayName": "Sales EMEA"}); got != "Sales EMEA" {
+		t.Errorf("group Sales EMEA: %q", got)
+	}
+	if got := eval(group, map[string]string{"displayName": "All employees of Contoso, Ltd."}); !strings.HasPrefix(got, "All employees o") || len(got) != 20 {
+		t.Errorf("long group name: %q", got)
+	}
+}
+
+// TestManagedDomainUAC: userAccountControl and groupType (R4.6, R4.7).
+func TestManagedDomainUAC(t *testing.T) {
+	uac, err := expr.Compile(UserAccountControl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gt, err := expr.Compile(GroupType)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		attrs model.Attrs
+		want  string
+	}{
+		{model.Attrs{"accountEnabled": model.Values{Type: model.Boolean, Values: []string{"true"}}}, "512"},
+		{model.Attrs{"accountEnabled": model.Values{Type: model.Boolean, Values: []string{"false"}}}, "514"},
+		{model.Attrs{}, "512"},
+		{model.Attrs{"accountEnabled": model.Values{Type: model.Boolean, Values: []string{"false"}}, "passwordPolicies": model.Str("DisableStrongPassword, DisablePasswordExpiration")}, "66050"},
+		{model.Attrs{"passwordPolicies": model.Str("DisablePasswordExpiration")}, "66048"},
+		{model.Attrs{"passwordPolicies": model.Str("DisableStrongPassword")}, "512"},
+	} {
+		r, err := uac.Eval(testEnv{c.attrs})
+		if err != nil || len(r.Values.Values) != 1 || r.Values.Values[0] != c.want {
+			t.Errorf("userAccountControl of %v = %v (%v), want %s", c.attrs, r.Values.Values, err, c.want)
+		}
+	}
+	for v, want := range map[string]string{"true": "-2147483646", "false": "2"} {
+		r, err := gt.Eval(testEnv{model.Attrs{"securityEnabled": model.Values{Type: model.Boolean, Values: []string{v}}}})
+		if err != nil || len(r.Values.Values) != 1 || r.Values.Values[0] != want {
+			t.Errorf("groupType of securityEnabled %s = %v (%v), want %s", v, r.Values.Values, err, want)
+		}
+	}
+}
