@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -333,6 +334,19 @@ func (e *Engine) declareIndexes(ctx context.Context, rv *ruleView) error {
 		if c != nil {
 			for _, a := range c.Unique {
 				addCS(name, a)
+			}
+		}
+	}
+	// SelectUniqueValue in an outbound flow looks the candidates up in the
+	// target's attribute (unique_value.go): a targeted state needs its keys
+	// whether or not the attribute is one of the connector's unique ones.
+	for _, r := range rv.byName {
+		if r.Direction != rules.Outbound {
+			continue
+		}
+		for _, f := range r.Flows {
+			if f.Type == rules.Expression && f.Dialect == "provisioning" && strings.Contains(f.Expression, "SelectUniqueValue") {
+				addCS(r.Connector, f.Target)
 			}
 		}
 	}

@@ -12,15 +12,17 @@ import (
 // last imported or exported) or is about to get it (its pending export),
 // compared case-insensitively. It answers SelectUniqueValue in outbound
 // flows (env.ValueExists). Two objects that pick the same free value in
-// one synchronization are not told apart here: make the attribute one of
-// the connector's unique attributes (Connector.Unique), whose check turns
-// that into an error on both, and the next synchronization gives the
-// second one the next candidate.
+// one synchronization are not told apart here: the next synchronization
+// that recomputes them (before the export) sees each other's pending value,
+// and both move on to their next candidates, whatever the order; a connector's unique attributes
+// (Connector.Unique) turn it into an error on both instead, which the next
+// synchronization repeats (neither holds the value yet).
 //
 // A whole state answers from an index of the connector's values, built
 // once per attribute and run (computeOut runs in parallel); a targeted
 // state reads the objects with the value through the store's value keys,
-// declared for the connector's unique attributes.
+// declared for the target attribute of every outbound SelectUniqueValue
+// flow (declareIndexes), a unique attribute of the connector or not.
 func (sy *syncer) taken(tc string, t *store.CSObject, attr, value string) bool {
 	want := strings.ToLower(value)
 	var ids []string

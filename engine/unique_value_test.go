@@ -39,11 +39,23 @@ rules:
 // create, and one it provisioned earlier), case-insensitively, and an
 // object keeps the value it has. Whole and targeted loading agree.
 func TestSelectUniqueValue(t *testing.T) {
-	for _, l := range []Loading{LoadWhole, LoadTargeted} {
-		t.Run(map[Loading]string{LoadWhole: "whole", LoadTargeted: "targeted"}[l], func(t *testing.T) {
+	for _, tc := range []struct {
+		l      Loading
+		unique bool
+	}{{LoadWhole, true}, {LoadTargeted, true}, {LoadWhole, false}, {LoadTargeted, false}} {
+		l := tc.l
+		name := map[Loading]string{LoadWhole: "whole", LoadTargeted: "targeted"}[l]
+		if !tc.unique {
+			// userName is not a unique attribute: the lookups of a targeted
+			// state find the candidates all the same.
+			name += "-not-unique"
+		}
+		t.Run(name, func(t *testing.T) {
 			h := newHarness(t, uniqueValueRules, "hr", "app")
 			h.e.Loading = l
-			h.e.Connectors["app"].Unique = []string{"userName"}
+			if tc.unique {
+				h.e.Connectors["app"].Unique = []string{"userName"}
+			}
 			app, hr := h.conns["app"], h.conns["hr"]
 			app.Put(&model.Object{Anchor: "foreign", Type: "user", Attrs: model.Attrs{"userName": model.Str("JDOE@example.com")}})
 			hr.Put(user("h1", "John Doe", "", "", "login", "jdoe"))
