@@ -1,6 +1,8 @@
 // Package outofbox generates idsync's out-of-box sync rules: Azure AD
 // Connect's default rule set for one or more Active Directory forests
-// synchronized to a cloud directory (R1, seed 001). The rules are rendered
+// synchronized to a cloud directory (R1, seed 001), and the rules that
+// synchronize a cloud directory one way into a managed domain (R4, seed
+// 004). The rules are rendered
 // from the templates in templates/ for the connectors a configuration names
 // (outOfBox in idsync.yaml) and are immutable: an admin changes one by
 // cloning it under a precedence below 100 and disabling the original (R2.8).
@@ -11,7 +13,8 @@
 // enabled account's sign-in information wins over a disabled account's,
 // whichever forest each is in (R1.2, R1.3), and "Contact Common" (kind 9)
 // loses to every user rule (R1.8). Cloud rules take 200–214, group-filter
-// rules 220–259. Custom rules go below 100.
+// rules 220–259, the managed-domain rules (ManagedDomainFiles, R4)
+// 260–269. Custom rules go below 100.
 package outofbox
 
 import (
