@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	ldap "github.com/go-ldap/ldap/v3"
+
 	"github.com/idsync/idsync/connector"
 	"github.com/idsync/idsync/model"
 )
@@ -34,6 +36,10 @@ type Config struct {
 	Containers         Containers        `yaml:"containers,omitempty" json:"containers,omitempty"`
 	Types              map[string]string `yaml:"types,omitempty" json:"types,omitempty"`
 	DeltaMethod        string            `yaml:"deltaMethod,omitempty" json:"deltaMethod,omitempty"`
+	// CreateContainers lists OUs the connector creates (organizationalUnit)
+	// when an export adds an object under one that does not exist, such as
+	// a managed domain's OU=AADDC Users. Other missing parents stay an error.
+	CreateContainers []string `yaml:"createContainers,omitempty" json:"createContainers,omitempty"`
 }
 
 // ObjectTypeMap maps an LDAP object class to an idsync object type.
@@ -115,7 +121,8 @@ type settings struct {
 	include    []string              // normalized DNs
 	exclude    map[string]bool
 	noNew      map[string]bool
-	explicitly map[string]bool // include list, normalized, for noNewChildren
+	explicitly map[string]bool   // include list, normalized, for noNewChildren
+	create     map[string]string // createContainers: normalized DN → as configured
 }
 
 func newSettings(cfg Config) (*settings, error) {
@@ -194,6 +201,21 @@ func newSettings(cfg Config) (*settings, error) {
 			return nil, fmt.Errorf("types: %s: %w", attr, err)
 		}
 		s.types[strings.ToLower(attr)] = t
+	}
+	s.create = map[string]string{}
+	for _, dn := range cfg.CreateContainers {
+		d, err := ldap.ParseDN(dn)
+		if err != nil || len(d.RDNs) < 2 {
+			return nil, fmt.Errorf("createContainers: %q is not the DN of a container under another one", dn)
+		}
+		if a := d.RDNs[0].Attributes; len(a) != 1 || !strings.EqualFold(a[0].Type, "ou") {
+			return nil, fmt.Errorf("createContainers: %q: only organizational units (OU=…) can be created", dn)
+		}
+		n, err := normDN(dn)
+		if err != nil {
+			return nil, fmt.Errorf("createContainers: %w", err)
+		}
+		s.create[n] = dn
 	}
 	s.exclude, s.noNew, s.explicitly = map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for _, dn := range cfg.Containers.Include {

@@ -1,6 +1,9 @@
 package ldap
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestInScope(t *testing.T) {
 	const base = "DC=contoso,DC=test"
@@ -62,6 +65,28 @@ func TestCanonicalDN(t *testing.T) {
 	} {
 		if got := canonicalDN(in); got != want {
 			t.Errorf("canonicalDN(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestCreateContainersConfig: createContainers takes OUs under another
+// container, normalized for the lookups of an add.
+func TestCreateContainersConfig(t *testing.T) {
+	s, err := newSettings(Config{URL: "ldap://x", CreateContainers: []string{"OU=AADDC Users, DC=Contoso,DC=com"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := normDN("ou=aaddc users,dc=contoso,dc=com")
+	if s.create[n] != "OU=AADDC Users, DC=Contoso,DC=com" {
+		t.Errorf("create = %v", s.create)
+	}
+	for dn, want := range map[string]string{
+		"CN=Users,DC=contoso,DC=com": "only organizational units",
+		"OU=top":                     "under another one",
+		"OU=x,,DC=y":                 "is not the DN",
+	} {
+		if _, err := newSettings(Config{URL: "ldap://x", CreateContainers: []string{dn}}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("createContainers %q: error %v, want %q", dn, err, want)
 		}
 	}
 }

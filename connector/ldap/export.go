@@ -318,17 +318,49 @@ func (c *Connector) add(conn *ldap.Conn, sc *dirSchema, op connector.ExportOp) (
 		}
 	}
 	err := conn.Add(req)
+	if ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) && c.createParents(conn, op.DN) {
+		err = conn.Add(req)
+	}
 	if err == nil && password != nil {
 		return "", setPassword(conn, op.DN, *password)
 	}
 	if ldap.IsErrorWithCode(err, ldap.LDAPResultEntryAlreadyExists) {
 		anchor, rerr := c.readAnchor(conn, sc, op.DN)
+		if ldap.IsErrorWithCode(rerr, ldap.LDAPResultNoSuchObject) {
+			// Nothing is at the DN: the directory refused a value that
+			// must be unique (AD's sAMAccountName, userPrincipalName)
+			// with the same result code. An error on the object, retried.
+			return "", err
+		}
 		if rerr != nil {
 			return "", fmt.Errorf("%w: %w (and reading its anchor failed: %w)", connector.ErrAlreadyExists, err, rerr)
 		}
 		return anchor, fmt.Errorf("%w: %s", connector.ErrAlreadyExists, op.DN)
 	}
 	return "", err // the anchor is read afterwards, many at a time
+}
+
+// createParents creates the containers of createContainers that are
+// ancestors of dn, outermost first, when they are missing; it reports
+// whether one of them is there now (the add is then tried again).
+func (c *Connector) createParents(conn *ldap.Conn, dn string) bool {
+	anc, err := ancestors(dn)
+	if err != nil || len(c.s.create) == 0 {
+		return false
+	}
+	tried := false
+	for i := len(anc) - 1; i >= 1; i-- {
+		orig, ok := c.s.create[anc[i]]
+		if !ok {
+			continue
+		}
+		req := ldap.NewAddRequest(orig, nil)
+		req.Attribute("objectClass", []string{"organizationalUnit"})
+		if err := conn.Add(req); err == nil || ldap.IsErrorWithCode(err, ldap.LDAPResultEntryAlreadyExists) {
+			tried = true // created, or by another export at the same time
+		}
+	}
+	return tried
 }
 
 // readAnchor reads the anchor the directory gave an entry.
