@@ -18,8 +18,8 @@ import (
 // Samba AD DC: a cloud directory (an LDIF file standing for the tenant)
 // synchronized one way into the domain. The test's base DN is an OU of its
 // own in the shared CONTOSO.TEST domain, standing for the domain's naming
-// context; OU=AADDC Users under it is created by the test, as an admin
-// creates it before the first cycle (idsync does not create containers).
+// context; OU=AADDC Users under it is missing at first and created by the
+// connector (createContainers).
 
 type mdSite struct {
 	t     *testing.T
@@ -40,7 +40,9 @@ func newMDSite(t *testing.T) *mdSite {
 	s := &mdSite{t: t, srv: srv, a: bind(t, srv), dir: t.TempDir(), tag: "m" + hex.EncodeToString(b[:])}
 	s.base = fmt.Sprintf("OU=md-%s,%s", s.tag, srv.BaseDN)
 	s.users = "OU=AADDC Users," + s.base
-	for _, ou := range []string{s.base, s.users, "OU=Custom," + s.base} {
+	// OU=AADDC Users is not there: the connector creates it
+	// (createContainers) with the first object it exports into it.
+	for _, ou := range []string{s.base, "OU=Custom," + s.base} {
 		req := ldap.NewAddRequest(ou, nil)
 		req.Attribute("objectClass", []string{"organizationalUnit"})
 		if err := s.a.Add(req); err != nil {
@@ -64,10 +66,11 @@ connectors:
       bindDN: %q
       password: %q
       containers: {include: [%q]}
+      createContainers: [%q]
 outOfBox:
   managedDomain: {source: cloud, target: aadds, baseDN: %q}
 scheduler: {order: [cloud, aadds]}
-`, srv.LDAPSURL, srv.CAFile, srv.BindDN, srv.Password, s.base, s.base))
+`, srv.LDAPSURL, srv.CAFile, srv.BindDN, srv.Password, s.base, s.users, s.base))
 	return s
 }
 
@@ -117,7 +120,7 @@ func (s *mdSite) entries(base string) map[string]*ldap.Entry {
 }
 
 // TestManagedDomainSamba: users and a group of the cloud directory land in
-// OU=AADDC Users (R4.4) with the R4.6/R4.7 mappings; a disabled user and a
+// OU=AADDC Users (R4.4), created when missing, with the R4.6/R4.7 mappings; a disabled user and a
 // non-expiring password get their userAccountControl bits; a long
 // mailNickname and two accounts sharing one get generated sAMAccountNames
 // (≤ 20, unique, R4.8) that stay when a later account arrives; a change
@@ -137,6 +140,17 @@ func TestManagedDomainSamba(t *testing.T) {
 	if err := s.a.Add(req); err != nil {
 		t.Fatalf("add %s: %v", custom, err)
 	}
+	// An account outside the connector's containers holds the nickname
+	// another cloud user wants: idsync cannot see it, the domain refuses
+	// the add, and that is an error on the object, not a DN collision.
+	outside := "CN=" + tag + "zed,CN=Users," + s.srv.BaseDN
+	req = ldap.NewAddRequest(outside, nil)
+	req.Attribute("objectClass", []string{"user"})
+	req.Attribute("sAMAccountName", []string{tag + "zed"})
+	if err := s.a.Add(req); err != nil {
+		t.Fatalf("add %s: %v", outside, err)
+	}
+	t.Cleanup(func() { _ = s.a.Del(ldap.NewDelRequest(outside, nil)) })
 	long := tag + "-a-very-long-mail-nickname-of-64-characters-for-the-managed-dom"
 	users := []string{
 		s.cloudUser("u1", "ada."+tag+"@contoso.com", tag+"ada", true, "givenName: Ada", "mail: ada."+tag+"@contoso.com"),
@@ -146,6 +160,7 @@ func TestManagedDomainSamba(t *testing.T) {
 		// Two accounts sharing a nickname, synchronized in the same cycle.
 		s.cloudUser("u6", "cat."+tag+"@contoso.com", tag+"cat", true),
 		s.cloudUser("u7", "cat."+tag+"@fabrikam.com", tag+"cat", true),
+		s.cloudUser("u8", "zed."+tag+"@contoso.com", tag+"zed", true),
 	}
 	group := fmt.Sprintf("dn: CN=g1,OU=Groups,DC=cloud\nobjectClass: group\nobjectId: g1\ndisplayName: Staff %s\nsecurityEnabled: true\nmember: CN=u1,OU=Users,DC=cloud\nmember: CN=u2,OU=Users,DC=cloud\n", tag)
 	s.writeCloud(append(users, group)...)
@@ -166,8 +181,11 @@ func TestManagedDomainSamba(t *testing.T) {
 	if len(got) != 8 {
 		t.Errorf("the test's OUs hold %d users and groups, want 8 (7 synchronized, 1 own)", len(got))
 	}
-	if strings.Contains(out, "object error") {
-		t.Errorf("the first cycles had object errors:\n%s", out)
+	if n := strings.Count(out, "object error"); n != 2 || !strings.Contains(out, "zed."+tag) || !strings.Contains(out, "already in use") || strings.Contains(out, "did not create") {
+		t.Errorf("the first two cycles: want one object error each, Zed's sAMAccountName already in use in the domain (not a DN collision):\n%s", out)
+	}
+	if got[dn("zed."+tag+"@contoso.com")] != nil {
+		t.Errorf("Zed was created although the domain has its sAMAccountName")
 	}
 	cat1, cat2 := got[dn("cat."+tag+"@contoso.com")], got[dn("cat."+tag+"@fabrikam.com")]
 	if cat1 == nil || cat2 == nil {
