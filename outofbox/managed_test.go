@@ -1,10 +1,12 @@
 package outofbox
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
+	"github.com/idsync/idsync/connector/graph"
 	"github.com/idsync/idsync/expr"
 	"github.com/idsync/idsync/model"
 	"github.com/idsync/idsync/rules"
@@ -55,6 +57,33 @@ func TestManagedDomainFiles(t *testing.T) {
 		}
 		if n != len(want) {
 			t.Errorf("%d managed-domain rules, want %d", n, len(want))
+		}
+	}
+}
+
+// TestManagedDomainFromGraph: the inbound rules read only attributes the
+// Graph connector has (validation against its schema would stop the
+// configuration otherwise).
+func TestManagedDomainFromGraph(t *testing.T) {
+	files, err := ManagedDomainFiles(ManagedDomain{Source: "aad", Target: "aadds", BaseDN: "DC=aaddscontoso,DC=com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := rules.Merge(files...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := graph.New("aad", graph.Config{TenantID: "contoso.com", ClientID: "a", ClientSecret: "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := c.Schema(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range rs.Validate(rules.ValidateEnv{Connectors: map[string]*model.Schema{"aad": sc, "aadds": nil}}) {
+		if !rules.IsWarning(e) {
+			t.Errorf("validate against the Graph schema: %v", e)
 		}
 	}
 }

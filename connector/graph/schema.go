@@ -84,6 +84,11 @@ var objectTypes = []*objectType{
 		{"onPremisesDomainName", "onPremisesDomainName", kString, true},
 		{"onPremisesSecurityIdentifier", "onPremisesSecurityIdentifier", kString, true},
 		{"onPremisesUserPrincipalName", "onPremisesUserPrincipalName", kString, true},
+		// Read by the managed-domain rules (R4.6); not written.
+		{"passwordPolicies", "passwordPolicies", kString, true},
+		{"facsimileTelephoneNumber", "faxNumber", kString, true},
+		{"physicalDeliveryOfficeName", "officeLocation", kString, true},
+		{"preferredLanguage", "preferredLanguage", kString, true},
 	}},
 	{name: TypeGroup, coll: "groups", attrs: []attrDef{
 		// Graph has no settable immutable id on groups: sourceAnchor stays

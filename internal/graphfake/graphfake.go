@@ -152,6 +152,7 @@ var schemas = map[string]map[string]prop{
 		"onPremisesDistinguishedName": {kString, true, false}, "onPremisesDomainName": {kString, true, false},
 		"onPremisesSecurityIdentifier": {kString, true, false}, "onPremisesUserPrincipalName": {kString, true, false},
 		"officeLocation": {kString, false, true}, "preferredLanguage": {kString, false, true},
+		"passwordPolicies": {kString, false, false}, "faxNumber": {kString, false, false},
 	},
 	"groups": {
 		"id": {kString, true, true}, "displayName": {kString, false, true}, "description": {kString, false, true},
