@@ -2,8 +2,6 @@ package provisioning
 
 import (
 	"fmt"
-	"regexp"
-	"slices"
 
 	"github.com/idsync/idsync/connector/scim"
 	"github.com/idsync/idsync/engine"
@@ -37,25 +35,5 @@ func (a *App) Connector() (*engine.Connector, error) {
 		return nil, fmt.Errorf("application %s: %w", a.Name, err)
 	}
 	return &engine.Connector{Name: a.Name, Conn: conn, DeleteThreshold: a.DeleteThreshold, Parameters: a.Parameters,
-		GuardHoldsDeletes: true, Unique: a.uniqueTargets()}, nil
-}
-
-// selectUnique finds SelectUniqueValue in a mapping's expression.
-var selectUnique = regexp.MustCompile(`\bSelectUniqueValue\s*\(`)
-
-// uniqueTargets are the attributes mappings fill with SelectUniqueValue:
-// unique attributes of the connector, so that two accounts that pick the
-// same free value in one synchronization are an error on both (the next
-// synchronization gives the second one the next candidate) rather than a
-// duplicate.
-func (a *App) uniqueTargets() []string {
-	var out []string
-	for _, ms := range [][]*Mapping{a.Mappings, a.GroupMappings} {
-		for _, m := range ms {
-			if m.Expression != "" && selectUnique.MatchString(m.Expression) && !slices.Contains(out, m.Target) {
-				out = append(out, m.Target)
-			}
-		}
-	}
-	return out
+		GuardHoldsDeletes: true}, nil
 }
