@@ -42,16 +42,6 @@ func (s *Server) apiRule(w http.ResponseWriter, r *http.Request, _ *principal) {
 	writeJSON(w, http.StatusOK, rule)
 }
 
-// exprEnv is an object made of the attributes typed into the tester.
-type exprEnv struct {
-	attrs  model.Attrs
-	params map[string]string
-}
-
-func (e exprEnv) Attr(name string) model.Values          { return e.attrs[name] }
-func (e exprEnv) ImportedValue(name string) model.Values { return e.attrs[name] }
-func (e exprEnv) Param(name string) string               { return e.params[name] }
-
 // ExprResult is what the expression tester answers.
 type ExprResult struct {
 	Kind   string   `json:"kind"` // value, null, authoritative-null, ignore
@@ -72,18 +62,18 @@ func evalExpr(src, dialect, attrs, params string) ExprResult {
 	default:
 		return ExprResult{Error: fmt.Sprintf("unknown dialect %q (sync or provisioning)", dialect)}
 	}
-	env := exprEnv{attrs: model.Attrs{}, params: map[string]string{}}
+	env := expr.Object{Attrs: model.Attrs{}, Params: map[string]string{}}
 	for line := range strings.SplitSeq(attrs, "\n") {
 		if k, v, ok := strings.Cut(strings.TrimRight(line, "\r"), "="); ok && strings.TrimSpace(k) != "" {
 			k = strings.TrimSpace(k)
-			cur := env.attrs[k]
+			cur := env.Attrs[k]
 			cur.Values = append(cur.Values, v)
-			env.attrs[k] = cur
+			env.Attrs[k] = cur
 		}
 	}
 	for line := range strings.SplitSeq(params, "\n") {
 		if k, v, ok := strings.Cut(strings.TrimRight(line, "\r"), "="); ok {
-			env.params[strings.TrimSpace(k)] = v
+			env.Params[strings.TrimSpace(k)] = v
 		}
 	}
 	c, err := expr.CompileDialect(src, d)

@@ -14,16 +14,6 @@ import (
 	"github.com/idsync/idsync/rules"
 )
 
-// exprEnv is the object an expression is tried on.
-type exprEnv struct {
-	attrs  model.Attrs
-	params map[string]string
-}
-
-func (e exprEnv) Attr(name string) model.Values          { return e.attrs[name] }
-func (e exprEnv) ImportedValue(name string) model.Values { return e.attrs[name] }
-func (e exprEnv) Param(name string) string               { return e.params[name] }
-
 // shortType names a type as the sync-rule language does.
 var shortType = map[model.Type]string{
 	model.String: "str", model.Binary: "bin", model.Integer: "num",
@@ -68,14 +58,14 @@ values; "void" for NULL), or {"error":"…"} with exit code 1.`,
 			default:
 				return usageError{fmt.Errorf("--dialect must be sync or provisioning, not %q", dialect)}
 			}
-			env := exprEnv{attrs: model.Attrs{}, params: map[string]string{}}
+			env := expr.Object{Attrs: model.Attrs{}, Params: map[string]string{}}
 			for _, a := range attrs {
 				k, v, ok := strings.Cut(a, "=")
 				if !ok || k == "" {
 					return usageError{fmt.Errorf("--attr %q: write name=value", a)}
 				}
-				cur := env.attrs[k]
-				env.attrs[k] = model.Values{Type: model.String, Values: append(cur.Values, v)}
+				cur := env.Attrs[k]
+				env.Attrs[k] = model.Values{Type: model.String, Values: append(cur.Values, v)}
 			}
 			for _, a := range attrsB64 {
 				k, v, ok := strings.Cut(a, "=")
@@ -86,15 +76,15 @@ values; "void" for NULL), or {"error":"…"} with exit code 1.`,
 				if err != nil {
 					return usageError{fmt.Errorf("--attr-b64 %s: %w", k, err)}
 				}
-				cur := env.attrs[k]
-				env.attrs[k] = model.Values{Type: model.Binary, Values: append(cur.Values, string(raw))}
+				cur := env.Attrs[k]
+				env.Attrs[k] = model.Values{Type: model.Binary, Values: append(cur.Values, string(raw))}
 			}
 			for _, p := range params {
 				k, v, ok := strings.Cut(p, "=")
 				if !ok || k == "" {
 					return usageError{fmt.Errorf("--param %q: write Name=value", p)}
 				}
-				env.params[k] = v
+				env.Params[k] = v
 			}
 			return evalExpr(cmd.OutOrStdout(), args[0], d, env)
 		},
