@@ -236,6 +236,8 @@ type RunError struct {
 
 // RunFilter selects runs.
 type RunFilter struct {
+	// ID selects one run (0 = any).
+	ID         int64
 	Connector  string
 	OnlyErrors bool // runs with at least one error, or failed/stopped
 	Limit      int  // 0 = no limit
@@ -358,6 +360,9 @@ type Store interface {
 	// ScanCSExports calls fn for every CS object of connector that has a
 	// pending export (any state), in ID order, through an index.
 	ScanCSExports(ctx context.Context, connector string, fn func(*CSObject) error) error
+	// CountCSExports returns the number of CS objects of connector that
+	// have a pending export, through the same index (it decodes no row).
+	CountCSExports(ctx context.Context, connector string) (int64, error)
 	// CSByKey returns, sorted, the IDs of the CS objects of connector that
 	// have the key (DNKey, RefKey, ValueKey). A reference key is found only
 	// for a connector, and a value key only for an attribute of the

@@ -26,7 +26,7 @@ type ConnectorState struct {
 	// or never-run.
 	State   string     `json:"state"`
 	Objects int64      `json:"objects"`
-	Pending int        `json:"pendingExports"`
+	Pending int64      `json:"pendingExports"`
 	LastRun *store.Run `json:"lastRun,omitempty"`
 	// Profiles are the run profiles this connector can run.
 	Profiles []string `json:"profiles"`
@@ -49,7 +49,7 @@ func (s *Server) connectorState(ctx context.Context, name string) (*ConnectorSta
 	if c.Objects, err = s.o.Store.CountCS(ctx, name); err != nil {
 		return nil, err
 	}
-	if err := s.o.Store.ScanCSExports(ctx, name, func(*store.CSObject) error { c.Pending++; return nil }); err != nil {
+	if c.Pending, err = s.o.Store.CountCSExports(ctx, name); err != nil {
 		return nil, err
 	}
 	runs, err := s.o.Store.Runs(ctx, store.RunFilter{Connector: name, Limit: 1})
@@ -119,23 +119,21 @@ type RunDetail struct {
 }
 
 func (s *Server) run(ctx context.Context, id int64) (*RunDetail, error) {
-	runs, err := s.o.Store.Runs(ctx, store.RunFilter{})
+	runs, err := s.o.Store.Runs(ctx, store.RunFilter{ID: id})
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range runs {
-		if r.ID == id {
-			errs, err := s.o.Store.RunErrors(ctx, id)
-			if err != nil {
-				return nil, err
-			}
-			if errs == nil {
-				errs = []store.RunError{}
-			}
-			return &RunDetail{Run: r, Errors: errs}, nil
-		}
+	if len(runs) == 0 {
+		return nil, store.ErrNotFound
 	}
-	return nil, store.ErrNotFound
+	errs, err := s.o.Store.RunErrors(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if errs == nil {
+		errs = []store.RunError{}
+	}
+	return &RunDetail{Run: runs[0], Errors: errs}, nil
 }
 
 // SearchResult is a metaverse object found by a search.

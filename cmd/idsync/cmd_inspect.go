@@ -395,34 +395,32 @@ func newRunsCmd(g *globalFlags) *cobra.Command {
 				if _, err := fmt.Sscan(args[0], &id); err != nil {
 					return usageError{fmt.Errorf("run id %q is not a number", args[0])}
 				}
-				runs, err := st.Runs(cmd.Context(), store.RunFilter{})
+				runs, err := st.Runs(cmd.Context(), store.RunFilter{ID: id})
 				if err != nil {
 					return err
 				}
-				for _, r := range runs {
-					if r.ID != id {
-						continue
-					}
-					errs, err := st.RunErrors(cmd.Context(), id)
-					if err != nil {
-						return err
-					}
-					if errs == nil {
-						errs = []store.RunError{}
-					}
-					if out != "table" {
-						return write(w, out, struct {
-							*store.Run
-							Errors []store.RunError `json:"errors"`
-						}{r, errs}, nil)
-					}
-					printRun(w, r)
-					for _, e := range errs {
-						fmt.Fprintf(w, "  %s  %s\n", e.Object, e.Message)
-					}
-					return nil
+				if len(runs) == 0 {
+					return fmt.Errorf("run %d: %w", id, store.ErrNotFound)
 				}
-				return fmt.Errorf("run %d: %w", id, store.ErrNotFound)
+				r := runs[0]
+				errs, err := st.RunErrors(cmd.Context(), id)
+				if err != nil {
+					return err
+				}
+				if errs == nil {
+					errs = []store.RunError{}
+				}
+				if out != "table" {
+					return write(w, out, struct {
+						*store.Run
+						Errors []store.RunError `json:"errors"`
+					}{r, errs}, nil)
+				}
+				printRun(w, r)
+				for _, e := range errs {
+					fmt.Fprintf(w, "  %s  %s\n", e.Object, e.Message)
+				}
+				return nil
 			}
 			runs, err := st.Runs(cmd.Context(), f)
 			if err != nil {

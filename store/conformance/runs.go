@@ -165,6 +165,8 @@ var runTests = []testCase{
 			{store.RunFilter{Connector: "ad"}, []int64{running.ID, shrunk.ID, failed.ID, ok.ID}},
 			{store.RunFilter{OnlyErrors: true}, []int64{shrunk.ID, stopped.ID, failed.ID, withErr.ID}},
 			{store.RunFilter{Connector: "hr", OnlyErrors: true}, []int64{stopped.ID, withErr.ID}},
+			{store.RunFilter{ID: failed.ID}, []int64{failed.ID}},
+			{store.RunFilter{ID: failed.ID, Connector: "hr"}, nil},
 			{store.RunFilter{Limit: 2}, []int64{running.ID, shrunk.ID}},
 			{store.RunFilter{Connector: "ad", OnlyErrors: true, Limit: 1}, []int64{shrunk.ID}},
 			{store.RunFilter{Connector: "none"}, nil},

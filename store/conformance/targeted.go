@@ -84,6 +84,11 @@ var targetedTests = []testCase{
 		sameIDs(t, "ScanCSExports(ad)", exportIDs(t, s, "ad"), "cs-00003", "cs-01503", "cs-03003", "cs-04503")
 		sameIDs(t, "ScanCSSyncPending(hr)", syncPendingIDs(t, s, "hr"), "cs-other")
 		sameIDs(t, "ScanCSExports(none)", exportIDs(t, s, "none"))
+		for conn, want := range map[string]int64{"ad": 4, "none": 0} {
+			if n, err := s.CountCSExports(t.Context(), conn); err != nil || n != want {
+				t.Errorf("CountCSExports(%s) = %d, %v; want %d", conn, n, err, want)
+			}
+		}
 		// The scans give whole objects.
 		_ = s.ScanCSExports(t.Context(), "hr", func(o *store.CSObject) error {
 			sameCS(t, "ScanCSExports", o, other)

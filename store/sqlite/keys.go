@@ -546,6 +546,17 @@ func (s *Store) ScanCSExports(ctx context.Context, connector string, fn func(*st
 	return s.scanCSWith(ctx, s.scanExports, connector, "pending-export", fn)
 }
 
+// CountCSExports counts the objects of connector with a pending export
+// (the partial index cs_objects_exports).
+func (s *Store) CountCSExports(ctx context.Context, connector string) (int64, error) {
+	var n int64
+	err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM cs_objects WHERE connector = ? AND pending_state IS NOT NULL`, connector).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count pending exports of %q: %w", connector, err)
+	}
+	return n, nil
+}
+
 func (s *Store) scanCSWith(ctx context.Context, q *sql.Stmt, connector, what string, fn func(*store.CSObject) error) error {
 	fetch := func(ctx context.Context, after string) ([]string, string, bool, error) {
 		blobs, err := readBlobs(q.QueryContext(ctx, connector, after, scanChunk))

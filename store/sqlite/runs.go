@@ -84,6 +84,10 @@ func (s *Store) UpdateRun(ctx context.Context, r *store.Run) error {
 func (s *Store) Runs(ctx context.Context, f store.RunFilter) ([]*store.Run, error) {
 	var where []string
 	var args []any
+	if f.ID != 0 {
+		where = append(where, "id = ?")
+		args = append(args, f.ID)
+	}
 	if f.Connector != "" {
 		where = append(where, "connector = ?")
 		args = append(args, f.Connector)
