@@ -333,7 +333,10 @@ func (e *Engine) exportChunk(ctx context.Context, rr *runRec, ex connector.Expor
 	out := &store.Batch{}
 	var added []*store.CSObject
 	record := func(t *store.CSObject, res connector.ExportResult) {
-		if t.Pending.Op == connector.OpAdd && res.Err == nil {
+		// Only an add that an earlier sending may have carried out (a
+		// crash, a lost answer) can meet a copy an import brought in: a
+		// first sending needs no lookup.
+		if t.Pending.Op == connector.OpAdd && t.Pending.MayExist && res.Err == nil {
 			added = append(added, t)
 		}
 		ev := e.applyResult(rr, out, t, res)
