@@ -326,6 +326,62 @@ type AuditFilter struct {
 // filter's Limit is 0.
 const DefaultAuditLimit = 100
 
+// Tenant is a customer of a service provider (R5): its domains, its
+// onboarding settings and, apart from these provider-level records, a
+// store of its own for its connector spaces and metaverse (package
+// tenant). Users with Tenant set see only their tenant.
+type Tenant struct {
+	// ID names the tenant in URLs, paths and user records: lower-case
+	// letters, digits and hyphens (tenant.ValidID).
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// Domain is the tenant's domain: one of its verified domains, set by
+	// an explicit action ("" until then).
+	Domain string `json:"domain,omitempty"`
+	// Settings are the tenant's onboarding settings, as JSON (package
+	// tenant decodes them).
+	Settings string    `json:"settings,omitempty"`
+	Created  time.Time `json:"created"`
+	Modified time.Time `json:"modified"`
+}
+
+// DomainState is where a domain's ownership verification stands.
+type DomainState string
+
+// Domain verification states.
+const (
+	// DomainPending: the TXT record is being looked for (retried on a
+	// schedule until the domain's deadline).
+	DomainPending DomainState = "pending"
+	// DomainVerified: the record was found with the domain's token.
+	DomainVerified DomainState = "verified"
+	// DomainFailed: the deadline passed without the record (Reason says
+	// what the last lookup found); verifying again starts a new attempt.
+	DomainFailed DomainState = "failed"
+)
+
+// Domain is a DNS domain a tenant claims, and the state of the proof that
+// it owns it: a TXT record with Token.
+type Domain struct {
+	Tenant string `json:"tenant"`
+	// Name is the domain, lower case, without a trailing dot.
+	Name string `json:"name"`
+	// Token is what the TXT record must hold (idsync-verification=Token).
+	Token  string      `json:"token"`
+	State  DomainState `json:"state"`
+	Reason string      `json:"reason,omitempty"`
+	// Attempts counts the lookups of the current attempt.
+	Attempts  int        `json:"attempts"`
+	Added     time.Time  `json:"added"`
+	LastCheck *time.Time `json:"lastCheck,omitempty"`
+	// NextCheck is when the verifier looks again (pending only).
+	NextCheck *time.Time `json:"nextCheck,omitempty"`
+	// Deadline is when a pending domain fails if the record is still
+	// missing.
+	Deadline *time.Time `json:"deadline,omitempty"`
+	Verified *time.Time `json:"verified,omitempty"`
+}
+
 // Store is the persistent state of idsync. Implementations are safe for
 // concurrent use.
 type Store interface {
@@ -441,6 +497,36 @@ type Store interface {
 	// PruneAudit deletes the entries whose Time is before before and
 	// returns how many it deleted.
 	PruneAudit(ctx context.Context, before time.Time) (int, error)
+
+	// Tenants and their domains (R5): provider-level records. Every
+	// domain query names its tenant; nothing answers for another's.
+
+	// PutTenant inserts a tenant or replaces the one with the same ID.
+	PutTenant(ctx context.Context, t *Tenant) error
+	// GetTenant returns a tenant by ID (ErrNotFound).
+	GetTenant(ctx context.Context, id string) (*Tenant, error)
+	// Tenants lists the tenants by ID.
+	Tenants(ctx context.Context) ([]*Tenant, error)
+	// DeleteTenant deletes a tenant and its domains (ErrNotFound).
+	DeleteTenant(ctx context.Context, id string) error
+	// PutDomain inserts a tenant's domain or replaces it (same tenant and
+	// name). The tenant must exist (ErrNotFound). A domain is verified
+	// for at most one tenant: putting it verified while another tenant
+	// has it verified fails with ErrAlreadyExists.
+	PutDomain(ctx context.Context, d *Domain) error
+	// GetDomain returns a tenant's domain (ErrNotFound, also when only
+	// another tenant has it).
+	GetDomain(ctx context.Context, tenant, name string) (*Domain, error)
+	// Domains lists a tenant's domains by name.
+	Domains(ctx context.Context, tenant string) ([]*Domain, error)
+	// DomainsToCheck lists the pending domains of every tenant whose
+	// NextCheck is not after now, by NextCheck: the verifier's work.
+	DomainsToCheck(ctx context.Context, now time.Time) ([]*Domain, error)
+	// DomainVerifiedBy returns the tenant that has the domain verified
+	// ("" when none).
+	DomainVerifiedBy(ctx context.Context, name string) (string, error)
+	// DeleteDomain deletes a tenant's domain (ErrNotFound).
+	DeleteDomain(ctx context.Context, tenant, name string) error
 
 	// Close closes the store.
 	Close() error

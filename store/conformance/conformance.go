@@ -68,6 +68,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Targeted", targetedTests},
 		{"Users", userTests},
 		{"Audit", auditTests},
+		{"Tenants", tenantTests},
 		{"Sealed", sealedTests},
 	}
 	for _, g := range groups {

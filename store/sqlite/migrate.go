@@ -168,6 +168,34 @@ var migrations = []string{
 	CREATE INDEX audit_time ON audit (time);
 	CREATE INDEX audit_user ON audit (user_key, id);
 	CREATE INDEX audit_action ON audit (action, id);`,
+
+	// 9: tenants and their domains (R5, tenants.go). A domain is verified
+	// for at most one tenant (the partial unique index); next_check
+	// indexes the verifier's work.
+	`CREATE TABLE tenants (
+		id       TEXT NOT NULL PRIMARY KEY,
+		name     TEXT NOT NULL,
+		domain   TEXT NOT NULL DEFAULT '',
+		settings TEXT NOT NULL DEFAULT '',
+		created  TEXT NOT NULL,
+		modified TEXT NOT NULL
+	) WITHOUT ROWID;
+	CREATE TABLE tenant_domains (
+		tenant     TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+		name       TEXT NOT NULL,
+		token      TEXT NOT NULL,
+		state      TEXT NOT NULL,
+		reason     TEXT NOT NULL DEFAULT '',
+		attempts   INTEGER NOT NULL DEFAULT 0,
+		added      TEXT NOT NULL,
+		last_check TEXT,
+		next_check TEXT,
+		deadline   TEXT,
+		verified   TEXT,
+		PRIMARY KEY (tenant, name)
+	) WITHOUT ROWID;
+	CREATE UNIQUE INDEX tenant_domains_verified ON tenant_domains (name) WHERE state = 'verified';
+	CREATE INDEX tenant_domains_next ON tenant_domains (next_check) WHERE state = 'pending';`,
 }
 
 // schemaVersion is the version this package brings a database to.
