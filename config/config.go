@@ -8,6 +8,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,6 +48,9 @@ type Config struct {
 	// Security configures the key that seals secret attributes in the
 	// store, and which attributes are secret (security.go).
 	Security Security `yaml:"security"`
+	// Tenants configures a service provider's tenants (R5): how their
+	// domains are verified.
+	Tenants Tenants `yaml:"tenants"`
 
 	// Path is the file the configuration was loaded from.
 	Path string `yaml:"-"`
@@ -120,6 +124,19 @@ type ManagedDomain struct {
 // DefaultCloudUnique are the attributes a cloud directory keeps unique; the
 // out-of-box cloud connector gets them unless it sets uniqueAttributes.
 var DefaultCloudUnique = []string{"userPrincipalName", "mail", "proxyAddresses", "sourceAnchor"}
+
+// Tenants configures tenant domain verification (package tenant).
+type Tenants struct {
+	// Resolver is the DNS server (host:port) domain verification looks
+	// TXT records up at; empty = the system's resolver.
+	Resolver string `yaml:"resolver"`
+	// RecordName is the label under a domain that holds its verification
+	// record (default _idsync: _idsync.contoso.com).
+	RecordName string `yaml:"recordName"`
+	// VerifyFor is how long a verification attempt looks for the record
+	// before the domain fails (default 1h).
+	VerifyFor Duration `yaml:"verifyFor"`
+}
 
 // Scheduler configures the sync cycle.
 type Scheduler struct {
@@ -405,6 +422,13 @@ func (c *Config) Validate() []error {
 		"safety.importShrinkPercent must be between 1 and 100 (100: stop only an import that would delete everything; turn the guard off with preventImportShrink: false), not %d", c.Safety.ImportShrinkPercent)
 	check(c.Safety.ImportShrinkMinimum >= 0, "safety.importShrinkMinimum must be ≥ 0, not %d", c.Safety.ImportShrinkMinimum)
 	check(c.Engine.BatchSize >= 1 && c.Engine.BatchSize <= 100000, "engine.batchSize must be between 1 and 100000, not %d", c.Engine.BatchSize)
+	if c.Tenants.Resolver != "" {
+		_, _, err := net.SplitHostPort(c.Tenants.Resolver)
+		check(err == nil, "tenants.resolver %q: give host:port, e.g. 127.0.0.1:53", c.Tenants.Resolver)
+	}
+	check(c.Tenants.RecordName == "" || !strings.ContainsAny(c.Tenants.RecordName, ". "),
+		"tenants.recordName %q: one DNS label, e.g. _idsync", c.Tenants.RecordName)
+	check(c.Tenants.VerifyFor.Duration >= 0, "tenants.verifyFor must not be negative")
 	check(c.Scheduler.Interval.Duration >= time.Minute, "scheduler.interval must be at least 1m, not %s", c.Scheduler.Interval)
 	check(c.Scheduler.LiveInterval.Duration == 0 || c.Scheduler.LiveInterval.Duration >= 100*time.Millisecond,
 		"scheduler.liveInterval must be 0 (off) or at least 100ms, not %s", c.Scheduler.LiveInterval)

@@ -322,7 +322,10 @@ a running step finishes its current batch first.
 The web console, the REST API (/api/v1), /metrics and /healthz are served on
 --listen (127.0.0.1:8080 by default; "" turns them off). Plain HTTP is only
 served on a loopback address: to listen on another, give --tls-cert and
---tls-key. Sign in with an account made by "idsync user add".`,
+--tls-key. Sign in with an account made by "idsync user add".
+
+Tenant domains pending verification are looked up when due (see idsync
+tenant).`,
 		Example: "  idsync serve --config /etc/idsync/idsync.yaml --log-level info\n" +
 			"  idsync serve --listen :8443 --tls-cert /etc/idsync/tls.crt --tls-key /etc/idsync/tls.key",
 		Args: cobra.NoArgs,
@@ -356,6 +359,11 @@ served on a loopback address: to listen on another, give --tls-cert and
 						"disabled", r.Disabled, "deleted", r.Deleted, "errors", r.Errors)
 				})
 			}
+			// Tenant domains pending verification are looked up when due
+			// (package tenant: 30 s backing off to 5 min, for an hour).
+			go tenantService(a.cfg, a.store).Run(cmd.Context(), 15*time.Second, func(err error) {
+				slog.Error("tenant domain verification", "err", err)
+			})
 			if err := w.start(cmd.Context(), a, s); err != nil {
 				return err
 			}
