@@ -47,6 +47,17 @@ type env struct {
 	// attribute of the flow being evaluated.
 	taken  func(attr, value string) bool
 	target string
+	// number, when set, answers NextFreeNumber for the flow's attribute
+	// (number.go).
+	number func(attr string, start, end int64) (int64, error)
+}
+
+// NextFreeNumber implements expr.NumberAllocator.
+func (v env) NextFreeNumber(start, end int64) (int64, error) {
+	if v.number == nil {
+		return 0, fmt.Errorf("NextFreeNumber hands out numbers of a target's attribute: use it in an outbound flow")
+	}
+	return v.number(v.target, start, end)
 }
 
 // ValueExists implements expr.UniqueChecker: SelectUniqueValue skips the

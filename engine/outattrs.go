@@ -153,7 +153,8 @@ func (sy *syncer) outEnv(tc string, t *store.CSObject, m *store.MVObject) env {
 		params = cc.Parameters
 	}
 	return env{attrs: m.Attrs, imported: t.Object.Attrs, params: params, dn: t.Object.DN, part: t.Partition, conn: tc,
-		taken: func(attr, v string) bool { return sy.taken(tc, t, attr, v) }}
+		taken:  func(attr, v string) bool { return sy.taken(tc, t, attr, v) },
+		number: func(attr string, start, end int64) (int64, error) { return sy.nextNumber(tc, t, attr, start, end) }}
 }
 
 // outRuleEnv returns ev for the flows of outbound rule r of MV object id:

@@ -62,6 +62,9 @@ type syncer struct {
 	// by "connector\x00attribute" (SelectUniqueValue, unique_value.go).
 	valueIdx   map[string]map[string][]string
 	valueIdxMu sync.Mutex
+	// nums: the numbers NextFreeNumber gave in this run (number.go).
+	nums  map[string]*numberPool
+	numMu sync.Mutex
 }
 
 type exportTally struct{ adds, updates, deletes, renames int }
@@ -337,15 +340,17 @@ func (e *Engine) declareIndexes(ctx context.Context, rv *ruleView) error {
 			}
 		}
 	}
-	// SelectUniqueValue in an outbound flow looks the candidates up in the
-	// target's attribute (unique_value.go): a targeted state needs its keys
+	// SelectUniqueValue and NextFreeNumber in an outbound flow look the
+	// candidates up in the target's attribute (unique_value.go,
+	// number.go): a targeted state needs its keys
 	// whether or not the attribute is one of the connector's unique ones.
 	for _, r := range rv.byName {
 		if r.Direction != rules.Outbound {
 			continue
 		}
 		for _, f := range r.Flows {
-			if f.Type == rules.Expression && f.Dialect == "provisioning" && strings.Contains(f.Expression, "SelectUniqueValue") {
+			if f.Type == rules.Expression && (f.Dialect == "provisioning" && strings.Contains(f.Expression, "SelectUniqueValue") ||
+				strings.Contains(f.Expression, "NextFreeNumber")) {
 				addCS(r.Connector, f.Target)
 			}
 		}

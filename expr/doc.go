@@ -119,6 +119,11 @@
 // length characters (1–52) of the SHA-256 of source's UTF-8 bytes in
 // lower-case base32 (a–z, 2–7), for deterministic generated names.
 //
+// NextFreeNumber(start[, end]), in both dialects, is idsync's own too: the
+// object's number in the target attribute of an outbound flow, or the
+// lowest free one from start, when the Env implements NumberAllocator (the
+// sync engine's outbound flows; see engine/number.go); otherwise an error.
+//
 // Importing the package registers the language with
 // rules.SetExpressionLanguage.
 package expr

@@ -41,7 +41,7 @@ var provShared = []string{
 	"BitAnd", "CBool", "ConvertToBase64", "ConvertToUTF8Hex", "Count", "CStr",
 	"DateAdd", "DateFromNum", "IIF", "InStr", "IsNull", "IsNullOrEmpty",
 	"IsPresent", "IsString", "Item", "Left", "Mid", "Now", "NumFromDate",
-	"RemoveDuplicates", "ShortHash", "Split", "Word",
+	"NextFreeNumber", "RemoveDuplicates", "ShortHash", "Split", "Word",
 }
 
 var provOnce sync.Once
