@@ -23,6 +23,7 @@ import (
 	_ "github.com/idsync/idsync/connector/ldap"
 	_ "github.com/idsync/idsync/connector/memory"
 	_ "github.com/idsync/idsync/connector/scim"
+	_ "github.com/idsync/idsync/connector/sql"
 	// The expression language of Expression flows.
 	_ "github.com/idsync/idsync/expr"
 )
