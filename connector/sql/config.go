@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -23,6 +24,26 @@ type Config struct {
 	DeltaColumn   string            `yaml:"deltaColumn,omitempty" json:"deltaColumn,omitempty"`
 	DeletedColumn string            `yaml:"deletedColumn,omitempty" json:"deletedColumn,omitempty"`
 	PageSize      int               `yaml:"pageSize,omitempty" json:"pageSize,omitempty"`
+}
+
+// ResolvePaths makes a relative SQLite database path relative to baseDir,
+// the directory of the configuration file (config.PathResolver).
+func (c *Config) ResolvePaths(baseDir string) {
+	if !strings.EqualFold(c.Driver, DriverSQLite) || c.DSN == "" || strings.HasPrefix(c.DSN, ":memory:") {
+		return
+	}
+	path, query, _ := strings.Cut(c.DSN, "?")
+	prefix := ""
+	if strings.HasPrefix(path, "file:") {
+		prefix, path = "file:", strings.TrimPrefix(path, "file:")
+	}
+	if path == "" || filepath.IsAbs(path) || strings.HasPrefix(path, "//") {
+		return
+	}
+	c.DSN = prefix + filepath.Join(baseDir, path)
+	if query != "" {
+		c.DSN += "?" + query
+	}
 }
 
 // Anchor says which column holds the anchor and where its value comes from.
