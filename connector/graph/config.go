@@ -100,8 +100,12 @@ func newSettings(cfg Config) (*settings, error) {
 	}
 	tokenURL := cfg.TokenURL
 	if tokenURL == "" {
-		tokenURL = strings.Replace(DefaultTokenURL, "{tenantID}", url.PathEscape(s.tenantID), 1)
+		tokenURL = DefaultTokenURL
 	}
+	// {tenantID} in a configured tokenURL too: a provider's configuration
+	// names the authority host once (a national cloud, a fake) and the
+	// tenant of each customer's connector (ConsentResult.GraphConfig).
+	tokenURL = strings.ReplaceAll(tokenURL, "{tenantID}", url.PathEscape(s.tenantID))
 	var err error
 	if s.tokenURL, err = checkURL("tokenURL", tokenURL); err != nil {
 		return nil, err

@@ -29,7 +29,9 @@
 //     any text a server sends back before it reaches a log or an error.
 //   - tokenURL: the OAuth 2.0 token endpoint
 //     (https://login.microsoftonline.com/{tenantID}/oauth2/v2.0/token).
-//     Change it, with baseURL and scope, for a national cloud.
+//     Change it, with baseURL and scope, for a national cloud. `{tenantID}`
+//     in it is replaced by tenantID (escaped), so one template serves every
+//     customer directory of a multi-tenant app.
 //   - baseURL: Microsoft Graph (https://graph.microsoft.com/v1.0). Next and
 //     delta links Graph returns are followed only when they lie under it.
 //   - scope: https://graph.microsoft.com/.default (the application
@@ -181,4 +183,16 @@
 // created; an add of an existing object is ErrAlreadyExists with its id;
 // member adds already applied are skipped; removes already done are fine;
 // a delete of a missing object is ErrNotFound.
+//
+// # Admin consent
+//
+// Consent is the admin-consent flow of a multi-tenant app registration,
+// for a service provider onboarding customers: Consent.URL builds the
+// https://login.microsoftonline.com/{directory|organizations}/v2.0/adminconsent
+// URL with a random state bound to the idsync tenant, kept (as a hash) in a
+// ConsentStore the caller provides; Consent.Callback checks the redirect
+// back (state single-use and unexpired, same idsync tenant,
+// admin_consent=True, the directory ID; or Microsoft's error) and returns
+// the customer's directory ID, the tenantID of the connector that then
+// reads it with client-credentials tokens (ConsentResult.GraphConfig).
 package graph

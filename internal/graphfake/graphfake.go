@@ -37,6 +37,13 @@
 //     members@delta on groups when members is selected, @odata.nextLink
 //     pages and a final @odata.deltaLink; an unknown or expired token is 410
 //     Gone with code syncStateNotFound.
+//   - "Admin consent on the Microsoft identity platform": GET
+//     /{organizations|tenant}/v2.0/adminconsent?client_id&scope&redirect_uri&state
+//     redirects (302) to redirect_uri with admin_consent=True, tenant (the
+//     directory ID), scope and state; with ConsentError set, with error,
+//     error_description (AADSTS65004 …) and state instead. An unknown
+//     client_id, a scope without /.default or a missing redirect_uri is a
+//     400 page, as Microsoft shows an error page instead of redirecting.
 //   - "Microsoft Graph throttling guidance": SetFault answers 429 (or 503)
 //     with a Retry-After header and the documented TooManyRequests body.
 //
@@ -80,6 +87,16 @@ type Server struct {
 	// TenantID, ClientID and ClientSecret are the credentials the token
 	// endpoint accepts.
 	TenantID, ClientID, ClientSecret string
+	// DirectoryID is the tenant's directory ID, a GUID: the token endpoint
+	// answers under it as under TenantID, and the admin-consent endpoint
+	// reports it.
+	DirectoryID string
+	// Authority is the identity platform host (https://127.0.0.1:PORT),
+	// the Authority of a graph.Consent.
+	Authority string
+	// ConsentError, when set, is the error the admin-consent endpoint
+	// reports instead of a consent (e.g. "access_denied").
+	ConsentError string
 	// CAFile is a PEM file holding the server's certificate, for caFile.
 	CAFile string
 	// DeltaPageSize is the number of entries per page of a delta round.
@@ -191,6 +208,8 @@ func New(t testing.TB) *Server {
 	s.srv.Config.ErrorLog = log.New(io.Discard, "", 0) // TLS handshakes tests make fail on purpose
 	s.srv.StartTLS()
 	t.Cleanup(s.srv.Close)
+	s.DirectoryID = newID()
+	s.Authority = s.srv.URL
 	s.URL = s.srv.URL + "/v1.0"
 	s.TokenURL = s.srv.URL + "/" + s.TenantID + "/oauth2/v2.0/token"
 	s.CAFile = filepath.Join(t.TempDir(), "graph-ca.pem")
@@ -485,6 +504,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := httptest.NewRecorder()
 	if strings.HasSuffix(r.URL.Path, "/oauth2/v2.0/token") {
 		s.token(rec, r)
+	} else if strings.HasSuffix(r.URL.Path, "/v2.0/adminconsent") {
+		s.adminConsent(rec, r)
 	} else {
 		s.graph(rec, r)
 	}
@@ -519,7 +540,7 @@ func gerr(w http.ResponseWriter, status int, code, msg string, details ...map[st
 }
 
 func (s *Server) token(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost || !strings.HasPrefix(r.URL.Path, "/"+s.TenantID+"/") {
+	if r.Method != http.MethodPost || !strings.HasPrefix(r.URL.Path, "/"+s.TenantID+"/") && !strings.HasPrefix(r.URL.Path, "/"+s.DirectoryID+"/") {
 		aadErr(w, http.StatusBadRequest, "invalid_request", 90002, "Tenant not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.")
 		return
 	}
@@ -545,6 +566,43 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		secs := int(s.TokenLifetime / time.Second)
 		writeJSON(w, http.StatusOK, map[string]any{"token_type": "Bearer", "expires_in": secs, "ext_expires_in": secs, "access_token": tok})
 	}
+}
+
+// adminConsent answers the admin-consent URL as Microsoft does once the
+// administrator has signed in and accepted (or declined).
+func (s *Server) adminConsent(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	dir := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/"), "/v2.0/adminconsent")
+	redirect, err := url.Parse(q.Get("redirect_uri"))
+	switch {
+	case r.Method != http.MethodGet:
+		methodNotAllowed(w)
+		return
+	case dir != "organizations" && dir != "common" && dir != s.TenantID && dir != s.DirectoryID:
+		aadErr(w, http.StatusBadRequest, "invalid_tenant", 90002, "Tenant '"+dir+"' not found.")
+		return
+	case q.Get("client_id") != s.ClientID:
+		aadErr(w, http.StatusBadRequest, "unauthorized_client", 700016, fmt.Sprintf("Application with identifier '%s' was not found in the directory '%s'.", q.Get("client_id"), s.TenantID))
+		return
+	case !strings.HasSuffix(q.Get("scope"), "/.default"):
+		aadErr(w, http.StatusBadRequest, "invalid_request", 70011, "The provided request must include a 'scope' input parameter.")
+		return
+	case q.Get("redirect_uri") == "" || err != nil || !redirect.IsAbs():
+		aadErr(w, http.StatusBadRequest, "invalid_request", 50011, "The redirect URI specified in the request does not match the redirect URIs configured for the application.")
+		return
+	}
+	back := url.Values{"state": {q.Get("state")}}
+	if s.ConsentError != "" {
+		back.Set("error", s.ConsentError)
+		back.Set("error_description", "AADSTS65004: User declined to consent to access the app.\r\nTrace ID: "+newID())
+	} else {
+		back.Set("admin_consent", "True")
+		back.Set("tenant", s.DirectoryID)
+		back.Set("scope", q.Get("scope"))
+	}
+	redirect.RawQuery = back.Encode()
+	w.Header().Set("Location", redirect.String())
+	w.WriteHeader(http.StatusFound)
 }
 
 func aadErr(w http.ResponseWriter, status int, code string, n int, desc string) {
