@@ -19,6 +19,7 @@ import (
 
 	// Connector types compiled into the binary.
 	_ "github.com/idsync/idsync/connector/file"
+	_ "github.com/idsync/idsync/connector/google"
 	_ "github.com/idsync/idsync/connector/graph"
 	_ "github.com/idsync/idsync/connector/ldap"
 	_ "github.com/idsync/idsync/connector/memory"
