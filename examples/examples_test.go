@@ -22,12 +22,14 @@ import (
 	"github.com/idsync/idsync/config"
 	"github.com/idsync/idsync/connector"
 	"github.com/idsync/idsync/engine"
+	"github.com/idsync/idsync/internal/googlefake"
 	"github.com/idsync/idsync/model"
 	"github.com/idsync/idsync/rules"
 	"github.com/idsync/idsync/store"
 	"github.com/idsync/idsync/store/sqlite"
 
 	_ "github.com/idsync/idsync/connector/file"
+	_ "github.com/idsync/idsync/connector/google"
 	_ "github.com/idsync/idsync/connector/graph"
 	_ "github.com/idsync/idsync/connector/ldap"
 )
@@ -94,7 +96,13 @@ func TestExamplesLoad(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, m := range envRef.FindAllStringSubmatch(string(data), -1) {
-				t.Setenv(m[1], "example-secret")
+				v := "example-secret"
+				if m[1] == "GOOGLE_CREDENTIALS" {
+					// A service account key is parsed when the connector
+					// opens: give it one (of a fake, never contacted).
+					v = string(googlefake.New(t).KeyJSON)
+				}
+				t.Setenv(m[1], v)
 			}
 			cfg, err := config.Load(path)
 			if err != nil {
