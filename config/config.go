@@ -136,6 +136,13 @@ type Tenants struct {
 	// VerifyFor is how long a verification attempt looks for the record
 	// before the domain fails (default 1h).
 	VerifyFor Duration `yaml:"verifyFor"`
+	// Template is the directory of the configuration every tenant's
+	// synchronization is made from (package tenant, Render), relative to
+	// this file; empty: tenants have no synchronization of their own.
+	Template string `yaml:"template"`
+	// Dir holds each tenant's configuration and store, in a directory per
+	// tenant (default <dataDir>/tenants).
+	Dir string `yaml:"dir"`
 }
 
 // Scheduler configures the sync cycle.
@@ -381,6 +388,14 @@ func Parse(name string, data []byte) (*Config, error) {
 		c.Store.Path = filepath.Join(c.DataDir, "idsync.db")
 	} else if !filepath.IsAbs(c.Store.Path) {
 		c.Store.Path = filepath.Join(base, c.Store.Path)
+	}
+	if c.Tenants.Dir == "" {
+		c.Tenants.Dir = filepath.Join(c.DataDir, "tenants")
+	} else if !filepath.IsAbs(c.Tenants.Dir) {
+		c.Tenants.Dir = filepath.Join(base, c.Tenants.Dir)
+	}
+	if t := c.Tenants.Template; t != "" && !filepath.IsAbs(t) {
+		c.Tenants.Template = filepath.Join(base, t)
 	}
 	if f := c.Security.SecretKeyFile; f != "" && !filepath.IsAbs(f) {
 		c.Security.SecretKeyFile = filepath.Join(base, f)

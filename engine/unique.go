@@ -325,3 +325,17 @@ func containsFold(vals []string, v string) bool {
 	}
 	return false
 }
+
+// DesiredValues returns the values of attribute attr that target object o
+// has once its pending export is applied (its imported values without
+// one): what a review of pending exports shows.
+func DesiredValues(o *store.CSObject, attr string) []string {
+	vals := o.Object.Attrs[attr].Values
+	if o.Pending == nil {
+		return slices.Clone(vals)
+	}
+	if o.Pending.Op == connector.OpDelete {
+		return nil
+	}
+	return futureValues(vals, o.Pending.Changes, attr)
+}

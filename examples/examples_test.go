@@ -27,6 +27,7 @@ import (
 	"github.com/idsync/idsync/rules"
 	"github.com/idsync/idsync/store"
 	"github.com/idsync/idsync/store/sqlite"
+	"github.com/idsync/idsync/tenant"
 
 	_ "github.com/idsync/idsync/connector/file"
 	_ "github.com/idsync/idsync/connector/google"
@@ -107,6 +108,11 @@ func TestExamplesLoad(t *testing.T) {
 			cfg, err := config.Load(path)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if cfg.Tenants.Template != "" && len(cfg.Connectors) == 0 {
+				// A service provider's configuration: what is checked is
+				// the configuration its template makes for a tenant.
+				cfg = renderTenant(t, path)
 			}
 			if len(cfg.Connectors) == 0 {
 				t.Fatal("the example configures no connector")
@@ -541,4 +547,33 @@ func collectKeys(v any, prefix string, used map[string]bool) {
 			collectKeys(e, prefix, used)
 		}
 	}
+}
+
+// renderTenant copies a provider's example, makes the configuration of a
+// tenant "example" from its template (tenants.template, with the template's
+// default settings) into its tenants.dir, and loads it.
+func renderTenant(t *testing.T, path string) *config.Config {
+	t.Helper()
+	dir := copyDir(t, filepath.Dir(path))
+	pcfg, err := config.Load(filepath.Join(dir, filepath.Base(path)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl, err := tenant.LoadTemplate(pcfg.Tenants.Template)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tdir, err := tenant.ConfigDir(pcfg.Tenants.Dir, "example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpath, err := tmpl.Render(&store.Tenant{ID: "example", Name: "Example Ltd"}, tdir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(tpath)
+	if err != nil {
+		t.Fatalf("the configuration the template makes: %v", err)
+	}
+	return cfg
 }

@@ -34,7 +34,8 @@ import (
 //	.Settings.NAME                             its settings, defaults filled in
 //
 // with the function quote (a YAML double-quoted string: {{quote .Tenant.Name}});
-// other files are copied as they are. A file of the tenant's directory
+// other files are seeds, copied once (a file the tenant has is kept: the
+// review file holds its edits). A file of the tenant's directory
 // that the template does not have (its store, its review file) is left
 // alone.
 
@@ -59,8 +60,40 @@ var settingNameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]*$`)
 
 // Template is a provider's tenant configuration template.
 type Template struct {
-	Dir      string
-	Settings []*Setting
+	Dir        string
+	Settings   []*Setting
+	Onboarding Onboarding
+}
+
+// Onboarding names, in a template, the connectors and attributes the
+// onboarding steps use (idsync onboard, the console's wizard).
+type Onboarding struct {
+	// Source is the connector of the tenant's directory (discovery).
+	Source string `yaml:"source"`
+	// Target is the connector subscribers are created in (confirm).
+	Target string `yaml:"target"`
+	// Review is the file connector that reads the review edits from
+	// ReviewFile (in the tenant's directory); its rules join an edit to the
+	// user by the source object's anchor (column id) and flow the edited
+	// columns with a higher precedence than the source's; a column
+	// "excluded" is "true" for a user removed from the import. Empty: no
+	// review edits.
+	Review     string `yaml:"review"`
+	ReviewFile string `yaml:"reviewFile"`
+	// ReviewColumns are the target attributes a review may edit.
+	ReviewColumns []string `yaml:"reviewColumns"`
+	// ShowColumns are the target attributes a review shows (ReviewColumns
+	// and these; never a secret one).
+	ShowColumns []string `yaml:"showColumns"`
+	// Spreadsheet are the columns of the password spreadsheet, in order:
+	// a header and the target attribute it shows.
+	Spreadsheet []Column `yaml:"spreadsheet"`
+}
+
+// Column is a spreadsheet column.
+type Column struct {
+	Header    string `yaml:"header" json:"header"`
+	Attribute string `yaml:"attribute" json:"attribute"`
 }
 
 // LoadTemplate reads a template directory.
@@ -73,12 +106,16 @@ func LoadTemplate(dir string) (*Template, error) {
 		return nil, fmt.Errorf("tenant template: %w", err)
 	}
 	var doc struct {
-		Settings []*Setting `yaml:"settings"`
+		Settings   []*Setting `yaml:"settings"`
+		Onboarding Onboarding `yaml:"onboarding"`
 	}
 	if err := yaml.UnmarshalWithOptions(data, &doc, yaml.Strict()); err != nil {
 		return nil, fmt.Errorf("tenant template %s: %w", filepath.Join(dir, SettingsFile), err)
 	}
-	t := &Template{Dir: dir, Settings: doc.Settings}
+	t := &Template{Dir: dir, Settings: doc.Settings, Onboarding: doc.Onboarding}
+	if t.Onboarding.Review != "" && t.Onboarding.ReviewFile == "" {
+		t.Onboarding.ReviewFile = "review.csv"
+	}
 	seen := map[string]bool{}
 	for _, s := range t.Settings {
 		if !settingNameRE.MatchString(s.Name) || seen[s.Name] {
@@ -196,7 +233,14 @@ func (t *Template) Render(tn *store.Tenant, dir string) (string, error) {
 		if err != nil {
 			return err
 		}
-		if ext := filepath.Ext(rel); ext == ".yaml" || ext == ".yml" {
+		ext := filepath.Ext(rel)
+		if ext != ".yaml" && ext != ".yml" {
+			// A seed (such as the review file): copied once, then the
+			// tenant's own.
+			if _, err := os.Stat(out); err == nil {
+				return nil
+			}
+		} else {
 			tp, err := template.New(rel).Option("missingkey=error").Funcs(template.FuncMap{"quote": quote}).Parse(string(src))
 			if err != nil {
 				return fmt.Errorf("tenant template %s: %w", rel, err)

@@ -32,7 +32,7 @@ fails with the reason, and "domain verify" starts a new attempt. A domain
 is verified for one tenant only. Only a verified domain can become the
 tenant's domain ("domain use"). Every change goes to the audit log.`,
 	}
-	cmd.AddCommand(newTenantAddCmd(g), newTenantListCmd(g), newTenantDeleteCmd(g), newTenantDomainCmd(g))
+	cmd.AddCommand(newTenantAddCmd(g), newTenantListCmd(g), newTenantDeleteCmd(g), newTenantDomainCmd(g), newTenantSettingsCmd(g))
 	return cmd
 }
 

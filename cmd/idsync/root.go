@@ -24,6 +24,9 @@ type globalFlags struct {
 	// env IDSYNC_PROVISIONING; default provisioning.yaml next to the
 	// configuration file).
 	apps string
+	// tenant, when set (--tenant), makes the command work on that tenant's
+	// configuration and store (cmd_onboard.go).
+	tenant string
 }
 
 func newRootCmd() *cobra.Command {
@@ -45,16 +48,20 @@ Start with "idsync demo", which runs a full cycle on built-in sample data.`,
 				return usageError{errors.New("--log-level must be debug, info, warn or error")}
 			}
 			slog.SetDefault(slog.New(secret.LogHandler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}), masker)))
+			if g.tenant != "" {
+				return useTenant(cmd, g)
+			}
 			return nil
 		},
 	}
 	root.PersistentFlags().StringVarP(&g.config, "config", "c", envOr("IDSYNC_CONFIG", "idsync.yaml"), "configuration file (env IDSYNC_CONFIG)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
+	root.PersistentFlags().StringVar(&g.tenant, "tenant", "", "work on this tenant's configuration and store (made from tenants.template)")
 	root.AddCommand(
 		newRunCmd(g), newCycleCmd(g), newPreviewCmd(g), newMVCmd(g), newCSCmd(g), newRunsCmd(g),
 		newRulesCmd(g), newSchedulerCmd(g), newServeCmd(g), newDemoCmd(), newGenCmd(), newConnectorsCmd(g), newBenchCmd(), newExprCmd(), newConfigCmd(g), newProvisioningCmd(g), newSecretsCmd(g),
 		newUserCmd(g),
-		newTenantCmd(g),
+		newTenantCmd(g), newOnboardCmd(g),
 	)
 	markUsageErrors(root)
 	return root
