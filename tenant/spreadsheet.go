@@ -13,7 +13,7 @@ import (
 // formula).
 func WriteXLSX(w io.Writer, sheet string, cols []Column, rows [][]string) error {
 	f := excelize.NewFile()
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	if err := f.SetSheetName("Sheet1", sheet); err != nil {
 		return err
 	}
@@ -86,6 +86,6 @@ func ReadXLSX(r io.Reader) ([][]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	return f.GetRows(f.GetSheetName(0))
 }
