@@ -143,6 +143,17 @@ type Tenants struct {
 	// Dir holds each tenant's configuration and store, in a directory per
 	// tenant (default <dataDir>/tenants).
 	Dir string `yaml:"dir"`
+	// Interval is how often idsync serve re-synchronizes every tenant whose
+	// onboarding was confirmed (default 1h; 0s: never).
+	Interval *Duration `yaml:"interval"`
+}
+
+// TenantInterval is tenants.interval with its default (0: off).
+func (c *Config) TenantInterval() time.Duration {
+	if c.Tenants.Interval == nil {
+		return time.Hour
+	}
+	return c.Tenants.Interval.Duration
 }
 
 // Scheduler configures the sync cycle.
@@ -444,6 +455,8 @@ func (c *Config) Validate() []error {
 	check(c.Tenants.RecordName == "" || !strings.ContainsAny(c.Tenants.RecordName, ". "),
 		"tenants.recordName %q: one DNS label, e.g. _idsync", c.Tenants.RecordName)
 	check(c.Tenants.VerifyFor.Duration >= 0, "tenants.verifyFor must not be negative")
+	check(c.Tenants.Interval == nil || c.Tenants.Interval.Duration == 0 || c.Tenants.Interval.Duration >= time.Minute,
+		"tenants.interval must be 0s (off) or at least 1m")
 	check(c.Scheduler.Interval.Duration >= time.Minute, "scheduler.interval must be at least 1m, not %s", c.Scheduler.Interval)
 	check(c.Scheduler.LiveInterval.Duration == 0 || c.Scheduler.LiveInterval.Duration >= 100*time.Millisecond,
 		"scheduler.liveInterval must be 0 (off) or at least 100ms, not %s", c.Scheduler.LiveInterval)

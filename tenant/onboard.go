@@ -13,6 +13,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/idsync/idsync/connector"
 	"github.com/idsync/idsync/engine"
@@ -512,8 +513,37 @@ type ConfirmResult struct {
 }
 
 // deliveryKey is the tenant store's setting holding the passwords that
-// await delivery, sealed.
-const deliveryKey = "onboarding.delivery"
+// await delivery, sealed; confirmedKey the time of the first confirm.
+const (
+	deliveryKey  = "onboarding.delivery"
+	confirmedKey = "onboarding.confirmed"
+)
+
+// Confirmed reports whether the tenant's onboarding was confirmed once:
+// from then on its synchronization runs on the schedule (Cycle).
+func (o *Onboarder) Confirmed(ctx context.Context) (bool, error) {
+	v, err := o.Store.Setting(ctx, confirmedKey)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return v != "", err
+}
+
+// Cycle is a tenant's scheduled re-synchronization once its onboarding is
+// confirmed (nil, nil before: the first export waits for a review and an
+// explicit confirm): Discover then Confirm, so new directory users become
+// subscribers with new extensions and passwords (kept for the next
+// spreadsheet), renamed ones are updated and removed ones disabled.
+func (o *Onboarder) Cycle(ctx context.Context) (*ConfirmResult, error) {
+	ok, err := o.Confirmed(ctx)
+	if err != nil || !ok {
+		return nil, err
+	}
+	if _, err := o.Discover(ctx); err != nil {
+		return nil, err
+	}
+	return o.Confirm(ctx)
+}
 
 // Confirm exports the target's pending exports (creating, updating and
 // disabling subscribers), confirms them with an import, and keeps the
@@ -569,6 +599,13 @@ func (o *Onboarder) Confirm(ctx context.Context) (*ConfirmResult, error) {
 		return nil, err
 	}
 	res.Passwords = len(rows)
+	if ok, err := o.Confirmed(ctx); err != nil {
+		return nil, err
+	} else if !ok {
+		if err := o.Store.SetSetting(ctx, confirmedKey, time.Now().UTC().Format(time.RFC3339)); err != nil {
+			return nil, err
+		}
+	}
 	sum := &Summary{}
 	for _, p := range []engine.Profile{engine.FullImport, engine.DeltaSync} {
 		if err := o.run(ctx, o.OB.Target, p, engine.RunOptions{}, sum); err != nil {

@@ -325,7 +325,8 @@ served on a loopback address: to listen on another, give --tls-cert and
 --tls-key. Sign in with an account made by "idsync user add".
 
 Tenant domains pending verification are looked up when due (see idsync
-tenant).`,
+tenant), and tenants whose onboarding was confirmed are re-synchronized
+every tenants.interval (see idsync onboard).`,
 		Example: "  idsync serve --config /etc/idsync/idsync.yaml --log-level info\n" +
 			"  idsync serve --listen :8443 --tls-cert /etc/idsync/tls.crt --tls-key /etc/idsync/tls.key",
 		Args: cobra.NoArgs,
@@ -364,6 +365,9 @@ tenant).`,
 			go tenantService(a.cfg, a.store).Run(cmd.Context(), 15*time.Second, func(err error) {
 				slog.Error("tenant domain verification", "err", err)
 			})
+			// Tenants whose onboarding was confirmed are re-synchronized
+			// every tenants.interval (tenant_serve.go).
+			go serveTenants(cmd.Context(), g, a.cfg.TenantInterval())
 			if err := w.start(cmd.Context(), a, s); err != nil {
 				return err
 			}

@@ -227,3 +227,50 @@ func TestOnboarding(t *testing.T) {
 		}
 	})
 }
+
+// TestTenantCycle: idsync serve's tenant round leaves a tenant alone until
+// its onboarding is confirmed, then carries new directory users through
+// (their passwords wait for the next spreadsheet).
+func TestTenantCycle(t *testing.T) {
+	dir := t.TempDir()
+	copyDir(t, filepath.Join("..", "..", "examples", "tenant-onboarding"), dir)
+	cfg := filepath.Join(dir, "idsync.yaml")
+	key, err := secret.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("IDSYNC_SECRET_KEY", key)
+	must := func(args ...string) string {
+		t.Helper()
+		out, errOut, code := idsyncStdin(t, "", append([]string{"--config", cfg}, args...)...)
+		if code != 0 {
+			t.Fatalf("idsync %v: exit %d: %s%s", args, code, out, errOut)
+		}
+		return out
+	}
+	must("tenant", "add", "contoso")
+	subscribers := filepath.Join(dir, "tenants", "contoso", "subscribers.csv")
+	g := &globalFlags{config: cfg}
+	syncTenants(t.Context(), g)
+	if _, err := os.Stat(subscribers); !os.IsNotExist(err) {
+		t.Fatalf("a tenant not yet confirmed was exported to: %v", err)
+	}
+	must("onboard", "discover", "contoso")
+	must("onboard", "confirm", "contoso")
+	must("onboard", "spreadsheet", "contoso", "--csv", filepath.Join(dir, "first.csv"))
+	users := filepath.Join(dir, "contoso-users.csv")
+	b, _ := os.ReadFile(users)
+	writeFile(t, users, string(b)+"new-1,lynne.robbins@contoso.com,Lynne,Robbins,Lynne Robbins,lynne.robbins@contoso.com,true\n")
+	syncTenants(t.Context(), g)
+	subs := readCSV(t, subscribers, "subscriberId")
+	if len(subs) != 4 || subs["new-1"]["extension"] != "1003" {
+		t.Fatalf("after the tenant round: %v", subs)
+	}
+	out := must("onboard", "spreadsheet", "contoso", "--csv", filepath.Join(dir, "second.csv"))
+	if !strings.Contains(out, "1 subscribers' passwords") {
+		t.Errorf("second spreadsheet: %s", out)
+	}
+	if got := readCSV(t, filepath.Join(dir, "second.csv"), "E-mail"); got["lynne.robbins@contoso.com"]["Password"] != subs["new-1"]["sipPassword"] {
+		t.Errorf("second spreadsheet %v, subscriber %v", got, subs["new-1"])
+	}
+}
