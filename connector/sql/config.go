@@ -24,6 +24,18 @@ type Config struct {
 	DeltaColumn   string            `yaml:"deltaColumn,omitempty" json:"deltaColumn,omitempty"`
 	DeletedColumn string            `yaml:"deletedColumn,omitempty" json:"deletedColumn,omitempty"`
 	PageSize      int               `yaml:"pageSize,omitempty" json:"pageSize,omitempty"`
+	// Scope limits the connector to the rows of one tenant of a shared
+	// table: every statement it runs has these column = value conditions,
+	// and an add writes them.
+	Scope []Scope `yaml:"scope,omitempty" json:"scope,omitempty"`
+}
+
+// Scope is one column = value condition of Config.Scope. The value is
+// given as text and converted to the column's type in the database
+// (text, integer or boolean).
+type Scope struct {
+	Column string `yaml:"column" json:"column"`
+	Value  string `yaml:"value" json:"value"`
 }
 
 // ResolvePaths makes a relative SQLite database path relative to baseDir,
@@ -115,6 +127,7 @@ type settings struct {
 	delta        string
 	deleted      string
 	pageSize     int
+	scope        []Scope // column = value conditions, in configuration order
 }
 
 // identRE is what a table or column name may be: a letter or underscore,
@@ -313,7 +326,37 @@ func newSettings(cfg Config) (*settings, error) {
 	if s.delta != "" && s.delta == s.deleted {
 		return nil, errors.New("deltaColumn and deletedColumn must be two columns")
 	}
+	if err := s.checkScope(cfg.Scope); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// checkScope validates the scope: each column named once, and none the
+// connector or an attribute writes otherwise.
+func (s *settings) checkScope(scope []Scope) error {
+	seen := map[string]bool{}
+	for i, sc := range scope {
+		key := fmt.Sprintf("scope[%d].column", i)
+		if err := checkIdent(key, sc.Column); err != nil {
+			return err
+		}
+		switch {
+		case seen[sc.Column]:
+			return fmt.Errorf("%s %s is in the scope twice", key, sc.Column)
+		case sc.Value == "":
+			return fmt.Errorf("scope[%d].value is required: the value column %s holds in this connector's rows (a tenant's id)", i, sc.Column)
+		case sc.Column == s.anchor.name:
+			return fmt.Errorf("%s %s is the anchor column: a scope column holds the tenant, the anchor a row of it", key, sc.Column)
+		case s.byCol[sc.Column] != nil:
+			return fmt.Errorf("%s %s is also under columns (attribute %s): the scope's value is the column's only value, no attribute may write it; remove it from columns", key, sc.Column, s.byCol[sc.Column].attr)
+		case sc.Column == s.delta || sc.Column == s.deleted:
+			return fmt.Errorf("%s %s is the deltaColumn or deletedColumn", key, sc.Column)
+		}
+		seen[sc.Column] = true
+		s.scope = append(s.scope, sc)
+	}
+	return nil
 }
 
 // checkPostgresDSN checks that a PostgreSQL DSN does not turn off TLS

@@ -52,6 +52,24 @@ func TestConfig(t *testing.T) {
 		{"delta is the anchor", func(c *Config) { c.DeltaColumn = "email" }, "is the anchor column"},
 		{"delta and deleted", func(c *Config) { c.DeltaColumn, c.DeletedColumn = "v", "v" }, "two columns"},
 		{"negative page", func(c *Config) { c.PageSize = -1 }, "pageSize"},
+		{"scope", func(c *Config) {
+			c.Scope = []Scope{{Column: "tenant_id", Value: "contoso"}, {Column: "site", Value: "7"}}
+		}, ""},
+		{"scope without column", func(c *Config) { c.Scope = []Scope{{Value: "contoso"}} }, "scope[0].column is required"},
+		{"scope injection", func(c *Config) { c.Scope = []Scope{{Column: "t = t OR 1", Value: "x"}} }, "a name is a letter"},
+		{"scope without value", func(c *Config) { c.Scope = []Scope{{Column: "tenant_id"}} }, "scope[0].value is required"},
+		{"scope twice", func(c *Config) {
+			c.Scope = []Scope{{Column: "tenant_id", Value: "a"}, {Column: "tenant_id", Value: "b"}}
+		}, "in the scope twice"},
+		{"scope is a column", func(c *Config) { c.Scope = []Scope{{Column: "display_name", Value: "x"}} }, "also under columns"},
+		{"scope is the anchor", func(c *Config) {
+			c.Anchor = Anchor{Column: "uid"}
+			c.Scope = []Scope{{Column: "uid", Value: "x"}}
+		}, "is the anchor column"},
+		{"scope is the deltaColumn", func(c *Config) {
+			c.DeltaColumn = "version"
+			c.Scope = []Scope{{Column: "version", Value: "1"}}
+		}, "deltaColumn or deletedColumn"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -105,7 +105,14 @@ func (c *Connector) unreachable(err error) error {
 
 // tableInfo is what the database says of the table.
 type tableInfo struct {
-	cols map[string]dbColumn // by column name
+	cols  map[string]dbColumn // by column name
+	scope []scopeCond         // the configured scope, its values converted
+}
+
+// scopeCond is one condition of the scope: column = param.
+type scopeCond struct {
+	name  string
+	param any
 }
 
 // dbColumn is one column of the table as the database declares it.
@@ -169,7 +176,54 @@ func (c *Connector) readTable(ctx context.Context) (*tableInfo, error) {
 			return nil, c.errorf("%w: deletedColumn %s is %s: it must be a boolean, an integer (0/1) or a timestamp (NULL while the row is live)", ErrTable, k.name, col.dbType)
 		}
 	}
+	for i, sc := range c.s.scope {
+		col, ok := t.cols[sc.Column]
+		if !ok {
+			return nil, c.errorf("%w: scope[%d].column %s: table %s has no such column (its columns: %s)", ErrTable, i, sc.Column, c.tableName(), strings.Join(sortedKeys(t.cols), ", "))
+		}
+		p, err := c.scopeParam(sc, col)
+		if err != nil {
+			return nil, c.errorf("%w: scope[%d]: %w", ErrTable, i, err)
+		}
+		t.scope = append(t.scope, scopeCond{name: sc.Column, param: p})
+	}
 	return t, nil
+}
+
+// scopeParam converts a scope value to a bind parameter of its column's
+// type in the database.
+func (c *Connector) scopeParam(sc Scope, col dbColumn) (any, error) {
+	switch col.kind {
+	case model.String:
+		return sc.Value, nil
+	case model.Integer, model.Boolean:
+		p, err := c.toDB(&column{name: sc.Column, typ: col.kind}, sc.Value, col.kind)
+		if err != nil {
+			return nil, fmt.Errorf("column %s is %s in the database: value %q is not %s", sc.Column, col.dbType, sc.Value, map[model.Type]string{model.Integer: "an integer", model.Boolean: "true or false"}[col.kind])
+		}
+		return p, nil
+	}
+	return nil, fmt.Errorf("column %s is %s in the database: a scope column is text, an integer or a boolean", sc.Column, col.dbType)
+}
+
+// scopeWhere appends the scope's conditions to where and their values to
+// args (numbered after the args before them: put the conditions in the
+// statement in the order of args).
+func (c *Connector) scopeWhere(where []string, args []any) ([]string, []any) {
+	for _, sc := range c.tab.scope {
+		args = append(args, sc.param)
+		where = append(where, quote(sc.name)+" = "+c.d.placeholder(len(args)))
+	}
+	return where, args
+}
+
+// scopeText describes the scope for messages ("" without one).
+func (c *Connector) scopeText() string {
+	var parts []string
+	for _, sc := range c.s.scope {
+		parts = append(parts, sc.Column+" = "+sc.Value)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // fits reports whether a column of the database kind holds values of the
@@ -214,8 +268,12 @@ func (c *Connector) TestConnection(ctx context.Context) error {
 	c.mu.Lock()
 	c.tab = t
 	c.mu.Unlock()
-	q := "SELECT " + quote(c.s.anchor.name) + " FROM " + c.tableName() + " LIMIT 1"
-	rows, err := c.db.QueryContext(ctx, q)
+	q := "SELECT " + quote(c.s.anchor.name) + " FROM " + c.tableName()
+	where, args := c.scopeWhere(nil, nil)
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	rows, err := c.db.QueryContext(ctx, q+" LIMIT 1", args...)
 	if err != nil {
 		return c.errorf("read table %s: %w; check that the user may SELECT from it", c.tableName(), err)
 	}

@@ -17,6 +17,10 @@
 // deletedColumn, deletes are soft and delta imports see them. A row deleted
 // from the table is seen by the next full import only.
 //
+// With a scope (column = value pairs, a tenant's id) the connector is one
+// tenant's view of a table shared by tenants: every statement it runs is
+// limited to the scope's rows, and an add writes the scope's values.
+//
 // Exports run each op in a transaction of its own and are idempotent on
 // replay. Secret columns (a SIP password) are written, never imported, and
 // their values never appear in messages. docs/connector-sql.md describes

@@ -24,6 +24,12 @@ import (
 // connector.ErrIdentityMatch when the anchor is the one idsync proposed),
 // which the engine turns into an update of that row; an update or delete
 // of a missing row returns connector.ErrNotFound (for a delete, done).
+//
+// With a scope, every statement is limited to the scope's rows and an add
+// writes the scope's values: a row outside the scope is never read,
+// changed, revived nor deleted, even one with the same anchor (it is "not
+// found"); an add whose values a unique constraint finds in such a row is
+// refused by the table, an error on that object.
 func (c *Connector) Export(ctx context.Context, ops []connector.ExportOp) []connector.ExportResult {
 	res := make([]connector.ExportResult, len(ops))
 	_, terr := c.table(ctx)
@@ -88,6 +94,9 @@ func (c *Connector) dbErr(err error) error {
 		return fmt.Errorf("%w; the export is retried by the next export run", err)
 	}
 	if r.unique {
+		if sc := c.scopeText(); sc != "" {
+			return fmt.Errorf("the table refused the row: %s; another row holds the value of a unique column, maybe a row outside this connector's scope (%s), another tenant's, which this connector neither reads nor changes: change this object's value, or have the table's unique constraint include the scope columns when tenants may share the value", r.msg, sc)
+		}
 		return fmt.Errorf("the table refused the row: %s; another row holds the value of a unique column: change this object's value or the other row", r.msg)
 	}
 	return fmt.Errorf("the table refused the row: %s; fix the value (or the table's constraint)", r.msg)
@@ -214,6 +223,11 @@ func (c *Connector) add(ctx context.Context, tx *sql.Tx, op connector.ExportOp) 
 		args = append(args, p)
 		marks = append(marks, c.d.placeholder(len(args)))
 	}
+	for _, sc := range c.tab.scope {
+		names = append(names, quote(sc.name))
+		args = append(args, sc.param)
+		marks = append(marks, c.d.placeholder(len(args)))
+	}
 	q := "INSERT INTO " + c.tableName() + " (" + strings.Join(names, ", ") + ") VALUES (" + strings.Join(marks, ", ") + ") RETURNING " + quote(anchorCol.name)
 	var got any
 	if err := tx.QueryRowContext(ctx, q, args...).Scan(&got); err != nil {
@@ -256,6 +270,7 @@ func (c *Connector) findExisting(ctx context.Context, tx *sql.Tx, anchor string,
 		args = append(args, p)
 		where = append(where, quote(c.s.anchor.name)+" = "+c.d.placeholder(1))
 	}
+	where, args = c.scopeWhere(where, args)
 	flag := "NULL"
 	if c.s.deleted != "" {
 		flag = quote(c.s.deleted)
@@ -307,7 +322,8 @@ func (c *Connector) update(ctx context.Context, tx *sql.Tx, anchor string, chang
 	for _, col := range cols {
 		sel += ", " + quote(col.name)
 	}
-	rows, err := tx.QueryContext(ctx, "SELECT "+sel+" FROM "+c.tableName()+" WHERE "+quote(c.s.anchor.name)+" = "+c.d.placeholder(1)+c.d.forUpdate(), p)
+	where, args := c.scopeWhere([]string{quote(c.s.anchor.name) + " = " + c.d.placeholder(1)}, []any{p})
+	rows, err := tx.QueryContext(ctx, "SELECT "+sel+" FROM "+c.tableName()+" WHERE "+strings.Join(where, " AND ")+c.d.forUpdate(), args...)
 	if err != nil {
 		return c.dbErr(err)
 	}
@@ -381,7 +397,8 @@ func (c *Connector) write(ctx context.Context, tx *sql.Tx, anchor string, set ma
 		return err
 	}
 	args = append(args, p)
-	q := "UPDATE " + c.tableName() + " SET " + strings.Join(assigns, ", ") + " WHERE " + quote(c.s.anchor.name) + " = " + c.d.placeholder(len(args))
+	where, args := c.scopeWhere([]string{quote(c.s.anchor.name) + " = " + c.d.placeholder(len(args))}, args)
+	q := "UPDATE " + c.tableName() + " SET " + strings.Join(assigns, ", ") + " WHERE " + strings.Join(where, " AND ")
 	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 		return c.dbErr(err)
 	}
@@ -395,10 +412,12 @@ func (c *Connector) delete(ctx context.Context, tx *sql.Tx, anchor string) error
 	}
 	var r sql.Result
 	if c.s.deleted == "" {
-		r, err = tx.ExecContext(ctx, "DELETE FROM "+c.tableName()+" WHERE "+quote(c.s.anchor.name)+" = "+c.d.placeholder(1), p)
+		where, args := c.scopeWhere([]string{quote(c.s.anchor.name) + " = " + c.d.placeholder(1)}, []any{p})
+		r, err = tx.ExecContext(ctx, "DELETE FROM "+c.tableName()+" WHERE "+strings.Join(where, " AND "), args...)
 	} else {
+		where, args := c.scopeWhere([]string{quote(c.s.anchor.name) + " = " + c.d.placeholder(2), c.livePredicate()}, []any{c.deletedValue(), p})
 		r, err = tx.ExecContext(ctx, "UPDATE "+c.tableName()+" SET "+quote(c.s.deleted)+" = "+c.d.placeholder(1)+
-			" WHERE "+quote(c.s.anchor.name)+" = "+c.d.placeholder(2)+" AND "+c.livePredicate(), c.deletedValue(), p)
+			" WHERE "+strings.Join(where, " AND "), args...)
 	}
 	if err != nil {
 		return c.dbErr(err)

@@ -16,7 +16,8 @@ import (
 // anchor column, each page a query of its own that continues after the
 // last anchor of the one before (keyset paging): the table is never held in
 // memory, and no connection stays open while the engine stores a page.
-// Soft-deleted rows are left out. With a deltaColumn, the watermark is the
+// Soft-deleted rows are left out, and so are the rows outside the scope.
+// With a deltaColumn, the watermark is the
 // column's highest value read before the first page, so a change made
 // during the import is read again by the next delta import.
 func (c *Connector) FullImport(ctx context.Context, req connector.ImportRequest, emit func(*model.Object) error) (string, error) {
@@ -47,6 +48,7 @@ func (c *Connector) FullImport(ctx context.Context, req connector.ImportRequest,
 		if live != "" {
 			where = append(where, live)
 		}
+		where, args = c.scopeWhere(where, args)
 		q := "SELECT " + sel + " FROM " + c.tableName()
 		if len(where) > 0 {
 			q += " WHERE " + strings.Join(where, " AND ")
@@ -103,19 +105,20 @@ func (c *Connector) DeltaImport(ctx context.Context, req connector.ImportRequest
 	newWM := watermark
 	var lastDelta, lastAnchor any
 	for {
-		var where string
+		var where []string
 		var args []any
 		switch {
 		case lastDelta != nil:
-			where = " WHERE (" + dq + " > " + c.d.placeholder(1) + " OR (" + dq + " = " + c.d.placeholder(2) + " AND " + aq + " > " + c.d.placeholder(3) + "))"
+			where = []string{"(" + dq + " > " + c.d.placeholder(1) + " OR (" + dq + " = " + c.d.placeholder(2) + " AND " + aq + " > " + c.d.placeholder(3) + "))"}
 			args = []any{lastDelta, lastDelta, lastAnchor}
 		case from != nil:
-			where = " WHERE " + dq + " >= " + c.d.placeholder(1)
+			where = []string{dq + " >= " + c.d.placeholder(1)}
 			args = []any{from}
 		default:
-			where = " WHERE " + dq + " IS NOT NULL"
+			where = []string{dq + " IS NOT NULL"}
 		}
-		q := "SELECT " + sel + " FROM " + c.tableName() + where + " ORDER BY " + dq + ", " + aq + " LIMIT " + strconv.Itoa(c.s.pageSize)
+		where, args = c.scopeWhere(where, args)
+		q := "SELECT " + sel + " FROM " + c.tableName() + " WHERE " + strings.Join(where, " AND ") + " ORDER BY " + dq + ", " + aq + " LIMIT " + strconv.Itoa(c.s.pageSize)
 		page, err := c.readPage(ctx, q, args, len(cols)+3)
 		if err != nil {
 			return "", err
@@ -282,7 +285,12 @@ func (c *Connector) object(req connector.ImportRequest, anchorVal any, cols []*c
 // maxDelta is the watermark of the table's current state.
 func (c *Connector) maxDelta(ctx context.Context) (string, error) {
 	var v any
-	if err := c.db.QueryRowContext(ctx, "SELECT MAX("+quote(c.s.delta)+") FROM "+c.tableName()).Scan(&v); err != nil {
+	q := "SELECT MAX(" + quote(c.s.delta) + ") FROM " + c.tableName()
+	where, args := c.scopeWhere(nil, nil)
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	if err := c.db.QueryRowContext(ctx, q, args...).Scan(&v); err != nil {
 		return "", c.errorf("read deltaColumn %s: %w", c.s.delta, err)
 	}
 	wm, err := encodeWatermark(v)
