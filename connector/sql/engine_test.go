@@ -213,3 +213,214 @@ func TestEngineExport(t *testing.T) {
 		})
 	}
 }
+
+const tenantRules = `rules:
+  - name: hr-in
+    connector: hr
+    direction: inbound
+    csObjectType: user
+    mvObjectType: person
+    linkType: Provision
+    precedence: 10
+    flows:
+      - {type: Direct, source: mail, target: mail}
+      - {type: Direct, source: displayName, target: displayName}
+  - name: pbx-out
+    connector: pbx
+    direction: outbound
+    csObjectType: subscriber
+    mvObjectType: person
+    linkType: Provision
+    precedence: 20
+    flows:
+      - {type: Direct, source: mail, target: mail}
+      - {type: Direct, source: displayName, target: displayName}
+`
+
+// tenantSync is one tenant's synchronization: its own store, HR source
+// and scoped sql connector on the shared table.
+type tenantSync struct {
+	t     *testing.T
+	st    store.Store
+	e     *engine.Engine
+	hr    *memory.Connector
+	pbx   *lostAnswer
+	count func() int // live CS objects of pbx
+}
+
+func newTenantSync(t *testing.T, b backend, dsn string, anchor Anchor, tenant string) *tenantSync {
+	t.Helper()
+	ctx := context.Background()
+	pbx := newConn(t, Config{Driver: b.driver, DSN: dsn, Table: "subscribers", ObjectType: "subscriber",
+		Anchor:  anchor,
+		Columns: map[string]Column{"email": {Attribute: "mail"}, "display_name": {Attribute: "displayName"}}, DeltaColumn: "version",
+		Scope: []Scope{{Column: "tenant_id", Value: tenant}, {Column: "site", Value: "1"}}})
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), tenant+".db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	f, err := rules.Parse("rules.yaml", []byte(tenantRules))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := rules.Merge(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := &tenantSync{t: t, st: st, hr: memory.New("hr"), pbx: &lostAnswer{Connector: pbx}}
+	ts.e = &engine.Engine{Store: st, Rules: rs, Connectors: map[string]*engine.Connector{
+		"hr":  {Name: "hr", Conn: ts.hr, DeleteThreshold: -1},
+		"pbx": {Name: "pbx", Conn: ts.pbx, DeleteThreshold: -1},
+	}}
+	ts.count = func() int {
+		n := 0
+		if err := st.ScanCS(ctx, "pbx", func(o *store.CSObject) error {
+			if !o.Deleted && !o.Placeholder {
+				n++
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	return ts
+}
+
+func (ts *tenantSync) user(mail, name string) {
+	ts.hr.Put(&model.Object{Anchor: "hr-" + mail, Type: "user", Attrs: model.Attrs{"mail": model.Str(mail), "displayName": model.Str(name)}})
+}
+
+// run runs a profile and returns the run's object errors.
+func (ts *tenantSync) run(conn string, p engine.Profile) []string {
+	ts.t.Helper()
+	ctx := context.Background()
+	runs, err := ts.e.Run(ctx, conn, p, engine.RunOptions{})
+	if err != nil {
+		ts.t.Fatalf("%s of %s: %v", p, conn, err)
+	}
+	var errs []string
+	for _, r := range runs {
+		es, err := ts.st.RunErrors(ctx, r.ID)
+		if err != nil {
+			ts.t.Fatal(err)
+		}
+		for _, e := range es {
+			errs = append(errs, e.Object+": "+e.Message)
+		}
+	}
+	return errs
+}
+
+// cycle imports and syncs HR, exports to the table, and confirms the
+// export with an import of the table.
+func (ts *tenantSync) cycle() []string {
+	ts.t.Helper()
+	var errs []string
+	for _, s := range []struct {
+		conn string
+		p    engine.Profile
+	}{{"hr", engine.FullImport}, {"hr", engine.FullSync}, {"pbx", engine.Export}, {"pbx", engine.FullImport}, {"pbx", engine.FullSync}} {
+		errs = append(errs, ts.run(s.conn, s.p)...)
+	}
+	return errs
+}
+
+// TestEngineTenants runs two tenants' synchronizations, each with its own
+// store and a sql connector scoped to its tenant, on one subscriber table
+// (e-mails unique per tenant), on SQLite and PostgreSQL, with anchors the
+// database makes (unique across the table) and with the e-mail as anchor
+// (the same anchor in both tenants): the same person
+// in both tenants has a row in each; each tenant's confirming import sees
+// its rows only; a leaver of one tenant is deleted from that tenant only;
+// an add of one tenant whose answer was lost is replayed onto its own row
+// (by matchColumns), never onto the other tenant's row with the same
+// e-mail.
+func TestEngineTenants(t *testing.T) {
+	anchors := map[string]Anchor{
+		"database":  {Column: "id", Source: SourceDatabase, MatchColumns: []string{"email"}},
+		"attribute": {Column: "email"},
+	}
+	for _, b := range backends() {
+		for _, an := range []string{"database", "attribute"} {
+			t.Run(b.driver+"/"+an, func(t *testing.T) {
+				testEngineTenants(t, b, anchors[an])
+			})
+		}
+	}
+}
+
+func testEngineTenants(t *testing.T, b backend, anchor Anchor) {
+	dsn := b.dsn(t)
+	db := newTestDB(t, b, dsn)
+	db.exec(tenantDDL(b.driver, true))
+	contoso, fabrikam := newTenantSync(t, b, dsn, anchor, "contoso"), newTenantSync(t, b, dsn, anchor, "fabrikam")
+	rows := func(tenant, mail string) string {
+		t.Helper()
+		return strings.Join(db.rows(tenant, 1, mail), " ")
+	}
+
+	// 1. Ada works for both tenants: a row in each.
+	contoso.user("ada@example.test", "Ada (contoso)")
+	contoso.user("bob@example.test", "Bob")
+	fabrikam.user("ada@example.test", "Ada (fabrikam)")
+	fabrikam.user("cy@example.test", "Cy")
+	for _, ts := range []*tenantSync{contoso, fabrikam} {
+		if errs := ts.cycle(); len(errs) > 0 {
+			t.Fatalf("first cycle: %v", errs)
+		}
+		if n := ts.count(); n != 2 {
+			t.Fatalf("%d CS objects after the confirming import, want the tenant's 2 rows", n)
+		}
+	}
+	if a, f := rows("contoso", "ada@example.test"), rows("fabrikam", "ada@example.test"); a != "Ada (contoso)/live" || f != "Ada (fabrikam)/live" {
+		t.Fatalf("Ada's rows: contoso %q, fabrikam %q", a, f)
+	}
+
+	// 2. Ada leaves fabrikam: fabrikam's row is deleted, contoso's
+	// stays.
+	fabrikam.hr.Remove("hr-ada@example.test")
+	if errs := fabrikam.cycle(); len(errs) > 0 {
+		t.Fatalf("fabrikam's cycle after Ada left: %v", errs)
+	}
+	if a, f := rows("contoso", "ada@example.test"), rows("fabrikam", "ada@example.test"); a != "Ada (contoso)/live" || f != "" {
+		t.Fatalf("after Ada left fabrikam: contoso %q, fabrikam %q", a, f)
+	}
+
+	// 3. Bob joins fabrikam too; the add's answer is lost. The
+	// replay finds fabrikam's new row by e-mail, not contoso's.
+	fabrikam.user("bob@example.test", "Bob (fabrikam)")
+	fabrikam.pbx.lose = true
+	if errs := fabrikam.cycle(); len(errs) != 1 || !strings.Contains(errs[0], "answer was lost") {
+		t.Fatalf("fabrikam's export with a lost answer: %v", errs)
+	}
+	if errs := fabrikam.cycle(); len(errs) > 0 {
+		t.Fatalf("fabrikam's replay: %v", errs)
+	}
+	if a, f := rows("contoso", "bob@example.test"), rows("fabrikam", "bob@example.test"); a != "Bob/live" || f != "Bob (fabrikam)/live" {
+		t.Fatalf("Bob's rows after the replay: contoso %q, fabrikam %q", a, f)
+	}
+	fabID := "bob@example.test"
+	if anchor.Source == SourceDatabase {
+		fabID = db.value("SELECT id FROM subscribers WHERE tenant_id = ? AND email = ?", "fabrikam", "bob@example.test")
+	}
+	if _, err := fabrikam.st.GetCSByAnchor(context.Background(), "pbx", fabID); err != nil {
+		t.Fatalf("fabrikam's Bob row %s is not the anchor of fabrikam's CS object: %v", fabID, err)
+	}
+	if n := fabrikam.count(); n != 2 {
+		t.Fatalf("fabrikam: %d CS objects, want 2 (Cy, Bob)", n)
+	}
+
+	// 4. Contoso renames Bob: its row only.
+	contoso.user("bob@example.test", "Robert")
+	if errs := contoso.cycle(); len(errs) > 0 {
+		t.Fatalf("contoso's cycle: %v", errs)
+	}
+	if a, f := rows("contoso", "bob@example.test"), rows("fabrikam", "bob@example.test"); a != "Robert/live" || f != "Bob (fabrikam)/live" {
+		t.Fatalf("Bob's rows after contoso's rename: contoso %q, fabrikam %q", a, f)
+	}
+	if n := db.value("SELECT COUNT(*) FROM subscribers"); n != "4" {
+		t.Fatalf("%s rows, want 4", n)
+	}
+}
