@@ -8,6 +8,7 @@ import (
 
 	_ "github.com/idsync/idsync/connector/sql" // the sql connector type
 	"github.com/idsync/idsync/engine"
+	"github.com/idsync/idsync/store"
 )
 
 // TestSQLTarget runs examples/sql-target: the HR CSV's three workers
@@ -47,7 +48,7 @@ func TestSQLTarget(t *testing.T) {
 	}
 	cycle()
 	var got string
-	if err := db.QueryRow(`SELECT group_concat(email || '=' || extension || '/' || enabled, ' ') FROM (SELECT * FROM subscribers ORDER BY id)`).Scan(&got); err != nil {
+	if err := db.QueryRow(`SELECT group_concat(email || '=' || extension || '/' || enabled, ' ') FROM (SELECT * FROM subscribers WHERE tenant_id = 'contoso' ORDER BY id)`).Scan(&got); err != nil {
 		t.Fatal(err)
 	}
 	if want := "ada@example.test=2001/1 bob@example.test=2002/1 cy@example.test=2003/1"; got != want {
@@ -58,10 +59,33 @@ func TestSQLTarget(t *testing.T) {
 		t.Fatal(err)
 	}
 	cycle()
-	if err := db.QueryRow(`SELECT group_concat(email || '/' || deleted, ' ') FROM (SELECT * FROM subscribers ORDER BY id)`).Scan(&got); err != nil {
+	if err := db.QueryRow(`SELECT group_concat(email || '/' || deleted, ' ') FROM (SELECT * FROM subscribers WHERE tenant_id = 'contoso' ORDER BY id)`).Scan(&got); err != nil {
 		t.Fatal(err)
 	}
 	if want := "ada@example.test/0 bob@example.test/1 cy@example.test/0"; got != want {
 		t.Fatalf("after Bob left: %s, want %s", got, want)
+	}
+	// Fabrikam's row, outside the connector's scope, was neither changed
+	// nor imported (no connector space object of pbx has its id).
+	if err := db.QueryRow(`SELECT group_concat(id || ':' || email || '=' || display_name || '/' || extension || '/' || deleted, ' ') FROM subscribers WHERE tenant_id <> 'contoso'`).Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	if want := "1:ada@example.test=Ada (Fabrikam)/2001/0"; got != want {
+		t.Fatalf("fabrikam's rows: %s, want %s", got, want)
+	}
+	n := 0
+	if err := s.st.ScanCS(s.ctx, "pbx", func(o *store.CSObject) error {
+		if o.Object.Anchor == "1" {
+			t.Errorf("fabrikam's row was imported: %+v", o)
+		}
+		if !o.Deleted && !o.Placeholder {
+			n++
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Fatalf("%d CS objects of pbx, want contoso's 2 live rows (Ada, Cy)", n)
 	}
 }
