@@ -1,17 +1,68 @@
 package main
 
 import (
+	"database/sql"
 	"encoding/csv"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/idsync/idsync/internal/peers"
 	"github.com/idsync/idsync/internal/secret"
 	"github.com/idsync/idsync/store"
 	"github.com/idsync/idsync/tenant"
 )
+
+// createSubscribers makes the example's subscriber table.
+func createSubscribers(t *testing.T, driver, dsn, schema string) {
+	t.Helper()
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	b, err := os.ReadFile(schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(t.Context(), string(b)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// readSubscribers reads a tenant's rows of the subscriber table by
+// subscriber_id.
+func readSubscribers(t *testing.T, driver, dsn, tenantID string) map[string]map[string]string {
+	t.Helper()
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	q := `SELECT subscriber_id, display_name, email, extension, sip_user, sip_domain, sip_password, status FROM subscribers WHERE tenant_id = $1`
+	rows, err := db.QueryContext(t.Context(), q, tenantID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]map[string]string{}
+	for rows.Next() {
+		var id, name, mail, user, domain, pw, status string
+		var ext int64
+		if err := rows.Scan(&id, &name, &mail, &ext, &user, &domain, &pw, &status); err != nil {
+			t.Fatal(err)
+		}
+		out[id] = map[string]string{"subscriberId": id, "displayName": name, "mail": mail, "extension": strconv.FormatInt(ext, 10),
+			"sipUser": user, "sipDomain": domain, "sipPassword": pw, "status": status}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
 
 // readCSV reads a CSV file into maps by header, keyed by the column key.
 func readCSV(t *testing.T, path, key string) map[string]map[string]string {
@@ -36,7 +87,8 @@ func readCSV(t *testing.T, path, key string) map[string]map[string]string {
 	return out
 }
 
-// TestOnboarding runs examples/tenant-onboarding from the command line:
+// TestOnboarding runs examples/tenant-onboarding from the command line,
+// with the subscriber table in PostgreSQL:
 // discover → settings (extensions from 2001) → review with two users
 // edited and one removed → confirm → the subscriber list and a spreadsheet
 // read back; then a second sync with 3 new users and 1 removed: the
@@ -53,6 +105,9 @@ func TestOnboarding(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("IDSYNC_SECRET_KEY", key)
+	pg := peers.Postgres(t)
+	createSubscribers(t, "pgx", pg, filepath.Join(dir, "schema-postgres.sql"))
+	t.Setenv("IDSYNC_TEST_SUBSCRIBERS_DSN", pg)
 	var outputs strings.Builder
 	run := func(args ...string) (string, string, int) {
 		t.Helper()
@@ -72,7 +127,8 @@ func TestOnboarding(t *testing.T) {
 	if _, errOut, code := run("tenant", "settings", "contoso", "--set", "extensionStart=12ab"); code == 0 || !strings.Contains(errOut, "does not match") {
 		t.Errorf("a bad setting: exit %d, %s", code, errOut)
 	}
-	must("tenant", "settings", "contoso", "--set", "extensionStart=2001")
+	must("tenant", "settings", "contoso", "--set", "extensionStart=2001", "--set", "subscriberDriver=postgres",
+		"--set", "subscriberDSN=${IDSYNC_TEST_SUBSCRIBERS_DSN}")
 	if out := must("onboard", "discover", "contoso"); !strings.Contains(out, "4 users in its directory; confirming would create 3 subscribers") {
 		t.Fatalf("discover: %s", out)
 	}
@@ -120,9 +176,9 @@ func TestOnboarding(t *testing.T) {
 		errs, _, _ := run("--tenant", "contoso", "runs", "--errors")
 		t.Fatalf("confirm: %s\n%s", out, errs)
 	}
-	subs := readCSV(t, filepath.Join(dir, "tenants", "contoso", "subscribers.csv"), "subscriberId")
+	subs := readSubscribers(t, "pgx", pg, "contoso")
 	if len(subs) != 2 || subs["7c1e2f4a-0001"]["extension"] != "2001" || subs["7c1e2f4a-0002"]["extension"] != "2050" ||
-		subs["7c1e2f4a-0002"]["sipUser"] != "alex.w" || subs["7c1e2f4a-0001"]["tenant"] != "contoso" {
+		subs["7c1e2f4a-0002"]["sipUser"] != "alex.w" {
 		t.Fatalf("subscribers: %v", subs)
 	}
 	xlsx := filepath.Join(dir, "contoso-1.xlsx")
@@ -178,7 +234,7 @@ func TestOnboarding(t *testing.T) {
 		t.Fatalf("second discover: %s", out)
 	}
 	must("onboard", "confirm", "contoso")
-	subs2 := readCSV(t, filepath.Join(dir, "tenants", "contoso", "subscribers.csv"), "subscriberId")
+	subs2 := readSubscribers(t, "pgx", pg, "contoso")
 	if len(subs2) != 5 || subs2["7c1e2f4a-0001"]["status"] != "disabled" || subs2["7c1e2f4a-0001"]["extension"] != "2001" ||
 		subs2["7c1e2f4a-0002"]["extension"] != "2050" || subs2["7c1e2f4a-0002"]["sipPassword"] != subs["7c1e2f4a-0002"]["sipPassword"] {
 		t.Fatalf("after the second sync: %v", subs2)
@@ -249,11 +305,12 @@ func TestTenantCycle(t *testing.T) {
 		return out
 	}
 	must("tenant", "add", "contoso")
-	subscribers := filepath.Join(dir, "tenants", "contoso", "subscribers.csv")
+	db := "file:" + filepath.Join(dir, "subscribers.db")
+	createSubscribers(t, "sqlite", db, filepath.Join(dir, "schema.sql"))
 	g := &globalFlags{config: cfg}
 	syncTenants(t.Context(), g)
-	if _, err := os.Stat(subscribers); !os.IsNotExist(err) {
-		t.Fatalf("a tenant not yet confirmed was exported to: %v", err)
+	if got := readSubscribers(t, "sqlite", db, "contoso"); len(got) != 0 {
+		t.Fatalf("a tenant not yet confirmed was exported to: %v", got)
 	}
 	must("onboard", "discover", "contoso")
 	must("onboard", "confirm", "contoso")
@@ -262,7 +319,7 @@ func TestTenantCycle(t *testing.T) {
 	b, _ := os.ReadFile(users)
 	writeFile(t, users, string(b)+"new-1,lynne.robbins@contoso.com,Lynne,Robbins,Lynne Robbins,lynne.robbins@contoso.com,true\n")
 	syncTenants(t.Context(), g)
-	subs := readCSV(t, subscribers, "subscriberId")
+	subs := readSubscribers(t, "sqlite", db, "contoso")
 	if len(subs) != 4 || subs["new-1"]["extension"] != "1003" {
 		t.Fatalf("after the tenant round: %v", subs)
 	}
