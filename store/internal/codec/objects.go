@@ -1,4 +1,4 @@
-package sqlite
+package codec
 
 import (
 	"fmt"
@@ -18,10 +18,10 @@ const (
 	csPendingMayExist
 )
 
-// encodeCS appends the data blob of o to buf. The blob holds every field of
+// EncodeCS appends the data blob of o to buf. The blob holds every field of
 // o, so reads select it alone (reading fewer columns is much faster); the
 // columns of cs_objects are copies for the indexes.
-func encodeCS(buf []byte, o *store.CSObject) []byte {
+func EncodeCS(buf []byte, o *store.CSObject) []byte {
 	e := encoder{b: buf}
 	e.byte(formatV1)
 	var flags uint64
@@ -84,9 +84,9 @@ func encodeChanges(e *encoder, cs []connector.AttrChange) {
 	}
 }
 
-// decodeCS decodes a blob written by encodeCS. The strings of the object
+// DecodeCS decodes a blob written by EncodeCS. The strings of the object
 // share data's memory.
-func decodeCS(data string) (*store.CSObject, error) {
+func DecodeCS(data string) (*store.CSObject, error) {
 	d := decoder{s: data}
 	if v := d.byte(); v != formatV1 {
 		d.fail("format version")
@@ -145,9 +145,9 @@ func decodeChanges(d *decoder) []connector.AttrChange {
 	return cs
 }
 
-// encodeMV appends the data blob of o to buf. Like the CS blob it holds
+// EncodeMV appends the data blob of o to buf. Like the CS blob it holds
 // every field.
-func encodeMV(buf []byte, o *store.MVObject) []byte {
+func EncodeMV(buf []byte, o *store.MVObject) []byte {
 	e := encoder{b: buf}
 	e.byte(formatV1)
 	e.str(o.ID)
@@ -169,8 +169,8 @@ func encodeMV(buf []byte, o *store.MVObject) []byte {
 	return e.b
 }
 
-// decodeMV decodes a blob written by encodeMV.
-func decodeMV(data string) (*store.MVObject, error) {
+// DecodeMV decodes a blob written by EncodeMV.
+func DecodeMV(data string) (*store.MVObject, error) {
 	d := decoder{s: data}
 	if v := d.byte(); v != formatV1 {
 		d.fail("format version")
@@ -199,9 +199,9 @@ func decodeMV(data string) (*store.MVObject, error) {
 	return o, nil
 }
 
-// blobID returns the object ID of a CS (cs true) or MV blob without decoding
+// BlobID returns the object ID of a CS (cs true) or MV blob without decoding
 // the rest.
-func blobID(data string, cs bool) (string, error) {
+func BlobID(data string, cs bool) (string, error) {
 	d := decoder{s: data}
 	if v := d.byte(); v != formatV1 {
 		d.fail("format version")
