@@ -9,8 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -58,10 +60,97 @@ type Config struct {
 
 // StoreConfig selects and configures the store.
 type StoreConfig struct {
-	// Type is "sqlite" (the default, embedded).
+	// Type is "sqlite" (the default, embedded) or "postgres".
 	Type string `yaml:"type"`
-	// Path of the SQLite database (default: <dataDir>/idsync.db).
+	// Path of the SQLite database (default: <dataDir>/idsync.db). With
+	// postgres, the run lock is still the file Path + ".lock".
 	Path string `yaml:"path"`
+	// DSN is the PostgreSQL database of type postgres: a postgres:// URL
+	// or libpq key=value pairs. It holds a password: write it as
+	// ${NAME} references (anywhere in the DSN), read from the environment
+	// when the configuration is loaded; it is never logged, and shown
+	// masked (MaskDSN).
+	DSN string `yaml:"dsn" json:"-"`
+}
+
+// Store types.
+const (
+	StoreSQLite   = "sqlite"
+	StorePostgres = "postgres"
+)
+
+// String describes the store without its password, for messages.
+func (s StoreConfig) String() string {
+	if s.Type == StorePostgres {
+		return "postgres " + MaskDSN(s.DSN)
+	}
+	return "sqlite " + s.Path
+}
+
+var (
+	dsnURLPassword = regexp.MustCompile(`^([a-z]+://[^:/@?#]*:)[^@/?#]*@`)
+	dsnKeyPassword = regexp.MustCompile(`(^|\s)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)
+	dsnEnvRef      = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+)
+
+// escapeAll percent-encodes every byte of s but the unreserved characters
+// of RFC 3986, which keeps its meaning in any part of a URL.
+func escapeAll(s string) string {
+	var b strings.Builder
+	for i := range len(s) {
+		c := s[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~", c) >= 0 {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
+}
+
+// MaskDSN returns a DSN with its password replaced by xxxxx.
+func MaskDSN(dsn string) string {
+	dsn = dsnURLPassword.ReplaceAllString(dsn, "${1}xxxxx@")
+	return dsnKeyPassword.ReplaceAllString(dsn, "${1}${2}xxxxx")
+}
+
+// DSNPassword returns the password of a DSN ("" when none), for masking
+// it wherever it might appear.
+func DSNPassword(dsn string) string {
+	if m := dsnURLPassword.FindStringSubmatch(dsn); m != nil {
+		full := dsnURLPassword.FindString(dsn)
+		if p, err := url.PathUnescape(full[len(m[1]) : len(full)-1]); err == nil {
+			return p
+		}
+	}
+	if m := dsnKeyPassword.FindStringSubmatch(dsn); m != nil {
+		return strings.Trim(m[3], "'")
+	}
+	return ""
+}
+
+// expandDSN replaces the ${NAME} references of a DSN with the variables'
+// values; an unset variable is an error naming it. In a URL the values are
+// percent-encoded (a password may hold @, : or /); in key=value pairs they
+// are inserted as they are.
+func expandDSN(dsn string) (string, error) {
+	isURL := strings.Contains(dsn, "://")
+	var missing []string
+	out := dsnEnvRef.ReplaceAllStringFunc(dsn, func(ref string) string {
+		name := dsnEnvRef.FindStringSubmatch(ref)[1]
+		v, ok := os.LookupEnv(name)
+		if !ok {
+			missing = append(missing, name)
+		}
+		if isURL {
+			return escapeAll(v)
+		}
+		return v
+	})
+	if len(missing) > 0 {
+		return "", fmt.Errorf("store.dsn: environment variable %s is not set", strings.Join(missing, ", "))
+	}
+	return out, nil
 }
 
 // Connector is one configured connector.
@@ -408,6 +497,13 @@ func Parse(name string, data []byte) (*Config, error) {
 	if t := c.Tenants.Template; t != "" && !filepath.IsAbs(t) {
 		c.Tenants.Template = filepath.Join(base, t)
 	}
+	if c.Store.DSN != "" {
+		dsn, err := expandDSN(c.Store.DSN)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		c.Store.DSN = dsn
+	}
 	if f := c.Security.SecretKeyFile; f != "" && !filepath.IsAbs(f) {
 		c.Security.SecretKeyFile = filepath.Join(base, f)
 	}
@@ -439,7 +535,10 @@ func (c *Config) Validate() []error {
 			errs = append(errs, fmt.Errorf(format, args...))
 		}
 	}
-	check(c.Store.Type == "sqlite", "store.type %q is not supported (use sqlite)", c.Store.Type)
+	check(c.Store.Type == StoreSQLite || c.Store.Type == StorePostgres, "store.type %q is not supported (use sqlite or postgres)", c.Store.Type)
+	check(c.Store.Type != StorePostgres || c.Store.DSN != "",
+		"store.dsn is required with store.type postgres, e.g. postgres://idsync:${PGPASSWORD}@db.example.com:5432/idsync?sslmode=verify-full")
+	check(c.Store.Type == StorePostgres || c.Store.DSN == "", "store.dsn is only for store.type postgres (the store type is %s)", c.Store.Type)
 	check(c.Safety.DeleteThreshold >= 0, "safety.deleteThreshold must be ≥ 0, not %d", c.Safety.DeleteThreshold)
 	check(c.Safety.DeleteThresholdPercent >= 0 && c.Safety.DeleteThresholdPercent <= 100,
 		"safety.deleteThresholdPercent must be between 0 (off) and 100, not %d", c.Safety.DeleteThresholdPercent)

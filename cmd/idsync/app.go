@@ -14,6 +14,7 @@ import (
 	"github.com/idsync/idsync/provisioning"
 	"github.com/idsync/idsync/rules"
 	"github.com/idsync/idsync/store"
+	"github.com/idsync/idsync/store/postgres"
 	"github.com/idsync/idsync/store/sealed"
 	"github.com/idsync/idsync/store/sqlite"
 
@@ -152,7 +153,7 @@ func openApp(ctx context.Context, g *globalFlags) (*app, error) {
 		a.closeConns(conns)
 		return nil, fmt.Errorf("the sync rules have errors (run `idsync rules validate` for the full list):\n  %w", errors.Join(errs...))
 	}
-	raw, err := openSQLite(ctx, cfg.Store.Path)
+	raw, err := openBackend(ctx, cfg)
 	if err != nil {
 		a.closeConns(conns)
 		return nil, err
@@ -198,6 +199,23 @@ func (a *app) lock(wait time.Duration) (func(), error) {
 	return unlock, nil
 }
 
+// openBackend opens the configured store: PostgreSQL, or the SQLite file.
+// Every command opens its store through it.
+func openBackend(ctx context.Context, cfg *config.Config) (store.Store, error) {
+	if cfg.Store.Type != config.StorePostgres {
+		return openSQLite(ctx, cfg.Store.Path)
+	}
+	// The DSN's password is masked in whatever idsync prints or logs.
+	if pw := config.DSNPassword(cfg.Store.DSN); pw != "" {
+		masker.Add(pw)
+	}
+	st, err := postgres.Open(ctx, cfg.Store.DSN)
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
 // openSQLite opens (creating its directory) the SQLite store, readable by
 // its owner only: it holds every identity idsync has seen.
 func openSQLite(ctx context.Context, path string) (store.Store, error) {
@@ -229,7 +247,7 @@ func openStore(ctx context.Context, g *globalFlags) (*config.Config, store.Store
 	if err != nil {
 		return nil, nil, err
 	}
-	st, err := openSQLite(ctx, cfg.Store.Path)
+	st, err := openBackend(ctx, cfg)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -244,7 +262,7 @@ func openInspectStore(ctx context.Context, g *globalFlags) (*config.Config, stor
 	if err != nil {
 		return nil, nil, err
 	}
-	st, err := openSQLite(ctx, cfg.Store.Path)
+	st, err := openBackend(ctx, cfg)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -343,7 +343,7 @@ every tenants.interval (see idsync onboard).`,
 			s := &scheduler.Scheduler{Engine: a.engine, Store: a.store, Interval: a.cfg.Scheduler.Interval.Duration,
 				Order: a.cfg.CycleOrder(), Lock: func() (func(), error) { return a.lock(time.Hour) }, Config: snap,
 				TryLock: func() (func(), error) { return a.lock(0) }, RunRetention: a.cfg.RunRetention()}
-			slog.Info("idsync serving", "config", a.cfg.Path, "interval", a.cfg.Scheduler.Interval.String(),
+			slog.Info("idsync serving", "config", a.cfg.Path, "store", a.cfg.Store.String(), "interval", a.cfg.Scheduler.Interval.String(),
 				"liveInterval", a.cfg.Scheduler.LiveInterval.String(), "pid", os.Getpid())
 			if live := a.cfg.Scheduler.LiveInterval.Duration; live > 0 {
 				go func() { _ = s.Live(cmd.Context(), live) }()

@@ -207,7 +207,7 @@ func openSealed(ctx context.Context, g *globalFlags, strict bool) (*config.Confi
 	if err != nil && strict {
 		return nil, nil, err
 	}
-	raw, err := openSQLite(ctx, cfg.Store.Path)
+	raw, err := openBackend(ctx, cfg)
 	if err != nil {
 		return nil, nil, err
 	}
