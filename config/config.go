@@ -129,11 +129,11 @@ func DSNPassword(dsn string) string {
 	return ""
 }
 
-// expandDSN replaces the ${NAME} references of a DSN with the variables'
+// ExpandDSN replaces the ${NAME} references of a DSN with the variables'
 // values; an unset variable is an error naming it. In a URL the values are
 // percent-encoded (a password may hold @, : or /); in key=value pairs they
 // are inserted as they are.
-func expandDSN(dsn string) (string, error) {
+func ExpandDSN(dsn string) (string, error) {
 	isURL := strings.Contains(dsn, "://")
 	var missing []string
 	out := dsnEnvRef.ReplaceAllStringFunc(dsn, func(ref string) string {
@@ -148,7 +148,7 @@ func expandDSN(dsn string) (string, error) {
 		return v
 	})
 	if len(missing) > 0 {
-		return "", fmt.Errorf("store.dsn: environment variable %s is not set", strings.Join(missing, ", "))
+		return "", fmt.Errorf("environment variable %s is not set", strings.Join(missing, ", "))
 	}
 	return out, nil
 }
@@ -498,9 +498,9 @@ func Parse(name string, data []byte) (*Config, error) {
 		c.Tenants.Template = filepath.Join(base, t)
 	}
 	if c.Store.DSN != "" {
-		dsn, err := expandDSN(c.Store.DSN)
+		dsn, err := ExpandDSN(c.Store.DSN)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
+			return nil, fmt.Errorf("%s: store.dsn: %w", name, err)
 		}
 		c.Store.DSN = dsn
 	}

@@ -532,6 +532,17 @@ type Store interface {
 	Close() error
 }
 
+// Lister is implemented by the backends (not by wrappers such as
+// store/sealed): it lists what Store reads only by key, so that a whole
+// store can be copied to another (idsync store migrate).
+type Lister interface {
+	// Settings returns every stored setting.
+	Settings(ctx context.Context) (map[string]string, error)
+	// Watermarks returns every stored watermark, by connector and
+	// partition.
+	Watermarks(ctx context.Context) ([]Watermark, error)
+}
+
 // Keys are what a store indexes CS and MV objects by, so that a
 // synchronization finds the objects it needs without loading the others:
 // the DN of a CS object (DNKey), every value of its reference attributes

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -77,5 +78,59 @@ func TestDemoOnPostgres(t *testing.T) {
 	stdout, stderr, code := idsync(t, "--config", cfg, "runs")
 	if code == 0 || !strings.Contains(stderr, "password authentication failed") || strings.Contains(stdout+stderr, "Wr0ngPassw0rd") {
 		t.Errorf("runs with a wrong password: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+}
+
+// TestStoreMigrate moves the demo's SQLite store to PostgreSQL: the next
+// cycle on PostgreSQL changes nothing (links, pending exports, watermarks
+// and runs arrived), a second copy is refused, and the store can be copied
+// back to a new SQLite file.
+func TestStoreMigrate(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "demo")
+	mustIdsync(t, "demo", "--dir", dir)
+	cfg := filepath.Join(dir, "idsync.yaml")
+	runsBefore := strings.Count(mustIdsync(t, "--config", cfg, "runs", "--limit", "0"), "run ")
+	dsn := usePostgres(t, dir, "IDSYNC_TEST_STORE_DSN")
+	u, _ := url.Parse(dsn)
+	password, _ := u.User.Password()
+
+	out := mustIdsync(t, "--config", cfg, "store", "migrate", "--from", "sqlite:"+filepath.Join(dir, "idsync.db"))
+	if !strings.Contains(out, "copied and verified in") || !strings.Contains(out, fmt.Sprintf("%d runs", runsBefore)) ||
+		!strings.Contains(out, "postgres postgres://"+u.User.Username()+":xxxxx@") || strings.Contains(out, password) {
+		t.Fatalf("store migrate:\n%s", out)
+	}
+	if n := strings.Count(mustIdsync(t, "--config", cfg, "runs", "--limit", "0"), "run "); n != runsBefore {
+		t.Errorf("runs on PostgreSQL: %d, want %d", n, runsBefore)
+	}
+	if err := os.Rename(filepath.Join(dir, "idsync.db"), filepath.Join(dir, "old.db")); err != nil {
+		t.Fatal(err)
+	}
+	out = mustIdsync(t, "demo", "--dir", dir)
+	if !strings.Contains(out, "export to cloud: 0 adds, 0 updates, 0 renames, 0 deletes, 0 errors") {
+		t.Errorf("the cycle after the migration exported changes:\n%s", out)
+	}
+	// A second copy into the now non-empty database is refused.
+	stdout, stderr, code := idsync(t, "--config", cfg, "store", "migrate", "--from", "sqlite:"+filepath.Join(dir, "old.db"))
+	if code == 0 || !strings.Contains(stderr, "the destination store is not empty") || !strings.Contains(stderr, "--into-non-empty") {
+		t.Errorf("a copy into a non-empty store: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	// And back, the DSN given as a reference.
+	back := filepath.Join(t.TempDir(), "back.db")
+	out = mustIdsync(t, "store", "migrate", "--from", "${IDSYNC_TEST_STORE_DSN}", "--to", "sqlite:"+back)
+	if !strings.Contains(out, "copied and verified in") || strings.Contains(out, password) {
+		t.Fatalf("store migrate back:\n%s", out)
+	}
+	// Usage errors.
+	for _, args := range [][]string{
+		{"store", "migrate", "--to", "sqlite:" + back},
+		{"store", "migrate", "--from", "mysql://x", "--to", "sqlite:" + back},
+		{"store", "migrate", "--from", "sqlite:" + back, "--to", "sqlite:" + back},
+	} {
+		if _, stderr, code := idsync(t, args...); code != 2 {
+			t.Errorf("idsync %s: exit %d, want 2 (usage)\n%s", strings.Join(args, " "), code, stderr)
+		}
+	}
+	if _, stderr, code := idsync(t, "store", "migrate", "--from", "sqlite:"+filepath.Join(dir, "missing.db"), "--to", "sqlite:"+back+"2"); code == 0 || !strings.Contains(stderr, "no such file") {
+		t.Errorf("a missing source: exit %d\n%s", code, stderr)
 	}
 }

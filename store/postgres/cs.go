@@ -260,3 +260,46 @@ func (s *Store) SetSetting(ctx context.Context, key, value string) error {
 	}
 	return nil
 }
+
+// Settings returns every stored setting.
+func (s *Store) Settings(ctx context.Context) (map[string]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT key, value FROM settings`)
+	if err != nil {
+		return nil, fmt.Errorf("list settings: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var k string
+		var v []byte
+		if err := rows.Scan(&k, &v); err != nil {
+			return nil, fmt.Errorf("list settings: %w", err)
+		}
+		out[k] = string(v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list settings: %w", err)
+	}
+	return out, nil
+}
+
+// Watermarks returns every stored watermark, by connector and partition.
+func (s *Store) Watermarks(ctx context.Context) ([]store.Watermark, error) {
+	rows, err := s.pool.Query(ctx, `SELECT connector, partition, value FROM watermarks ORDER BY connector, partition`)
+	if err != nil {
+		return nil, fmt.Errorf("list watermarks: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Watermark
+	for rows.Next() {
+		var c, p, v []byte
+		if err := rows.Scan(&c, &p, &v); err != nil {
+			return nil, fmt.Errorf("list watermarks: %w", err)
+		}
+		out = append(out, store.Watermark{Connector: string(c), Partition: string(p), Value: string(v)})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list watermarks: %w", err)
+	}
+	return out, nil
+}

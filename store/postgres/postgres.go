@@ -33,7 +33,10 @@ import (
 	"github.com/idsync/idsync/store"
 )
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store  = (*Store)(nil)
+	_ store.Lister = (*Store)(nil)
+)
 
 // Store is a store.Store kept in a PostgreSQL database. It is safe for
 // concurrent use.

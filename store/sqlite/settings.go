@@ -46,3 +46,45 @@ func (s *Store) SetSetting(ctx context.Context, key, value string) error {
 	s.ck.written()
 	return nil
 }
+
+// Settings returns every stored setting.
+func (s *Store) Settings(ctx context.Context) (map[string]string, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT key, value FROM settings`)
+	if err != nil {
+		return nil, fmt.Errorf("list settings: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			return nil, fmt.Errorf("list settings: %w", err)
+		}
+		out[k] = v
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list settings: %w", err)
+	}
+	return out, nil
+}
+
+// Watermarks returns every stored watermark, by connector and partition.
+func (s *Store) Watermarks(ctx context.Context) ([]store.Watermark, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT connector, partition, value FROM watermarks ORDER BY connector, partition`)
+	if err != nil {
+		return nil, fmt.Errorf("list watermarks: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Watermark
+	for rows.Next() {
+		var w store.Watermark
+		if err := rows.Scan(&w.Connector, &w.Partition, &w.Value); err != nil {
+			return nil, fmt.Errorf("list watermarks: %w", err)
+		}
+		out = append(out, w)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list watermarks: %w", err)
+	}
+	return out, nil
+}

@@ -29,7 +29,10 @@ import (
 	"github.com/idsync/idsync/store"
 )
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store  = (*Store)(nil)
+	_ store.Lister = (*Store)(nil)
+)
 
 // Store is a store.Store kept in one SQLite database file. It is safe for
 // concurrent use.
