@@ -23,9 +23,11 @@ import (
 	"github.com/idsync/idsync/connector"
 	"github.com/idsync/idsync/engine"
 	"github.com/idsync/idsync/internal/googlefake"
+	"github.com/idsync/idsync/internal/peers"
 	"github.com/idsync/idsync/model"
 	"github.com/idsync/idsync/rules"
 	"github.com/idsync/idsync/store"
+	"github.com/idsync/idsync/store/postgres"
 	"github.com/idsync/idsync/store/sqlite"
 	"github.com/idsync/idsync/tenant"
 
@@ -204,9 +206,15 @@ func openSiteAt(t *testing.T, dir string) *site {
 		conns[cc.Name] = &engine.Connector{Name: cc.Name, Conn: c, Partitions: cc.Partitions,
 			Parameters: cc.Parameters, DeleteThreshold: th}
 	}
-	st, err := sqlite.Open(ctx, cfg.Store.Path)
-	if err != nil {
-		t.Fatal(err)
+	var st store.Store
+	var err2 error
+	if cfg.Store.Type == config.StorePostgres {
+		st, err2 = postgres.Open(ctx, cfg.Store.DSN)
+	} else {
+		st, err2 = sqlite.Open(ctx, cfg.Store.Path)
+	}
+	if err2 != nil {
+		t.Fatal(err2)
 	}
 	t.Cleanup(func() { _ = st.Close() })
 	e := &engine.Engine{Store: st, Rules: rs, Connectors: conns, BatchSize: cfg.Engine.BatchSize}
@@ -390,6 +398,38 @@ func TestHRCSVToLDIF(t *testing.T) {
 	dns, entries = s.ldif("directory.ldif")
 	if len(dns) != 5 || !hasLine(entries, "cn=Bruno Lima"+people, "accountStatus: active") {
 		t.Errorf("after the re-hire: %d entries, Bruno Lima %q; want 5 entries and Bruno active", len(dns), entries["cn=Bruno Lima"+people])
+	}
+}
+
+// TestPostgres runs the postgres example (the HR example with its store in
+// PostgreSQL) against a database of its own: the same directory, and a
+// second cycle over the same store changes nothing.
+func TestPostgres(t *testing.T) {
+	t.Setenv("IDSYNC_STORE_DSN", peers.Postgres(t))
+	s := openSite(t, "postgres")
+	if s.cfg.Store.Type != config.StorePostgres {
+		t.Fatalf("the example's store is %s", s.cfg.Store)
+	}
+	s.checkCycle()
+	const people = ",ou=People,dc=example,dc=com"
+	dns, entries := s.ldif("directory.ldif")
+	wantDNs(t, dns, []string{
+		"cn=Ana Souza" + people, "cn=Bruno Lima" + people, `cn=O'Brien\, Daniel` + people,
+		"cn=Farah Haddad" + people, "cn=Gustavo Reis" + people,
+	})
+	if !hasLine(entries, "cn=Bruno Lima"+people, "manager: cn=Ana Souza"+people) {
+		t.Errorf("Bruno Lima's manager is not Ana Souza's DN: %q", entries["cn=Bruno Lima"+people])
+	}
+	if _, err := os.Stat(filepath.Join(s.dir, "idsync.db")); err == nil {
+		t.Error("the example wrote a SQLite file")
+	}
+	if n, err := s.st.CountCS(s.ctx, "directory"); err != nil || n != 5 {
+		t.Errorf("directory objects in PostgreSQL: %d, %v; want 5", n, err)
+	}
+	setStatus(t, filepath.Join(s.dir, "hr.csv"), "1002", "Active", "Terminated")
+	s.cycle()
+	if _, entries = s.ldif("directory.ldif"); !hasLine(entries, "cn=Bruno Lima"+people, "accountStatus: disabled") {
+		t.Errorf("Bruno Lima is not disabled after his termination: %q", entries["cn=Bruno Lima"+people])
 	}
 }
 
