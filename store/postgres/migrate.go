@@ -141,6 +141,34 @@ var migrations = []string{
 	CREATE INDEX audit_time ON audit (time);
 	CREATE INDEX audit_user ON audit (user_key, id);
 	CREATE INDEX audit_action ON audit (action, id);`,
+
+	// 2: tenants and their domains (R5, tenants.go). A domain is verified
+	// for at most one tenant (the partial unique index); next_check
+	// indexes the verifier's work.
+	`CREATE TABLE tenants (
+		id       text COLLATE "C" NOT NULL PRIMARY KEY,
+		name     text NOT NULL,
+		domain   text NOT NULL,
+		settings text NOT NULL,
+		created  timestamptz NOT NULL,
+		modified timestamptz NOT NULL
+	);
+	CREATE TABLE tenant_domains (
+		tenant     text COLLATE "C" NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+		name       text COLLATE "C" NOT NULL,
+		token      text NOT NULL,
+		state      text NOT NULL,
+		reason     text NOT NULL,
+		attempts   integer NOT NULL,
+		added      timestamptz NOT NULL,
+		last_check timestamptz,
+		next_check timestamptz,
+		deadline   timestamptz,
+		verified   timestamptz,
+		PRIMARY KEY (tenant, name)
+	);
+	CREATE UNIQUE INDEX tenant_domains_verified ON tenant_domains (name) WHERE state = 'verified';
+	CREATE INDEX tenant_domains_next ON tenant_domains (next_check) WHERE state = 'pending';`,
 }
 
 // schemaVersion is the version this package brings a database to.

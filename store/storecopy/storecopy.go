@@ -40,15 +40,15 @@ type Options struct {
 
 // Counts are how many of each thing a store holds (or Copy copied).
 type Counts struct {
-	CS, MV, PendingExports, Watermarks, Runs, RunErrors, Settings, Users, APITokens, Audit int64
+	CS, MV, PendingExports, Watermarks, Runs, RunErrors, Settings, Users, APITokens, Audit, Tenants, Domains int64
 }
 
 // Empty reports whether there is nothing.
 func (c Counts) Empty() bool { return c == Counts{} }
 
 func (c Counts) String() string {
-	return fmt.Sprintf("%d cs objects (%d with a pending export), %d mv objects, %d watermarks, %d runs (%d run errors), %d settings, %d users, %d API tokens, %d audit entries",
-		c.CS, c.PendingExports, c.MV, c.Watermarks, c.Runs, c.RunErrors, c.Settings, c.Users, c.APITokens, c.Audit)
+	return fmt.Sprintf("%d cs objects (%d with a pending export), %d mv objects, %d watermarks, %d runs (%d run errors), %d settings, %d users, %d API tokens, %d audit entries, %d tenants (%d domains)",
+		c.CS, c.PendingExports, c.MV, c.Watermarks, c.Runs, c.RunErrors, c.Settings, c.Users, c.APITokens, c.Audit, c.Tenants, c.Domains)
 }
 
 // ErrNotEmpty is returned when the destination holds something and
@@ -110,6 +110,18 @@ func Count(ctx context.Context, s Store) (Counts, error) {
 		return c, err
 	}
 	c.Audit = int64(len(audit))
+	tenants, err := s.Tenants(ctx)
+	if err != nil {
+		return c, err
+	}
+	c.Tenants = int64(len(tenants))
+	for _, t := range tenants {
+		ds, err := s.Domains(ctx, t.ID)
+		if err != nil {
+			return c, err
+		}
+		c.Domains += int64(len(ds))
+	}
 	return c, nil
 }
 
@@ -137,6 +149,7 @@ func Copy(ctx context.Context, src, dst Store, opts Options) (Counts, error) {
 	}{
 		{"cs objects", copyCS}, {"mv objects", copyMV}, {"watermarks", copyWatermarks}, {"runs", copyRuns},
 		{"settings", copySettings}, {"users and API tokens", copyUsers}, {"audit log", copyAudit},
+		{"tenants and domains", copyTenants},
 	} {
 		if err := step.copy(ctx, src, dst, opts); err != nil {
 			return Counts{}, fmt.Errorf("copy %s: %w", step.what, err)
@@ -160,8 +173,8 @@ func Copy(ctx context.Context, src, dst Store, opts Options) (Counts, error) {
 }
 
 func covers(got, want Counts) bool {
-	g := []int64{got.CS, got.MV, got.PendingExports, got.Watermarks, got.Runs, got.RunErrors, got.Settings, got.Users, got.APITokens, got.Audit}
-	w := []int64{want.CS, want.MV, want.PendingExports, want.Watermarks, want.Runs, want.RunErrors, want.Settings, want.Users, want.APITokens, want.Audit}
+	g := []int64{got.CS, got.MV, got.PendingExports, got.Watermarks, got.Runs, got.RunErrors, got.Settings, got.Users, got.APITokens, got.Audit, got.Tenants, got.Domains}
+	w := []int64{want.CS, want.MV, want.PendingExports, want.Watermarks, want.Runs, want.RunErrors, want.Settings, want.Users, want.APITokens, want.Audit, want.Tenants, want.Domains}
 	for i := range g {
 		if g[i] < w[i] {
 			return false
@@ -295,6 +308,29 @@ func copyUsers(ctx context.Context, src, dst Store, _ Options) error {
 	for _, t := range tokens {
 		if err := dst.PutAPIToken(ctx, t); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// copyTenants copies the tenants and their domains.
+func copyTenants(ctx context.Context, src, dst Store, _ Options) error {
+	tenants, err := src.Tenants(ctx)
+	if err != nil {
+		return err
+	}
+	for _, t := range tenants {
+		if err := dst.PutTenant(ctx, t); err != nil {
+			return err
+		}
+		ds, err := src.Domains(ctx, t.ID)
+		if err != nil {
+			return err
+		}
+		for _, d := range ds {
+			if err := dst.PutDomain(ctx, d); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

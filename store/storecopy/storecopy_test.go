@@ -83,6 +83,19 @@ func fill(t *testing.T, s Store, n int) {
 	if err := s.PutAPIToken(ctx, &store.APIToken{ID: "t1", User: "ann", Name: "ci", Hash: "ab12", Created: t0, Expires: &exp}); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.PutTenant(ctx, &store.Tenant{ID: "contoso", Name: "Contoso", Domain: "contoso.com", Settings: `{"a":"1"}`, Created: t0, Modified: t0}); err != nil {
+		t.Fatal(err)
+	}
+	for i, dn := range []string{"contoso.com", "contoso.net"} {
+		d := &store.Domain{Tenant: "contoso", Name: dn, Token: "tok", State: store.DomainVerified, Attempts: i + 1, Added: t0, Verified: &t0}
+		if i == 1 {
+			next := t0.Add(time.Minute)
+			d.State, d.Verified, d.NextCheck, d.Reason = store.DomainPending, nil, &next, "no TXT record"
+		}
+		if err := s.PutDomain(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, a := range []string{"login", "user-add"} {
 		if err := s.AddAudit(ctx, &store.AuditEntry{Time: t0, User: "Ann", Action: a, Outcome: store.AuditOK}); err != nil {
 			t.Fatal(err)
@@ -140,6 +153,16 @@ func dump(t *testing.T, s Store) map[string]any {
 	if out["tokens"], err = s.APITokens(ctx, ""); err != nil {
 		t.Fatal(err)
 	}
+	tenants, err := s.Tenants(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out["tenants"] = tenants
+	for _, tn := range tenants {
+		if out["domains-"+tn.ID], err = s.Domains(ctx, tn.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return out
 }
 
@@ -167,7 +190,7 @@ func TestCopy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Counts{CS: 250, MV: 250, PendingExports: 84, Watermarks: 2, Runs: 3, RunErrors: 3, Settings: 2, Users: 1, APITokens: 1, Audit: 2}
+	want := Counts{CS: 250, MV: 250, PendingExports: 84, Watermarks: 2, Runs: 3, RunErrors: 3, Settings: 2, Users: 1, APITokens: 1, Audit: 2, Tenants: 1, Domains: 2}
 	if counts != want {
 		t.Fatalf("Copy counted %+v, want %+v", counts, want)
 	}
