@@ -25,11 +25,13 @@ type pageData struct {
 	Nav     string // the active section
 	Flash   string // a message after an action
 	Version string
+	// Tenants: the console has tenant pages.
+	Tenants bool
 	Data    any
 }
 
 // pageNames are the templates, each rendered inside layout.html.
-var pageNames = []string{"login", "error", "dashboard", "connector", "pending", "runs", "run", "search", "mv", "cs", "rules", "scheduler", "audit", "apps", "app", "rule", "expr", "preview"}
+var pageNames = []string{"login", "error", "dashboard", "connector", "pending", "runs", "run", "search", "mv", "cs", "rules", "scheduler", "audit", "apps", "app", "rule", "expr", "preview", "tenants", "tenant", "review"}
 
 func (s *Server) parseTemplates() error {
 	funcs := template.FuncMap{
@@ -76,7 +78,7 @@ func (s *Server) parseTemplates() error {
 
 // render writes a page.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, p *principal, name, title, nav string, data any) {
-	d := pageData{Title: title, User: p, Nav: nav, Version: s.o.Version, Data: data, Flash: r.URL.Query().Get("flash")}
+	d := pageData{Title: title, User: p, Nav: nav, Version: s.o.Version, Data: data, Flash: r.URL.Query().Get("flash"), Tenants: s.o.Tenants != nil}
 	if p != nil && p.session != nil {
 		d.CSRF = p.session.csrf
 	}

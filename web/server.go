@@ -38,6 +38,7 @@ import (
 	"github.com/idsync/idsync/provisioning"
 	"github.com/idsync/idsync/rules"
 	"github.com/idsync/idsync/store"
+	"github.com/idsync/idsync/tenant"
 )
 
 //go:embed templates/*.html
@@ -81,6 +82,16 @@ type Options struct {
 	Now func() time.Time
 	// Version is shown in the footer.
 	Version string
+	// Tenants manages the provider's tenants and their domains (R5), over
+	// Store; nil: no tenant pages or API.
+	Tenants *tenant.Service
+	// TenantTemplate loads the provider's tenant template (the settings a
+	// tenant has); nil or an error: the settings are not shown.
+	TenantTemplate func() (*tenant.Template, error)
+	// OpenTenant opens a tenant's onboarding — the engine on the tenant's
+	// own configuration and store — under the tenant's run lock, which
+	// close releases (nil: no onboarding wizard).
+	OpenTenant func(ctx context.Context, id string) (ob *tenant.Onboarder, close func(), err error)
 }
 
 // Server is the console and API.
@@ -138,6 +149,10 @@ func (s *Server) Handler() http.Handler {
 type access struct {
 	role string // "": anyone, signed in or not
 	api  bool   // JSON errors (401) instead of a redirect to the sign-in page
+	// tenant: a tenant's route (the path's {tenant}, or the list of
+	// tenants), the only kind a tenant-scoped user may reach — for their
+	// own tenant only.
+	tenant bool
 }
 
 var (
@@ -148,6 +163,9 @@ var (
 )
 
 func (a access) json() access { a.api = true; return a }
+
+// scoped marks a tenant's route.
+func (a access) scoped() access { a.tenant = true; return a }
 
 // handler is a route's handler; p is nil only on public routes.
 type handler func(w http.ResponseWriter, r *http.Request, p *principal)
@@ -188,11 +206,19 @@ func (s *Server) handle(pattern string, a access, h handler) {
 			s.audit(r, p, "denied", r.Method+" "+r.URL.Path, "needs the role "+a.role, "denied")
 			s.fail(w, r, a.api, http.StatusForbidden, fmt.Sprintf("this needs the %s role; you are signed in as %s with the %s role", a.role, p.User, p.Role))
 			return
-		case a.role != "" && p.Tenant != "":
-			// Tenants (R5) have no pages yet: a tenant-scoped user sees
-			// nothing of the installation.
+		case a.role != "" && p.Tenant != "" && !a.tenant:
+			// A tenant-scoped user sees nothing of the installation: only
+			// their tenant's pages.
+			if r.URL.Path == "/" && s.o.Tenants != nil {
+				http.Redirect(w, r, "/tenants/"+url.PathEscape(p.Tenant), http.StatusSeeOther)
+				return
+			}
 			s.audit(r, p, "denied", r.Method+" "+r.URL.Path, "tenant-scoped user", "denied")
 			s.fail(w, r, a.api, http.StatusForbidden, fmt.Sprintf("%s is limited to the tenant %s, and this page shows the whole installation", p.User, p.Tenant))
+			return
+		case a.role != "" && p.Tenant != "" && r.PathValue("tenant") != "" && r.PathValue("tenant") != p.Tenant:
+			s.audit(r, p, "denied", r.Method+" "+r.URL.Path, "tenant-scoped user of tenant "+p.Tenant, "denied")
+			s.fail(w, r, a.api, http.StatusForbidden, fmt.Sprintf("%s is limited to the tenant %s", p.User, p.Tenant))
 			return
 		case r.Method != http.MethodGet && r.Method != http.MethodHead && !csrfOK(r, p):
 			s.audit(r, p, "denied", r.Method+" "+r.URL.Path, "missing or wrong CSRF token", "denied")
@@ -241,6 +267,36 @@ func (s *Server) routes() {
 	s.handle("POST /applications/{name}/test", operator, s.postAppTest)
 
 	api := func(a access) access { return a.json() }
+	if s.o.Tenants != nil {
+		// Tenants (R5): the only routes a tenant-scoped user reaches, for
+		// their own tenant (scoped). The onboarding steps run while the
+		// request waits (a tenant's directory is small).
+		s.handle("GET /tenants", browse.scoped(), s.pageTenants)
+		s.handle("GET /tenants/{tenant}", browse.scoped(), s.pageTenant)
+		s.handle("POST /tenants/{tenant}/domains", admin.scoped(), s.postDomainAdd)
+		s.handle("POST /tenants/{tenant}/domains/{domain}/verify", operator.scoped(), s.postDomainVerify)
+		s.handle("POST /tenants/{tenant}/domains/{domain}/use", admin.scoped(), s.postDomainUse)
+		s.handle("POST /tenants/{tenant}/settings", admin.scoped(), s.postTenantSettings)
+		s.handle("POST /tenants/{tenant}/discover", operator.scoped(), s.postDiscover)
+		s.handle("GET /tenants/{tenant}/review", browse.scoped(), s.pageReview)
+		s.handle("GET /tenants/{tenant}/review.csv", browse.scoped(), s.downloadReview)
+		s.handle("POST /tenants/{tenant}/review", operator.scoped(), s.postReview)
+		s.handle("POST /tenants/{tenant}/confirm", operator.scoped(), s.postConfirm)
+		s.handle("POST /tenants/{tenant}/spreadsheet", admin.scoped(), s.postSpreadsheet)
+
+		s.handle("GET /api/v1/tenants", api(browse).scoped(), s.apiTenants)
+		s.handle("GET /api/v1/tenants/{tenant}", api(browse).scoped(), s.apiTenant)
+		s.handle("POST /api/v1/tenants/{tenant}/domains", api(admin).scoped(), s.apiDomainAdd)
+		s.handle("POST /api/v1/tenants/{tenant}/domains/{domain}/verify", api(operator).scoped(), s.apiDomainVerify)
+		s.handle("POST /api/v1/tenants/{tenant}/domains/{domain}/use", api(admin).scoped(), s.apiDomainUse)
+		s.handle("PUT /api/v1/tenants/{tenant}/settings", api(admin).scoped(), s.apiSetTenantSettings)
+		s.handle("GET /api/v1/tenants/{tenant}/onboarding", api(browse).scoped(), s.apiOnboarding)
+		s.handle("POST /api/v1/tenants/{tenant}/onboarding/discover", api(operator).scoped(), s.apiDiscover)
+		s.handle("GET /api/v1/tenants/{tenant}/onboarding/review", api(browse).scoped(), s.apiReview)
+		s.handle("POST /api/v1/tenants/{tenant}/onboarding/review", api(operator).scoped(), s.apiApplyReview)
+		s.handle("POST /api/v1/tenants/{tenant}/onboarding/confirm", api(operator).scoped(), s.apiConfirm)
+		s.handle("POST /api/v1/tenants/{tenant}/onboarding/spreadsheet", api(admin).scoped(), s.apiSpreadsheet)
+	}
 	s.handle("GET /api/v1/openapi.json", api(browse), s.apiOpenAPI)
 	s.handle("GET /api/v1/connectors", api(browse), s.apiConnectors)
 	s.handle("GET /api/v1/connectors/{name}/pending", api(browse), s.apiPending)

@@ -368,7 +368,7 @@ every tenants.interval (see idsync onboard).`,
 			// Tenants whose onboarding was confirmed are re-synchronized
 			// every tenants.interval (tenant_serve.go).
 			go serveTenants(cmd.Context(), g, a.cfg.TenantInterval())
-			if err := w.start(cmd.Context(), a, s); err != nil {
+			if err := w.start(cmd.Context(), g, a, s); err != nil {
 				return err
 			}
 			return s.Start(cmd.Context())

@@ -73,7 +73,12 @@ func (s *onboardSession) Close() {
 	s.provider.Close()
 }
 
-func openOnboarding(ctx context.Context, g *globalFlags, id string) (*onboardSession, error) {
+// openOnboarding opens a tenant's onboarding — its configuration rendered
+// from the template, its engine and store — under the tenant's run lock,
+// waiting up to wait for it. idsync onboard (wait 0: a running step is an
+// error) and the console's wizard (web.Options.OpenTenant) both open it
+// here.
+func openOnboarding(ctx context.Context, g *globalFlags, id string, wait time.Duration) (*onboardSession, error) {
 	_, pst, tn, tmpl, path, err := tenantConfigPath(ctx, g, id)
 	if err != nil {
 		return nil, err
@@ -102,7 +107,7 @@ func openOnboarding(ctx context.Context, g *globalFlags, id string) (*onboardSes
 	if sealer != nil {
 		s.ob.Sealer = sealer
 	}
-	if s.unlock, err = a.lock(0); err != nil {
+	if s.unlock, err = a.lock(wait); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -146,7 +151,7 @@ func newOnboardDiscoverCmd(g *globalFlags) *cobra.Command {
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			s, err := openOnboarding(ctx, g, args[0])
+			s, err := openOnboarding(ctx, g, args[0], 0)
 			if err != nil {
 				return err
 			}
@@ -186,7 +191,7 @@ them.`,
 			if err != nil {
 				return err
 			}
-			s, err := openOnboarding(ctx, g, args[0])
+			s, err := openOnboarding(ctx, g, args[0], 0)
 			if err != nil {
 				return err
 			}
@@ -264,7 +269,7 @@ guard applies as to every export.`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			s, err := openOnboarding(ctx, g, args[0])
+			s, err := openOnboarding(ctx, g, args[0], 0)
 			if err != nil {
 				return err
 			}
@@ -307,7 +312,7 @@ created since. Reading the sealed passwords needs the secret key
 				return usageError{errors.New("give --xlsx FILE, --csv FILE or both")}
 			}
 			ctx := cmd.Context()
-			s, err := openOnboarding(ctx, g, args[0])
+			s, err := openOnboarding(ctx, g, args[0], 0)
 			if err != nil {
 				return err
 			}

@@ -16,6 +16,7 @@ import (
 	"github.com/idsync/idsync/metrics"
 	"github.com/idsync/idsync/scheduler"
 	"github.com/idsync/idsync/store/sealed"
+	"github.com/idsync/idsync/tenant"
 	"github.com/idsync/idsync/web"
 )
 
@@ -49,8 +50,38 @@ func (w *webFlags) check() error {
 	return usageError{fmt.Errorf("--listen %s: plain HTTP is only served on a loopback address (127.0.0.1, ::1); give --tls-cert and --tls-key to serve the console on %s", w.listen, host)}
 }
 
+// tenantWait is how long a console request waits for a tenant's run lock
+// (another step of the tenant running) before it says so.
+const tenantWait = 10 * time.Second
+
+// tenantWebOptions gives the console the tenants (R5) when the
+// installation has any, or a tenant template: the domain service over the
+// provider's store, the template, and a tenant's onboarding opened as
+// idsync onboard opens it (openOnboarding), so both make the same checks.
+func tenantWebOptions(ctx context.Context, g *globalFlags, a *app, o *web.Options) error {
+	if a.cfg.Tenants.Template == "" {
+		ts, err := a.store.Tenants(ctx)
+		if err != nil {
+			return err
+		}
+		if len(ts) == 0 {
+			return nil
+		}
+	}
+	o.Tenants = tenantService(a.cfg, a.store)
+	o.TenantTemplate = func() (*tenant.Template, error) { return tenant.LoadTemplate(a.cfg.Tenants.Template) }
+	o.OpenTenant = func(ctx context.Context, id string) (*tenant.Onboarder, func(), error) {
+		s, err := openOnboarding(ctx, g, id, tenantWait)
+		if err != nil {
+			return nil, nil, err
+		}
+		return s.ob, s.Close, nil
+	}
+	return nil
+}
+
 // start serves the console and API until ctx ends.
-func (w *webFlags) start(ctx context.Context, a *app, s *scheduler.Scheduler) error {
+func (w *webFlags) start(ctx context.Context, g *globalFlags, a *app, s *scheduler.Scheduler) error {
 	if w.listen == "" {
 		return nil
 	}
@@ -58,7 +89,7 @@ func (w *webFlags) start(ctx context.Context, a *app, s *scheduler.Scheduler) er
 		return err
 	}
 	src := metrics.Source{Store: a.store, Connectors: a.engine.ConnectorNames, Scheduler: s.State}
-	srv, err := web.New(ctx, web.Options{Store: a.store, View: sealed.Masked(a.store, secretPolicy(a.cfg)), Secret: secretPolicy(a.cfg).IsSecret, Engine: a.engine, Rules: a.rules, Apps: a.apps, DataDir: a.cfg.DataDir, Config: a.cfg, Mask: masker.Mask,
+	o := web.Options{Store: a.store, View: sealed.Masked(a.store, secretPolicy(a.cfg)), Secret: secretPolicy(a.cfg).IsSecret, Engine: a.engine, Rules: a.rules, Apps: a.apps, DataDir: a.cfg.DataDir, Config: a.cfg, Mask: masker.Mask,
 		Metrics: metrics.Handler(src), Health: metrics.Health(src), Secure: w.cert != "", Version: version,
 		RunCycle: func(ctx context.Context) error {
 			_, err := s.Cycle(ctx, false, engine.RunOptions{})
@@ -72,7 +103,11 @@ func (w *webFlags) start(ctx context.Context, a *app, s *scheduler.Scheduler) er
 			defer unlock()
 			_, err = a.engine.Run(ctx, conn, p, o)
 			return err
-		}})
+		}}
+	if err := tenantWebOptions(ctx, g, a, &o); err != nil {
+		return err
+	}
+	srv, err := web.New(ctx, o)
 	if err != nil {
 		return err
 	}

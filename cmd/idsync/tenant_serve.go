@@ -54,7 +54,7 @@ func syncTenants(ctx context.Context, g *globalFlags) {
 		if ctx.Err() != nil {
 			return
 		}
-		s, err := openOnboarding(ctx, g, tn.ID)
+		s, err := openOnboarding(ctx, g, tn.ID, 0)
 		if err != nil {
 			slog.Error("tenant cycle", "tenant", tn.ID, "err", err)
 			continue
