@@ -13,7 +13,8 @@
 // tokens (Authorization: Bearer, `idsync user token`). Every page and API
 // call needs a role — browse (read), operator (run profiles, download
 // spreadsheets), admin (everything: the scheduler, users) — checked by the
-// route table in one place (routes). State-changing requests with a
+// route table in one place (routes); a user limited to a tenant reaches
+// only the routes of that tenant (tenants.go). State-changing requests with a
 // session carry the session's CSRF token; failed sign-ins are rate
 // limited; sign-ins, changes, downloads and refusals go to the audit log.
 package web
