@@ -26,7 +26,8 @@ const e2eDir = "../../testdata/e2e"
 // a full-import and a full-sync started from contoso's page and seen in the
 // run history, a metaverse search by mail, the object's lineage and its
 // connector space object, cloud's pending exports and their CSV download,
-// disabling the scheduler, signing out, and what a browse user may not do.
+// disabling the scheduler, signing out, what a browse user may not do, and
+// a tenant's page.
 // It saves a PNG screenshot of each page into $IDSYNC_SCREENSHOTS (a new
 // temporary directory when unset; the test logs which).
 //
@@ -73,6 +74,8 @@ func TestConsoleInBrowser(t *testing.T) {
 	adminPw, browsePw := randomPassword(t), randomPassword(t)
 	addUser(t, cfg, "ann", "admin", adminPw)
 	addUser(t, cfg, "bob", "browse", browsePw)
+	// A tenant, for the tenant pages.
+	mustIdsync(t, "--config", cfg, "tenant", "add", "northwind", "--name", "Northwind Traders")
 
 	cmd := exec.Command(bin, "--config", cfg, "--log-level", "info", "serve", "--listen", "127.0.0.1:0")
 	var stderr syncBuffer

@@ -31,6 +31,8 @@ const { values: opt } = parseArgs({
     mail: { type: 'string', default: 'grace.kim@contoso.test' },
     name: { type: 'string', default: 'Grace Kim' },
     title: { type: 'string', default: 'Sales Director' },
+    // A tenant of the provider (idsync tenant add) whose page is opened.
+    tenant: { type: 'string', default: 'northwind' },
   },
 });
 const password = process.env.IDSYNC_E2E_PASSWORD;
@@ -288,6 +290,23 @@ try {
   eq(res.status(), 403, 'the status of the CSV for a browse user');
   await page.goto(`${base}/scheduler`);
   eq(await page.getByRole('button', { name: /the scheduler/ }).count(), 0, 'scheduler buttons for a browse user');
+
+  begin('tenants: the list and a tenant page, read-only for a browse user');
+  await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Tenants' }).click();
+  await checkNav(page, 'Tenants');
+  await h1(page, 'Tenants');
+  await page.getByRole('main').getByRole('link', { name: opt.tenant }).click();
+  await page.waitForLoadState('load');
+  eq(here(page), `/tenants/${opt.tenant}`, 'the page of the tenant');
+  await checkNav(page, 'Tenants');
+  for (const h of ['Domains', 'Settings', 'Onboarding']) {
+    eq(await page.getByRole('heading', { level: 2, name: h }).count(), 1, `the tenant page's heading ${h}`);
+  }
+  eq(await page.getByLabel('Add a domain').count(), 0, 'the add-domain field for a browse user');
+  eq(await page.getByRole('button', { name: 'Discover' }).count(), 0, 'the Discover button for a browse user');
+  await shot(page, 'browse-tenant');
+  const sheet = await bctx.request.post(`${base}/tenants/${opt.tenant}/spreadsheet`, { maxRedirects: 0 });
+  eq(sheet.status(), 403, 'the status of the spreadsheet for a browse user');
   await bctx.close();
   console.log(`ok: every check passed; screenshots in ${shots}`);
 } catch (e) {
