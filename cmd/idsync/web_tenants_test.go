@@ -500,6 +500,16 @@ func TestConsoleTenantOnboarding(t *testing.T) {
 			}
 		}
 	}
+	// Nor in a page or the API's JSON.
+	for _, path := range []string{"/tenants/contoso", "/tenants/contoso/review", "/tenants/contoso/review.csv", "/api/v1/tenants/contoso",
+		"/api/v1/tenants/contoso/onboarding", "/api/v1/tenants/contoso/onboarding/review"} {
+		body := ann.get(path).body
+		for _, row := range cells[1:] {
+			if strings.Contains(body, row[4]) {
+				t.Errorf("%s shows a password", path)
+			}
+		}
+	}
 	for _, e := range c.audit("") {
 		for _, row := range cells[1:] {
 			if strings.Contains(e.Detail, row[4]) {
