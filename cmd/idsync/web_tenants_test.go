@@ -48,6 +48,7 @@ func newTenantConsole(t *testing.T) *tenantConsole {
 		t.Fatal(err)
 	}
 	t.Setenv("IDSYNC_SECRET_KEY", key)
+	createSubscribers(t, "sqlite", "file:"+filepath.Join(dir, "subscribers.db"), filepath.Join(dir, "schema.sql"))
 	ctx := t.Context()
 	g := &globalFlags{config: filepath.Join(dir, "idsync.yaml")}
 	a, err := openApp(ctx, g)
@@ -450,7 +451,7 @@ func TestConsoleTenantOnboarding(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	subs := readCSV(t, filepath.Join(c.dir, "tenants", "contoso", "subscribers.csv"), "subscriberId")
+	subs := readSubscribers(t, "sqlite", "file:"+filepath.Join(c.dir, "subscribers.db"), "contoso")
 	if len(cells) != 3 || !slices.Equal(cells[0], []string{"Name", "E-mail", "Extension", "SIP user", "Password", "SIP domain"}) {
 		t.Fatalf("spreadsheet cells: %v", cells)
 	}
