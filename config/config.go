@@ -235,6 +235,26 @@ type Tenants struct {
 	// Interval is how often idsync serve re-synchronizes every tenant whose
 	// onboarding was confirmed (default 1h; 0s: never).
 	Interval *Duration `yaml:"interval"`
+	// Consent configures the Entra ID admin consent of the provider's
+	// multi-tenant application, from the console (empty: off).
+	Consent TenantConsent `yaml:"consent"`
+}
+
+// TenantConsent is the provider's multi-tenant Entra ID application that a
+// tenant's administrator consents to (connector/graph Consent).
+type TenantConsent struct {
+	// ClientID is the application (client) ID.
+	ClientID string `yaml:"clientId"`
+	// RedirectURL is the console's /consent/callback as the browser
+	// reaches it, registered as a redirect URI of the application.
+	RedirectURL string `yaml:"redirectURL"`
+	// Authority is the Microsoft identity platform (default
+	// https://login.microsoftonline.com).
+	Authority string `yaml:"authority"`
+	// Setting is the tenant setting the consenting directory's ID is
+	// written to (default directoryId), which the template's graph
+	// connector reads.
+	Setting string `yaml:"setting"`
 }
 
 // TenantInterval is tenants.interval with its default (0: off).
@@ -554,6 +574,13 @@ func (c *Config) Validate() []error {
 	check(c.Tenants.RecordName == "" || !strings.ContainsAny(c.Tenants.RecordName, ". "),
 		"tenants.recordName %q: one DNS label, e.g. _idsync", c.Tenants.RecordName)
 	check(c.Tenants.VerifyFor.Duration >= 0, "tenants.verifyFor must not be negative")
+	if cc := c.Tenants.Consent; cc.ClientID != "" || cc.RedirectURL != "" {
+		u, err := url.Parse(cc.RedirectURL)
+		check(cc.ClientID != "", "tenants.consent.clientId: the multi-tenant application's client ID is required")
+		check(err == nil && u.Scheme == "https" || err == nil && u.Scheme == "http" && (u.Hostname() == "localhost" || u.Hostname() == "127.0.0.1"),
+			"tenants.consent.redirectURL %q: the console's https URL ending in /consent/callback (http only on localhost)", cc.RedirectURL)
+		check(err == nil && strings.HasSuffix(u.Path, "/consent/callback"), "tenants.consent.redirectURL %q must end in /consent/callback", cc.RedirectURL)
+	}
 	check(c.Tenants.Interval == nil || c.Tenants.Interval.Duration == 0 || c.Tenants.Interval.Duration >= time.Minute,
 		"tenants.interval must be 0s (off) or at least 1m")
 	check(c.Scheduler.Interval.Duration >= time.Minute, "scheduler.interval must be at least 1m, not %s", c.Scheduler.Interval)

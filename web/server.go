@@ -93,6 +93,9 @@ type Options struct {
 	// own configuration and store — under the tenant's run lock, which
 	// close releases (nil: no onboarding wizard).
 	OpenTenant func(ctx context.Context, id string) (ob *tenant.Onboarder, close func(), err error)
+	// Consent, when set, offers the Entra ID admin consent on tenant pages
+	// (consent.go).
+	Consent *ConsentOptions
 }
 
 // Server is the console and API.
@@ -284,6 +287,13 @@ func (s *Server) routes() {
 		s.handle("POST /tenants/{tenant}/review", operator.scoped(), s.postReview)
 		s.handle("POST /tenants/{tenant}/confirm", operator.scoped(), s.postConfirm)
 		s.handle("POST /tenants/{tenant}/spreadsheet", admin.scoped(), s.postSpreadsheet)
+		if s.o.Consent != nil {
+			s.handle("POST /tenants/{tenant}/consent", admin.scoped(), s.postConsent)
+			s.handle("GET /consent/callback", public, s.consentCallback)
+			// No {tenant} in the path: the handler checks the request's
+			// tenant against a tenant-scoped user's.
+			s.handle("GET /consent/complete", browse.scoped(), s.consentComplete)
+		}
 
 		s.handle("GET /api/v1/tenants", api(browse).scoped(), s.apiTenants)
 		s.handle("GET /api/v1/tenants/{tenant}", api(browse).scoped(), s.apiTenant)

@@ -233,7 +233,7 @@ func (s *Server) pageTenant(w http.ResponseWriter, r *http.Request, p *principal
 		s.storeError(w, r, false, err, "")
 		return
 	}
-	data := map[string]any{"T": v}
+	data := map[string]any{"T": v, "Consent": s.o.Consent != nil}
 	if ob, done, err := s.onboarder(r.Context(), t.ID); err != nil {
 		data["OnboardingError"] = err.Error()
 	} else {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/idsync/idsync/connector/graph"
 	"github.com/idsync/idsync/engine"
 	"github.com/idsync/idsync/metrics"
 	"github.com/idsync/idsync/scheduler"
@@ -76,6 +77,21 @@ func tenantWebOptions(ctx context.Context, g *globalFlags, a *app, o *web.Option
 			return nil, nil, err
 		}
 		return s.ob, s.Close, nil
+	}
+	if cc := a.cfg.Tenants.Consent; cc.ClientID != "" {
+		cs := &tenant.ConsentStore{St: a.store}
+		setting := cc.Setting
+		if setting == "" {
+			setting = "directoryId"
+		}
+		o.Consent = &web.ConsentOptions{
+			Consent:     &graph.Consent{ClientID: cc.ClientID, Authority: cc.Authority, Store: cs},
+			RedirectURL: cc.RedirectURL, Setting: setting,
+			Peek: func(r *http.Request, key string) (string, bool, error) {
+				st, ok, err := cs.Peek(r.Context(), key)
+				return st.Tenant, ok, err
+			},
+		}
 	}
 	return nil
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"html"
 	"io"
@@ -17,7 +19,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idsync/idsync/config"
 	"github.com/idsync/idsync/internal/auth"
+	"github.com/idsync/idsync/internal/graphfake"
 	"github.com/idsync/idsync/internal/secret"
 	"github.com/idsync/idsync/store"
 	"github.com/idsync/idsync/tenant"
@@ -39,7 +43,7 @@ type tenantConsole struct {
 	srv *httptest.Server
 }
 
-func newTenantConsole(t *testing.T) *tenantConsole {
+func newTenantConsole(t *testing.T, configure ...func(*config.Config)) *tenantConsole {
 	t.Helper()
 	dir := t.TempDir()
 	copyDir(t, filepath.Join("..", "..", "examples", "tenant-onboarding"), dir)
@@ -73,6 +77,9 @@ func newTenantConsole(t *testing.T) *tenantConsole {
 		if err := a.store.PutUser(ctx, &store.User{Name: u.name, Role: u.role, Tenant: u.tenant, PasswordHash: h, Created: time.Now(), Modified: time.Now()}); err != nil {
 			t.Fatal(err)
 		}
+	}
+	for _, f := range configure {
+		f(a.cfg)
 	}
 	o := web.Options{Store: a.store, Engine: a.engine, Rules: a.rules, Config: a.cfg, Version: "test"}
 	if err := tenantWebOptions(ctx, g, a, &o); err != nil {
@@ -517,5 +524,101 @@ func TestConsoleTenantOnboarding(t *testing.T) {
 				t.Errorf("a password in the audit log: %+v", e)
 			}
 		}
+	}
+}
+
+// TestConsoleTenantConsent: the Entra ID admin consent from a tenant's page,
+// against the fake identity platform: the consent URL, Microsoft's
+// redirect to /consent/callback (no session cookie on that cross-site
+// navigation), the same-site hop to /consent/complete, the directory ID in
+// the tenant's settings; a state serves once, and another tenant's admin
+// can neither start nor complete it.
+func TestConsoleTenantConsent(t *testing.T) {
+	fake := graphfake.New(t)
+	const redirect = "https://console.example.net/consent/callback"
+	c := newTenantConsole(t, func(cfg *config.Config) {
+		cfg.Tenants.Consent = config.TenantConsent{ClientID: fake.ClientID, RedirectURL: redirect, Authority: fake.Authority}
+	})
+	tim, fay := c.login("tim"), c.login("fay")
+	if r := fay.form("POST", "/tenants/contoso/consent", nil); r.code != http.StatusForbidden {
+		t.Errorf("fabrikam's admin starting contoso's consent: %d", r.code)
+	}
+	start := func() url.Values {
+		t.Helper()
+		r := tim.form("POST", "/tenants/contoso/consent", url.Values{"directory": {"contoso.onmicrosoft.com"}})
+		if r.code != http.StatusSeeOther || !strings.HasPrefix(r.header.Get("Location"), fake.Authority+"/contoso.onmicrosoft.com/v2.0/adminconsent?") {
+			t.Fatalf("start consent: %d %s", r.code, r.header.Get("Location"))
+		}
+		// The administrator consents at Microsoft, which redirects back.
+		pem, err := os.ReadFile(fake.CAFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(pem)
+		hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}},
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		defer hc.CloseIdleConnections()
+		resp, err := hc.Get(r.header.Get("Location"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		loc, err := url.Parse(resp.Header.Get("Location"))
+		if err != nil || resp.StatusCode != http.StatusFound || !strings.HasPrefix(loc.String(), redirect+"?") {
+			t.Fatalf("the fake's consent answer: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		return loc.Query()
+	}
+	q := start()
+	// The callback, without a session: a page that moves on same-site.
+	hop := c.anonymous().get("/consent/callback?" + q.Encode())
+	m := regexp.MustCompile(`content="0;url=([^"]+)"`).FindStringSubmatch(hop.body)
+	if hop.code != http.StatusOK || m == nil {
+		t.Fatalf("callback: %d %s", hop.code, hop.body)
+	}
+	next := html.UnescapeString(m[1])
+	if !strings.HasPrefix(next, "/consent/complete?") || !strings.Contains(next, "state=") {
+		t.Fatalf("callback moves on to %q", next)
+	}
+	if r := c.anonymous().get(next); r.code != http.StatusSeeOther || !strings.HasPrefix(r.header.Get("Location"), "/login") {
+		t.Errorf("complete without a session: %d %s", r.code, r.header.Get("Location"))
+	}
+	if r := fay.get(next); r.code != http.StatusForbidden {
+		t.Errorf("fabrikam's admin completing contoso's consent: %d %s", r.code, r.body)
+	}
+	r := tim.get(next)
+	if r.code != http.StatusSeeOther || !strings.Contains(r.header.Get("Location"), "Consent+granted+by+directory+"+fake.DirectoryID) {
+		t.Fatalf("complete: %d %s %s", r.code, r.header.Get("Location"), r.body)
+	}
+	tn, err := c.st.GetTenant(t.Context(), "contoso")
+	if err != nil || !strings.Contains(tn.Settings, `"directoryId":"`+fake.DirectoryID+`"`) {
+		t.Errorf("contoso's settings after the consent: %v %v", tn, err)
+	}
+	if r := tim.get(next); r.code != http.StatusBadRequest || !strings.Contains(r.body, "already used") {
+		t.Errorf("a replayed callback: %d", r.code)
+	}
+	// Microsoft reports a declined consent: an error on the page.
+	q = start()
+	q.Del("admin_consent")
+	q.Del("tenant")
+	q.Set("error", "access_denied")
+	q.Set("error_description", "AADSTS65004: User declined to consent.")
+	if r := tim.get("/consent/complete?" + q.Encode()); r.code != http.StatusForbidden || !strings.Contains(r.body, "access_denied") {
+		t.Errorf("a declined consent: %d %s", r.code, r.body)
+	}
+	entries, err := c.st.Audit(t.Context(), store.AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range entries {
+		if strings.HasPrefix(e.Action, "tenant-consent") {
+			got = append(got, e.Action+" "+e.Outcome)
+		}
+	}
+	want := []string{"tenant-consent failed", "tenant-consent-start ok", "tenant-consent denied", "tenant-consent ok", "tenant-consent-start ok"}
+	if !slices.Equal(got, want) {
+		t.Errorf("audit: %v, want %v", got, want)
 	}
 }

@@ -383,3 +383,8 @@ func (s *MemoryConsentStore) Take(_ context.Context, key string) (ConsentState, 
 	delete(s.m, key)
 	return st, ok, nil
 }
+
+// ConsentStateKey is the key a ConsentStore keeps a state token's request
+// under (the token's SHA-256): a callback handler that must know the
+// request's idsync tenant before calling Callback looks it up with it.
+func ConsentStateKey(state string) string { return stateKey(state) }
