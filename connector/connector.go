@@ -195,6 +195,19 @@ type ExportRunner interface {
 	EndExport(ctx context.Context) error
 }
 
+// WriteOnlyAttributer is implemented by connectors whose system accepts
+// values for attributes it never gives back (Active Directory's
+// unicodePwd). The connector never imports them. The engine keeps, as the
+// target's state of such an attribute, the values it last exported: it
+// exports the attribute when the object is created and whenever the
+// desired values change, never because an import did not return it, and
+// it never exports its removal.
+type WriteOnlyAttributer interface {
+	// WriteOnlyAttributes returns the names of the write-only attributes
+	// (compared without regard to case).
+	WriteOnlyAttributes() []string
+}
+
 // Sentinel errors connectors wrap.
 var (
 	ErrAlreadyExists = errors.New("object already exists")

@@ -90,14 +90,17 @@ type importer struct {
 	targeted, loadedAll bool
 	missing, adopted    map[string]bool
 	err                 error
+	// wo are the connector's write-only attributes: never asked for,
+	// carried over from the connector space (writeonly.go).
+	wo writeOnly
 }
 
 func (e *Engine) importPartition(ctx context.Context, rr *runRec, c *Connector, part string, full bool, o RunOptions) error {
 	deltaOnly := o.Quiet
 	im := &importer{e: e, rr: rr, c: c, part: part, byAnc: map[string]*store.CSObject{},
 		byDN: map[string]*store.CSObject{}, seen: map[string]bool{}, deletes: map[string]*store.CSObject{},
-		missing: map[string]bool{}, adopted: map[string]bool{}}
-	req := connector.ImportRequest{Partition: part, Attributes: e.Rules.Attributes(c.Name),
+		missing: map[string]bool{}, adopted: map[string]bool{}, wo: writeOnlyOf(c)}
+	req := connector.ImportRequest{Partition: part, Attributes: im.wo.request(e.Rules.Attributes(c.Name)),
 		ObjectError: func(anchor, dn string, err error) {
 			if anchor != "" {
 				im.seen[anchor] = true // unreadable is not deleted
@@ -268,6 +271,7 @@ func (im *importer) upsert(ctx context.Context, o *model.Object) error {
 			im.byAnc[o.Anchor] = cur
 		}
 	}
+	im.wo.carry(cur, o) // cur is nil for a new object
 	now := time.Now().UTC()
 	switch {
 	case !ok:

@@ -283,7 +283,7 @@ func (e *Engine) PreviewObject(ctx context.Context, mvid string) (*ObjectPreview
 	sy := &syncer{e: e, rr: rr, s: s, rv: rv, now: time.Now().UTC(),
 		outTouched: map[string]bool{}, outRules: map[string][]*rules.Rule{}, failed: map[string]bool{}, retry: map[string]*store.CSObject{}, created: map[string]bool{},
 		exports: map[string]*exportTally{}, processed: map[string]*store.CSObject{}, joined: map[string]bool{},
-		oldAttrs: map[string]model.Attrs{}}
+		oldAttrs: map[string]model.Attrs{}, writeOnly: writeOnlyByTarget(e, rv)}
 	m := s.getMV(mvid)
 	if m == nil {
 		if s.err != nil {

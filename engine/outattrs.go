@@ -95,6 +95,7 @@ func (sy *syncer) computeOut(id, tc string) outResult {
 		return res
 	}
 	p := &store.PendingExport{Op: connector.OpUpdate, Rule: rule}
+	wo := sy.writeOnly[tc]
 	for _, a := range sy.rv.managed[tc][t.Object.Type] {
 		if once[a] {
 			continue // applied only when the object is created
@@ -102,6 +103,9 @@ func (sy *syncer) computeOut(id, tc string) outResult {
 		cur, want := t.Object.Attrs[a], desired[a]
 		if cur.Equal(want) {
 			continue
+		}
+		if len(want.Values) == 0 && wo.has(a) {
+			continue // a write-only attribute is set, never cleared (writeonly.go)
 		}
 		typ := want.Type
 		if len(want.Values) == 0 {

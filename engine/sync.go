@@ -65,6 +65,8 @@ type syncer struct {
 	// nums: the numbers NextFreeNumber gave in this run (number.go).
 	nums  map[string]*numberPool
 	numMu sync.Mutex
+	// writeOnly: the write-only attributes of each target (writeonly.go).
+	writeOnly map[string]writeOnly
 }
 
 type exportTally struct{ adds, updates, deletes, renames int }
@@ -99,7 +101,7 @@ func (e *Engine) synchronize(ctx context.Context, rr *runRec, c *Connector, full
 	sy := &syncer{e: e, rr: rr, s: s, rv: rv, now: time.Now().UTC(),
 		outTouched: map[string]bool{}, outRules: map[string][]*rules.Rule{}, failed: map[string]bool{}, retry: map[string]*store.CSObject{}, created: map[string]bool{},
 		exports: map[string]*exportTally{}, processed: map[string]*store.CSObject{}, joined: map[string]bool{},
-		oldAttrs: map[string]model.Attrs{}}
+		oldAttrs: map[string]model.Attrs{}, writeOnly: writeOnlyByTarget(e, rv)}
 	if full && len(sy.rv.outbound[c.Name]) > 0 {
 		// A full synchronization of a target re-evaluates every MV object
 		// against its outbound rules (a rule change takes effect).

@@ -94,6 +94,7 @@ func (c *Connector) FullImport(ctx context.Context, req connector.ImportRequest,
 	c.mu.Lock()
 	objs := c.snapshotLocked()
 	wm := c.seq
+	wo := c.writeOnly
 	c.mu.Unlock()
 	for _, o := range objs {
 		if err := ctx.Err(); err != nil {
@@ -102,7 +103,7 @@ func (c *Connector) FullImport(ctx context.Context, req connector.ImportRequest,
 		if !wantType(req, o.Type) {
 			continue
 		}
-		if err := emit(project(req, o)); err != nil {
+		if err := emit(project(req, o, wo)); err != nil {
 			return "", err
 		}
 	}
@@ -147,6 +148,7 @@ func (c *Connector) DeltaImport(ctx context.Context, req connector.ImportRequest
 		}
 	}
 	wm := c.seq
+	wo := c.writeOnly
 	c.mu.Unlock()
 
 	slices.SortFunc(items, func(a, b item) int { return cmpUint(a.seq, b.seq) })
@@ -158,7 +160,7 @@ func (c *Connector) DeltaImport(ctx context.Context, req connector.ImportRequest
 			continue
 		}
 		if it.ch.Kind == connector.Upsert {
-			it.ch.Object = project(req, it.ch.Object)
+			it.ch.Object = project(req, it.ch.Object, wo)
 		}
 		if err := emit(it.ch); err != nil {
 			return "", err
@@ -189,8 +191,14 @@ func wantType(req connector.ImportRequest, t string) bool {
 	return len(req.ObjectTypes) == 0 || slices.Contains(req.ObjectTypes, t)
 }
 
-// project keeps only the attributes req asks for; o is owned by the caller.
-func project(req connector.ImportRequest, o *model.Object) *model.Object {
+// project keeps only the attributes req asks for, never the write-only
+// ones; o is owned by the caller.
+func project(req connector.ImportRequest, o *model.Object, writeOnly []string) *model.Object {
+	for name := range o.Attrs {
+		if slices.ContainsFunc(writeOnly, func(w string) bool { return strings.EqualFold(w, name) }) {
+			delete(o.Attrs, name)
+		}
+	}
 	if len(req.Attributes) == 0 {
 		return o
 	}

@@ -8,8 +8,10 @@
 // Export (add, update, rename, delete, with the idempotency errors of the
 // connector contract).
 //
-// Tests fill a connector with Put, inspect it with Get and All, and inject
-// export failures with FailNext or SetFailFunc.
+// Tests fill a connector with Put, inspect it with Get and All, inject
+// export failures with FailNext or SetFailFunc, and make attributes
+// write-only (stored on export, never imported: AD's unicodePwd) with
+// SetWriteOnly.
 //
 // The package registers the connector type "memory". Its data lives in the
 // process, so the factory returns the connector shared under the configured
@@ -42,6 +44,8 @@ var (
 	_ connector.FullImporter    = (*Connector)(nil)
 	_ connector.DeltaImporter   = (*Connector)(nil)
 	_ connector.Exporter        = (*Connector)(nil)
+
+	_ connector.WriteOnlyAttributer = (*Connector)(nil)
 )
 
 // Connector is an in-memory connector. All methods are safe for concurrent use.
@@ -54,6 +58,8 @@ type Connector struct {
 	seq     uint64                   // last change sequence number
 	changes map[string]change        // anchor → last change of the anchor
 	schema  *model.Schema            // nil: inferred
+	// writeOnly: attributes stored on export and never imported.
+	writeOnly []string
 
 	testErr  error
 	failN    int
@@ -78,6 +84,21 @@ func New(name string) *Connector {
 		byDN:    map[string]string{},
 		changes: map[string]change{},
 	}
+}
+
+// SetWriteOnly makes the named attributes write-only, as AD's unicodePwd:
+// an export stores them (Get shows them), an import never returns them.
+func (c *Connector) SetWriteOnly(names ...string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.writeOnly = slices.Clone(names)
+}
+
+// WriteOnlyAttributes returns the attributes SetWriteOnly named.
+func (c *Connector) WriteOnlyAttributes() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.writeOnly)
 }
 
 // Name returns the connector's name.
