@@ -51,6 +51,19 @@ func New(name string, cfg Config) (*Connector, error) {
 	return &Connector{name: name, s: s, pool: newPool(name, s)}, nil
 }
 
+// writeOnlyAttrs are the attributes a directory accepts and never returns:
+// AD's unicodePwd (a password, set over an encrypted connection only).
+var writeOnlyAttrs = []string{"unicodePwd"}
+
+// WriteOnlyAttributes returns unicodePwd: the connector never imports it,
+// and the engine exports it only when it is set or changes.
+func (c *Connector) WriteOnlyAttributes() []string { return slices.Clone(writeOnlyAttrs) }
+
+// isWriteOnly reports whether attribute name is write-only.
+func isWriteOnly(name string) bool {
+	return slices.ContainsFunc(writeOnlyAttrs, func(w string) bool { return strings.EqualFold(w, name) })
+}
+
 // Close closes the pooled connections.
 func (c *Connector) Close() error { return c.pool.close() }
 

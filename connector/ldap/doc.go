@@ -83,7 +83,10 @@
 // delete ErrNotFound, value adds and removes already applied are turned into
 // the resulting value set, a rename already done succeeds. unicodePwd is
 // encoded as AD expects (quoted, UTF-16LE); AD accepts it only over an
-// encrypted connection. A new userPassword is set with the Password Modify
+// encrypted connection, and the connector refuses to send it over any
+// other (an ldap:// URL without startTLS): that op fails with an error
+// that says so. unicodePwd is write-only (connector.WriteOnlyAttributer):
+// never asked for, dropped from an entry that would carry it. A new userPassword is set with the Password Modify
 // extended operation where the server supports it (RFC 3062), so the server
 // hashes it.
 package ldap

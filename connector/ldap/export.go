@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"unicode/utf16"
@@ -24,6 +25,17 @@ import (
 // one ErrNotFound, value adds and removes that were already applied converge.
 func (c *Connector) Export(ctx context.Context, ops []connector.ExportOp) []connector.ExportResult {
 	results := make([]connector.ExportResult, 0, len(ops))
+	if !c.encrypted() {
+		// A password is never sent in clear: AD refuses it anyway, after
+		// it has crossed the network.
+		ops = slices.DeleteFunc(slices.Clone(ops), func(op connector.ExportOp) bool {
+			if !setsADPassword(op) {
+				return false
+			}
+			results = append(results, connector.ExportResult{ID: op.ID, Err: fmt.Errorf("%s %s: %w", op.Op, op.DN, c.errClearPassword())})
+			return true
+		})
+	}
 	sc, err := c.loadSchema(ctx)
 	if err != nil {
 		for _, op := range ops {
@@ -230,6 +242,27 @@ func (c *Connector) values(sc *dirSchema, ch connector.AttrChange) ([]string, er
 		out = append(out, lv)
 	}
 	return out, nil
+}
+
+// encrypted reports whether the connector's connections are encrypted
+// (an ldaps:// URL, or StartTLS).
+func (c *Connector) encrypted() bool { return c.s.u.Scheme == "ldaps" || c.s.StartTLS }
+
+// setsADPassword reports whether op writes unicodePwd.
+func setsADPassword(op connector.ExportOp) bool {
+	for _, ch := range op.Changes {
+		if strings.EqualFold(ch.Name, "unicodePwd") && len(ch.Values) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// errClearPassword is the error of a unicodePwd to send over a connection
+// that is not encrypted.
+func (c *Connector) errClearPassword() error {
+	return fmt.Errorf("refusing to send unicodePwd (a password) over %s, which is not encrypted; Active Directory accepts a password only over an encrypted connection: "+
+		"use an ldaps:// URL (port 636) or startTLS: true in the configuration of connector %q", c.s.u.Redacted(), c.name)
 }
 
 // adPassword encodes a password for AD's unicodePwd: the password in double

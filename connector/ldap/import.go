@@ -21,7 +21,7 @@ func (c *Connector) requestAttrs(want []string, extra ...string) []string {
 		out = append(out, "*")
 	} else {
 		for _, a := range want {
-			if !strings.EqualFold(a, "objectClass") && !strings.EqualFold(a, c.s.Anchor) {
+			if !strings.EqualFold(a, "objectClass") && !strings.EqualFold(a, c.s.Anchor) && !isWriteOnly(a) {
 				out = append(out, a)
 			}
 		}

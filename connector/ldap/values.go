@@ -96,6 +96,9 @@ func (c *Connector) entryToObject(sc *dirSchema, spell map[string]string, e *lda
 		if i := strings.IndexByte(name, ';'); i >= 0 {
 			name = name[:i] // a range option left over: the values were merged
 		}
+		if isWriteOnly(name) {
+			continue // never imported, whatever the server sends
+		}
 		if strings.EqualFold(name, c.s.Anchor) {
 			if len(a.ByteValues) != 1 || len(a.ByteValues[0]) == 0 {
 				return o, fmt.Errorf("the anchor attribute %s must have exactly one non-empty value, it has %d", c.s.Anchor, len(a.ByteValues))
