@@ -118,6 +118,12 @@
 // ShortHash(source, length), in both dialects, is idsync's own: the first
 // length characters (1–52) of the SHA-256 of source's UTF-8 bytes in
 // lower-case base32 (a–z, 2–7), for deterministic generated names.
+// GeneratePassword(length, class…), in both dialects, is idsync's own too:
+// a new random password (crypto/rand) of 8–256 characters with at least
+// one character of each class named ("upper", "lower", "digit",
+// "special"; all four by default). An expression calling it is volatile
+// (the compiled value's Volatile() bool method): rules validation accepts
+// it only in outbound flows with applyOnce.
 //
 // NextFreeNumber(start[, end]), in both dialects, is idsync's own too: the
 // object's number in the target attribute of an outbound flow, or the

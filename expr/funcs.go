@@ -91,8 +91,9 @@ type compiled struct {
 	attrs []string
 	slots int // stack slots an evaluation needs, the result's included
 	// prov: the provisioning dialect, where a top-level date is written
-	// M/d/yyyy h:mm:ss tt; redacted: the expression calls Redact.
-	prov, redacted bool
+	// M/d/yyyy h:mm:ss tt; redacted: the expression calls Redact;
+	// volatile: it calls GeneratePassword.
+	prov, redacted, volatile bool
 }
 
 // Eval evaluates the expression on env.
@@ -178,7 +179,7 @@ func CompileDialect(src string, d Dialect) (rules.Compiled, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &compiled{src: src, root: root, attrs: p.attrs, slots: 1 + slots(root), prov: d == Provisioning, redacted: p.redacted}, nil
+	return &compiled{src: src, root: root, attrs: p.attrs, slots: 1 + slots(root), prov: d == Provisioning, redacted: p.redacted, volatile: p.volatile}, nil
 }
 
 type language struct{}

@@ -104,6 +104,7 @@ type parser struct {
 	fns      map[string]*fnSpec
 	prov     bool
 	redacted bool // a Redact call was seen
+	volatile bool // a GeneratePassword call was seen
 }
 
 // parseDialect parses src with the function table of dialect d.
@@ -302,6 +303,9 @@ func (p *parser) parseCall(name token) (node, error) {
 	}
 	if p.prov && fn.name == "Redact" {
 		p.redacted = true
+	}
+	if fn.name == "GeneratePassword" {
+		p.volatile = true
 	}
 	p.take() // (
 	var args []node

@@ -353,6 +353,10 @@ func (v *ruleValidator) checkFlows() {
 			if f.Source != "" || f.Value != "" {
 				v.errorf("%s: an Expression flow takes only an expression (not source or value)", label)
 			}
+			if vol, ok := f.compiled.(interface{ Volatile() bool }); ok && vol.Volatile() && (v.r.Direction != Outbound || !f.ApplyOnce) {
+				v.errorf("%s: the expression gives a new value at every evaluation (GeneratePassword): use it in an outbound flow with applyOnce: true, "+
+					"so that the value is set once, when the target object is created, instead of changing at every synchronization", label)
+			}
 			if f.compiled != nil {
 				for _, a := range f.compiled.Attributes() {
 					if !v.readsRoles(a) {
