@@ -208,6 +208,10 @@ type ManagedDomain struct {
 	// BaseDN is the domain's naming context; objects go to
 	// OU=AADDC Users,<baseDN>.
 	BaseDN string `yaml:"baseDN"`
+	// SourcePassword is the attribute of the source's users carrying a
+	// password (an initial password), flowed into the metaverse's password
+	// and on to unicodePwd. It must be a secret attribute.
+	SourcePassword string `yaml:"sourcePassword"`
 }
 
 // DefaultCloudUnique are the attributes a cloud directory keeps unique; the

@@ -45,6 +45,8 @@ func TestManagedDomainErrors(t *testing.T) {
 		{"no baseDN", "managedDomain: {target: aadds}", "outOfBox.managedDomain.baseDN: name"},
 		{"bad baseDN", "managedDomain: {target: aadds, baseDN: aaddscontoso.com}", "is not a DN"},
 		{"unknown key", "managedDomain: {target: aadds, baseDN: \"DC=x\", base: y}", "base"},
+		{"sourcePassword without source", "managedDomain: {target: aadds, baseDN: \"DC=x\", sourcePassword: initialPassword}", "set source too"},
+		{"sourcePassword not secret", "managedDomain: {source: graph, target: aadds, baseDN: \"DC=x\", sourcePassword: pwd}", `"pwd" is not a secret attribute`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse("c.yaml", []byte(mdConnectors+"outOfBox:\n  "+tc.yaml+"\n"))
@@ -52,5 +54,35 @@ func TestManagedDomainErrors(t *testing.T) {
 				t.Fatalf("err = %v, want it to contain %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestManagedDomainSourcePassword: sourcePassword adds the flow of the
+// source's password into the metaverse's password, for a built-in secret
+// name or one security.secretAttributes declares.
+func TestManagedDomainSourcePassword(t *testing.T) {
+	for _, tc := range []struct{ yaml, attr string }{
+		{"outOfBox:\n  managedDomain: {source: graph, target: aadds, baseDN: \"DC=x\", sourcePassword: initialPassword}\n", "initialPassword"},
+		{"security: {secretAttributes: [pwd]}\noutOfBox:\n  managedDomain: {source: graph, target: aadds, baseDN: \"DC=x\", sourcePassword: pwd}\n", "pwd"},
+	} {
+		c, err := Parse("c.yaml", []byte(mdConnectors+tc.yaml))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs, err := c.LoadRules()
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, r := range rs.Rules {
+			for _, f := range r.Flows {
+				if r.Connector == "graph" && f.Source == tc.attr && f.Target == "password" {
+					found = true
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s: no flow from graph's %s into the metaverse's password", tc.yaml, tc.attr)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 
+	"github.com/idsync/idsync/internal/secret"
 	"github.com/idsync/idsync/outofbox"
 	"github.com/idsync/idsync/rules"
 )
@@ -34,7 +35,7 @@ func (c *Config) RuleFiles() ([]*rules.File, error) {
 		files = append(files, oob...)
 	}
 	if md := c.OutOfBox.ManagedDomain; md != nil {
-		oob, err := outofbox.ManagedDomainFiles(outofbox.ManagedDomain{Source: md.Source, Target: md.Target, BaseDN: md.BaseDN})
+		oob, err := outofbox.ManagedDomainFiles(outofbox.ManagedDomain{Source: md.Source, Target: md.Target, BaseDN: md.BaseDN, SourcePassword: md.SourcePassword})
 		if err != nil {
 			return nil, err
 		}
@@ -82,6 +83,12 @@ func (c *Config) validateManagedDomain(md *ManagedDomain, configured map[string]
 		"outOfBox.managedDomain.target: %q is one of the out-of-box forests or the cloud; the managed domain needs a connector of its own", md.Target)
 	if err := outofbox.CheckBaseDN(md.BaseDN); err != nil {
 		errs = append(errs, err)
+	}
+	if md.SourcePassword != "" {
+		check(md.Source != "", "outOfBox.managedDomain.sourcePassword: names an attribute of the source's users; set source too")
+		check(secret.NewPolicy(c.Security.SecretAttributes...).IsSecret(md.SourcePassword),
+			"outOfBox.managedDomain.sourcePassword: %q is not a secret attribute, so its values would be stored in clear: "+
+				"add it to security.secretAttributes (or use a built-in secret name such as initialPassword)", md.SourcePassword)
 	}
 	return errs
 }

@@ -3,6 +3,7 @@ package outofbox
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 
 	ldap "github.com/go-ldap/ldap/v3"
@@ -24,7 +25,16 @@ type ManagedDomain struct {
 	// BaseDN is the domain's naming context (DC=aaddscontoso,DC=com), or
 	// any container under which OU=AADDC Users is to be.
 	BaseDN string
+	// SourcePassword is the attribute of Source's users that carries a
+	// password (an initial password set at onboarding), flowed into the
+	// metaverse's password; empty when the source carries none.
+	SourcePassword string
 }
+
+// PasswordAttribute is the metaverse attribute holding the password idsync
+// knows for a user; the rules write it to unicodePwd. It is secret by
+// default (internal/secret): sealed in the store, masked everywhere.
+const PasswordAttribute = "password"
 
 // ManagedContainer is the RDN of the container every synchronized user and
 // group lands in (R4.4).
@@ -88,6 +98,10 @@ const (
 	GroupType = `IIF([securityEnabled] = True, -2147483646, 2)`
 )
 
+// attrName matches an attribute name that can go into the rule file as it
+// is.
+var attrName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9._-]*$`)
+
 // exprString quotes s as a string literal of the expression language.
 func exprString(s string) string {
 	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
@@ -106,8 +120,14 @@ func ManagedDomainFiles(m ManagedDomain) ([]*rules.File, error) {
 	if err := CheckBaseDN(m.BaseDN); err != nil {
 		return nil, err
 	}
+	if m.SourcePassword != "" && m.Source == "" {
+		return nil, errors.New("outOfBox.managedDomain.sourcePassword: names an attribute of the source's users; set source too")
+	}
+	if m.SourcePassword != "" && !attrName.MatchString(m.SourcePassword) {
+		return nil, fmt.Errorf("outOfBox.managedDomain.sourcePassword %q is not an attribute name", m.SourcePassword)
+	}
 	f, err := render("managed-domain.yaml", "out-of-box:managed-domain:"+m.Target, map[string]any{
-		"S": m.Source, "T": m.Target, "OU": ManagedContainer + "," + m.BaseDN,
+		"S": m.Source, "T": m.Target, "OU": ManagedContainer + "," + m.BaseDN, "SourcePassword": m.SourcePassword,
 		"UserSam":   yamlSingle(SamAccountName(UserSamName, UserSamKey)),
 		"GroupSam":  yamlSingle(SamAccountName(GroupSamName, GroupSamKey)),
 		"UAC":       yamlSingle(UserAccountControl),

@@ -2,6 +2,8 @@ package outofbox
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -19,6 +21,7 @@ func TestManagedDomainFiles(t *testing.T) {
 	for _, m := range []ManagedDomain{
 		{Target: "aadds", BaseDN: "DC=aaddscontoso,DC=com"},
 		{Source: "graph", Target: "aadds", BaseDN: "OU=O'Neil Lab,DC=aaddscontoso,DC=com"},
+		{Source: "graph", Target: "aadds", BaseDN: "DC=aaddscontoso,DC=com", SourcePassword: "initialPassword"},
 	} {
 		files, err := ManagedDomainFiles(m)
 		if err != nil {
@@ -53,6 +56,25 @@ func TestManagedDomainFiles(t *testing.T) {
 			}
 			if r.Direction == rules.Outbound && r.DN != "" && !strings.HasSuffix(r.DN, ",OU=AADDC Users,"+m.BaseDN) {
 				t.Errorf("%s: dn %q is not in OU=AADDC Users,%s", r.Name, r.DN, m.BaseDN)
+			}
+			// The password: into unicodePwd always (when the metaverse
+			// has one), from the source only when it names its attribute.
+			var pwd []string
+			for _, f := range r.Flows {
+				if f.Target == "unicodePwd" || f.Target == PasswordAttribute {
+					pwd = append(pwd, fmt.Sprintf("%s %s→%s once=%v", f.Type, f.Source, f.Target, f.ApplyOnce))
+				}
+			}
+			var wantPwd []string
+			switch {
+			case r.CSObjectType != "user":
+			case r.Direction == rules.Outbound:
+				wantPwd = []string{"Direct password→unicodePwd once=false"}
+			case m.SourcePassword != "":
+				wantPwd = []string{"Direct initialPassword→password once=false"}
+			}
+			if !slices.Equal(pwd, wantPwd) {
+				t.Errorf("%s: password flows %q, want %q", r.Name, pwd, wantPwd)
 			}
 		}
 		if n != len(want) {
@@ -98,6 +120,8 @@ func TestManagedDomainFilesErrors(t *testing.T) {
 		{ManagedDomain{Target: "ad", BaseDN: "aaddscontoso.com"}, "is not a DN"},
 		{ManagedDomain{Target: "ad", BaseDN: "DC={x}"}, "braces"},
 		{ManagedDomain{Source: "ad", Target: "ad", BaseDN: "DC=x"}, "source and target are both"},
+		{ManagedDomain{Target: "ad", BaseDN: "DC=x", SourcePassword: "initialPassword"}, "set source too"},
+		{ManagedDomain{Source: "cloud", Target: "ad", BaseDN: "DC=x", SourcePassword: "pass word}"}, "is not an attribute name"},
 	} {
 		_, err := ManagedDomainFiles(c.m)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
