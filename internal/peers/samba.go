@@ -26,8 +26,8 @@ import (
 type SambaOptions struct {
 	Realm  string // DNS realm, default "CONTOSO.TEST"
 	Domain string // NetBIOS domain, default the realm's first label ("CONTOSO")
-	// Addr is the loopback address Samba listens on (ports 389, 636, 3268,
-	// 3269). Empty means 127.0.0.2, or the next address up (127.0.0.3, …)
+	// Addr is the loopback address Samba listens on (ports 88, 389, 636,
+	// 3268, 3269). Empty means 127.0.0.2, or the next address up (127.0.0.3, …)
 	// when 127.0.0.2 is already taken by another realm of this test binary
 	// or by a Samba of another idsync test binary running at the same time
 	// (go test runs packages in parallel).
@@ -249,6 +249,7 @@ func (s *sambaServer) start(sambaBin, sambaTool string) (err error) {
 		BaseDN:   baseDN,
 		Dir:      dir,
 		Realm:    o.Realm,
+		KDC:      net.JoinHostPort(o.Addr, "88"),
 	}
 
 	step := time.Now()
@@ -463,7 +464,9 @@ func sambaConfig(o *SambaOptions, dir string, certs tlsFiles) string {
 		"realm = " + o.Realm,
 		"workgroup = " + o.Domain,
 		"server role = active directory domain controller",
-		"server services = ldap, cldap",
+		// kdc: applications of a managed domain sign in with Kerberos;
+		// tests check passwords idsync sets with kinit (Kinit).
+		"server services = ldap, cldap, kdc",
 		"interfaces = " + o.Addr,
 		"bind interfaces only = yes",
 		"private dir = " + filepath.Join(dir, "private"),
@@ -539,7 +542,7 @@ func (s *sambaServer) takeAddr() error {
 		if err := ensureLoopback(addr); err != nil {
 			return &skipError{err}
 		}
-		for _, port := range []string{"389", "636", "3268", "3269"} {
+		for _, port := range []string{"88", "389", "636", "3268", "3269"} {
 			l, err := net.Listen("tcp", net.JoinHostPort(addr, port))
 			if err != nil {
 				return fmt.Errorf("%s:%s is already in use by another process, so Samba cannot listen there "+

@@ -34,6 +34,7 @@ type LDAPServer struct {
 	TargetBaseDN string // slapd only: a second database dc=target,dc=test (empty for Samba)
 	Dir          string // the server's temp dir (its log is Dir/slapd.log or Dir/samba.log)
 	Realm        string // Samba only
+	KDC          string // Samba only: host:port of its Kerberos KDC (the kdc service)
 }
 
 // cloudSchema is idsync's cloud directory object model as an OpenLDAP
