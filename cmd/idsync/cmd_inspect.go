@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/idsync/idsync/engine"
+	"github.com/idsync/idsync/internal/secret"
 	"github.com/idsync/idsync/store"
 	"github.com/idsync/idsync/view"
 )
@@ -256,6 +257,11 @@ its synchronization would go on to change in other objects.`,
 			if err != nil {
 				return err
 			}
+			// The expressions are compiled here (the commands that open the
+			// connectors do it when they validate).
+			if err := rs.Compile(); err != nil {
+				return err
+			}
 			conns := map[string]*engine.Connector{}
 			for _, cc := range cfg.Connectors {
 				conns[cc.Name] = &engine.Connector{Name: cc.Name, Parameters: cc.Parameters, Unique: cc.UniqueAttributes}
@@ -265,6 +271,9 @@ its synchronization would go on to change in other objects.`,
 			if err != nil {
 				return err
 			}
+			// Values computed from the masked store are [secret] already;
+			// a GeneratePassword flow computes a new password: hidden too.
+			p.HideSecrets(secretPolicy(cfg).IsSecret, secret.Redacted)
 			return write(cmd.OutOrStdout(), f, p, func(w io.Writer) error { return writeObjectPreview(w, p) })
 		},
 	}
