@@ -32,7 +32,17 @@ type mdSite struct {
 	tag   string
 }
 
-func newMDSite(t *testing.T) *mdSite {
+// mdOptions add to a managed-domain site's configuration: keys of
+// outOfBox.managedDomain, and top-level keys.
+type mdOptions struct {
+	managed, top string
+}
+
+func newMDSite(t *testing.T, opts ...mdOptions) *mdSite {
+	var o mdOptions
+	if len(opts) > 0 {
+		o = opts[0]
+	}
 	t.Helper()
 	var b [3]byte
 	_, _ = rand.Read(b[:])
@@ -68,9 +78,9 @@ connectors:
       containers: {include: [%q]}
       createContainers: [%q]
 outOfBox:
-  managedDomain: {source: cloud, target: aadds, baseDN: %q}
+  managedDomain: {source: cloud, target: aadds, baseDN: %q%s}
 scheduler: {order: [cloud, aadds]}
-`, srv.LDAPSURL, srv.CAFile, srv.BindDN, srv.Password, s.base, s.users, s.base))
+%s`, srv.LDAPSURL, srv.CAFile, srv.BindDN, srv.Password, s.base, s.users, s.base, o.managed, o.top))
 	return s
 }
 

@@ -481,6 +481,10 @@ func sambaConfig(o *SambaOptions, dir string, certs tlsFiles) string {
 		"log file = " + filepath.Join(dir, "samba.log"),
 		"idmap_ldb:use rfc2307 = yes",
 		"ldap server require strong auth = no",
+		// A replaced password stops working at once (AD and Samba accept
+		// it for NTLM and simple binds for 60 minutes by default), so
+		// that tests can check that a password change took effect.
+		"old password allowed period = 0",
 		"tls enabled = yes",
 		"tls keyfile = " + certs.Key,
 		"tls certfile = " + certs.Cert,
