@@ -6,7 +6,30 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/idsync/idsync/internal/secret"
+	"github.com/idsync/idsync/store/sealed"
 )
+
+// sealSite makes the site's store seal secret values as the CLI's does,
+// with the key of the configuration.
+func sealSite(t *testing.T, s *site) {
+	t.Helper()
+	text, _, _, err := s.cfg.SecretKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := secret.ParseKey(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sl, err := secret.NewSealer(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.st = sealed.Wrap(s.st, sealed.Options{Sealer: sl, Policy: secret.NewPolicy(s.cfg.Security.SecretAttributes...)})
+	s.e.Store = s.st
+}
 
 // unfoldedLDIF reads an LDIF file of the site as entries by DN (folded
 // lines joined).
@@ -43,7 +66,13 @@ func (s *site) unfoldedLDIF(name string) map[string]map[string][]string {
 // for a long mailNickname and for two accounts sharing one (R4.8), and a
 // change made in the domain is overwritten by the next cycle (R4.3).
 func TestManagedDomain(t *testing.T) {
+	key, err := secret.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("IDSYNC_SECRET_KEY", key)
 	s := openSite(t, "managed-domain")
+	sealSite(t, s)
 	s.checkCycle()
 	const ou = ",OU=AADDC Users,DC=aaddscontoso,DC=com"
 	got := s.unfoldedLDIF("managed-domain.ldif")
@@ -86,6 +115,14 @@ func TestManagedDomain(t *testing.T) {
 	}
 	if m := strings.Join(group["member"], "|"); m != "CN=amelia.watson@contoso.com"+ou+"|CN=amelia.wong@fabrikam.com"+ou {
 		t.Errorf("Research's members: %q", m)
+	}
+	// Amelia Watson's initial password is her unicodePwd; the others have
+	// none.
+	if p := strings.Join(watson["unicodePwd"], "|"); p != "Welcome-Amelia-2026!" {
+		t.Errorf("Amelia Watson's unicodePwd is %q, want her initial password", p)
+	}
+	if len(wong["unicodePwd"])+len(bart["unicodePwd"]) != 0 {
+		t.Errorf("users without an initial password got a unicodePwd")
 	}
 
 	// Drift: displayName changed in the domain is overwritten.
