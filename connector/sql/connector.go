@@ -299,3 +299,19 @@ func (c *Connector) Schema(ctx context.Context) (*model.Schema, error) {
 	sort.Slice(ot.Attributes, func(i, j int) bool { return ot.Attributes[i].Name < ot.Attributes[j].Name })
 	return &model.Schema{ObjectTypes: []model.ObjectTypeSchema{ot}}, nil
 }
+
+var _ connector.WriteOnlyAttributer = (*Connector)(nil)
+
+// WriteOnlyAttributes are the attributes of secret columns: written by
+// exports, never imported, so the engine keeps the values it last exported
+// as the row's (it exports one when the row is added and when the desired
+// value changes, not at every cycle because an import did not return it).
+func (c *Connector) WriteOnlyAttributes() []string {
+	var out []string
+	for _, col := range c.s.cols {
+		if col.secret {
+			out = append(out, col.attr)
+		}
+	}
+	return out
+}
