@@ -238,7 +238,7 @@ func (s *Service) Check(ctx context.Context, d *store.Domain) (*store.Domain, er
 		return d, nil
 	}
 	now := s.Now()
-	found, reason := s.lookup(ctx, d)
+	found, wrong, reason := s.lookup(ctx, d)
 	d.Attempts++
 	d.LastCheck = &now
 	switch {
@@ -250,6 +250,11 @@ func (s *Service) Check(ctx context.Context, d *store.Domain) (*store.Domain, er
 		}
 		d.State, d.Verified = store.DomainFailed, nil
 		d.Reason = "the record is published, but another tenant verified this domain first"
+	case wrong:
+		// Another token is published: not propagation, a mistake (a
+		// record copied from another tenant): say so now.
+		d.State, d.NextCheck = store.DomainFailed, nil
+		d.Reason = reason + ": publish this domain's record and verify again"
 	case d.Deadline != nil && !now.Before(*d.Deadline):
 		d.State, d.NextCheck = store.DomainFailed, nil
 		d.Reason = fmt.Sprintf("%s (%d lookups until %s): publish the record and verify again",
@@ -264,9 +269,9 @@ func (s *Service) Check(ctx context.Context, d *store.Domain) (*store.Domain, er
 	return d, s.st.PutDomain(ctx, d)
 }
 
-// lookup looks the record of d up: whether it holds d's token, and if not
-// what was found.
-func (s *Service) lookup(ctx context.Context, d *store.Domain) (bool, string) {
+// lookup looks the record of d up: whether it holds d's token, whether it
+// holds another idsync token instead (wrong), and if not found what was.
+func (s *Service) lookup(ctx context.Context, d *store.Domain) (found, wrong bool, reason string) {
 	name := s.cfg.RecordName + "." + d.Name
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.LookupTimeout)
 	defer cancel()
@@ -275,7 +280,7 @@ func (s *Service) lookup(ctx context.Context, d *store.Domain) (bool, string) {
 		var de *net.DNSError
 		if errors.As(err, &de) {
 			if de.IsNotFound {
-				return false, fmt.Sprintf("no TXT record at %s", name)
+				return false, false, fmt.Sprintf("no TXT record at %s", name)
 			}
 			// The Go resolver names the system's server in its message,
 			// not the one dialled: say which was asked.
@@ -285,22 +290,22 @@ func (s *Service) lookup(ctx context.Context, d *store.Domain) (bool, string) {
 		if s.cfg.Resolver != "" {
 			at = s.cfg.Resolver
 		}
-		return false, fmt.Sprintf("looking up TXT %s at %s failed: %v", name, at, err)
+		return false, false, fmt.Sprintf("looking up TXT %s at %s failed: %v", name, at, err)
 	}
 	want := TXTPrefix + d.Token
 	var other []string
 	for _, t := range txts {
 		if strings.TrimSpace(t) == want {
-			return true, ""
+			return true, false, ""
 		}
 		if strings.HasPrefix(t, TXTPrefix) {
 			other = append(other, t)
 		}
 	}
 	if len(other) > 0 {
-		return false, fmt.Sprintf("TXT %s holds %s, not this domain's token (was the record copied from another tenant or an older attempt?)", name, strings.Join(other, ", "))
+		return false, true, fmt.Sprintf("TXT %s holds %s, not this domain's token (was the record copied from another tenant?)", name, strings.Join(other, ", "))
 	}
-	return false, fmt.Sprintf("TXT %s has no %s record", name, strings.TrimSuffix(TXTPrefix, "="))
+	return false, false, fmt.Sprintf("TXT %s has no %s record", name, strings.TrimSuffix(TXTPrefix, "="))
 }
 
 // CheckDue looks up every pending domain whose next lookup is due, and

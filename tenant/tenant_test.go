@@ -70,24 +70,23 @@ func TestDomainVerificationDNS(t *testing.T) {
 		t.Errorf("CheckDue before the next check = %d, %v", n, err)
 	}
 
-	// The wrong token is published (copied from elsewhere): still pending, and the reason says so.
+	// The wrong token is published (copied from elsewhere): failed at once, and the reason says so.
 	dns.SetTXT(recs("_idsync.contoso.example", TXTPrefix+"someothertoken"))
 	c.advance(30 * time.Second)
 	if n, err := s.CheckDue(ctx); err != nil || n != 1 {
 		t.Fatalf("CheckDue = %d, %v", n, err)
 	}
 	d, _ = st.GetDomain(ctx, "contoso", "contoso.example")
-	if d.State != store.DomainPending || !strings.Contains(d.Reason, "not this domain's token") || d.Attempts != 2 {
+	if d.State != store.DomainFailed || !strings.Contains(d.Reason, "not this domain's token") || d.Attempts != 2 || d.NextCheck != nil {
 		t.Errorf("with another token published: %+v", d)
 	}
 
-	// The right record appears among others: verified at the next due lookup.
+	// The right record appears among others: verifying again succeeds.
 	dns.SetTXT(map[string][]string{"_idsync.contoso.example": txt(d.Token)})
 	c.advance(time.Minute)
-	if _, err := s.CheckDue(ctx); err != nil {
+	if d, err = s.Verify(ctx, "contoso", "contoso.example"); err != nil {
 		t.Fatal(err)
 	}
-	d, _ = st.GetDomain(ctx, "contoso", "contoso.example")
 	if d.State != store.DomainVerified || d.Verified == nil || d.NextCheck != nil || d.Reason != "" {
 		t.Fatalf("after publishing: %+v", d)
 	}
@@ -191,7 +190,7 @@ func TestLookupOutcomes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s.lookupTXT = func(context.Context, string) ([]string, error) { return tc.txt, tc.err }
-			found, reason := s.lookup(ctx, d)
+			found, _, reason := s.lookup(ctx, d)
 			if found != tc.found || !strings.Contains(reason, tc.contain) {
 				t.Errorf("lookup = %v, %q", found, reason)
 			}

@@ -45,6 +45,7 @@ func newTenantAddCmd(g *globalFlags) *cobra.Command {
 	var name string
 	cmd := &cobra.Command{
 		Use:     "add ID [--name NAME]",
+		Aliases: []string{"create"},
 		Short:   "Add a tenant",
 		Example: "  idsync tenant add contoso --name \"Contoso Ltd\"",
 		Args:    cobra.ExactArgs(1),

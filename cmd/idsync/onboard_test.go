@@ -123,7 +123,7 @@ func TestOnboarding(t *testing.T) {
 		}
 		return out
 	}
-	must("tenant", "add", "contoso", "--name", "Contoso Ltd")
+	must("tenant", "create", "contoso", "--name", "Contoso Ltd")
 	if _, errOut, code := run("tenant", "settings", "contoso", "--set", "extensionStart=12ab"); code == 0 || !strings.Contains(errOut, "does not match") {
 		t.Errorf("a bad setting: exit %d, %s", code, errOut)
 	}
@@ -160,12 +160,12 @@ func TestOnboarding(t *testing.T) {
 			t.Errorf("applying %q: exit %d, %s; want %q", tc.content, code, errOut, tc.want)
 		}
 	}
-	// Alex gets extension 2050 and SIP user alex.w; Diego's name is
-	// corrected; then Diego is removed after all (Adele stays as proposed).
+	// Two users edited: Adele's display name, Alex's extension (2050) and
+	// SIP user (alex.w); then Diego is removed.
 	out := must("onboard", "review", "contoso", "--apply", edit(head+
-		"7c1e2f4a-0001,yes,new,Adele Vance,adele.vance@contoso.com,2001,adele.vance,sip.example.net,active\n"+
+		"7c1e2f4a-0001,yes,new,Adele Vance-Berg,adele.vance@contoso.com,2001,adele.vance,sip.example.net,active\n"+
 		"7c1e2f4a-0002,yes,new,Alex Wilber,alex.wilber@contoso.com,2050,alex.w,sip.example.net,active\n"))
-	if !strings.Contains(out, "2 values edited, 0 users removed") {
+	if !strings.Contains(out, "3 values edited, 0 users removed") {
 		t.Errorf("apply: %s", out)
 	}
 	out = must("onboard", "review", "contoso", "--apply", edit(head+"7c1e2f4a-0003,no,new,,,,,,\n"))
@@ -178,7 +178,7 @@ func TestOnboarding(t *testing.T) {
 	}
 	subs := readSubscribers(t, "pgx", pg, "contoso")
 	if len(subs) != 2 || subs["7c1e2f4a-0001"]["extension"] != "2001" || subs["7c1e2f4a-0002"]["extension"] != "2050" ||
-		subs["7c1e2f4a-0002"]["sipUser"] != "alex.w" {
+		subs["7c1e2f4a-0002"]["sipUser"] != "alex.w" || subs["7c1e2f4a-0001"]["displayName"] != "Adele Vance-Berg" {
 		t.Fatalf("subscribers: %v", subs)
 	}
 	xlsx := filepath.Join(dir, "contoso-1.xlsx")
