@@ -129,6 +129,10 @@ type RunOptions struct {
 	// OnExport, when set, observes this export run's outcomes instead of
 	// Engine.OnExport (a caller sharing the engine with a scheduler).
 	OnExport func(ExportEvent)
+	// Reapply, in a synchronization, applies again the applyOnce outbound
+	// flows into these attributes of these MV objects' existing target
+	// objects (MV object ID → attribute names): a password reset.
+	Reapply map[string][]string
 	// Quiet leaves an import that found nothing to do out of the run
 	// history, and makes a delta import without a watermark do nothing
 	// instead of a full import (live mode polls every few seconds).
@@ -234,7 +238,7 @@ func (e *Engine) Run(ctx context.Context, conn string, p Profile, o RunOptions) 
 	case FullImport, DeltaImport:
 		return e.importRuns(ctx, c, p, o)
 	case FullSync, DeltaSync:
-		r, err := e.syncRun(ctx, c, p == FullSync)
+		r, err := e.syncRun(ctx, c, p == FullSync, o)
 		return []*store.Run{r}, err
 	case Export:
 		if e.Staging {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/idsync/idsync/connector"
@@ -97,8 +98,8 @@ func (sy *syncer) computeOut(id, tc string) outResult {
 	p := &store.PendingExport{Op: connector.OpUpdate, Rule: rule}
 	wo := sy.writeOnly[tc]
 	for _, a := range sy.rv.managed[tc][t.Object.Type] {
-		if once[a] {
-			continue // applied only when the object is created
+		if once[a] && !slices.Contains(sy.reapply[id], a) {
+			continue // applied only when the object is created (or reapplied)
 		}
 		cur, want := t.Object.Attrs[a], desired[a]
 		if cur.Equal(want) {

@@ -62,6 +62,8 @@ type syncer struct {
 	// by "connector\x00attribute" (SelectUniqueValue, unique_value.go).
 	valueIdx   map[string]map[string][]string
 	valueIdxMu sync.Mutex
+	// reapply: the applyOnce flows applied again (RunOptions.Reapply).
+	reapply map[string][]string
 	// nums: the numbers NextFreeNumber gave in this run (number.go).
 	nums  map[string]*numberPool
 	numMu sync.Mutex
@@ -71,7 +73,7 @@ type syncer struct {
 
 type exportTally struct{ adds, updates, deletes, renames int }
 
-func (e *Engine) syncRun(ctx context.Context, c *Connector, full bool) (*store.Run, error) {
+func (e *Engine) syncRun(ctx context.Context, c *Connector, full bool, o RunOptions) (*store.Run, error) {
 	p := DeltaSync
 	if full {
 		p = FullSync
@@ -80,14 +82,14 @@ func (e *Engine) syncRun(ctx context.Context, c *Connector, full bool) (*store.R
 	if err != nil {
 		return nil, err
 	}
-	err = e.synchronize(ctx, rr, c, full)
+	err = e.synchronize(ctx, rr, c, full, o.Reapply)
 	if err != nil {
 		err = fmt.Errorf("%s of %s: %w", p, c.Name, err)
 	}
 	return rr.r, rr.finish(ctx, err)
 }
 
-func (e *Engine) synchronize(ctx context.Context, rr *runRec, c *Connector, full bool) error {
+func (e *Engine) synchronize(ctx context.Context, rr *runRec, c *Connector, full bool, reapply map[string][]string) error {
 	t0 := time.Now()
 	rv := newRuleView(e.Rules)
 	if err := e.declareIndexes(ctx, rv); err != nil {
@@ -101,7 +103,7 @@ func (e *Engine) synchronize(ctx context.Context, rr *runRec, c *Connector, full
 	sy := &syncer{e: e, rr: rr, s: s, rv: rv, now: time.Now().UTC(),
 		outTouched: map[string]bool{}, outRules: map[string][]*rules.Rule{}, failed: map[string]bool{}, retry: map[string]*store.CSObject{}, created: map[string]bool{},
 		exports: map[string]*exportTally{}, processed: map[string]*store.CSObject{}, joined: map[string]bool{},
-		oldAttrs: map[string]model.Attrs{}, writeOnly: writeOnlyByTarget(e, rv)}
+		oldAttrs: map[string]model.Attrs{}, writeOnly: writeOnlyByTarget(e, rv), reapply: reapply}
 	if full && len(sy.rv.outbound[c.Name]) > 0 {
 		// A full synchronization of a target re-evaluates every MV object
 		// against its outbound rules (a rule change takes effect).

@@ -568,7 +568,12 @@ func (o *Onboarder) Confirm(ctx context.Context) (*ConfirmResult, error) {
 			return
 		default:
 			res.Updates++
-			return
+			// A password reset: the update carries a new password.
+			if o.OB.Password == "" || !slices.ContainsFunc(ev.Changes, func(ch connector.AttrChange) bool {
+				return ch.Name == o.OB.Password && ch.Mode == connector.Replace && len(ch.Values) > 0
+			}) {
+				return
+			}
 		}
 		if len(o.OB.Spreadsheet) == 0 {
 			return
@@ -669,4 +674,45 @@ func (o *Onboarder) Delivery(ctx context.Context) ([][]string, error) {
 // connector space and export journal), never again in a spreadsheet.
 func (o *Onboarder) Delivered(ctx context.Context) error {
 	return o.Store.SetSetting(ctx, deliveryKey, "")
+}
+
+// ResetPasswords gives the users with these directory IDs (existing
+// subscribers) new passwords: a full synchronization of the target applies
+// the template's password flow (Onboarding.Password, an applyOnce flow)
+// again for them alone. The next Confirm sends them and keeps them for
+// the next spreadsheet — the only way to deliver a password again.
+func (o *Onboarder) ResetPasswords(ctx context.Context, ids []string) (int, error) {
+	if o.OB.Password == "" {
+		return 0, errors.New("the tenant template names no password attribute (onboarding.password): passwords cannot be reset")
+	}
+	reapply := map[string][]string{}
+	var errs []error
+	for _, id := range ids {
+		c, err := o.Store.GetCSByAnchor(ctx, o.OB.Source, id)
+		if errors.Is(err, store.ErrNotFound) || err == nil && (c.Deleted || c.MVID == "") {
+			errs = append(errs, fmt.Errorf("%s is not a user of the tenant's directory", id))
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		linked, err := o.Store.CSForMV(ctx, c.MVID)
+		if err != nil {
+			return 0, err
+		}
+		if !slices.ContainsFunc(linked, func(l *store.CSObject) bool {
+			return l.Connector == o.OB.Target && !l.Deleted && !l.Placeholder
+		}) {
+			errs = append(errs, fmt.Errorf("%s is no subscriber yet: its password comes with its creation", id))
+			continue
+		}
+		reapply[c.MVID] = []string{o.OB.Password}
+	}
+	if len(errs) > 0 {
+		return 0, fmt.Errorf("no password was reset:\n  %w", errors.Join(errs...))
+	}
+	if err := o.run(ctx, o.OB.Target, engine.FullSync, engine.RunOptions{Reapply: reapply}, nil); err != nil {
+		return 0, err
+	}
+	return len(reapply), nil
 }

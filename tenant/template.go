@@ -88,6 +88,9 @@ type Onboarding struct {
 	// Spreadsheet are the columns of the password spreadsheet, in order:
 	// a header and the target attribute it shows.
 	Spreadsheet []Column `yaml:"spreadsheet"`
+	// Password is the target attribute holding the generated password
+	// (an applyOnce flow): what a password reset generates again.
+	Password string `yaml:"password"`
 }
 
 // Column is a spreadsheet column.

@@ -135,11 +135,14 @@ tenant's settings (idsync tenant settings) in tenants.dir/TENANT.
   confirm      export: create, update, disable subscribers; keep the new
                passwords sealed for delivery
   spreadsheet  write the passwords awaiting delivery (XLSX and/or CSV), once
+  reset-password  generate new passwords for subscribers (then confirm,
+               then a new spreadsheet): the only way to deliver one again
 
 Every other command works on a tenant with --tenant (idsync --tenant contoso
 runs, preview, mv search …). Every step goes to the audit log.`,
 	}
-	cmd.AddCommand(newOnboardDiscoverCmd(g), newOnboardReviewCmd(g), newOnboardConfirmCmd(g), newOnboardSpreadsheetCmd(g))
+	cmd.AddCommand(newOnboardDiscoverCmd(g), newOnboardReviewCmd(g), newOnboardConfirmCmd(g), newOnboardSpreadsheetCmd(g),
+		newOnboardResetCmd(g))
 	return cmd
 }
 
@@ -471,4 +474,33 @@ func useTenant(cmd *cobra.Command, g *globalFlags) error {
 	pst.Close()
 	g.config, g.apps = path, ""
 	return nil
+}
+
+func newOnboardResetCmd(g *globalFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "reset-password TENANT USER-ID…",
+		Short: "Generate new passwords for existing subscribers; confirm sends them, the next spreadsheet delivers them",
+		Long: `Generate new passwords for subscribers, named by their directory IDs (the
+id column of idsync onboard review): a synchronization applies the
+template's password flow again for them alone. idsync onboard confirm then
+writes them to the subscriber table and keeps them, sealed, for the next
+spreadsheet. A delivered password is never shown again: resetting is how a
+lost one is replaced.`,
+		Example: "  idsync onboard reset-password contoso 7c1e2f4a-0002\n  idsync onboard confirm contoso\n  idsync onboard spreadsheet contoso --xlsx contoso-reset.xlsx",
+		Args:    cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			s, err := openOnboarding(ctx, g, args[0], 0)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			n, err := s.ob.ResetPasswords(ctx, args[1:])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "tenant %s: %d new passwords generated; idsync onboard confirm %s sends them\n", args[0], n, args[0])
+			return audit(ctx, s.provider, "onboard-reset-password", args[0], strings.Join(args[1:], ", "))
+		},
+	}
 }

@@ -218,6 +218,22 @@ func TestOnboarding(t *testing.T) {
 	if _, errOut, code := run("onboard", "spreadsheet", "contoso", "--xlsx", filepath.Join(dir, "again.xlsx")); code == 0 || !strings.Contains(errOut, "no passwords await delivery") {
 		t.Errorf("a second spreadsheet: exit %d, %s", code, errOut)
 	}
+	// Alex lost his password: a reset is the only way to deliver one again.
+	if _, errOut, code := run("onboard", "reset-password", "contoso", "7c1e2f4a-0003"); code == 0 || !strings.Contains(errOut, "no subscriber yet") {
+		t.Errorf("resetting a removed user: exit %d, %s", code, errOut)
+	}
+	must("onboard", "reset-password", "contoso", "7c1e2f4a-0002")
+	if out := must("onboard", "confirm", "contoso"); !strings.Contains(out, "0 subscribers created, 1 updated, 0 deleted, 0 errors; 1 passwords await delivery") {
+		t.Fatalf("confirm after a reset: %s", out)
+	}
+	reset := readSubscribers(t, "pgx", pg, "contoso")
+	if reset["7c1e2f4a-0002"]["sipPassword"] == subs["7c1e2f4a-0002"]["sipPassword"] || reset["7c1e2f4a-0001"]["sipPassword"] != subs["7c1e2f4a-0001"]["sipPassword"] {
+		t.Fatalf("after the reset: %v, before %v", reset, subs)
+	}
+	resetSheet := filepath.Join(dir, "contoso-reset.xlsx")
+	must("onboard", "spreadsheet", "contoso", "--xlsx", resetSheet)
+	checkSheet(resetSheet, map[string]map[string]string{"7c1e2f4a-0002": reset["7c1e2f4a-0002"]})
+	subs = reset
 
 	// The second sync: Adele leaves, three join.
 	users := filepath.Join(dir, "contoso-users.csv")
@@ -278,7 +294,8 @@ func TestOnboarding(t *testing.T) {
 		for _, e := range entries {
 			n[e.Action]++
 		}
-		if n["onboard-discover"] != 2 || n["onboard-review"] != 2 || n["onboard-confirm"] != 2 || n["onboard-spreadsheet"] != 2 || n["tenant-settings"] != 1 {
+		if n["onboard-discover"] != 2 || n["onboard-review"] != 2 || n["onboard-confirm"] != 3 || n["onboard-spreadsheet"] != 3 ||
+			n["tenant-settings"] != 1 || n["onboard-reset-password"] != 1 {
 			t.Errorf("audit actions = %v", n)
 		}
 	})
