@@ -107,12 +107,39 @@ func TestDisabledSchedulerSkipsCycles(t *testing.T) {
 	if err := SetEnabled(ctx, s.Store, true); err != nil {
 		t.Fatal(err)
 	}
-	runFor(t, s, 150*time.Millisecond)
+	// The first cycle runs at once: wait for it to end (not for a fixed
+	// window, which a loaded machine overruns).
+	runUntil(t, s, func() bool {
+		_, err := s.Store.Setting(ctx, KeyLastState)
+		return err == nil
+	}, 30*time.Second)
 	if dst.Len() != 1 {
 		t.Fatal("the re-enabled scheduler did not run a cycle")
 	}
 	if v, err := s.Store.Setting(ctx, KeyLastState); err != nil || v != "success" {
 		t.Fatalf("last cycle result = %q, %v", v, err)
+	}
+}
+
+// runUntil runs the scheduler until done reports true (checked every 10
+// ms), failing after timeout.
+func runUntil(t *testing.T, s *Scheduler, done func() bool, timeout time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- s.Start(ctx) }()
+	deadline := time.Now().Add(timeout)
+	for !done() {
+		if time.Now().After(deadline) {
+			cancel()
+			<-errc
+			t.Fatalf("the scheduler did not get there within %s", timeout)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
 	}
 }
 
