@@ -531,7 +531,8 @@ func (o *Onboarder) Confirmed(ctx context.Context) (bool, error) {
 
 // Cycle is a tenant's scheduled re-synchronization once its onboarding is
 // confirmed (nil, nil before: the first export waits for a review and an
-// explicit confirm): Discover then Confirm, so new directory users become
+// explicit confirm): imports (delta where the connector can), delta
+// synchronizations, then Confirm, so new directory users become
 // subscribers with new extensions and passwords (kept for the next
 // spreadsheet), renamed ones are updated and removed ones disabled.
 func (o *Onboarder) Cycle(ctx context.Context) (*ConfirmResult, error) {
@@ -539,8 +540,24 @@ func (o *Onboarder) Cycle(ctx context.Context) (*ConfirmResult, error) {
 	if err != nil || !ok {
 		return nil, err
 	}
-	if _, err := o.Discover(ctx); err != nil {
+	if err := o.ensureReviewFile(); err != nil {
 		return nil, err
+	}
+	// Delta runs where the connector has a change log (Graph's delta
+	// queries, LDAP's DirSync …), full ones elsewhere.
+	for _, c := range o.conns() {
+		p := engine.FullImport
+		if o.Engine.CanDeltaImport(c) {
+			p = engine.DeltaImport
+		}
+		if err := o.run(ctx, c, p, engine.RunOptions{}, nil); err != nil {
+			return nil, err
+		}
+	}
+	for _, c := range o.conns() {
+		if err := o.run(ctx, c, engine.DeltaSync, engine.RunOptions{}, nil); err != nil {
+			return nil, err
+		}
 	}
 	return o.Confirm(ctx)
 }
