@@ -12,9 +12,10 @@
 //
 // The store is safe for concurrent use within a process. Several processes
 // on one database are safe for reads and writes (PostgreSQL's transactions),
-// but Index keeps what was declared in memory: run one idsync per database
-// (high availability, with a standby that takes over, is a later step; it
-// would add a leases table or an advisory lock in a new schema step).
+// but Index keeps what was declared in memory, and runs must not overlap:
+// processes take the run lock (Locker with RunLockKey, a session-level
+// advisory lock) around their runs, and a high-availability pair the
+// active lease (ActiveLockKey, package ha).
 package postgres
 
 import (
