@@ -98,6 +98,18 @@ type Engine struct {
 	// active/passive pair): it imports and synchronizes, its pending exports
 	// can be previewed, but it never exports.
 	Staging bool
+	// Passive, when set, reports whether this process is now the standby
+	// of a high-availability pair (package ha): while it is, the engine
+	// is a staging server as with Staging.
+	Passive func() bool
+	// Fence, when set, is asked before each export batch whether this
+	// process may still export (it holds the run lock's and the active
+	// role's leases, package ha): it returns the context the batch is
+	// sent under, cancelled as soon as that right ends, or an error that
+	// stops the export before the batch is journaled. A batch whose
+	// context ends while it is sent records nothing: it stays journaled
+	// as being sent, and whoever exports next replays it, as after a crash.
+	Fence func(ctx context.Context) (context.Context, context.CancelFunc, error)
 	// Loading says how synchronizations read the store (LoadAuto: targeted
 	// for a delta synchronization of few objects, see Loading).
 	Loading Loading
@@ -244,6 +256,9 @@ func (e *Engine) Run(ctx context.Context, conn string, p Profile, o RunOptions) 
 		if e.Staging {
 			return nil, ErrStaging
 		}
+		if e.Passive != nil && e.Passive() {
+			return nil, ErrStandby
+		}
 		r, err := e.exportRun(ctx, c, o)
 		return []*store.Run{r}, err
 	}
@@ -253,6 +268,17 @@ func (e *Engine) Run(ctx context.Context, conn string, p Profile, o RunOptions) 
 // ErrStaging is returned for an export on a staging server.
 var ErrStaging = errors.New("this server is in staging mode: it imports and synchronizes but never exports; " +
 	"inspect what it would export with `idsync preview CONNECTOR`, and set stagingMode: false to make it the active server")
+
+// ErrStandby is returned for an export on the standby of a
+// high-availability pair.
+var ErrStandby = errors.New("this server is the standby of a high-availability pair: it imports and synchronizes but does not export " +
+	"while the active server holds the lease; it takes over when the active one stops (see docs/operations.md, High availability)")
+
+// InStaging reports whether the engine exports nothing now: a staging
+// server (Staging), or the standby of a high-availability pair (Passive).
+func (e *Engine) InStaging() bool {
+	return e.Staging || (e.Passive != nil && e.Passive())
+}
 
 // runRec tracks one run record: counts, progress and per-object errors.
 type runRec struct {

@@ -297,6 +297,17 @@ func (e *Engine) exportChunk(ctx context.Context, rr *runRec, ex connector.Expor
 	journal := &store.Batch{}
 	byID := make(map[string]*store.CSObject, len(chunk))
 	ops := make([]connector.ExportOp, 0, len(chunk))
+	// The right to export, asked now (a high-availability lease): the
+	// batch is sent under sendCtx, which ends with that right.
+	sendCtx := ctx
+	if e.Fence != nil {
+		fctx, release, err := e.Fence(ctx)
+		if err != nil {
+			return fmt.Errorf("stopped before the next batch: %w", err)
+		}
+		defer release()
+		sendCtx = fctx
+	}
 	// events: the outcomes recorded, for OnExport once the store has them.
 	var events []ExportEvent
 	for _, t := range chunk {
@@ -323,7 +334,13 @@ func (e *Engine) exportChunk(ctx context.Context, rr *runRec, ex connector.Expor
 	e.notify(rr, events)
 	events = events[:0]
 	// 2. Send.
-	results := ex.Export(ctx, ops)
+	if err := fenced(ctx, sendCtx); err != nil {
+		return err
+	}
+	results := ex.Export(sendCtx, ops)
+	if err := fenced(ctx, sendCtx); err != nil {
+		return err
+	}
 	// 3. Record the results. Adds the target already has are re-sent as a
 	// full replace when the existing object is this one: it carries this
 	// object's identity, or an earlier sending of the add may have created
@@ -375,7 +392,11 @@ func (e *Engine) exportChunk(ctx context.Context, rr *runRec, ex connector.Expor
 		}
 	}
 	if len(retry) > 0 {
-		for _, res := range ex.Export(ctx, retry) {
+		res := ex.Export(sendCtx, retry)
+		if err := fenced(ctx, sendCtx); err != nil {
+			return err
+		}
+		for _, res := range res {
 			if t := byID[res.ID]; t != nil {
 				res.Anchor = t.Object.Anchor
 				record(t, res)
@@ -389,6 +410,18 @@ func (e *Engine) exportChunk(ctx context.Context, rr *runRec, ex connector.Expor
 		return fmt.Errorf("record export results: %w", err)
 	}
 	e.notify(rr, events)
+	return nil
+}
+
+// fenced returns an error when the right to export (Engine.Fence) ended
+// while ctx, the run's, goes on: the batch's outcomes are not recorded;
+// it stays journaled as being sent and is replayed by the next export, as
+// after a crash (an outcome cut short by the end of the right is no
+// outcome of the target's).
+func fenced(ctx, sendCtx context.Context) error {
+	if sendCtx != ctx && sendCtx.Err() != nil && ctx.Err() == nil {
+		return fmt.Errorf("stopped exporting, the batch being sent is left to the next export: %w", context.Cause(sendCtx))
+	}
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -54,6 +55,24 @@ type Scheduler struct {
 	// cycleStart is when the cycle in progress started (Unix
 	// nanoseconds), 0 when none is.
 	cycleStart atomic.Int64
+	wakeOnce   sync.Once
+	wake       chan struct{}
+}
+
+func (s *Scheduler) wakeCh() chan struct{} {
+	s.wakeOnce.Do(func() { s.wake = make(chan struct{}, 1) })
+	return s.wake
+}
+
+// Wake makes Start run its next cycle now, or as soon as the cycle in
+// progress ends, instead of at its time: a standby that became the active
+// server (package ha) exports what is pending without waiting for the
+// interval.
+func (s *Scheduler) Wake() {
+	select {
+	case s.wakeCh() <- struct{}{}:
+	default: // a wake is pending already
+	}
 }
 
 // State is the state of a scheduler: what is stored (the switch, the last
@@ -204,7 +223,7 @@ func (s *Scheduler) Cycle(ctx context.Context, full bool, o engine.RunOptions) (
 			if p == engine.Export && !s.Engine.CanExport(c) {
 				continue // a pure source: nothing is ever exported to it
 			}
-			if p == engine.Export && s.Engine.Staging {
+			if p == engine.Export && s.Engine.InStaging() {
 				continue // a staging server never exports; `idsync preview` shows what it would
 			}
 			runs, err := s.Engine.Run(ctx, c, p, o)
@@ -292,6 +311,8 @@ func (s *Scheduler) Start(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-time.After(time.Until(next)):
+		case <-s.wakeCh():
+			s.log().Info("sync cycle due now (woken)")
 		}
 	}
 }
@@ -357,7 +378,7 @@ func (s *Scheduler) liveTick(ctx context.Context) error {
 			return err
 		}
 	}
-	if s.Engine.Staging {
+	if s.Engine.InStaging() {
 		return nil
 	}
 	for _, c := range order {

@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -261,4 +262,38 @@ func TestState(t *testing.T) {
 	if _, err := s.State(ctx); err == nil {
 		t.Fatal("State on a closed store: no error")
 	}
+}
+
+// TestWake: Wake runs the next cycle at once instead of at its time, and
+// a standby's cycles (engine.Passive) do not export until it is active.
+func TestWake(t *testing.T) {
+	s, _, dst := newScheduler(t)
+	s.Interval = time.Hour
+	passive := atomic.Bool{}
+	passive.Store(true)
+	s.Engine.Passive = passive.Load
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Start(ctx) }()
+	defer func() { cancel(); <-done }()
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within 5s", what)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	waitFor("the first cycle", func() bool {
+		_, err := s.Store.Setting(ctx, KeyNext)
+		return err == nil
+	})
+	if dst.Len() != 0 {
+		t.Fatal("a standby's cycle exported")
+	}
+	passive.Store(false)
+	s.Wake()
+	waitFor("the cycle after Wake to export", func() bool { return dst.Len() == 1 })
 }
