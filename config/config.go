@@ -45,6 +45,9 @@ type Config struct {
 	// export (the passive server of an active/passive pair); its pending
 	// exports can be previewed.
 	StagingMode bool `yaml:"stagingMode"`
+	// HA makes `idsync serve` one of an active/passive group on a
+	// PostgreSQL store (package ha).
+	HA HA `yaml:"ha"`
 	// RunHistory configures how long run history is kept.
 	RunHistory RunHistory `yaml:"runHistory"`
 	// Security configures the key that seals secret attributes in the
@@ -62,8 +65,9 @@ type Config struct {
 type StoreConfig struct {
 	// Type is "sqlite" (the default, embedded) or "postgres".
 	Type string `yaml:"type"`
-	// Path of the SQLite database (default: <dataDir>/idsync.db). With
-	// postgres, the run lock is still the file Path + ".lock".
+	// Path of the SQLite database (default: <dataDir>/idsync.db); its
+	// run lock is the file Path + ".lock". With postgres the run lock is
+	// an advisory lock in the database.
 	Path string `yaml:"path"`
 	// DSN is the PostgreSQL database of type postgres: a postgres:// URL
 	// or libpq key=value pairs. It holds a password: write it as
@@ -71,6 +75,19 @@ type StoreConfig struct {
 	// when the configuration is loaded; it is never logged, and shown
 	// masked (MaskDSN).
 	DSN string `yaml:"dsn" json:"-"`
+}
+
+// HA configures high availability: several `idsync serve` processes on
+// one PostgreSQL store, one active (it exports), the others standbys.
+type HA struct {
+	// Enabled makes `idsync serve` take part: it exports only while it
+	// holds the active lease, and stands by otherwise.
+	Enabled bool `yaml:"enabled"`
+	// TakeoverAfter is the longest a standby takes to export once the
+	// active server stops or loses the database (default 30s). It also
+	// sets how soon a process whose run lock's connection fails stops
+	// exporting (a sixth of it), with or without Enabled.
+	TakeoverAfter Duration `yaml:"takeoverAfter"`
 }
 
 // Store types.
@@ -479,6 +496,7 @@ func Default() *Config {
 		Safety: Safety{DeleteThreshold: 500, DeleteThresholdPercent: 20, DeleteThresholdMinimum: 10,
 			ImportShrinkPercent: 50, ImportShrinkMinimum: 10},
 		Engine: EngineConfig{BatchSize: 1000},
+		HA:     HA{TakeoverAfter: Duration{30 * time.Second}},
 	}
 }
 
@@ -563,6 +581,12 @@ func (c *Config) Validate() []error {
 	check(c.Store.Type != StorePostgres || c.Store.DSN != "",
 		"store.dsn is required with store.type postgres, e.g. postgres://idsync:${PGPASSWORD}@db.example.com:5432/idsync?sslmode=verify-full")
 	check(c.Store.Type == StorePostgres || c.Store.DSN == "", "store.dsn is only for store.type postgres (the store type is %s)", c.Store.Type)
+	check(!c.HA.Enabled || c.Store.Type == StorePostgres,
+		"ha.enabled needs store.type postgres: the servers of a high-availability group share their store (see docs/operations.md)")
+	check(!c.HA.Enabled || !c.StagingMode,
+		"ha.enabled with stagingMode: true: a server that never exports cannot take over; remove one of them")
+	check(c.HA.TakeoverAfter.Duration >= 3*time.Second && c.HA.TakeoverAfter.Duration <= 10*time.Minute,
+		"ha.takeoverAfter must be between 3s and 10m, not %s", c.HA.TakeoverAfter)
 	check(c.Safety.DeleteThreshold >= 0, "safety.deleteThreshold must be ≥ 0, not %d", c.Safety.DeleteThreshold)
 	check(c.Safety.DeleteThresholdPercent >= 0 && c.Safety.DeleteThresholdPercent <= 100,
 		"safety.deleteThresholdPercent must be between 0 (off) and 100, not %d", c.Safety.DeleteThresholdPercent)

@@ -3,6 +3,7 @@ package config
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestStorePostgres(t *testing.T) {
@@ -58,5 +59,39 @@ func TestMaskDSN(t *testing.T) {
 		if got := DSNPassword(tc.dsn); got != tc.password {
 			t.Errorf("DSNPassword(%q) = %q, want %q", tc.dsn, got, tc.password)
 		}
+	}
+}
+
+func TestHA(t *testing.T) {
+	const pg = "store: {type: postgres, dsn: 'host=/run/postgresql dbname=idsync'}\n"
+	for _, tc := range []struct {
+		name, yaml string
+		takeover   time.Duration
+		err        string
+	}{
+		{"default", pg + "ha: {enabled: true}\n", 30 * time.Second, ""},
+		{"takeoverAfter", pg + "ha: {enabled: true, takeoverAfter: 10s}\n", 10 * time.Second, ""},
+		{"off", "ha: {takeoverAfter: 1m}\n", time.Minute, ""},
+		{"sqlite", "ha: {enabled: true}\n", 0, "ha.enabled needs store.type postgres"},
+		{"staging", pg + "stagingMode: true\nha: {enabled: true}\n", 0, "a server that never exports cannot take over"},
+		{"too short", pg + "ha: {enabled: true, takeoverAfter: 1s}\n", 0, "ha.takeoverAfter must be between 3s and 10m, not 1s"},
+		{"too long", pg + "ha: {takeoverAfter: 1h}\n", 0, "ha.takeoverAfter must be between 3s and 10m, not 1h0m0s"},
+		{"unknown key", pg + "ha: {enable: true}\n", 0, "enable"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse("/etc/idsync/idsync.yaml", []byte(tc.yaml))
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("Parse = %v, want an error containing %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.HA.TakeoverAfter.Duration != tc.takeover {
+				t.Fatalf("takeoverAfter = %s, want %s", c.HA.TakeoverAfter, tc.takeover)
+			}
+		})
 	}
 }

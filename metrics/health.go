@@ -35,6 +35,17 @@ type HealthReport struct {
 	Time      time.Time        `json:"time"`
 	Store     StoreHealth      `json:"store"`
 	Scheduler *SchedulerHealth `json:"scheduler,omitempty"`
+	// HA is this process's role in its high-availability group (absent
+	// when ha.enabled is off). A standby is healthy: it is ready to take
+	// over.
+	HA *HAHealth `json:"ha,omitempty"`
+}
+
+// HAHealth is the high-availability part of the health report.
+type HAHealth struct {
+	Role          string    `json:"role"` // active or standby
+	Since         time.Time `json:"since"`
+	TakeoverAfter string    `json:"takeoverAfter"`
 }
 
 // StoreHealth is the store's part of the health report.
@@ -121,6 +132,14 @@ func Check(ctx context.Context, src Source) HealthReport {
 				sh.Status, sh.Error = "stuck", why
 				reasons = append(reasons, "scheduler: "+why)
 			}
+		}
+	}
+
+	if src.HA != nil {
+		h := src.HA()
+		rep.HA = &HAHealth{Role: "standby", Since: h.Since.UTC(), TakeoverAfter: h.TakeoverAfter.String()}
+		if h.Active {
+			rep.HA.Role = "active"
 		}
 	}
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/idsync/idsync/connector"
 	"github.com/idsync/idsync/engine"
+	"github.com/idsync/idsync/ha"
 	"github.com/idsync/idsync/scheduler"
 	"github.com/idsync/idsync/store"
 )
@@ -26,6 +27,9 @@ import (
 // SchedulerState is the state of the scheduler the metrics and the health
 // check report (scheduler.Scheduler.State).
 type SchedulerState = scheduler.State
+
+// HAState is this process's role in its high-availability group.
+type HAState = ha.State
 
 // Source is what the metrics and the health check read.
 type Source struct {
@@ -38,6 +42,9 @@ type Source struct {
 	// reported. Give it only where the scheduler runs (idsync serve): the
 	// health check reports a scheduler whose next cycle is overdue as stuck.
 	Scheduler func(context.Context) (SchedulerState, error)
+	// HA returns this process's role in its high-availability group
+	// (ha.Role.State); nil: high availability is off.
+	HA func() HAState
 
 	// Timeout bounds the store reads of a scrape, all of them together;
 	// 0 means DefaultTimeout.
@@ -146,6 +153,10 @@ var (
 		"When the next sync cycle is due (Unix time); absent before the scheduler's first cycle.")
 	descSchedInterval = desc("scheduler_interval_seconds", "The interval between sync cycles.")
 
+	descHAActive = desc("ha_active",
+		"1 while this process is the active server of its high-availability group (it holds the active lease and exports), 0 while it stands by; absent when ha.enabled is off.")
+	descHASince = desc("ha_role_since_timestamp_seconds", "Since when this process has its high-availability role (Unix time); absent when ha.enabled is off.")
+
 	descScrapeErrors = desc("scrape_errors",
 		"Store reads that failed during this scrape; their series are missing from it (the log says which).")
 	descScrapeDuration = desc("scrape_duration_seconds", "How long this scrape took to read the store.")
@@ -155,7 +166,7 @@ var allDescs = []*prometheus.Desc{
 	descConnectorObjects, descMVObjects, descPendingExports, descExportErrors,
 	descLastRunTimestamp, descLastRunDuration, descLastRunStatus, descLastRunErrors, descLastRunObjects,
 	descSchedEnabled, descSchedRunning, descSchedLast, descSchedLastOK, descSchedLastResult, descSchedNext, descSchedInterval,
-	descScrapeErrors, descScrapeDuration,
+	descHAActive, descHASince, descScrapeErrors, descScrapeDuration,
 }
 
 // Operations are the pending export operations, each always reported (0
@@ -189,6 +200,11 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
 	st := c.src.Store
+	if c.src.HA != nil {
+		h := c.src.HA()
+		gauge(descHAActive, boolValue(h.Active))
+		gauge(descHASince, unixSeconds(h.Since))
+	}
 
 	if n, err := st.CountMV(ctx); err != nil {
 		failed("metaverse objects", err)

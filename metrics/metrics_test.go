@@ -451,3 +451,44 @@ func TestExportErrorsDuringRetry(t *testing.T) {
 		})
 	}
 }
+
+// TestHA: the role of a process in its high-availability group is in
+// /metrics (idsync_ha_active) and /healthz (a standby is healthy), and
+// neither is there when high availability is off.
+func TestHA(t *testing.T) {
+	e, _ := newEngine(t)
+	since := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name string
+		ha   func() HAState
+		role string
+	}{
+		{"off", nil, ""},
+		{"active", func() HAState { return HAState{Active: true, Since: since, TakeoverAfter: 30 * time.Second} }, "active"},
+		{"standby", func() HAState { return HAState{Since: since, TakeoverAfter: 30 * time.Second} }, "standby"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := Source{Store: e.Store, HA: tc.ha}
+			fams := scrape(t, Handler(src))
+			v, ok := value(fams, "idsync_ha_active", "")
+			if ok != (tc.ha != nil) || (tc.role == "active") != (v == 1) {
+				t.Errorf("idsync_ha_active = %v (present %v), want role %q", v, ok, tc.role)
+			}
+			if tc.ha != nil {
+				checkSeries(t, fams, []series{{"idsync_ha_role_since_timestamp_seconds", "", float64(since.Unix())}})
+			}
+			rec := httptest.NewRecorder()
+			Health(src).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
+			var rep HealthReport
+			if err := json.Unmarshal(rec.Body.Bytes(), &rep); err != nil || rec.Code != 200 {
+				t.Fatalf("HTTP %d %s: %v", rec.Code, rec.Body, err)
+			}
+			switch {
+			case tc.ha == nil && rep.HA != nil:
+				t.Errorf("ha part %+v with high availability off", rep.HA)
+			case tc.ha != nil && (rep.HA == nil || rep.HA.Role != tc.role || !rep.HA.Since.Equal(since) || rep.HA.TakeoverAfter != "30s"):
+				t.Errorf("ha part %+v, want role %s since %s", rep.HA, tc.role, since)
+			}
+		})
+	}
+}

@@ -197,7 +197,8 @@ func (s *Server) pageDashboard(w http.ResponseWriter, r *http.Request, p *princi
 		return
 	}
 	s.render(w, r, p, "dashboard", "Dashboard", "dashboard", map[string]any{
-		"Connectors": cs, "Scheduler": sch, "Staging": s.o.Engine.InStaging()})
+		"Connectors": cs, "Scheduler": sch, "Staging": s.o.Engine.InStaging(),
+		"Standby": !s.o.Engine.Staging && s.o.Engine.InStaging()})
 }
 
 func (s *Server) pageConnector(w http.ResponseWriter, r *http.Request, p *principal) {

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/idsync/idsync/config"
 	"github.com/idsync/idsync/engine"
+	"github.com/idsync/idsync/ha"
 	"github.com/idsync/idsync/model"
 	"github.com/idsync/idsync/provisioning"
 	"github.com/idsync/idsync/rules"
@@ -39,6 +41,14 @@ type app struct {
 	// apps are the applications provisioned (nil without a provisioning
 	// file): each is a connector of the engine with generated rules.
 	apps *provisioning.File
+
+	// With a PostgreSQL store: the run lock's Locker and the lease held
+	// now (nil when none), and the high-availability role (idsync serve
+	// with ha.enabled; nil otherwise).
+	runLocker *postgres.Locker
+	leaseMu   sync.Mutex
+	runLease  *postgres.Lease
+	role      *ha.Role
 }
 
 // appsPath is the provisioning file: --apps, env IDSYNC_PROVISIONING, or
@@ -167,7 +177,42 @@ func openApp(ctx context.Context, g *globalFlags) (*app, error) {
 	a.store = st
 	a.engine = &engine.Engine{Store: st, Rules: rs, Connectors: conns, BatchSize: cfg.Engine.BatchSize,
 		Staging: cfg.StagingMode}
+	if cfg.Store.Type == config.StorePostgres {
+		t := ha.TimingFor(cfg.HA.TakeoverAfter.Duration)
+		a.runLocker, err = postgres.NewLocker(cfg.Store.DSN, postgres.LockerOptions{Key: postgres.RunLockKey, What: "run lock", Validity: t.Validity})
+		if err != nil {
+			a.Close()
+			return nil, err
+		}
+		a.engine.Fence = a.fence
+	}
 	return a, nil
+}
+
+// fence is the engine's Fence on PostgreSQL: before each export batch it
+// checks with the server that this process still holds the run lock and,
+// in a high-availability group, the active lease; the batch is sent under
+// a context that ends as soon as either is lost.
+func (a *app) fence(ctx context.Context) (context.Context, context.CancelFunc, error) {
+	var leases []*postgres.Lease
+	if a.role != nil {
+		l, err := a.role.Lease(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		leases = append(leases, l)
+	}
+	a.leaseMu.Lock()
+	rl := a.runLease
+	a.leaseMu.Unlock()
+	if rl != nil {
+		if err := rl.Check(ctx); err != nil {
+			return nil, nil, fmt.Errorf("this process no longer holds the run lock: %w", err)
+		}
+		leases = append(leases, rl)
+	}
+	c, cancel := ha.Bound(ctx, leases...)
+	return c, cancel, nil
 }
 
 func (a *app) closeConns(conns map[string]*engine.Connector) {
@@ -177,6 +222,9 @@ func (a *app) closeConns(conns map[string]*engine.Connector) {
 }
 
 func (a *app) Close() {
+	if a.runLocker != nil {
+		a.runLocker.Close()
+	}
 	if a.engine != nil {
 		a.closeConns(a.engine.Connectors)
 	}
@@ -187,10 +235,34 @@ func (a *app) Close() {
 
 // lock takes the store's run lock, waiting up to wait, and marks runs that a
 // killed process left "running" as interrupted.
+//
+// With SQLite the run lock is the file <store.path>.lock; with PostgreSQL
+// it is a session-level advisory lock in the database (store/postgres's
+// Locker), which every export batch checks (fence).
 func (a *app) lock(wait time.Duration) (func(), error) {
-	unlock, err := engine.Lock(a.cfg.Store.Path+".lock", wait)
-	if err != nil {
-		return nil, err
+	var unlock func()
+	if a.runLocker != nil {
+		lease, err := a.runLocker.Acquire(context.Background(), wait)
+		if errors.Is(err, postgres.ErrLockHeld) {
+			return nil, fmt.Errorf("%w: %w", engine.ErrLocked, err)
+		}
+		if err != nil {
+			return nil, err
+		}
+		a.leaseMu.Lock()
+		a.runLease = lease
+		a.leaseMu.Unlock()
+		unlock = func() {
+			a.leaseMu.Lock()
+			a.runLease = nil
+			a.leaseMu.Unlock()
+			lease.Release()
+		}
+	} else {
+		var err error
+		if unlock, err = engine.Lock(a.cfg.Store.Path+".lock", wait); err != nil {
+			return nil, err
+		}
 	}
 	if err := engine.RecoverInterrupted(context.Background(), a.store); err != nil {
 		unlock()

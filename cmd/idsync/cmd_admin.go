@@ -14,6 +14,7 @@ import (
 
 	"github.com/idsync/idsync/config"
 	"github.com/idsync/idsync/connector"
+	"github.com/idsync/idsync/ha"
 	"github.com/idsync/idsync/model"
 	"github.com/idsync/idsync/provisioning"
 	"github.com/idsync/idsync/rules"
@@ -326,7 +327,13 @@ served on a loopback address: to listen on another, give --tls-cert and
 
 Tenant domains pending verification are looked up when due (see idsync
 tenant), and tenants whose onboarding was confirmed are re-synchronized
-every tenants.interval (see idsync onboard).`,
+every tenants.interval (see idsync onboard).
+
+With ha.enabled (a PostgreSQL store), several servers share one store: the
+one holding the active lease runs cycles and exports; the others stand by,
+importing and synchronizing without exporting, and one of them takes over
+within ha.takeoverAfter when the active one stops or loses the database.
+/healthz and idsync_ha_active say which role a server has.`,
 		Example: "  idsync serve --config /etc/idsync/idsync.yaml --log-level info\n" +
 			"  idsync serve --listen :8443 --tls-cert /etc/idsync/tls.crt --tls-key /etc/idsync/tls.key",
 		Args: cobra.NoArgs,
@@ -345,6 +352,25 @@ every tenants.interval (see idsync onboard).`,
 				TryLock: func() (func(), error) { return a.lock(0) }, RunRetention: a.cfg.RunRetention()}
 			slog.Info("idsync serving", "config", a.cfg.Path, "store", a.cfg.Store.String(), "interval", a.cfg.Scheduler.Interval.String(),
 				"liveInterval", a.cfg.Scheduler.LiveInterval.String(), "pid", os.Getpid())
+			// High availability: this process exports only while it holds
+			// the active lease; a standby imports and synchronizes.
+			if a.cfg.HA.Enabled {
+				role, err := ha.New(a.cfg.Store.DSN, a.cfg.HA.TakeoverAfter.Duration, slog.Default())
+				if err != nil {
+					return err
+				}
+				a.role = role
+				a.engine.Passive = func() bool { return !role.Active() }
+				role.OnChange = func(active bool) {
+					if active {
+						s.Wake() // export what is pending (the journal's unfinished batches first) now
+					}
+				}
+				ctx, stop := context.WithCancel(cmd.Context())
+				done := make(chan struct{})
+				go func() { role.Run(ctx); close(done) }()
+				defer func() { stop(); <-done }() // give the lease back before the store closes
+			}
 			if live := a.cfg.Scheduler.LiveInterval.Duration; live > 0 {
 				go func() { _ = s.Live(cmd.Context(), live) }()
 			}

@@ -105,6 +105,9 @@ func (w *webFlags) start(ctx context.Context, g *globalFlags, a *app, s *schedul
 		return err
 	}
 	src := metrics.Source{Store: a.store, Connectors: a.engine.ConnectorNames, Scheduler: s.State}
+	if a.role != nil {
+		src.HA = a.role.State
+	}
 	o := web.Options{Store: a.store, View: sealed.Masked(a.store, secretPolicy(a.cfg)), Secret: secretPolicy(a.cfg).IsSecret, Engine: a.engine, Rules: a.rules, Apps: a.apps, DataDir: a.cfg.DataDir, Config: a.cfg, Mask: masker.Mask,
 		Metrics: metrics.Handler(src), Health: metrics.Health(src), Secure: w.cert != "", Version: version,
 		RunCycle: func(ctx context.Context) error {
