@@ -16,8 +16,10 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/goccy/go-yaml"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/idsync/idsync/config"
 	"github.com/idsync/idsync/connector"
@@ -430,6 +432,53 @@ func TestPostgres(t *testing.T) {
 	s.cycle()
 	if _, entries = s.ldif("directory.ldif"); !hasLine(entries, "cn=Bruno Lima"+people, "accountStatus: disabled") {
 		t.Errorf("Bruno Lima is not disabled after his termination: %q", entries["cn=Bruno Lima"+people])
+	}
+}
+
+// TestHighAvailability runs the high-availability example's synchronization
+// (its store and the application's table in PostgreSQL databases of their
+// own) through one cycle: an account per active worker, none for a
+// leaver. The failover of its two servers is TestHAFailover's
+// (cmd/idsync).
+func TestHighAvailability(t *testing.T) {
+	appDSN := peers.Postgres(t)
+	t.Setenv("IDSYNC_STORE_DSN", peers.Postgres(t))
+	t.Setenv("IDSYNC_APP_DSN", appDSN)
+	schema, err := os.ReadFile("high-availability/schema.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := pgx.Connect(t.Context(), appDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close(context.Background())
+	if _, err := db.Exec(t.Context(), string(schema)); err != nil {
+		t.Fatal(err)
+	}
+	s := openSite(t, "high-availability")
+	if !s.cfg.HA.Enabled || s.cfg.HA.TakeoverAfter.Duration != 30*time.Second {
+		t.Fatalf("ha = %+v", s.cfg.HA)
+	}
+	s.checkCycle()
+	accounts := func() []string {
+		rows, err := db.Query(t.Context(), `SELECT employee_id || ' ' || email FROM accounts ORDER BY employee_id`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ids
+	}
+	if got := accounts(); len(got) != 5 || got[0] != "1001 ana.souza@example.com" {
+		t.Fatalf("accounts after the first cycle: %v, want the 5 active workers'", got)
+	}
+	setStatus(t, filepath.Join(s.dir, "hr.csv"), "1002", "Active", "Terminated")
+	s.cycle()
+	if got := accounts(); len(got) != 4 || slices.Contains(got, "1002 bruno.lima@example.com") {
+		t.Fatalf("accounts after Bruno Lima's termination: %v, want 4 without his", got)
 	}
 }
 
