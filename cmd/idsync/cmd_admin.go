@@ -14,6 +14,7 @@ import (
 
 	"github.com/idsync/idsync/config"
 	"github.com/idsync/idsync/connector"
+	"github.com/idsync/idsync/engine"
 	"github.com/idsync/idsync/ha"
 	"github.com/idsync/idsync/model"
 	"github.com/idsync/idsync/provisioning"
@@ -377,7 +378,20 @@ within ha.takeoverAfter when the active one stops or loses the database.
 			// Application provisioning (the applications are connectors
 			// of the engine): each application on its own interval.
 			if a.apps != nil {
-				go provisioning.Serve(cmd.Context(), a.apps, a.engine, a.cfg.DataDir, func() (func(), error) { return a.lock(time.Hour) }, func(r *provisioning.Result, err error) {
+				// On a standby an application's cycle is skipped (its
+				// import, synchronization and export are one unit, and its
+				// state is shared through the store): the active one runs it.
+				lock := func() (func(), error) {
+					if a.role != nil && !a.role.Active() {
+						return nil, engine.ErrStandby
+					}
+					return a.lock(time.Hour)
+				}
+				go provisioning.Serve(cmd.Context(), a.apps, a.engine, a.cfg.DataDir, lock, func(r *provisioning.Result, err error) {
+					if errors.Is(err, engine.ErrStandby) {
+						slog.Debug("provisioning cycle skipped: this server is a standby")
+						return
+					}
 					if err != nil {
 						slog.Error("provisioning cycle", "err", err)
 						return
@@ -393,7 +407,11 @@ within ha.takeoverAfter when the active one stops or loses the database.
 			})
 			// Tenants whose onboarding was confirmed are re-synchronized
 			// every tenants.interval (tenant_serve.go).
-			go serveTenants(cmd.Context(), g, a.cfg.TenantInterval())
+			var standby func() bool
+			if a.role != nil {
+				standby = func() bool { return !a.role.Active() }
+			}
+			go serveTenants(cmd.Context(), g, a.cfg.TenantInterval(), standby)
 			if err := w.start(cmd.Context(), g, a, s); err != nil {
 				return err
 			}

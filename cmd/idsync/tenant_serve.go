@@ -15,7 +15,10 @@ import (
 // tenant runs under its own store's run lock; a tenant whose lock is held
 // (an onboarding step from the command line) is skipped until the next
 // round.
-func serveTenants(ctx context.Context, g *globalFlags, interval time.Duration) {
+//
+// standby, when not nil, reports whether this server is the standby of a
+// high-availability group: the active one runs the tenants' cycles.
+func serveTenants(ctx context.Context, g *globalFlags, interval time.Duration, standby func() bool) {
 	if interval <= 0 {
 		return
 	}
@@ -26,6 +29,10 @@ func serveTenants(ctx context.Context, g *globalFlags, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if standby != nil && standby() {
+			slog.Debug("tenant cycles skipped: this server is a standby")
+			continue
 		}
 		syncTenants(ctx, g)
 	}
