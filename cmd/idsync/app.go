@@ -271,6 +271,29 @@ func (a *app) lock(wait time.Duration) (func(), error) {
 	return unlock, nil
 }
 
+// lockStore takes the run lock of the configured store for a command that
+// is not a run (secrets reseal, store migrate): the file next to a SQLite
+// store, the advisory lock in a PostgreSQL one.
+func lockStore(cfg *config.Config, wait time.Duration) (func(), error) {
+	if cfg.Store.Type != config.StorePostgres {
+		return engine.Lock(cfg.Store.Path+".lock", wait)
+	}
+	l, err := postgres.NewLocker(cfg.Store.DSN, postgres.LockerOptions{Key: postgres.RunLockKey, What: "run lock",
+		Validity: ha.TimingFor(cfg.HA.TakeoverAfter.Duration).Validity})
+	if err != nil {
+		return nil, err
+	}
+	lease, err := l.Acquire(context.Background(), wait)
+	if err != nil {
+		l.Close()
+		if errors.Is(err, postgres.ErrLockHeld) {
+			err = fmt.Errorf("%w: %w", engine.ErrLocked, err)
+		}
+		return nil, err
+	}
+	return func() { lease.Release(); l.Close() }, nil
+}
+
 // openBackend opens the configured store: PostgreSQL, or the SQLite file.
 // Every command opens its store through it.
 func openBackend(ctx context.Context, cfg *config.Config) (store.Store, error) {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -144,16 +143,13 @@ func runStoreMigrate(cmd *cobra.Command, g *globalFlags, from, to string, opts s
 		if cfg.Store.Type == config.StorePostgres {
 			dst = storeSpec{dsn: cfg.Store.DSN}
 			masker.Add(config.DSNPassword(cfg.Store.DSN))
-			// The configuration's run lock: no cycle writes meanwhile. It is
-			// the source's when the source is the file the configuration
-			// named before (taken when the source is opened).
-			if lock := cfg.Store.Path + ".lock"; src.sqlitePath == "" || !sameFile(src.sqlitePath+".lock", lock) {
-				unlock, err := engine.Lock(lock, 0)
-				if err != nil {
-					return fmt.Errorf("the configuration's store: %w (stop idsync first)", err)
-				}
-				defer unlock()
+			// The configuration's run lock, in the database: no cycle
+			// writes meanwhile.
+			unlock, err := lockStore(cfg, 0)
+			if err != nil {
+				return fmt.Errorf("the configuration's store: %w (stop idsync first)", err)
 			}
+			defer unlock()
 		} else {
 			dst = storeSpec{sqlitePath: cfg.Store.Path}
 		}
@@ -190,17 +186,4 @@ func runStoreMigrate(cmd *cobra.Command, g *globalFlags, from, to string, opts s
 	}
 	fmt.Fprintf(out, "copied and verified in %s: %s\n", time.Since(start).Round(time.Millisecond), counts)
 	return nil
-}
-
-// sameFile reports whether two paths name the same file (or would: equal
-// absolute paths).
-func sameFile(a, b string) bool {
-	if ia, err := os.Stat(a); err == nil {
-		if ib, err := os.Stat(b); err == nil {
-			return os.SameFile(ia, ib)
-		}
-	}
-	aa, errA := filepath.Abs(a)
-	ab, errB := filepath.Abs(b)
-	return errA == nil && errB == nil && aa == ab
 }

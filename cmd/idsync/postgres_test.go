@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"net/url"
 	"os"
@@ -9,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/idsync/idsync/internal/peers"
+	"github.com/idsync/idsync/sample"
+	"github.com/idsync/idsync/store/postgres"
 )
 
 // usePostgres points the configuration in dir at a new PostgreSQL database
@@ -132,5 +135,42 @@ func TestStoreMigrate(t *testing.T) {
 	}
 	if _, stderr, code := idsync(t, "store", "migrate", "--from", "sqlite:"+filepath.Join(dir, "missing.db"), "--to", "sqlite:"+back+"2"); code == 0 || !strings.Contains(stderr, "no such file") {
 		t.Errorf("a missing source: exit %d\n%s", code, stderr)
+	}
+}
+
+// TestRunLockOnPostgres: with the store in PostgreSQL the run lock is an
+// advisory lock in the database, not a file: a run (exit 4) and store
+// migrate into the store are refused while another session holds it,
+// naming the holder, and go ahead once it is released.
+func TestRunLockOnPostgres(t *testing.T) {
+	var src bytes.Buffer
+	if err := sample.Generate(&src, sample.GenOptions{Seed: 3, Users: 20, Groups: 2, MembersPerGroup: 3}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := crashDir(t, src.Bytes())
+	dsn := usePostgres(t, filepath.Dir(cfg), "IDSYNC_TEST_STORE_DSN")
+	mustIdsync(t, "--config", cfg, "run", "src", "full-import")
+	l, err := postgres.NewLocker(dsn, postgres.LockerOptions{Key: postgres.RunLockKey, What: "run lock"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	lease, err := l.Acquire(t.Context(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder := fmt.Sprintf("idsync run lock (pid %d on", os.Getpid())
+	_, stderr, code := idsync(t, "--config", cfg, "run", "src", "full-sync")
+	if code != 4 || !strings.Contains(stderr, "another idsync run is in progress") || !strings.Contains(stderr, holder) {
+		t.Errorf("a run while the lock is held: exit %d, %s", code, stderr)
+	}
+	_, stderr, code = idsync(t, "--config", cfg, "store", "migrate", "--from", "sqlite:"+filepath.Join(t.TempDir(), "old.db"))
+	if code == 0 || !strings.Contains(stderr, "the configuration's store: another idsync run is in progress") {
+		t.Errorf("store migrate while the lock is held: exit %d, %s", code, stderr)
+	}
+	lease.Release()
+	mustIdsync(t, "--config", cfg, "run", "src", "full-sync")
+	if _, err := os.Stat(filepath.Join(filepath.Dir(cfg), "idsync.db.lock")); err == nil {
+		t.Error("a run on PostgreSQL took the SQLite file lock")
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/idsync/idsync/config"
-	"github.com/idsync/idsync/engine"
 	"github.com/idsync/idsync/internal/secret"
 	"github.com/idsync/idsync/store"
 	"github.com/idsync/idsync/store/sealed"
@@ -178,7 +177,7 @@ with idsync stopped, "sqlite3 idsync.db VACUUM" rewrites the file.`,
 				return err
 			}
 			defer st.Close()
-			unlock, err := engine.Lock(cfg.Store.Path+".lock", wait)
+			unlock, err := lockStore(cfg, wait)
 			if err != nil {
 				return err
 			}
