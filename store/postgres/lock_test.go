@@ -56,7 +56,7 @@ func TestLockerExclusive(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Acquire with a wait: %v", err)
 	}
-	if d := time.Since(start); d < 250*time.Millisecond || d > 2*time.Second {
+	if d := time.Since(start); d < 250*time.Millisecond || d > 3*time.Second {
 		t.Errorf("Acquire with a wait took %s, want about 300ms", d)
 	}
 	if la.Context().Err() == nil {
@@ -147,7 +147,7 @@ func TestLeaseLostWhenNetworkBreaks(t *testing.T) {
 	p.silence()
 	select {
 	case <-lease.Context().Done():
-		if d := time.Since(broke); d > validity+200*time.Millisecond {
+		if d := time.Since(broke); d > validity+700*time.Millisecond {
 			t.Errorf("lost %s after the break, want within the validity %s", d, validity)
 		}
 		if !errors.Is(context.Cause(lease.Context()), ErrLeaseLost) {
