@@ -828,3 +828,27 @@ func TestPollingDoesNotKeepSessions(t *testing.T) {
 		t.Errorf("after %s of polling only, the session is still alive (%d)", 4*SessionIdle/3, r.StatusCode)
 	}
 }
+
+// TestStandbyBanner: the dashboard says which kind of passive server this
+// is: a standby of a high-availability group while it is one (and nothing
+// once it is active), a staging server with stagingMode.
+func TestStandbyBanner(t *testing.T) {
+	s := newSite(t)
+	c := s.login("otto")
+	standby := true
+	s.e.Passive = func() bool { return standby }
+	for _, tc := range []struct {
+		standby, staging bool
+		want, not        string
+	}{
+		{true, false, "Standby: another idsync server holds the active lease", "Staging mode"},
+		{false, false, "", "class=\"banner\""},
+		{false, true, "Staging mode: this server imports and synchronizes, but never exports", "Standby:"},
+	} {
+		standby, s.e.Staging = tc.standby, tc.staging
+		body := read(c.do("GET", "/", nil))
+		if !strings.Contains(body, tc.want) || strings.Contains(body, tc.not) {
+			t.Errorf("standby %v, staging %v: the dashboard lacks %q or has %q", tc.standby, tc.staging, tc.want, tc.not)
+		}
+	}
+}
