@@ -3,12 +3,16 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -20,7 +24,7 @@ import (
 )
 
 // haTarget is the slow target of TestHAFailover: a PostgreSQL table whose
-// trigger takes 15 ms per row written and logs every committed write with
+// trigger takes 10 ms per row written and logs every committed write with
 // the writer's application_name (which idsync process sent it) and the
 // time. A write rolled back (its process killed mid-statement) leaves no
 // log row.
@@ -29,7 +33,7 @@ CREATE TABLE accounts (id text PRIMARY KEY, email text NOT NULL UNIQUE, display_
 CREATE TABLE ops (n bigserial PRIMARY KEY, op text NOT NULL, id text NOT NULL, app text NOT NULL, at timestamptz NOT NULL);
 CREATE FUNCTION slow_log() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-	PERFORM pg_sleep(0.015);
+	PERFORM pg_sleep(0.01);
 	INSERT INTO ops (op, id, app, at) VALUES (TG_OP, NEW.id, current_setting('application_name'), clock_timestamp());
 	RETURN NEW;
 END $$;
@@ -101,16 +105,26 @@ func (s *haServer) activeSince(t *testing.T) time.Time {
 }
 
 // TestHAFailover: two `idsync serve` processes on one PostgreSQL store
-// with ha.enabled export 400 accounts, in batches of 10, to a slow table.
-// The active one is killed with SIGKILL mid-export; the standby takes over
-// within ha.takeoverAfter, replays the journaled batch and finishes the
-// export: every account is inserted exactly once, and the two processes'
-// active intervals (and their writes) never overlap.
+// with ha.enabled export 300 accounts, in batches of 10, to a slow table.
+// Mid-export the active one is killed with SIGKILL ("kill"), or cut off
+// from the database ("partition": its connections to the store go silent,
+// and the database drops them after its patience, 2 × takeoverAfter/6,
+// while the target stays reachable). The standby takes over within
+// ha.takeoverAfter, replays the journaled batch and finishes the export:
+// every account is inserted exactly once, and the two processes' active
+// intervals (and their writes) never overlap; a cut-off server stops
+// writing within its lease's validity.
 func TestHAFailover(t *testing.T) {
 	if testing.Short() {
 		t.Skip("failover test skipped in -short mode")
 	}
-	const n = 400
+	for _, mode := range []string{"kill", "partition"} {
+		t.Run(mode, func(t *testing.T) { testHAFailover(t, mode) })
+	}
+}
+
+func testHAFailover(t *testing.T, mode string) {
+	const n = 300
 	// IDSYNC_TEST_HA_TAKEOVER measures the failover with another
 	// takeoverAfter (docs/benchmarks.md: 30s, the default).
 	takeover := 6 * time.Second
@@ -162,7 +176,7 @@ engine: {batchSize: 10}
 scheduler: {order: [hr, app]}
 `, takeover))
 
-	start := func(name string) *haServer {
+	start := func(name, storeDSN string) *haServer {
 		s := &haServer{name: name, port: peers.FreePort(t), log: &syncBuffer{}, done: make(chan struct{})}
 		s.cmd = exec.Command(bin, "--config", cfg, "--log-level", "info", "serve", "--listen", fmt.Sprintf("127.0.0.1:%d", s.port))
 		s.cmd.Env = append(os.Environ(), "IDSYNC_HA_STORE_DSN="+storeDSN, "IDSYNC_HA_TARGET_DSN="+targetDSN+"&application_name="+name)
@@ -185,8 +199,6 @@ scheduler: {order: [hr, app]}
 		})
 		return s
 	}
-	servers := map[string]*haServer{"a": start("a"), "b": start("b")}
-
 	count := func(q string, args ...any) int {
 		t.Helper()
 		var c int
@@ -205,8 +217,28 @@ scheduler: {order: [hr, app]}
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-	// Mid-export: a quarter of the accounts written.
-	waitUntil("a quarter of the export", 40*time.Second, func() bool { return count(`SELECT count(*) FROM ops`) >= n/4+5 })
+	servers := map[string]*haServer{}
+	var proxy *silentProxy
+	if mode == "kill" {
+		servers["a"], servers["b"] = start("a", storeDSN), start("b", storeDSN)
+	} else {
+		// a reaches the store through a proxy, and is made active first.
+		u, err := url.Parse(storeDSN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		proxy = startSilentProxy(t, u.Host)
+		u.Host = proxy.addr
+		servers["a"] = start("a", u.String())
+		waitUntil("a to become active", 30*time.Second, func() bool {
+			h := servers["a"].health(t)
+			return h != nil && h.Role == "active"
+		})
+		servers["b"] = start("b", storeDSN)
+	}
+
+	// Mid-export: 95 accounts written, half of the 10th batch.
+	waitUntil("95 accounts written", 40*time.Second, func() bool { return count(`SELECT count(*) FROM ops`) >= 95 })
 	var activeName string
 	if err := tc.QueryRow(ctx, `SELECT app FROM ops ORDER BY n LIMIT 1`).Scan(&activeName); err != nil {
 		t.Fatal(err)
@@ -221,11 +253,23 @@ scheduler: {order: [hr, app]}
 	if h := standby.health(t); h == nil || h.Role != "standby" {
 		t.Errorf("/healthz of the other server: %+v, want role standby", h)
 	}
-	if err := active.cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
+	var killed time.Time // when the active one was killed or cut off
+	if mode == "kill" {
+		if err := active.cmd.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		killed = time.Now()
+		<-active.done
+	} else {
+		if activeName != "a" {
+			t.Fatalf("%s exports, not a (behind the proxy)", activeName)
+		}
+		proxy.silence()
+		killed = time.Now()
+		// The database drops the silent sessions after its patience
+		// (tcp_user_timeout); the proxy's upstream ends stand for that.
+		time.AfterFunc(2*takeover/6, proxy.dropUpstream)
 	}
-	killed := time.Now()
-	<-active.done
 	before := count(`SELECT count(*) FROM accounts`)
 	if before >= n {
 		t.Fatalf("the export had finished (%d accounts) when its server was killed: make the target slower", before)
@@ -237,7 +281,7 @@ scheduler: {order: [hr, app]}
 		t.Fatal(err)
 	}
 	failover := firstOp.Sub(killed)
-	t.Logf("killed the active server after %d of %d accounts; the standby wrote its first %s later (takeoverAfter %s)", before, n, failover, takeover)
+	t.Logf("%s: the active server stopped after %d of %d accounts; the standby wrote its first %s later (takeoverAfter %s)", mode, before, n, failover, takeover)
 	if failover > takeover {
 		t.Errorf("the standby exported %s after the kill, more than takeoverAfter %s", failover, takeover)
 	}
@@ -291,5 +335,90 @@ scheduler: {order: [hr, app]}
 	}
 	if got := count(`SELECT count(*) FROM ops WHERE app NOT IN ($1, $2)`, "a", "b"); got != 0 {
 		t.Errorf("%d writes from neither server", got)
+	}
+	if mode == "partition" {
+		// The cut-off server stopped writing within its lease's validity
+		// (its request in flight then included), and stands by.
+		if limit := killed.Add(takeover/6 + 500*time.Millisecond); lastA.After(limit) {
+			t.Errorf("the cut-off server wrote until %s, %s after it was cut off", lastA, lastA.Sub(killed))
+		}
+		if !strings.Contains(active.log.String(), "high availability: lost the active lease, stopped exporting") {
+			t.Error("the cut-off server's log does not say it lost the lease")
+		}
+		if h := active.health(t); h == nil || h.Role != "standby" {
+			t.Errorf("/healthz of the cut-off server: %+v, want role standby", h)
+		}
+		_ = active.cmd.Process.Kill()
+	}
+}
+
+// silentProxy forwards TCP to a server until silenced; then it drops what
+// either side sends, leaving the connections open (a network that stops
+// delivering), until dropUpstream closes the server's side.
+type silentProxy struct {
+	addr   string
+	silent atomic.Bool
+	mu     sync.Mutex
+	up     []net.Conn
+}
+
+func startSilentProxy(t *testing.T, target string) *silentProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &silentProxy{addr: ln.Addr().String()}
+	var down []net.Conn
+	t.Cleanup(func() {
+		_ = ln.Close()
+		p.dropUpstream()
+		p.mu.Lock()
+		for _, c := range down {
+			_ = c.Close()
+		}
+		p.mu.Unlock()
+	})
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			u, err := net.Dial("tcp", target)
+			if err != nil {
+				_ = c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.up, down = append(p.up, u), append(down, c)
+			p.mu.Unlock()
+			pipe := func(dst, src net.Conn) {
+				buf := make([]byte, 32<<10)
+				for {
+					n, err := src.Read(buf)
+					if n > 0 && !p.silent.Load() {
+						if _, werr := dst.Write(buf[:n]); werr != nil {
+							return
+						}
+					}
+					if err != nil {
+						return
+					}
+				}
+			}
+			go pipe(u, c)
+			go pipe(c, u)
+		}
+	}()
+	return p
+}
+
+func (p *silentProxy) silence() { p.silent.Store(true) }
+
+func (p *silentProxy) dropUpstream() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.up {
+		_ = c.Close()
 	}
 }
