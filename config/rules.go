@@ -23,7 +23,8 @@ func (c *Config) LoadRules(extra ...*rules.File) (*rules.RuleSet, error) {
 }
 
 // RuleFiles loads the rule files of the configuration: the out-of-box
-// rules it asks for, then the rules files in order.
+// rules it asks for, the rules files in order, then the console-managed
+// rule file (ConsoleRulesPath) when there is one.
 func (c *Config) RuleFiles() ([]*rules.File, error) {
 	var files []*rules.File
 	if c.OutOfBox.Cloud != "" {
@@ -57,6 +58,13 @@ func (c *Config) RuleFiles() ([]*rules.File, error) {
 			}
 			files = append(files, f)
 		}
+	}
+	f, ok, err := c.loadConsoleRules()
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		files = append(files, f)
 	}
 	return files, nil
 }

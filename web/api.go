@@ -147,8 +147,8 @@ func (s *Server) apiMVPreview(w http.ResponseWriter, r *http.Request, _ *princip
 
 func (s *Server) apiRules(w http.ResponseWriter, r *http.Request, _ *principal) {
 	out := []view.Rule{}
-	if s.o.Rules != nil {
-		for _, rule := range s.o.Rules.Rules {
+	if rs := s.currentRules(); rs != nil {
+		for _, rule := range rs.Rules {
 			out = append(out, view.FromRule(rule))
 		}
 	}

@@ -347,8 +347,8 @@ func (s *Server) pageMV(w http.ResponseWriter, r *http.Request, p *principal) {
 
 func (s *Server) pageRules(w http.ResponseWriter, r *http.Request, p *principal) {
 	var in, out []view.Rule
-	if s.o.Rules != nil {
-		for _, rule := range s.o.Rules.Rules {
+	if rs := s.currentRules(); rs != nil {
+		for _, rule := range rs.Rules {
 			v := view.FromRule(rule)
 			if v.Direction == "inbound" {
 				in = append(in, v)

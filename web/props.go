@@ -78,10 +78,11 @@ func maskValue(key string, v any) any {
 // properties returns a connector's properties; nil when the console has
 // no configuration or the name is an application's.
 func (s *Server) properties(name string) *Properties {
-	if s.o.Config == nil {
+	cfg := s.currentConfig()
+	if cfg == nil {
 		return nil
 	}
-	for _, cc := range s.o.Config.Connectors {
+	for _, cc := range cfg.Connectors {
 		if cc.Name != name {
 			continue
 		}

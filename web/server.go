@@ -96,6 +96,20 @@ type Options struct {
 	// Consent, when set, offers the Entra ID admin consent on tenant pages
 	// (consent.go).
 	Consent *ConsentOptions
+	// Reload makes the process run the configuration as now written, after
+	// the console changed its console-managed part (config/console.go:
+	// cloned, disabled and enabled rules, OU selections), and returns what
+	// it loaded. idsync serve reloads under the run lock, reopens the
+	// connectors whose settings changed and gives the engine and the
+	// scheduler the new rules. nil: the console shows the configuration
+	// but does not change it.
+	Reload func(ctx context.Context) (*config.Config, *rules.RuleSet, error)
+	// CheckRules checks a whole rule set before a rule change is saved
+	// (the errors idsync refuses to start with); ExtraRules are the rule
+	// files loaded after the configuration's (the applications' generated
+	// rules).
+	CheckRules config.RuleCheck
+	ExtraRules []*rules.File
 }
 
 // Server is the console and API.
@@ -110,6 +124,8 @@ type Server struct {
 	running sync.Map
 	// base is the context of background runs (the server's lifetime).
 	base context.Context
+	// cfgMu guards o.Config and o.Rules, which a reload replaces.
+	cfgMu sync.RWMutex
 }
 
 // New builds the server. ctx bounds the runs it starts in the background.
@@ -261,6 +277,9 @@ func (s *Server) routes() {
 	s.handle("GET /metaverse/{id}/preview", browse, s.pageMVPreview)
 	s.handle("GET /rules", browse, s.pageRules)
 	s.handle("GET /rules/detail", browse, s.pageRule)
+	s.handle("POST /rules/clone", admin, s.postRuleEdit("clone"))
+	s.handle("POST /rules/disable", admin, s.postRuleEdit("disable"))
+	s.handle("POST /rules/enable", admin, s.postRuleEdit("enable"))
 	s.handle("GET /expr", browse, s.pageExpr)
 	s.handle("GET /scheduler", browse, s.pageScheduler)
 	s.handle("POST /scheduler", admin, s.postScheduler)
@@ -320,6 +339,9 @@ func (s *Server) routes() {
 	s.handle("GET /api/v1/metaverse/{id}/preview", api(browse), s.apiMVPreview)
 	s.handle("GET /api/v1/rules", api(browse), s.apiRules)
 	s.handle("GET /api/v1/rules/detail", api(browse), s.apiRule)
+	s.handle("POST /api/v1/rules/clone", api(admin), s.apiRuleEdit("clone"))
+	s.handle("POST /api/v1/rules/disable", api(admin), s.apiRuleEdit("disable"))
+	s.handle("POST /api/v1/rules/enable", api(admin), s.apiRuleEdit("enable"))
 	s.handle("GET /api/v1/expr", api(browse), s.apiExpr)
 	s.handle("GET /api/v1/scheduler", api(browse), s.apiScheduler)
 	s.handle("PUT /api/v1/scheduler", api(admin), s.apiSetScheduler)

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/idsync/idsync/config"
 	"github.com/idsync/idsync/expr"
 	"github.com/idsync/idsync/model"
 	"github.com/idsync/idsync/rules"
@@ -13,10 +14,11 @@ import (
 // The rule detail and the expression tester.
 
 func (s *Server) rule(name string) *rules.Rule {
-	if s.o.Rules == nil {
+	rs := s.currentRules()
+	if rs == nil {
 		return nil
 	}
-	for _, r := range s.o.Rules.Rules {
+	for _, r := range rs.Rules {
 		if r.Name == name {
 			return r
 		}
@@ -30,7 +32,31 @@ func (s *Server) pageRule(w http.ResponseWriter, r *http.Request, p *principal) 
 		s.fail(w, r, false, http.StatusNotFound, fmt.Sprintf("no sync rule is named %q", r.URL.Query().Get("name")))
 		return
 	}
-	s.render(w, r, p, "rule", rule.Name, "rules", rule)
+	s.render(w, r, p, "rule", rule.Name, "rules", ruleView{Rule: rule, Edit: s.canConfigure(), FreePrecedence: s.freePrecedence()})
+}
+
+// ruleView is the rule detail page: the rule, whether the console can
+// change rules, and a precedence below 100 no rule has (the clone form's
+// default).
+type ruleView struct {
+	*rules.Rule
+	Edit           bool
+	FreePrecedence int
+}
+
+func (s *Server) freePrecedence() int {
+	used := map[int]bool{}
+	if rs := s.currentRules(); rs != nil {
+		for _, r := range rs.Rules {
+			used[r.Precedence] = true
+		}
+	}
+	for n := config.MaxCustomPrecedence - 1; n > 0; n-- {
+		if !used[n] {
+			return n
+		}
+	}
+	return 0
 }
 
 func (s *Server) apiRule(w http.ResponseWriter, r *http.Request, _ *principal) {

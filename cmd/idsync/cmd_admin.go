@@ -26,7 +26,7 @@ import (
 )
 
 func newRulesCmd(g *globalFlags) *cobra.Command {
-	cmd := &cobra.Command{Use: "rules", Short: "List and validate sync rules"}
+	cmd := &cobra.Command{Use: "rules", Short: "List, validate, clone, disable and enable sync rules"}
 	var listOut *output
 	list := &cobra.Command{
 		Use:     "list",
@@ -152,6 +152,7 @@ name against the schema each connector reports. Schemas inferred from data
 	}
 	showOut = addOutputFlag(show, []string{"yaml", "json"}, "")
 	cmd.AddCommand(list, show, validate)
+	addRuleEditCmds(g, cmd)
 	return cmd
 }
 

@@ -1,0 +1,144 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/idsync/idsync/rules"
+)
+
+// consoleConfig writes an out-of-box configuration (contoso → aad) in a
+// temporary directory and loads it.
+func consoleConfig(t *testing.T) *Config {
+	t.Helper()
+	dir := t.TempDir()
+	p := filepath.Join(dir, "idsync.yaml")
+	y := "connectors:\n  - {name: contoso, type: memory}\n  - {name: aad, type: memory}\noutOfBox:\n  cloud: aad\n  forests: [contoso]\n"
+	if err := os.WriteFile(p, []byte(y), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func ruleNamed(t *testing.T, c *Config, name string) *rules.Rule {
+	t.Helper()
+	rs, err := c.LoadRules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rs.Rules {
+		if r.Name == name {
+			return r
+		}
+	}
+	return nil
+}
+
+// TestCloneRule: clone, disable the original, enable it again; what is
+// refused leaves the file as it was (R2.8).
+func TestCloneRule(t *testing.T) {
+	c := consoleConfig(t)
+	const orig = "In from AD - User Join (contoso)"
+	o := ruleNamed(t, c, orig)
+	if o == nil || !o.Immutable {
+		t.Fatalf("out-of-box rule %q = %+v", orig, o)
+	}
+	if _, err := os.Stat(c.ConsoleRulesPath()); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("console rule file exists before any change: %v", err)
+	}
+	cl, err := c.CloneRule(orig, "In from AD - User Join (contoso, custom)", 50, true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cl.Immutable || cl.Disabled || cl.Precedence != 50 {
+		t.Errorf("clone = %+v", cl)
+	}
+	got := ruleNamed(t, c, "In from AD - User Join (contoso, custom)")
+	if got == nil || got.Immutable || got.Disabled || got.Precedence != 50 || got.Connector != o.Connector ||
+		len(got.Flows) != len(o.Flows) || len(got.Join) != len(o.Join) || len(got.Scope) != len(o.Scope) ||
+		got.Source != c.ConsoleRulesPath()+":7" {
+		t.Errorf("loaded clone = %+v (source %s)", got, got.Source)
+	}
+	if !ruleNamed(t, c, orig).Disabled {
+		t.Error("the original is not disabled")
+	}
+	before, _ := os.ReadFile(c.ConsoleRulesPath())
+	if !strings.HasPrefix(string(before), "# Managed by idsync") || !strings.Contains(string(before), "disable:\n  - \""+orig+"\"") {
+		t.Errorf("console rule file:\n%s", before)
+	}
+
+	for _, tc := range []struct {
+		name string
+		do   func() error
+		want string
+	}{
+		{"precedence 100", func() error { _, err := c.CloneRule(orig, "x", 100, false, nil); return err }, "from 0 to 99"},
+		{"negative precedence", func() error { _, err := c.CloneRule(orig, "x", -1, false, nil); return err }, "from 0 to 99"},
+		{"no name", func() error { _, err := c.CloneRule(orig, " ", 10, false, nil); return err }, "give the clone a name"},
+		{"unknown rule", func() error {
+			_, err := c.CloneRule("in from ad - user join (contoso)", "x", 10, false, nil)
+			return err
+		}, "did you mean"},
+		{"taken name", func() error { _, err := c.CloneRule(orig, orig, 10, false, nil); return err }, "already named"},
+		{"taken precedence", func() error {
+			_, err := c.CloneRule(orig, "again", 50, false, func(rs *rules.RuleSet) error {
+				return errors.Join(rs.Validate(rules.ValidateEnv{})...)
+			})
+			return err
+		}, "refused: the rule set would not be valid"},
+		{"disable twice", func() error { return c.SetRuleDisabled(orig, true, nil) }, "already disabled"},
+		{"enable an enabled rule", func() error { return c.SetRuleDisabled("In from AD - User Join (contoso, custom)", false, nil) }, "already enabled"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.do()
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+			after, _ := os.ReadFile(c.ConsoleRulesPath())
+			if string(after) != string(before) {
+				t.Errorf("a refused change rewrote the file:\n%s", after)
+			}
+		})
+	}
+
+	if err := c.SetRuleDisabled(orig, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	if ruleNamed(t, c, orig).Disabled {
+		t.Error("enable left the original disabled")
+	}
+	if err := c.SetRuleDisabled(orig, true, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !ruleNamed(t, c, orig).Disabled {
+		t.Error("disable did not disable")
+	}
+}
+
+// TestEnableRuleDisabledByAdmin: a rule disabled in the admin's own files
+// is not enabled by idsync; the error says where.
+func TestEnableRuleDisabledByAdmin(t *testing.T) {
+	dir := t.TempDir()
+	rf := filepath.Join(dir, "mine.yaml")
+	if err := os.WriteFile(rf, []byte("rules:\n  - {name: r, connector: hr, direction: inbound, csObjectType: person, mvObjectType: person, linkType: Provision, precedence: 5, disabled: true}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "idsync.yaml")
+	if err := os.WriteFile(p, []byte("connectors:\n  - {name: hr, type: memory}\nrules: [mine.yaml]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetRuleDisabled("r", false, nil); err == nil || !strings.Contains(err.Error(), "mine.yaml:2") {
+		t.Fatalf("err = %v, want it to name mine.yaml:2", err)
+	}
+}

@@ -1,0 +1,164 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/idsync/idsync/config"
+	"github.com/idsync/idsync/rules"
+)
+
+// Configuration changes made from the console: cloning, disabling and
+// enabling sync rules (R2.8). They are written to the console-managed
+// files next to the configuration file (config/console.go), then the
+// process reloads its configuration (Options.Reload) so that the next run
+// uses them.
+
+// errNoReload: the console was started without a way to apply changes.
+var errNoReload = errors.New("this console cannot change the configuration (it was started without Options.Reload); use the idsync CLI")
+
+// currentRules and currentConfig are the rule set and configuration the
+// console shows: those of Options, replaced by each reload.
+func (s *Server) currentRules() *rules.RuleSet {
+	s.cfgMu.RLock()
+	defer s.cfgMu.RUnlock()
+	return s.o.Rules
+}
+
+func (s *Server) currentConfig() *config.Config {
+	s.cfgMu.RLock()
+	defer s.cfgMu.RUnlock()
+	return s.o.Config
+}
+
+// canConfigure: the console can change configuration (its forms show).
+func (s *Server) canConfigure() bool { return s.o.Reload != nil && s.currentConfig() != nil }
+
+// reload makes the process use the configuration as now written.
+func (s *Server) reload(ctx context.Context) error {
+	cfg, rs, err := s.o.Reload(ctx)
+	if err != nil {
+		return fmt.Errorf("the change was saved but could not be applied: %w (fix the files, or undo the change, and restart idsync serve)", err)
+	}
+	s.cfgMu.Lock()
+	s.o.Config, s.o.Rules = cfg, rs
+	s.cfgMu.Unlock()
+	return nil
+}
+
+// RuleEdit is a change to the sync rules asked of the console or API:
+// action clone (NewName, Precedence, DisableOriginal), disable or enable.
+type RuleEdit struct {
+	Action          string `json:"-"`
+	Name            string `json:"name"`
+	NewName         string `json:"newName,omitempty"`
+	Precedence      *int   `json:"precedence,omitempty"`
+	DisableOriginal bool   `json:"disableOriginal,omitempty"`
+}
+
+// editRule applies a rule change, audits it and reloads; the error is what
+// the admin reads (a refused change leaves everything as it was).
+func (s *Server) editRule(r *http.Request, p *principal, e RuleEdit) error {
+	err := s.applyRuleEdit(r.Context(), e)
+	detail := e.Action
+	if e.Action == "clone" {
+		detail = fmt.Sprintf("clone as %q", e.NewName)
+		if e.Precedence != nil {
+			detail += fmt.Sprintf(" at precedence %d", *e.Precedence)
+		}
+		if e.DisableOriginal {
+			detail += ", original disabled"
+		}
+	}
+	if err != nil {
+		s.audit(r, p, "rule-"+e.Action, e.Name, detail+": "+err.Error(), "failed")
+		return err
+	}
+	s.audit(r, p, "rule-"+e.Action, e.Name, detail, "ok")
+	return nil
+}
+
+func (s *Server) applyRuleEdit(ctx context.Context, e RuleEdit) error {
+	if !s.canConfigure() {
+		return errNoReload
+	}
+	cfg := s.currentConfig()
+	var err error
+	switch e.Action {
+	case "clone":
+		if e.Precedence == nil {
+			return fmt.Errorf("give the clone a precedence below %d", config.MaxCustomPrecedence)
+		}
+		_, err = cfg.CloneRule(e.Name, e.NewName, *e.Precedence, e.DisableOriginal, s.o.CheckRules, s.o.ExtraRules...)
+	case "disable", "enable":
+		err = cfg.SetRuleDisabled(e.Name, e.Action == "disable", s.o.CheckRules, s.o.ExtraRules...)
+	default:
+		err = fmt.Errorf("unknown rule change %q", e.Action)
+	}
+	if err != nil {
+		return err
+	}
+	return s.reload(ctx)
+}
+
+// postRuleEdit handles the rule detail page's forms (admins).
+func (s *Server) postRuleEdit(action string) handler {
+	return func(w http.ResponseWriter, r *http.Request, p *principal) {
+		e := RuleEdit{Action: action, Name: r.PostFormValue("name"), NewName: strings.TrimSpace(r.PostFormValue("newName")),
+			DisableOriginal: r.PostFormValue("disableOriginal") != ""}
+		if v := r.PostFormValue("precedence"); v != "" {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				s.fail(w, r, false, http.StatusBadRequest, fmt.Sprintf("precedence %q is not a whole number", v))
+				return
+			}
+			e.Precedence = &n
+		}
+		if err := s.editRule(r, p, e); err != nil {
+			s.fail(w, r, false, editStatus(err), err.Error())
+			return
+		}
+		name, flash := e.Name, "Rule "+action+"d"
+		if action == "clone" {
+			name, flash = e.NewName, fmt.Sprintf("Cloned from %q into %s", e.Name, s.currentConfig().ConsoleRulesPath())
+		}
+		http.Redirect(w, r, "/rules/detail?name="+url.QueryEscape(name)+"&flash="+url.QueryEscape(flash), http.StatusSeeOther)
+	}
+}
+
+// apiRuleEdit: POST /api/v1/rules/{clone,disable,enable} with a RuleEdit
+// as JSON; answers the rule (the clone for clone).
+func (s *Server) apiRuleEdit(action string) handler {
+	return func(w http.ResponseWriter, r *http.Request, p *principal) {
+		var e RuleEdit
+		if err := json.NewDecoder(r.Body).Decode(&e); err != nil || e.Name == "" {
+			s.fail(w, r, true, http.StatusBadRequest, `the body must be JSON: {"name": "rule"} (clone: also "newName", "precedence", optionally "disableOriginal")`)
+			return
+		}
+		e.Action = action
+		if err := s.editRule(r, p, e); err != nil {
+			s.fail(w, r, true, editStatus(err), err.Error())
+			return
+		}
+		name := e.Name
+		if action == "clone" {
+			name = e.NewName
+		}
+		writeJSON(w, http.StatusOK, s.rule(name))
+	}
+}
+
+// editStatus: 501 when the console cannot change configuration, 422 for a
+// change refused.
+func editStatus(err error) int {
+	if errors.Is(err, errNoReload) {
+		return http.StatusNotImplemented
+	}
+	return http.StatusUnprocessableEntity
+}
