@@ -367,6 +367,8 @@ func (d Duration) MarshalYAML() ([]byte, error) { return []byte(d.String()), nil
 type Block struct {
 	node ast.Node
 	file string
+	// console lists the keys the console-managed file set (console.go).
+	console []string
 }
 
 // UnmarshalYAML keeps the node.
@@ -500,13 +502,21 @@ func Default() *Config {
 	}
 }
 
-// Load reads and validates a configuration file.
+// Load reads and validates a configuration file, and merges the
+// console-managed connector settings next to it (ConsolePath).
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	return Parse(path, data)
+	c, err := Parse(path, data)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.applyConsole(); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // Parse parses and validates configuration data; name is used in messages

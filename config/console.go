@@ -11,6 +11,8 @@ import (
 	"sync"
 
 	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
 
 	"github.com/idsync/idsync/rules"
 )
@@ -255,4 +257,252 @@ func writeAtomic(path string, data []byte) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
+}
+
+// ConsolePath is the console-managed connector settings file: idsync.yaml
+// → idsync.console.yaml. Load merges it into the connectors' config blocks.
+func (c *Config) ConsolePath() string { return consolePath(c.Path, ".console.yaml") }
+
+// consoleHeader starts the console-managed connector settings file.
+const consoleHeader = `# Managed by idsync: written by the web console (a connector's OU tree)
+# and by idsync connector containers --set (see docs/console.md).
+# Each entry replaces that key of the connector's config block in the
+# configuration file; remove an entry (or the file) to go back to what the
+# configuration file says.
+`
+
+// ConsoleFile is the console-managed connector settings file.
+type ConsoleFile struct {
+	Connectors map[string]ConsoleConnector `yaml:"connectors,omitempty"`
+}
+
+// ConsoleConnector is what the console sets for one connector.
+type ConsoleConnector struct {
+	// Containers replaces the config block's containers (LDAP connectors'
+	// OU-based filtering, R2.7).
+	Containers *ContainerSelection `yaml:"containers,omitempty"`
+}
+
+// ContainerSelection is an LDAP connector's containers block.
+type ContainerSelection struct {
+	Include       []string `yaml:"include" json:"include"`
+	Exclude       []string `yaml:"exclude" json:"exclude"`
+	NoNewChildren []string `yaml:"noNewChildren" json:"noNewChildren"`
+}
+
+func (s ContainerSelection) empty() bool {
+	return len(s.Include) == 0 && len(s.Exclude) == 0 && len(s.NoNewChildren) == 0
+}
+
+// containerTypes are the connector types whose config has containers.
+var containerTypes = map[string]bool{"ldap": true}
+
+// readConsole reads the console-managed connector settings; an empty file
+// when there is none.
+func (c *Config) readConsole() (*ConsoleFile, error) {
+	data, err := os.ReadFile(c.ConsolePath())
+	if errors.Is(err, os.ErrNotExist) {
+		return &ConsoleFile{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", c.ConsolePath(), err)
+	}
+	f := &ConsoleFile{}
+	if !emptyYAML(data) {
+		if err := yaml.UnmarshalWithOptions(data, f, yaml.Strict()); err != nil {
+			return nil, positioned(c.ConsolePath(), err)
+		}
+	}
+	return f, nil
+}
+
+// applyConsole merges the console-managed connector settings into the
+// connectors' config blocks.
+func (c *Config) applyConsole() error {
+	f, err := c.readConsole()
+	if err != nil {
+		return err
+	}
+	for name, cc := range f.Connectors {
+		conn := c.Connector(name)
+		if conn == nil {
+			return fmt.Errorf("%s: connector %q is not configured in %s: remove its entry", c.ConsolePath(), name, c.Path)
+		}
+		if cc.Containers != nil {
+			if !containerTypes[conn.Type] {
+				return fmt.Errorf("%s: connector %q is of type %s, which has no containers: remove its entry", c.ConsolePath(), name, conn.Type)
+			}
+			if err := conn.Config.set("containers", cc.Containers); err != nil {
+				return fmt.Errorf("%s: connector %q: %w", c.ConsolePath(), name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// set replaces (or adds) a top-level key of the block with v, written in
+// flow style at the column of the block's keys.
+func (b *Block) set(key string, v any) error {
+	data, err := yaml.MarshalWithOptions(map[string]any{key: v}, yaml.Flow(true))
+	if err != nil {
+		return err
+	}
+	f, err := parser.ParseBytes(data, 0)
+	if err != nil {
+		return fmt.Errorf("set %s: %w", key, err)
+	}
+	if len(f.Docs) != 1 {
+		return fmt.Errorf("set %s: unexpected YAML %q", key, data)
+	}
+	var mv *ast.MappingValueNode
+	switch n := f.Docs[0].Body.(type) {
+	case *ast.MappingValueNode:
+		mv = n
+	case *ast.MappingNode:
+		if len(n.Values) == 1 {
+			mv = n.Values[0]
+		}
+	}
+	if mv == nil {
+		return fmt.Errorf("set %s: unexpected YAML %q", key, data)
+	}
+	b.console = append(b.console, key)
+	switch n := b.node.(type) {
+	case nil:
+		b.node = ast.Mapping(mv.GetToken(), false, mv)
+	case *ast.MappingValueNode:
+		if keyText(n.Key) == key {
+			n.Value = mv.Value
+			return nil
+		}
+		mv.AddColumn(n.Key.GetToken().Position.Column - 1)
+		b.node = ast.Mapping(n.GetToken(), false, n, mv)
+	case *ast.MappingNode:
+		for _, old := range n.Values {
+			if keyText(old.Key) == key {
+				old.Value = mv.Value
+				return nil
+			}
+		}
+		if !n.IsFlowStyle && len(n.Values) > 0 {
+			mv.AddColumn(n.Values[0].Key.GetToken().Position.Column - 1)
+		}
+		n.Values = append(n.Values, mv)
+	default:
+		return fmt.Errorf("the config block is not a mapping (%s)", n.Type())
+	}
+	return nil
+}
+
+func keyText(k ast.MapKeyNode) string {
+	if s, ok := k.(*ast.StringNode); ok {
+		return s.Value
+	}
+	return k.String()
+}
+
+// ConsoleKeys lists the keys of the block that the console-managed file
+// set (shown next to the configuration).
+func (b Block) ConsoleKeys() []string { return b.console }
+
+// ConfiguredContainers is what the configuration file itself (without the
+// console-managed file) says about a connector's containers.
+func (c *Config) ConfiguredContainers(name string) (ContainerSelection, error) {
+	data, err := os.ReadFile(c.Path)
+	if err != nil {
+		return ContainerSelection{}, fmt.Errorf("read config: %w", err)
+	}
+	own, err := Parse(c.Path, data)
+	if err != nil {
+		return ContainerSelection{}, err
+	}
+	conn := own.Connector(name)
+	if conn == nil || conn.Config.node == nil {
+		return ContainerSelection{}, nil
+	}
+	var v struct {
+		Containers ContainerSelection `yaml:"containers"`
+	}
+	if err := yaml.NodeToValue(conn.Config.node, &v); err != nil {
+		return ContainerSelection{}, positioned(c.Path, err)
+	}
+	return v.Containers, nil
+}
+
+// SetContainers writes a connector's containers (OU-based filtering) to
+// the console-managed file: an entry that says what the configuration file
+// says is removed instead. check, when set, is given the configuration
+// loaded with the new file (open the connector with it, say); when it or
+// the loading fails, the file is put back as it was and the error
+// returned.
+func (c *Config) SetContainers(name string, sel ContainerSelection, check func(*Config) error) error {
+	conn := c.Connector(name)
+	if conn == nil {
+		return fmt.Errorf("no connector is named %q in %s", name, c.Path)
+	}
+	if !containerTypes[conn.Type] {
+		return fmt.Errorf("connector %q is of type %s, which has no containers (OU-based filtering is for ldap connectors)", name, conn.Type)
+	}
+	consoleMu.Lock()
+	defer consoleMu.Unlock()
+	f, err := c.readConsole()
+	if err != nil {
+		return err
+	}
+	own, err := c.ConfiguredContainers(name)
+	if err != nil {
+		return err
+	}
+	if f.Connectors == nil {
+		f.Connectors = map[string]ConsoleConnector{}
+	}
+	if sameSelection(own, sel) {
+		delete(f.Connectors, name)
+	} else {
+		sel := sel
+		f.Connectors[name] = ConsoleConnector{Containers: &sel}
+	}
+	var buf bytes.Buffer
+	buf.WriteString(consoleHeader)
+	if len(f.Connectors) > 0 {
+		data, err := yaml.MarshalWithOptions(f, yaml.IndentSequence(true))
+		if err != nil {
+			return err
+		}
+		buf.Write(data)
+	}
+	p := c.ConsolePath()
+	old, oldErr := os.ReadFile(p)
+	if err := writeAtomic(p, buf.Bytes()); err != nil {
+		return err
+	}
+	restore := func(cause error) error {
+		var rerr error
+		if oldErr == nil {
+			rerr = writeAtomic(p, old)
+		} else {
+			rerr = os.Remove(p)
+		}
+		if rerr != nil {
+			return fmt.Errorf("%w (and %s could not be put back: %w)", cause, p, rerr)
+		}
+		return cause
+	}
+	next, err := Load(c.Path)
+	if err != nil {
+		return restore(fmt.Errorf("refused: the configuration would not load (nothing changed): %w", err))
+	}
+	if check != nil {
+		if err := check(next); err != nil {
+			return restore(fmt.Errorf("refused (nothing changed): %w", err))
+		}
+	}
+	return nil
+}
+
+func sameSelection(a, b ContainerSelection) bool {
+	if a.empty() && b.empty() {
+		return true
+	}
+	return slices.Equal(a.Include, b.Include) && slices.Equal(a.Exclude, b.Exclude) && slices.Equal(a.NoNewChildren, b.NoNewChildren)
 }

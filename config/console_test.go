@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -140,5 +141,101 @@ func TestEnableRuleDisabledByAdmin(t *testing.T) {
 	}
 	if err := c.SetRuleDisabled("r", false, nil); err == nil || !strings.Contains(err.Error(), "mine.yaml:2") {
 		t.Fatalf("err = %v, want it to name mine.yaml:2", err)
+	}
+}
+
+// TestSetContainers: the console-managed connector settings replace the
+// containers of an LDAP connector's config block (block or flow style,
+// with or without containers of its own); setting what the configuration
+// file says removes the entry; a refused change puts the file back.
+func TestSetContainers(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "idsync.yaml")
+	y := `connectors:
+  - name: contoso
+    type: ldap
+    config:
+      url: ldaps://dc.contoso.test
+      password: ${CONTOSO_PASSWORD}
+      containers:
+        include: ["OU=Sales,DC=contoso,DC=test"]
+      pageSize: 500
+  - {name: fabrikam, type: ldap, config: {url: "ldaps://dc.fabrikam.test"}}
+  - {name: hr, type: memory}
+`
+	if err := os.WriteFile(p, []byte(y), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type block struct {
+		URL        string             `yaml:"url"`
+		Password   string             `yaml:"password"`
+		PageSize   int                `yaml:"pageSize"`
+		Containers ContainerSelection `yaml:"containers"`
+	}
+	t.Setenv("CONTOSO_PASSWORD", "pw")
+	decode := func(name string) (block, []string, string) {
+		t.Helper()
+		c, err := Load(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b block
+		if err := c.Connector(name).Config.Decode(&b); err != nil {
+			t.Fatal(err)
+		}
+		return b, c.Connector(name).Config.ConsoleKeys(), c.Connector(name).Config.Text()
+	}
+	sel := ContainerSelection{Include: []string{"OU=Sales,DC=contoso,DC=test"}, Exclude: []string{"OU=Old,OU=Sales,DC=contoso,DC=test"}, NoNewChildren: []string{"OU=Sales,DC=contoso,DC=test"}}
+	if err := c.SetContainers("contoso", sel, nil); err != nil {
+		t.Fatal(err)
+	}
+	b, keys, text := decode("contoso")
+	if b.URL != "ldaps://dc.contoso.test" || b.Password != "pw" || b.PageSize != 500 || fmt.Sprint(b.Containers) != fmt.Sprint(sel) || fmt.Sprint(keys) != "[containers]" {
+		t.Errorf("contoso after the change: %+v, keys %v", b, keys)
+	}
+	if !strings.Contains(text, "${CONTOSO_PASSWORD}") || !strings.Contains(text, "OU=Old,OU=Sales") {
+		t.Errorf("contoso's block text:\n%s", text)
+	}
+	fsel := ContainerSelection{Exclude: []string{"CN=Users,DC=fabrikam,DC=test"}}
+	if err := c.SetContainers("fabrikam", fsel, nil); err != nil {
+		t.Fatal(err)
+	}
+	if b, _, _ := decode("fabrikam"); b.URL != "ldaps://dc.fabrikam.test" || fmt.Sprint(b.Containers.Exclude) != "[CN=Users,DC=fabrikam,DC=test]" {
+		t.Errorf("fabrikam (flow style) after the change: %+v", b)
+	}
+	// Back to what idsync.yaml says: the entry goes.
+	if err := c.SetContainers("contoso", ContainerSelection{Include: []string{"OU=Sales,DC=contoso,DC=test"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, keys, _ := decode("contoso"); len(keys) != 0 {
+		t.Errorf("contoso still set by the console: %v", keys)
+	}
+	data, _ := os.ReadFile(c.ConsolePath())
+	if strings.Contains(string(data), "contoso") || !strings.Contains(string(data), "fabrikam") {
+		t.Errorf("%s:\n%s", c.ConsolePath(), data)
+	}
+	// Refused by the check: the file is as it was.
+	if err := c.SetContainers("fabrikam", ContainerSelection{}, func(*Config) error { return errors.New("bad DN") }); err == nil || !strings.Contains(err.Error(), "bad DN") {
+		t.Errorf("check error: %v", err)
+	}
+	if after, _ := os.ReadFile(c.ConsolePath()); string(after) != string(data) {
+		t.Errorf("a refused change rewrote the file:\n%s", after)
+	}
+	if err := c.SetContainers("hr", sel, nil); err == nil || !strings.Contains(err.Error(), "no containers") {
+		t.Errorf("memory connector: %v", err)
+	}
+	// An entry naming no connector, or a key the file does not know, stops
+	// the configuration from loading, naming the file.
+	for _, bad := range []string{"connectors:\n  nowhere: {containers: {include: []}}\n", "connectors:\n  contoso: {containerz: {}}\n"} {
+		if err := os.WriteFile(c.ConsolePath(), []byte(bad), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Load(p); err == nil || !strings.Contains(err.Error(), "idsync.console.yaml") {
+			t.Errorf("Load with %q: %v", bad, err)
+		}
 	}
 }

@@ -186,7 +186,7 @@ func connectorSchema(ctx context.Context, cc config.Connector) (*model.Schema, e
 }
 
 func newConnectorsCmd(g *globalFlags) *cobra.Command {
-	cmd := &cobra.Command{Use: "connector", Short: "Test connectors and show their schemas"}
+	cmd := &cobra.Command{Use: "connector", Short: "Test connectors, show their schemas and OU trees"}
 	test := &cobra.Command{
 		Use:               "test CONNECTOR",
 		Short:             "Check that a connector reaches its system with its credentials",
@@ -244,7 +244,7 @@ func newConnectorsCmd(g *globalFlags) *cobra.Command {
 			return printJSON(cmd.OutOrStdout(), s)
 		},
 	}
-	cmd.AddCommand(test, schema)
+	cmd.AddCommand(test, schema, newContainersCmd(g))
 	return cmd
 }
 

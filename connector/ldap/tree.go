@@ -153,17 +153,17 @@ func (t *Tree) Select(choices map[string]Choice, cur Containers, partitions []st
 	want := make([]Choice, len(t.Nodes))
 	asked := map[int]bool{}
 	for dn, ch := range choices {
-		n, err := normDN(dn)
-		if err != nil {
+		if _, err := normDN(dn); err != nil {
 			return Containers{}, err
 		}
-		i := slices.IndexFunc(t.Nodes, func(tn TreeNode) bool { return tn.norm == n })
+		i := t.Node(dn)
 		if i < 0 {
 			return Containers{}, fmt.Errorf("container %q is not in the tree of %s (moved, renamed or deleted since the tree was read? read it again)", dn, t.Partition)
 		}
 		want[i], asked[i] = ch, true
 	}
 	var out Containers
+	rootOut := false
 	for i, n := range t.Nodes {
 		if !asked[i] { // not asked: as it is
 			want[i] = Choice{Selected: n.Selected, NewChildren: n.NewChildren || !n.Selected}
@@ -173,6 +173,7 @@ func (t *Tree) Select(choices map[string]Choice, cur Containers, partitions []st
 		switch {
 		case i == 0 && !w.Selected:
 			out.Exclude = append(out.Exclude, n.DN) // the partition: nothing above decides
+			rootOut = true
 		case w.Selected && !inherited:
 			out.Include = append(out.Include, n.DN)
 		case !w.Selected && inherited:
@@ -209,6 +210,11 @@ func (t *Tree) Select(choices map[string]Choice, cur Containers, partitions []st
 			others.Include = append(others.Include, op)
 		}
 	}
+	if rootOut && len(out.Include)+len(others.Include) > 0 {
+		// With an include list, a partition not included is out of scope
+		// without being excluded.
+		out.Exclude = slices.DeleteFunc(out.Exclude, func(dn string) bool { return dn == t.Nodes[0].DN })
+	}
 	res := Containers{
 		Include:       append(others.Include, out.Include...),
 		Exclude:       append(others.Exclude, out.Exclude...),
@@ -230,4 +236,13 @@ func (t *Tree) Select(choices map[string]Choice, cur Containers, partitions []st
 		}
 	}
 	return res, nil
+}
+
+// Node returns the index of the node with the DN (compared as DNs), or -1.
+func (t *Tree) Node(dn string) int {
+	n, err := normDN(dn)
+	if err != nil {
+		return -1
+	}
+	return slices.IndexFunc(t.Nodes, func(tn TreeNode) bool { return tn.norm == n })
 }
