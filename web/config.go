@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/idsync/idsync/config"
+	"github.com/idsync/idsync/connector/ldap"
 	"github.com/idsync/idsync/rules"
 )
 
@@ -161,4 +162,137 @@ func editStatus(err error) int {
 		return http.StatusNotImplemented
 	}
 	return http.StatusUnprocessableEntity
+}
+
+// The OU tree of an LDAP connector (R2.7): each container with a checkbox
+// (its objects synchronized), the "synchronize new OUs" choice, and its
+// subtree's state (all, some, none: the tri-state checkbox).
+
+// ouTrees is the connector page's OU section.
+type ouTrees struct {
+	Trees []*ldap.Tree
+	Error string
+	// Edit: the console can save a selection (the form's button shows to
+	// admins).
+	Edit bool
+}
+
+// containerTrees reads the OU trees of an LDAP connector; nil for other
+// connectors or when the console has no ContainerTrees.
+func (s *Server) containerTrees(ctx context.Context, name string) *ouTrees {
+	cfg := s.currentConfig()
+	if s.o.ContainerTrees == nil || cfg == nil {
+		return nil
+	}
+	cc := cfg.Connector(name)
+	if cc == nil || cc.Type != ldap.TypeName {
+		return nil
+	}
+	trees, err := s.o.ContainerTrees(ctx, name)
+	out := &ouTrees{Trees: trees, Edit: s.o.SaveContainers != nil && s.canConfigure()}
+	if err != nil {
+		out.Error = err.Error()
+	}
+	return out
+}
+
+// saveContainers writes an OU selection, audits it and reloads.
+func (s *Server) saveContainers(r *http.Request, p *principal, name string, choices map[string]ldap.Choice) (ldap.Containers, error) {
+	var written ldap.Containers
+	err := func() error {
+		if s.o.SaveContainers == nil || !s.canConfigure() {
+			return errNoReload
+		}
+		cfg := s.currentConfig()
+		if cc := cfg.Connector(name); cc == nil || cc.Type != ldap.TypeName {
+			return fmt.Errorf("connector %q has no OU tree (OU selection is for ldap connectors)", name)
+		}
+		var err error
+		if written, err = s.o.SaveContainers(r.Context(), name, choices); err != nil {
+			return err
+		}
+		return s.reload(r.Context())
+	}()
+	if err != nil {
+		s.audit(r, p, "containers", name, err.Error(), "failed")
+		return written, err
+	}
+	s.audit(r, p, "containers", name, fmt.Sprintf("include %q, exclude %q, noNewChildren %q", written.Include, written.Exclude, written.NoNewChildren), "ok")
+	return written, nil
+}
+
+// postContainers: the OU tree's form. Every container shown is posted as
+// node, the checked ones as sel, those whose new OUs are synchronized as
+// new; containers that were not shown keep their state.
+func (s *Server) postContainers(w http.ResponseWriter, r *http.Request, p *principal) {
+	name := r.PathValue("name")
+	if err := r.ParseForm(); err != nil {
+		s.fail(w, r, false, http.StatusBadRequest, err.Error())
+		return
+	}
+	sel, nw := map[string]bool{}, map[string]bool{}
+	for _, dn := range r.PostForm["sel"] {
+		sel[dn] = true
+	}
+	for _, dn := range r.PostForm["new"] {
+		nw[dn] = true
+	}
+	choices := map[string]ldap.Choice{}
+	for _, dn := range r.PostForm["node"] {
+		choices[dn] = ldap.Choice{Selected: sel[dn], NewChildren: nw[dn] || !sel[dn]}
+	}
+	if len(choices) == 0 {
+		s.fail(w, r, false, http.StatusBadRequest, "the form names no container")
+		return
+	}
+	if _, err := s.saveContainers(r, p, name, choices); err != nil {
+		s.fail(w, r, false, editStatus(err), err.Error())
+		return
+	}
+	http.Redirect(w, r, "/connectors/"+url.PathEscape(name)+"?flash="+url.QueryEscape(
+		"OU selection saved: the next cycle imports "+name+" in full (R2.9); check the pending exports before the export")+"#containers", http.StatusSeeOther)
+}
+
+// ContainerChoice is a container's selection in the API.
+type ContainerChoice struct {
+	Selected    bool  `json:"selected"`
+	NewChildren *bool `json:"newChildren,omitempty"`
+}
+
+func (s *Server) apiContainers(w http.ResponseWriter, r *http.Request, _ *principal) {
+	name := r.PathValue("name")
+	if err := s.knownConnector(name); err != nil {
+		s.fail(w, r, true, http.StatusNotFound, err.Error())
+		return
+	}
+	t := s.containerTrees(r.Context(), name)
+	switch {
+	case t == nil:
+		s.fail(w, r, true, http.StatusNotFound, fmt.Sprintf("connector %q has no OU tree (OU selection is for ldap connectors)", name))
+	case t.Error != "":
+		s.fail(w, r, true, http.StatusBadGateway, t.Error)
+	default:
+		writeJSON(w, http.StatusOK, t.Trees)
+	}
+}
+
+// apiSetContainers: PUT {"DN": {"selected": true, "newChildren": false}, …};
+// answers the filtering written.
+func (s *Server) apiSetContainers(w http.ResponseWriter, r *http.Request, p *principal) {
+	name := r.PathValue("name")
+	var req map[string]ContainerChoice
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil || len(req) == 0 {
+		s.fail(w, r, true, http.StatusBadRequest, `the body must be JSON: {"OU=Sales,DC=contoso,DC=com": {"selected": true, "newChildren": false}, …}`)
+		return
+	}
+	choices := map[string]ldap.Choice{}
+	for dn, c := range req {
+		choices[dn] = ldap.Choice{Selected: c.Selected, NewChildren: c.NewChildren == nil || *c.NewChildren}
+	}
+	written, err := s.saveContainers(r, p, name, choices)
+	if err != nil {
+		s.fail(w, r, true, editStatus(err), err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string][]string{"include": written.Include, "exclude": written.Exclude, "noNewChildren": written.NoNewChildren})
 }

@@ -225,7 +225,7 @@ func (s *Server) pageConnector(w http.ResponseWriter, r *http.Request, p *princi
 		}
 	}
 	s.render(w, r, p, "connector", name, "dashboard", map[string]any{"Connector": c, "Runs": runs, "Guarded": guarded,
-		"Properties": s.properties(name)})
+		"Properties": s.properties(name), "OUs": s.containerTrees(r.Context(), name)})
 }
 
 // postAllowDeletes runs an export that the accidental-delete guard let

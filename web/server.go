@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/idsync/idsync/config"
+	"github.com/idsync/idsync/connector/ldap"
 	"github.com/idsync/idsync/engine"
 	"github.com/idsync/idsync/internal/auth"
 	"github.com/idsync/idsync/provisioning"
@@ -110,6 +111,14 @@ type Options struct {
 	// rules).
 	CheckRules config.RuleCheck
 	ExtraRules []*rules.File
+	// ContainerTrees reads an LDAP connector's OU trees, one per partition
+	// it synchronizes, with the selection of the configuration as now
+	// written; SaveContainers writes choices made in them (by container
+	// DN; the containers not named keep their state) to the console-managed
+	// connector settings and returns the filtering written. nil: no OU
+	// tree on the connector pages.
+	ContainerTrees func(ctx context.Context, connector string) ([]*ldap.Tree, error)
+	SaveContainers func(ctx context.Context, connector string, choices map[string]ldap.Choice) (ldap.Containers, error)
 }
 
 // Server is the console and API.
@@ -269,6 +278,7 @@ func (s *Server) routes() {
 	s.handle("GET /connectors/{name}/pending.csv", operator, s.downloadPending)
 	s.handle("POST /connectors/{name}/run", operator, s.postRun)
 	s.handle("POST /connectors/{name}/allow-deletes", admin, s.postAllowDeletes)
+	s.handle("POST /connectors/{name}/containers", admin, s.postContainers)
 	s.handle("GET /cs", browse, s.pageCS)
 	s.handle("GET /runs", browse, s.pageRuns)
 	s.handle("GET /runs/{id}", browse, s.pageRun)
@@ -330,6 +340,8 @@ func (s *Server) routes() {
 	s.handle("GET /api/v1/openapi.json", api(browse), s.apiOpenAPI)
 	s.handle("GET /api/v1/connectors", api(browse), s.apiConnectors)
 	s.handle("GET /api/v1/connectors/{name}/pending", api(browse), s.apiPending)
+	s.handle("GET /api/v1/connectors/{name}/containers", api(browse), s.apiContainers)
+	s.handle("PUT /api/v1/connectors/{name}/containers", api(admin), s.apiSetContainers)
 	s.handle("POST /api/v1/connectors/{name}/runs", api(operator), s.apiRun)
 	s.handle("GET /api/v1/cs", api(browse), s.apiCS)
 	s.handle("GET /api/v1/runs", api(browse), s.apiRuns)

@@ -12,11 +12,13 @@ import (
 
 	"github.com/idsync/idsync/config"
 	"github.com/idsync/idsync/connector"
+	"github.com/idsync/idsync/connector/ldap"
 	"github.com/idsync/idsync/engine"
 	"github.com/idsync/idsync/model"
 	"github.com/idsync/idsync/rules"
 	"github.com/idsync/idsync/scheduler"
 	"github.com/idsync/idsync/snapshot"
+	"github.com/idsync/idsync/web"
 )
 
 // The commands that change the console-managed configuration
@@ -222,4 +224,34 @@ func (a *app) reload(ctx context.Context, g *globalFlags, sch *scheduler.Schedul
 	}
 	slog.Info("configuration reloaded", "config", cfg.Path, "rules", len(rs.Rules), "reopened", len(swaps))
 	return cfg, rs, nil
+}
+
+// configWebOptions gives the console what it needs to change the
+// configuration: the rule check, the applications' rule files, the reload
+// of idsync serve, and the OU trees of the LDAP connectors (read and
+// written as idsync connector containers does, from the configuration as
+// now written).
+func configWebOptions(g *globalFlags, a *app, s *scheduler.Scheduler, o *web.Options) error {
+	check, extra, err := ruleCheck(g, a.cfg)
+	if err != nil {
+		return err
+	}
+	o.CheckRules, o.ExtraRules = check, extra
+	o.Reload = func(ctx context.Context) (*config.Config, *rules.RuleSet, error) { return a.reload(ctx, g, s) }
+	o.ContainerTrees = func(ctx context.Context, name string) ([]*ldap.Tree, error) {
+		cfg, err := loadConfig(g)
+		if err != nil {
+			return nil, err
+		}
+		trees, _, _, err := containerTrees(ctx, cfg, name)
+		return trees, err
+	}
+	o.SaveContainers = func(ctx context.Context, name string, choices map[string]ldap.Choice) (ldap.Containers, error) {
+		cfg, err := loadConfig(g)
+		if err != nil {
+			return ldap.Containers{}, err
+		}
+		return saveContainers(ctx, cfg, name, choices)
+	}
+	return nil
 }

@@ -12,11 +12,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/idsync/idsync/config"
 	"github.com/idsync/idsync/connector/graph"
 	"github.com/idsync/idsync/engine"
 	"github.com/idsync/idsync/metrics"
-	"github.com/idsync/idsync/rules"
 	"github.com/idsync/idsync/scheduler"
 	"github.com/idsync/idsync/store/sealed"
 	"github.com/idsync/idsync/tenant"
@@ -125,12 +123,9 @@ func (w *webFlags) start(ctx context.Context, g *globalFlags, a *app, s *schedul
 			_, err = a.engine.Run(ctx, conn, p, o)
 			return err
 		}}
-	check, extra, err := ruleCheck(g, a.cfg)
-	if err != nil {
+	if err := configWebOptions(g, a, s, &o); err != nil {
 		return err
 	}
-	o.CheckRules, o.ExtraRules = check, extra
-	o.Reload = func(ctx context.Context) (*config.Config, *rules.RuleSet, error) { return a.reload(ctx, g, s) }
 	if err := tenantWebOptions(ctx, g, a, &o); err != nil {
 		return err
 	}
