@@ -506,3 +506,39 @@ func sameSelection(a, b ContainerSelection) bool {
 	}
 	return slices.Equal(a.Include, b.Include) && slices.Equal(a.Exclude, b.Exclude) && slices.Equal(a.NoNewChildren, b.NoNewChildren)
 }
+
+// ConsoleSummary says what the console-managed files set, one line per
+// file that sets something (for idsync config diff): nothing when they
+// set nothing.
+func (c *Config) ConsoleSummary() ([]string, error) {
+	var out []string
+	var set []string
+	for _, cc := range c.Connectors {
+		for _, k := range cc.Config.ConsoleKeys() {
+			set = append(set, cc.Name+" "+k)
+		}
+	}
+	if len(set) > 0 {
+		out = append(out, fmt.Sprintf("%s sets: %s", c.ConsolePath(), strings.Join(set, ", ")))
+	}
+	f, ok, err := c.loadConsoleRules()
+	if err != nil {
+		return nil, err
+	}
+	if ok && len(f.Rules)+len(f.Disable) > 0 {
+		var names []string
+		for _, r := range f.Rules {
+			names = append(names, fmt.Sprintf("%q", r.Name))
+		}
+		line := fmt.Sprintf("%s: %d rule(s) cloned", c.ConsoleRulesPath(), len(f.Rules))
+		if len(names) > 0 {
+			line += " (" + strings.Join(names, ", ") + ")"
+		}
+		line += fmt.Sprintf(", %d rule(s) disabled", len(f.Disable))
+		if len(f.Disable) > 0 {
+			line += fmt.Sprintf(" (%q)", f.Disable)
+		}
+		out = append(out, line)
+	}
+	return out, nil
+}

@@ -109,6 +109,15 @@ func TestCloneRule(t *testing.T) {
 		})
 	}
 
+	// An outbound rule (DN template, deprovisioning) clones the same way.
+	out, err := c.CloneRule("Out to AAD - User Join", "Out to AAD - User Join (filtered)", 60, true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ruleNamed(t, c, out.Name); got == nil || got.Direction != rules.Outbound || got.DN != ruleNamed(t, c, "Out to AAD - User Join").DN ||
+		got.Deprovision != ruleNamed(t, c, "Out to AAD - User Join").Deprovision || !ruleNamed(t, c, "Out to AAD - User Join").Disabled {
+		t.Errorf("outbound clone = %+v", got)
+	}
 	if err := c.SetRuleDisabled(orig, false, nil); err != nil {
 		t.Fatal(err)
 	}

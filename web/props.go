@@ -2,6 +2,7 @@ package web
 
 import (
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -95,6 +96,9 @@ func (s *Server) properties(name string) *Properties {
 		add("deleteThreshold", cc.DeleteThreshold)
 		add("deleteThresholdPercent", cc.DeleteThresholdPercent)
 		add("importShrinkPercent", cc.ImportShrinkPercent)
+		for _, k := range cc.Config.ConsoleKeys() {
+			p.Settings = append(p.Settings, fmt.Sprintf("config.%s: set from the console, in %s", k, filepath.Base(cfg.ConsolePath())))
+		}
 		if len(cc.UniqueAttributes) > 0 {
 			p.Settings = append(p.Settings, "uniqueAttributes: "+strings.Join(cc.UniqueAttributes, ", "))
 		}

@@ -44,6 +44,17 @@ synchronization of every connector for a changed outbound rule.`,
 				return err
 			}
 			out := cmd.OutOrStdout()
+			summary, err := cfg.ConsoleSummary()
+			if err != nil {
+				return err
+			}
+			if len(summary) > 0 {
+				fmt.Fprintln(out, "Set from the console or the CLI (console-managed files, see docs/console.md):")
+				for _, l := range summary {
+					fmt.Fprintln(out, "  "+l)
+				}
+				fmt.Fprintln(out)
+			}
 			if old == nil {
 				fmt.Fprintln(out, "No sync cycle has been recorded with this store yet: the first cycle imports and synchronizes everything in full.")
 				return nil

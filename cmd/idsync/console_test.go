@@ -63,6 +63,9 @@ func TestRulesCloneCLI(t *testing.T) {
 		t.Errorf("after enable:\n%s", list)
 	}
 	mustIdsync(t, "--config", cfg, "rules", "disable", orig)
+	if out := mustIdsync(t, "--config", cfg, "config", "diff"); !strings.Contains(out, consoleRules+": 1 rule(s) cloned (\""+clone+"\"), 1 rule(s) disabled") {
+		t.Errorf("config diff:\n%s", out)
+	}
 	if out := mustIdsync(t, "--config", cfg, "rules", "validate", "--no-schema"); !strings.Contains(out, "sync rules are valid") {
 		t.Errorf("validate: %q", out)
 	}

@@ -122,7 +122,8 @@ scheduler: {order: [src, dst]}
 	if err != nil || !strings.Contains(string(data), leavers) || !strings.Contains(string(data), "src:") {
 		t.Fatalf("%s: %v\n%s", console, err, data)
 	}
-	if out := mustIdsync(t, "--config", cfg, "config", "diff"); !strings.Contains(out, "connector changed: src") || !strings.Contains(out, "full import of: src") {
+	if out := mustIdsync(t, "--config", cfg, "config", "diff"); !strings.Contains(out, "connector changed: src") || !strings.Contains(out, "full import of: src") ||
+		!strings.Contains(out, console+" sets: src containers") {
 		t.Errorf("config diff:\n%s", out)
 	}
 	mustIdsync(t, "--config", cfg, "cycle")

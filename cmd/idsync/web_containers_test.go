@@ -189,7 +189,7 @@ rules: [rules.yaml]
 		t.Errorf("the full import after the save brings %q; want web0 and web1, not web2 (in leavers)", got)
 	}
 	if page := ann.get("/connectors/src"); !regexp.MustCompile(`name="sel" value="`+regexp.QuoteMeta(leavers)+`">`).MatchString(page.body) ||
-		!strings.Contains(page.body, "exclude:") {
+		!strings.Contains(page.body, "exclude:") || !strings.Contains(page.body, "config.containers: set from the console, in idsync.console.yaml") {
 		t.Errorf("the page after the save shows leavers selected, or the properties lack the exclusion:\n%s", page.body)
 	}
 	// Refused: a container that is not in the tree; nothing changes.
