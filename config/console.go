@@ -19,7 +19,7 @@ import (
 
 // The console-managed configuration: what the web console and the CLI's
 // editing commands (idsync rules clone/disable/enable, idsync connector
-// containers --set) change, kept in files of their own next to the
+// containers --select/--unselect/…) change, kept in files of their own next to the
 // configuration file, which stays the admin's. They are plain YAML, meant
 // to be reviewed (and committed with the configuration), and undone by
 // removing an entry or the file. Load merges them; `idsync config diff`
@@ -265,7 +265,8 @@ func (c *Config) ConsolePath() string { return consolePath(c.Path, ".console.yam
 
 // consoleHeader starts the console-managed connector settings file.
 const consoleHeader = `# Managed by idsync: written by the web console (a connector's OU tree)
-# and by idsync connector containers --set (see docs/console.md).
+# and by idsync connector containers --select/--unselect/... (see
+# docs/console.md).
 # Each entry replaces that key of the connector's config block in the
 # configuration file; remove an entry (or the file) to go back to what the
 # configuration file says.

@@ -666,3 +666,32 @@ func renderTenant(t *testing.T, path string) *config.Config {
 	}
 	return cfg
 }
+
+// TestAADConnectConsoleFiles: the console-managed files of
+// examples/aad-connect are loaded with its configuration: contoso's
+// containers come from idsync.console.yaml, the clone is a rule and the
+// original out-of-box rule is disabled.
+func TestAADConnectConsoleFiles(t *testing.T) {
+	path := filepath.Join("aad-connect", "idsync.yaml")
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if keys := cfg.Connector("contoso").Config.ConsoleKeys(); len(keys) != 1 || keys[0] != "containers" {
+		t.Errorf("contoso's keys set by idsync.console.yaml: %v", keys)
+	}
+	if !strings.Contains(cfg.Connector("contoso").Config.Text(), "OU=Disabled Accounts,DC=contoso,DC=test") {
+		t.Errorf("contoso's config block:\n%s", cfg.Connector("contoso").Config.Text())
+	}
+	rs := loadRules(t, cfg)
+	state := map[string]*rules.Rule{}
+	for _, r := range rs.Rules {
+		state[r.Name] = r
+	}
+	if c := state["In from AD - User Join (contoso, custom)"]; c == nil || c.Disabled || c.Precedence != 40 || c.Immutable {
+		t.Errorf("the clone: %+v", c)
+	}
+	if o := state["In from AD - User Join (contoso)"]; o == nil || !o.Disabled || !o.Immutable {
+		t.Errorf("the original: %+v", o)
+	}
+}
