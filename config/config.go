@@ -229,6 +229,10 @@ type ManagedDomain struct {
 	// password (an initial password), flowed into the metaverse's password
 	// and on to unicodePwd. It must be a secret attribute.
 	SourcePassword string `yaml:"sourcePassword"`
+	// AzureADAttributes writes mailNickname and objectId to
+	// msDS-AzureADMailNickname and msDS-AzureADObjectId, which the
+	// domain's schema must have.
+	AzureADAttributes bool `yaml:"azureADAttributes"`
 }
 
 // DefaultCloudUnique are the attributes a cloud directory keeps unique; the

@@ -36,7 +36,7 @@ func (c *Config) RuleFiles() ([]*rules.File, error) {
 		files = append(files, oob...)
 	}
 	if md := c.OutOfBox.ManagedDomain; md != nil {
-		oob, err := outofbox.ManagedDomainFiles(outofbox.ManagedDomain{Source: md.Source, Target: md.Target, BaseDN: md.BaseDN, SourcePassword: md.SourcePassword})
+		oob, err := outofbox.ManagedDomainFiles(outofbox.ManagedDomain{Source: md.Source, Target: md.Target, BaseDN: md.BaseDN, SourcePassword: md.SourcePassword, AzureADAttributes: md.AzureADAttributes})
 		if err != nil {
 			return nil, err
 		}

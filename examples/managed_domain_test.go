@@ -108,6 +108,9 @@ func TestManagedDomain(t *testing.T) {
 		{watson, "l", "Lisbon"}, {watson, "co", "Portugal"}, {watson, "title", "Scientist"}, {watson, "sn", "Watson"},
 		{watson, "userPrincipalName", "amelia.watson@contoso.com"}, {watson, "mail", "amelia.watson@contoso.com"},
 		{group, "groupType", "-2147483646"}, {group, "sAMAccountName", "Research"},
+		// azureADAttributes: true
+		{watson, "msDS-AzureADMailNickname", "amelia"}, {watson, "msDS-AzureADObjectId", "5b0e6c1e-8a4f-4c55-9a63-1c2f0b7a0001"},
+		{group, "msDS-AzureADObjectId", "5b0e6c1e-8a4f-4c55-9a63-1c2f0b7a0100"}, {group, "msDS-AzureADMailNickname", "research"},
 	} {
 		if v := strings.Join(c.e[c.attr], "|"); v != c.want {
 			t.Errorf("%s = %q, want %q", c.attr, v, c.want)

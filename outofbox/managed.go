@@ -29,6 +29,11 @@ type ManagedDomain struct {
 	// password (an initial password set at onboarding), flowed into the
 	// metaverse's password; empty when the source carries none.
 	SourcePassword string
+	// AzureADAttributes writes mailNickname to msDS-AzureADMailNickname
+	// and objectId to msDS-AzureADObjectId (R4.6, R4.7): attributes of an
+	// Entra Domain Services managed domain that a stock AD schema lacks,
+	// so only for a domain whose schema has them.
+	AzureADAttributes bool
 }
 
 // PasswordAttribute is the metaverse attribute holding the password idsync
@@ -127,7 +132,7 @@ func ManagedDomainFiles(m ManagedDomain) ([]*rules.File, error) {
 		return nil, fmt.Errorf("outOfBox.managedDomain.sourcePassword %q is not an attribute name", m.SourcePassword)
 	}
 	f, err := render("managed-domain.yaml", "out-of-box:managed-domain:"+m.Target, map[string]any{
-		"S": m.Source, "T": m.Target, "OU": ManagedContainer + "," + m.BaseDN, "SourcePassword": m.SourcePassword,
+		"S": m.Source, "T": m.Target, "OU": ManagedContainer + "," + m.BaseDN, "SourcePassword": m.SourcePassword, "AzureAD": m.AzureADAttributes,
 		"UserSam":   yamlSingle(SamAccountName(UserSamName, UserSamKey)),
 		"GroupSam":  yamlSingle(SamAccountName(GroupSamName, GroupSamKey)),
 		"UAC":       yamlSingle(UserAccountControl),

@@ -36,6 +36,9 @@ type mdSite struct {
 // outOfBox.managedDomain, and top-level keys.
 type mdOptions struct {
 	managed, top string
+	// azureAD extends the domain's schema with msDS-AzureADMailNickname
+	// and msDS-AzureADObjectId.
+	azureAD bool
 }
 
 func newMDSite(t *testing.T, opts ...mdOptions) *mdSite {
@@ -46,7 +49,7 @@ func newMDSite(t *testing.T, opts ...mdOptions) *mdSite {
 	t.Helper()
 	var b [3]byte
 	_, _ = rand.Read(b[:])
-	srv := peers.Samba(t, peers.SambaOptions{Realm: "CONTOSO.TEST"})
+	srv := peers.Samba(t, peers.SambaOptions{Realm: "CONTOSO.TEST", AzureADSchema: o.azureAD})
 	s := &mdSite{t: t, srv: srv, a: bind(t, srv), dir: t.TempDir(), tag: "m" + hex.EncodeToString(b[:])}
 	s.base = fmt.Sprintf("OU=md-%s,%s", s.tag, srv.BaseDN)
 	s.users = "OU=AADDC Users," + s.base

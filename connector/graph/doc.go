@@ -80,11 +80,13 @@
 //     postalCode, country, usageLocation, employeeId, companyName; read-only:
 //     proxyAddresses, onPremisesSamAccountName, onPremisesDistinguishedName,
 //     onPremisesDomainName, onPremisesSecurityIdentifier,
-//     onPremisesUserPrincipalName.
+//     onPremisesUserPrincipalName, passwordPolicies, facsimileTelephoneNumber
+//     (faxNumber), physicalDeliveryOfficeName (officeLocation),
+//     preferredLanguage, objectId (the object id, which is also the anchor).
 //   - group: displayName, description, mailNickname, mailEnabled and
 //     securityEnabled (booleans), groupTypes (multi-valued), member
 //     (members: references to user, group and contact ids); read-only: mail,
-//     proxyAddresses; sourceAnchor (see below).
+//     proxyAddresses, objectId; sourceAnchor (see below).
 //   - contact: displayName, givenName, surname, mail, mailNickname,
 //     proxyAddresses, companyName, department, jobTitle, all read-only.
 //

@@ -60,7 +60,9 @@ func contains(list []string, s string) bool {
 func (sel *selection) selectProps() string {
 	p := []string{"id"}
 	for _, a := range sel.attrs {
-		p = append(p, a.prop)
+		if a.prop != "id" {
+			p = append(p, a.prop)
+		}
 	}
 	return strings.Join(p, ",")
 }

@@ -51,6 +51,7 @@ func TestFullImportPagingAndMembers(t *testing.T) {
 		"accountEnabled": {Type: model.Boolean, Values: []string{"false"}}, "sourceAnchor": model.Str("AbCd=="),
 		"telephoneNumber": model.Str("+1 555 0100"), "mobile": model.Str("+1 555 0199"),
 		"proxyAddresses": model.Str("SMTP:alice@contoso.com", "smtp:a@contoso.com"), "onPremisesSamAccountName": model.Str("alice"),
+		"objectId": model.Str(alice), // the id, read-only
 	}
 	if a.Type != TypeUser || a.DN != "" || !a.Attrs.Equal(want) {
 		t.Errorf("alice = %+v\nwant %+v", a.Attrs, want)
@@ -173,9 +174,9 @@ func TestDeltaImport(t *testing.T) {
 		}
 	}
 	check(u4, connector.Upsert, TypeUser, model.Attrs{"userPrincipalName": model.Str("u4@contoso.com"), "displayName": model.Str("Four"),
-		"accountEnabled": {Type: model.Boolean, Values: []string{"true"}}})
+		"accountEnabled": {Type: model.Boolean, Values: []string{"true"}}, "objectId": model.Str(u4)})
 	// The full state, not only the changed property.
-	check(u1, connector.Upsert, TypeUser, model.Attrs{"userPrincipalName": model.Str("u1@contoso.com"), "displayName": model.Str("One!"), "department": model.Str("IT")})
+	check(u1, connector.Upsert, TypeUser, model.Attrs{"userPrincipalName": model.Str("u1@contoso.com"), "displayName": model.Str("One!"), "department": model.Str("IT"), "objectId": model.Str(u1)})
 	check(u2, connector.Delete, TypeUser, nil)
 	check(u3, connector.Delete, TypeUser, nil)
 	check(u5, connector.Delete, TypeUser, nil)

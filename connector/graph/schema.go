@@ -86,6 +86,8 @@ var objectTypes = []*objectType{
 		{"onPremisesUserPrincipalName", "onPremisesUserPrincipalName", kString, true},
 		// Read by the managed-domain rules (R4.6); not written.
 		{"passwordPolicies", "passwordPolicies", kString, true},
+		// The Graph object id, which the anchor is too (R4.6, R4.7).
+		{"objectId", "id", kString, true},
 		{"facsimileTelephoneNumber", "faxNumber", kString, true},
 		{"physicalDeliveryOfficeName", "officeLocation", kString, true},
 		{"preferredLanguage", "preferredLanguage", kString, true},
@@ -102,6 +104,7 @@ var objectTypes = []*objectType{
 		{"groupTypes", "groupTypes", kStrings, false},
 		{"mail", "mail", kString, true},
 		{"proxyAddresses", "proxyAddresses", kStrings, true},
+		{"objectId", "id", kString, true},
 		{"member", "members", kRefs, false},
 	}},
 	// Graph cannot write organizational contacts: every attribute is

@@ -473,3 +473,40 @@ func (r *fatalRecorder) Fatal(args ...any)         { r.msg = fmt.Sprint(args...)
 func (r *fatalRecorder) Fatalf(f string, a ...any) { r.msg = fmt.Sprintf(f, a...); runtime.Goexit() }
 func (r *fatalRecorder) Skip(args ...any)          { r.skipped = true; r.Fatal(args...) }
 func (r *fatalRecorder) Skipf(f string, a ...any)  { r.skipped = true; r.Fatalf(f, a...) }
+
+// AzureADSchema adds msDS-AzureADMailNickname and msDS-AzureADObjectId,
+// which a user and a group can then carry; asking again changes nothing.
+func TestSambaAzureADSchema(t *testing.T) {
+	t.Parallel()
+	srv := Samba(t, SambaOptions{AzureADSchema: true})
+	Samba(t, SambaOptions{AzureADSchema: true})
+	conn := ldapDial(t, srv.URL, "", srv.BindDN, srv.Password)
+	ou := fmt.Sprintf("OU=aadschema-%d,%s", time.Now().UnixNano(), srv.BaseDN)
+	add := ldap.NewAddRequest(ou, nil)
+	add.Attribute("objectClass", []string{"organizationalUnit"})
+	if err := conn.Add(add); err != nil {
+		t.Fatalf("add %s: %v", ou, err)
+	}
+	t.Cleanup(func() {
+		_ = conn.Del(ldap.NewDelRequest(ou, []ldap.Control{ldap.NewControlSubtreeDelete()}))
+	})
+	for _, class := range []string{"user", "group"} {
+		dn := "CN=" + class + "," + ou
+		add := ldap.NewAddRequest(dn, nil)
+		add.Attribute("objectClass", []string{class})
+		add.Attribute("sAMAccountName", []string{fmt.Sprintf("aad%s%d", class, time.Now().UnixNano()%100000)})
+		add.Attribute("msDS-AzureADMailNickname", []string{"nick-" + class})
+		add.Attribute("msDS-AzureADObjectId", []string{"0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"})
+		if err := conn.Add(add); err != nil {
+			t.Fatalf("add %s: %v", dn, err)
+		}
+		res, err := conn.Search(ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
+			"(msDS-AzureADObjectId=0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0)", []string{"msDS-AzureADMailNickname", "msDS-AzureADObjectId"}, nil))
+		if err != nil || len(res.Entries) != 1 {
+			t.Fatalf("search %s: %v %v", dn, res, err)
+		}
+		if got := res.Entries[0].GetAttributeValue("msDS-AzureADMailNickname"); got != "nick-"+class {
+			t.Errorf("%s: msDS-AzureADMailNickname = %q", dn, got)
+		}
+	}
+}

@@ -40,6 +40,12 @@ type SambaOptions struct {
 	// optional attributes of the mailRecipient auxiliary class, which user,
 	// contact and group carry. Only what the schema lacks is added.
 	ExchangeSchema bool
+	// AzureADSchema extends the schema with what a managed domain of
+	// Microsoft Entra Domain Services has and a stock AD lacks:
+	// msDS-AzureADMailNickname and msDS-AzureADObjectId (Unicode strings,
+	// single-valued), optional attributes of mailRecipient (user, contact,
+	// group). Only what the schema lacks is added.
+	AzureADSchema bool
 }
 
 const (
@@ -62,6 +68,7 @@ type sambaServer struct {
 	proc     *serverProc
 	lock     *os.File // flock on the address, held while the server runs
 	exchange bool     // the Exchange schema extension is in place
+	azureAD  bool     // the AzureADSchema extension is in place
 	timings  []string // how long the steps of start took
 }
 
@@ -136,11 +143,19 @@ func Samba(t testing.TB, o SambaOptions) *LDAPServer {
 	}
 	if o.ExchangeSchema && !s.exchange {
 		start := time.Now()
-		if err := extendExchangeSchema(&s.srv); err != nil {
+		if err := extendSchema(&s.srv, exchangeAttrs()); err != nil {
 			t.Fatalf("Samba %s: extending the schema: %v\n--- %s:\n%s", o.Realm, err, s.logFile(), tail(s.logFile(), 3000))
 		}
 		s.exchange = true
 		t.Logf("Samba %s: Exchange schema extension in %s", o.Realm, time.Since(start).Round(time.Millisecond))
+	}
+	if o.AzureADSchema && !s.azureAD {
+		start := time.Now()
+		if err := extendSchema(&s.srv, azureADAttrs()); err != nil {
+			t.Fatalf("Samba %s: extending the schema: %v\n--- %s:\n%s", o.Realm, err, s.logFile(), tail(s.logFile(), 3000))
+		}
+		s.azureAD = true
+		t.Logf("Samba %s: Azure AD schema extension in %s", o.Realm, time.Since(start).Round(time.Millisecond))
 	}
 	srv := s.srv
 	return &srv
@@ -311,11 +326,19 @@ func (s *sambaServer) start(sambaBin, sambaTool string) (err error) {
 	s.timings = append(s.timings, "start "+time.Since(step).Round(time.Millisecond).String())
 	if o.ExchangeSchema {
 		step = time.Now()
-		if err := extendExchangeSchema(&s.srv); err != nil {
+		if err := extendSchema(&s.srv, exchangeAttrs()); err != nil {
 			return fmt.Errorf("extending the schema: %w\n--- %s:\n%s", err, logFile, tail(logFile, 3000))
 		}
 		s.exchange = true
 		s.timings = append(s.timings, "schema extension "+time.Since(step).Round(time.Millisecond).String())
+	}
+	if o.AzureADSchema {
+		step = time.Now()
+		if err := extendSchema(&s.srv, azureADAttrs()); err != nil {
+			return fmt.Errorf("extending the schema: %w\n--- %s:\n%s", err, logFile, tail(logFile, 3000))
+		}
+		s.azureAD = true
+		s.timings = append(s.timings, "Azure AD schema extension "+time.Since(step).Round(time.Millisecond).String())
 	}
 	return nil
 }
@@ -654,7 +677,8 @@ func tailString(s string, n int) string {
 	return s
 }
 
-// exchangeAttr is an attribute of the Exchange schema extension.
+// exchangeAttr is an attribute of a schema extension (Exchange's, Azure
+// AD's).
 type exchangeAttr struct {
 	name, cn, oid, syntax, omSyntax string
 	rangeUpper                      string
@@ -682,10 +706,24 @@ func exchangeAttrs() []exchangeAttr {
 	return attrs
 }
 
-// extendExchangeSchema adds the Exchange attributes the schema lacks and
-// makes them optional attributes of mailRecipient (an auxiliary class of
-// user, contact and group).
-func extendExchangeSchema(srv *LDAPServer) error {
+// azureADAttrs are the attributes of a Microsoft Entra Domain Services
+// managed domain that a stock AD schema lacks (R4.6, R4.7). Microsoft does
+// not publish their attributeIDs; these are under the arc Microsoft's
+// schema documentation tells organisations to derive their own OIDs from
+// (1.2.840.113556.1.8000.2554), which is what an operator extending a
+// domain's schema for idsync would do. Clients use the lDAPDisplayName.
+func azureADAttrs() []exchangeAttr {
+	const arc = "1.2.840.113556.1.8000.2554.51371.28716.4123.18207.40961.9873531.10387942."
+	return []exchangeAttr{
+		{"msDS-AzureADMailNickname", "ms-DS-Azure-AD-Mail-Nickname", arc + "1", "2.5.5.12", "64", "256"},
+		{"msDS-AzureADObjectId", "ms-DS-Azure-AD-Object-Id", arc + "2", "2.5.5.12", "64", "256"},
+	}
+}
+
+// extendSchema adds the attributes the schema lacks and makes them
+// optional attributes of mailRecipient (an auxiliary class of user,
+// contact and group).
+func extendSchema(srv *LDAPServer, attrs []exchangeAttr) error {
 	conn, err := ldap.DialURL(srv.URL, ldap.DialWithDialer(&ldapDialer))
 	if err != nil {
 		return err
@@ -696,7 +734,6 @@ func extendExchangeSchema(srv *LDAPServer) error {
 		return err
 	}
 	schemaDN := "CN=Schema,CN=Configuration," + srv.BaseDN
-	attrs := exchangeAttrs()
 
 	filter := "(|"
 	for _, a := range attrs {
@@ -734,7 +771,7 @@ func extendExchangeSchema(srv *LDAPServer) error {
 		req.Attribute("attributeSyntax", []string{a.syntax})
 		req.Attribute("oMSyntax", []string{a.omSyntax})
 		req.Attribute("isSingleValued", []string{"TRUE"})
-		req.Attribute("searchFlags", []string{"1"}) // indexed, as in Exchange
+		req.Attribute("searchFlags", []string{"1"}) // indexed
 		if a.rangeUpper != "" {
 			req.Attribute("rangeLower", []string{"1"})
 			req.Attribute("rangeUpper", []string{a.rangeUpper})
