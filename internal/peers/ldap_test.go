@@ -510,3 +510,65 @@ func TestSambaAzureADSchema(t *testing.T) {
 		}
 	}
 }
+
+// What Samba (4.17) needs to write sIDHistory, as docs/managed-domain.md
+// reports it: nothing over LDAP works — not an administrator's add or
+// modify, not the LDAP relax control (1.3.6.1.4.1.4203.666.5.12), not
+// Samba's own "as system" control (1.3.6.1.4.1.7165.4.3.7), not even
+// removing a value. Only a process on the domain controller that opens
+// sam.ldb as system can (samldb_check_sensitive_attributes;
+// DsAddSidHistory is not implemented).
+func TestSambaSIDHistoryRefused(t *testing.T) {
+	t.Parallel()
+	srv := Samba(t, SambaOptions{})
+	conn := ldapDial(t, srv.LDAPSURL, srv.CAFile, srv.BindDN, srv.Password)
+	// S-1-5-21-1111111111-2222222222-3333333333-1105 in binary.
+	sid := string([]byte{1, 5, 0, 0, 0, 0, 0, 5, 21, 0, 0, 0, 0xc7, 0x35, 0x3a, 0x42, 0x8e, 0x6b, 0x74, 0x84, 0x55, 0xa1, 0xae, 0xc6, 0x51, 0x04, 0, 0})
+	dn := fmt.Sprintf("CN=sidhistory-%d,CN=Users,%s", time.Now().UnixNano(), srv.BaseDN)
+	sam := fmt.Sprintf("sidh%d", time.Now().UnixNano()%1000000)
+	add := ldap.NewAddRequest(dn, nil)
+	add.Attribute("objectClass", []string{"user"})
+	add.Attribute("sAMAccountName", []string{sam})
+	add.Attribute("sIDHistory", []string{sid})
+	// A critical control is refused as a control Samba does not take over
+	// LDAP (ldapmodify -e '!relax'), or passed and then the write refused
+	// (go-ldap, which sends an empty control value): code 0 takes either.
+	refused := func(what string, err error, code uint16, text string) {
+		t.Helper()
+		if code == 0 && ldap.IsErrorAnyOf(err, ldap.LDAPResultUnavailableCriticalExtension, ldap.LDAPResultUnwillingToPerform) {
+			return
+		}
+		if !ldap.IsErrorWithCode(err, code) || !strings.Contains(err.Error(), text) {
+			t.Errorf("%s: %v, want LDAP result %d with %q", what, err, code, text)
+		}
+	}
+	const msg = "cannot be created or changed over LDAP"
+	refused("add with sIDHistory", conn.Add(add), ldap.LDAPResultUnwillingToPerform, msg)
+
+	add = ldap.NewAddRequest(dn, nil)
+	add.Attribute("objectClass", []string{"user"})
+	add.Attribute("sAMAccountName", []string{sam})
+	if err := conn.Add(add); err != nil {
+		t.Fatalf("add %s: %v", dn, err)
+	}
+	t.Cleanup(func() { _ = conn.Del(ldap.NewDelRequest(dn, nil)) })
+	for _, c := range []struct {
+		name     string
+		controls []ldap.Control
+		code     uint16
+		text     string
+	}{
+		{"modify", nil, ldap.LDAPResultUnwillingToPerform, msg},
+		{"modify with the relax control, not critical", []ldap.Control{ldap.NewControlString("1.3.6.1.4.1.4203.666.5.12", false, "")}, ldap.LDAPResultUnwillingToPerform, msg},
+		{"modify with the relax control, critical", []ldap.Control{ldap.NewControlString("1.3.6.1.4.1.4203.666.5.12", true, "")}, 0, ""},
+		{"modify as system, not critical", []ldap.Control{ldap.NewControlString("1.3.6.1.4.1.7165.4.3.7", false, "")}, ldap.LDAPResultUnwillingToPerform, msg},
+		{"modify as system, critical", []ldap.Control{ldap.NewControlString("1.3.6.1.4.1.7165.4.3.7", true, "")}, 0, ""},
+	} {
+		m := ldap.NewModifyRequest(dn, c.controls)
+		m.Add("sIDHistory", []string{sid})
+		refused(c.name, conn.Modify(m), c.code, c.text)
+	}
+	m := ldap.NewModifyRequest(dn, nil)
+	m.Delete("sIDHistory", nil)
+	refused("removing sIDHistory", conn.Modify(m), ldap.LDAPResultUnwillingToPerform, msg)
+}
