@@ -40,6 +40,17 @@ func (sy *syncer) applyOut(r outResult) {
 			sy.s.dirtyCS[r.t.ID] = true
 		}
 	default:
+		if p := r.pending; p.Op == connector.OpAdd && p.NewDN != "" {
+			// An object not yet created whose {@attr} DN changed: it is
+			// created under the new DN.
+			if other := sy.s.byDN(r.target, p.NewDN); other != nil && other != r.t {
+				sy.failed[r.id] = true
+				sy.rr.objectError(objName(r.t), r.t.ID, fmt.Errorf("provision to %s: DN %q is already used by %s; make the DN template unique", r.target, p.NewDN, objName(other)))
+				return
+			}
+			sy.s.renameCS(r.t, p.NewDN)
+			p.NewDN = ""
+		}
 		sy.setPending(r.t, r.pending)
 	}
 }
@@ -92,6 +103,22 @@ func (sy *syncer) computeOut(id, tc string) outResult {
 			v := desired[a]
 			p.Changes = append(p.Changes, connector.AttrChange{Name: a, Mode: connector.Replace, Type: v.Type, Values: v.Values})
 		}
+		if lr := sy.rv.byName[t.LinkRule]; lr != nil && strings.Contains(lr.DN, "{"+rules.OwnPrefix) && t.Object.DN != "" {
+			// The DN follows what the rule computes ({@attr}) until the
+			// object is created.
+			if dn, err := rules.ExpandDN(lr.DN, func(a string) (string, bool) {
+				v := m.Attrs[a]
+				if own, ok := strings.CutPrefix(a, rules.OwnPrefix); ok {
+					v = desired[own]
+				}
+				if len(v.Values) == 0 {
+					return "", false
+				}
+				return v.Values[0], true
+			}); err == nil && !strings.EqualFold(dn, t.Object.DN) {
+				p.NewDN = dn
+			}
+		}
 		res.pending = p
 		return res
 	}
@@ -127,6 +154,9 @@ func (sy *syncer) computeOut(id, tc string) outResult {
 	if lr := sy.rv.byName[t.LinkRule]; lr != nil && lr.LinkType == rules.Provision && lr.DN != "" && t.Object.DN != "" {
 		dn, err := rules.ExpandDN(lr.DN, func(a string) (string, bool) {
 			v := m.Attrs[a]
+			if own, ok := strings.CutPrefix(a, rules.OwnPrefix); ok {
+				v = desired[own]
+			}
 			if len(v.Values) == 0 {
 				return "", false
 			}

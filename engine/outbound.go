@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/idsync/idsync/connector"
 	"github.com/idsync/idsync/model"
@@ -196,15 +197,28 @@ func (sy *syncer) outLink(id, tc string) {
 			continue
 		}
 		dn := ""
+		c := &store.CSObject{ID: newID(), Connector: tc, Provisioned: true, Placeholder: true, Modified: sy.now,
+			Object: model.Object{Anchor: newID(), Type: r.CSObjectType, Attrs: model.Attrs{}}}
 		if r.DN != "" {
 			var err error
+			var own model.Attrs // what the rule computes, for {@attr}
+			var ownErr error
 			dn, err = rules.ExpandDN(r.DN, func(a string) (string, bool) {
 				v := m.Attrs[a]
+				if name, ok := strings.CutPrefix(a, rules.OwnPrefix); ok {
+					if own == nil && ownErr == nil {
+						own, ownErr = sy.ownValues(tc, c, m, r)
+					}
+					v = own[name]
+				}
 				if len(v.Values) == 0 {
 					return "", false
 				}
 				return v.Values[0], true
 			})
+			if ownErr != nil {
+				err = ownErr
+			}
 			if err != nil {
 				sy.failed[id] = true
 				sy.rr.objectError("metaverse:"+id, "", fmt.Errorf("provision to %s with rule %q: %w", tc, r.Name, err))
@@ -216,8 +230,7 @@ func (sy *syncer) outLink(id, tc string) {
 				return
 			}
 		}
-		c := &store.CSObject{ID: newID(), Connector: tc, Provisioned: true, Placeholder: true, Modified: sy.now,
-			Object: model.Object{Anchor: newID(), DN: dn, Type: r.CSObjectType, Attrs: model.Attrs{}}}
+		c.Object.DN = dn
 		s.newCS(c)
 		s.link(c, id, r.Name)
 		delete(s.recompute, id)
@@ -503,4 +516,18 @@ func samePending(a, b *store.PendingExport) bool {
 		}
 	}
 	return true
+}
+
+// ownValues returns what outbound rule r's flows compute from MV object m
+// for c, a target object of tc about to be provisioned: the values the DN
+// template's {@attr} placeholders name. SelectUniqueValue sees the
+// connector space as it is, without c.
+func (sy *syncer) ownValues(tc string, c *store.CSObject, m *store.MVObject, r *rules.Rule) (model.Attrs, error) {
+	ev := sy.outRuleEnv(sy.outEnv(tc, c, m), m.ID, r)
+	contribs, err := evalFlows(r, ev, &source{prec: r.Precedence, rule: r.Name}, sy.refIn(tc), nil)
+	if err != nil {
+		return nil, err
+	}
+	desired, _ := resolveContributions(contribs, nil)
+	return desired, nil
 }

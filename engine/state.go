@@ -372,6 +372,16 @@ func (s *state) linkedIn(mvid, connector string) *store.CSObject {
 	return nil
 }
 
+// renameCS gives CS object c a new DN in the state.
+func (s *state) renameCS(c *store.CSObject, dn string) {
+	if c.Object.DN != "" && s.dn[c.Connector][strings.ToLower(c.Object.DN)] == c.ID {
+		delete(s.dn[c.Connector], strings.ToLower(c.Object.DN))
+	}
+	c.Object.DN = dn
+	s.indexCS(c)
+	s.dirtyCS[c.ID] = true
+}
+
 // deleteCS removes a CS object from the state (and, at write-back, the store).
 func (s *state) deleteCS(c *store.CSObject) {
 	s.unlink(c)

@@ -39,7 +39,7 @@ func registerProv(specs ...*fnSpec) {
 // they are.
 var provShared = []string{
 	"BitAnd", "CBool", "ConvertToBase64", "ConvertToUTF8Hex", "Count", "CStr",
-	"DateAdd", "DateFromNum", "GeneratePassword", "IIF", "InStr", "IsNull", "IsNullOrEmpty",
+	"DateAdd", "DateFromNum", "GeneratePassword", "IIF", "ImportedValue", "InStr", "IsNull", "IsNullOrEmpty",
 	"IsPresent", "IsString", "Item", "Left", "Mid", "Now", "NumFromDate",
 	"NextFreeNumber", "RemoveDuplicates", "ShortHash", "Split", "Word",
 }

@@ -12,6 +12,13 @@ import (
 // by the first value of the MV attribute attr, escaped as an RFC 4514
 // attribute value; "{{" and "}}" stand for literal braces. Placeholders
 // therefore fill in RDN values, never whole DN fragments such as a parent DN.
+// A placeholder {@attr} is instead the first value the rule's own flows
+// compute for the target attribute attr (a SelectUniqueValue, say), so that
+// an RDN can be kept unique and within the target's limits.
+
+// OwnPrefix starts a DN template placeholder that names a target attribute
+// computed by the rule's flows ({@cn}) instead of an MV attribute.
+const OwnPrefix = "@"
 
 // ExpandDN expands a DN template. attr returns the first value of an
 // attribute and whether it has one; a placeholder whose attribute has no

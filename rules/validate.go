@@ -422,6 +422,16 @@ func (v *ruleValidator) checkOutbound() {
 			v.errorf("dn: %w", err)
 		}
 		for _, n := range names {
+			if own, ok := strings.CutPrefix(n, OwnPrefix); ok {
+				found := false
+				for _, f := range r.Flows {
+					found = found || f.Target == own
+				}
+				if !found {
+					v.errorf("dn: placeholder {%s} names the target attribute %q, which no flow of the rule computes", n, own)
+				}
+				continue
+			}
 			v.attr(v.src, v.srcName, "dn template", n)
 		}
 	}

@@ -139,6 +139,11 @@ func TestValidateOutbound(t *testing.T) {
 	if got := validateOne(env, fromFlow); got != "" {
 		t.Fatalf("valid fromFlow join: %s", got)
 	}
+	own := outboundRule()
+	own.DN = "cn={@cn},ou=people,dc=example,dc=org" // cn: what the rule's flow computes
+	if got := validateOne(env, own); got != "" {
+		t.Fatalf("valid {@cn} template: %s", got)
+	}
 	r := outboundRule()
 	if err := r.Compile(); err != nil {
 		t.Fatal(err)
@@ -156,6 +161,7 @@ func TestValidateOutbound(t *testing.T) {
 		{func(r *Rule) { r.Join[0].Conditions[0].Target = "employeeID" }, `join group 1 condition 1 target: attribute "employeeID" is not in the schema of connector "target"`},
 		{func(r *Rule) { r.DN = "cn={cn},ou=people" }, `dn template: attribute "cn" is not in the schema of metaverse object type "person"`},
 		{func(r *Rule) { r.DN = "cn={cn" }, `dn: dn template "cn={cn": unclosed '{'`},
+		{func(r *Rule) { r.DN = "cn={@sn},ou=people" }, `dn: placeholder {@sn} names the target attribute "sn", which no flow of the rule computes`},
 		{func(r *Rule) { r.LinkType = Join }, "dn is only used by outbound Provision rules"},
 		{func(r *Rule) { r.Deprovision = "archive" }, `unknown deprovision action "archive"`},
 		{func(r *Rule) { r.Deprovision = DeprovisionDisable }, "deprovision: disable needs disableAttribute"},
