@@ -55,6 +55,8 @@ const SamMaxLen = 20
 // Replace.
 const samForbidden = `["/\\\[\]:;|=,+*?<>@\x00-\x1F]|\.+$`
 
+var samForbiddenRE = regexp.MustCompile(samForbidden)
+
 // SamAccountName is the provisioning-dialect expression of a new object's
 // sAMAccountName (R4.8), from name (an expression: mailNickname or the UPN
 // prefix, a group's displayName) and key (an expression unique to the
@@ -83,17 +85,77 @@ func SamAccountName(name, key string) string {
 	}, ", ") + `)`
 }
 
+// CNMaxLen is the longest cn — the RDN value of a user or group — Active
+// Directory accepts.
+const CNMaxLen = 64
+
+// CommonName is the provisioning-dialect expression of a new object's cn,
+// which names it in OU=AADDC Users (its DN is CN={@cn}), from name (the
+// userPrincipalName, a group's displayName) and key (an expression unique
+// to the object, ObjectKey). The first candidate no other object of the
+// domain has wins:
+//
+//  0. the cn the object has, while it is still one of the candidates below
+//     (so that a generated cn stays: no renames back and forth when two
+//     objects want the same name);
+//  1. name itself, when it has at most 64 characters;
+//  2. its first 56 characters, then " (" + the 5-character ShortHash of
+//     key + ")": 64 characters at most;
+//  3. its first 53, then " (" + an 8-character ShortHash of key&"#2" + ")".
+//
+// Two objects with the same name (two forests' users with one
+// userPrincipalName, R4.4) thus get different cns, and a name longer than
+// AD allows a cn of at most 64 characters, the same for the same input.
+func CommonName(name, key string) string {
+	cur := `ImportedValue("cn")`
+	c1 := fmt.Sprintf(`IIF(Left(%s, %d) = %s, %s, NULL)`, name, CNMaxLen, name, name)
+	c2 := fmt.Sprintf(`Left(%s, %d) & " (" & ShortHash(%s, 5) & ")"`, name, CNMaxLen-8, key)
+	c3 := fmt.Sprintf(`Left(%s, %d) & " (" & ShortHash(%s & "#2", 8) & ")"`, name, CNMaxLen-11, key)
+	return sticky(cur, c1, c2, c3)
+}
+
+// sticky is SelectUniqueValue over the candidates, preceded by the current
+// value cur when it is one of them.
+func sticky(cur string, cands ...string) string {
+	same := make([]string, len(cands))
+	for i, c := range cands {
+		same[i] = cur + " = " + c
+	}
+	keep := fmt.Sprintf(`IIF(IsPresent(%s) && (%s), %s, NULL)`, cur, strings.Join(same, " || "), cur)
+	return `SelectUniqueValue(` + strings.Join(append([]string{keep}, cands...), ", ") + `)`
+}
+
+// UserPrincipalName is the provisioning-dialect expression of a user's
+// userPrincipalName in the domain, which AD (and Samba) keep unique: the
+// metaverse's, unless another account has it — the same UPN coming from
+// two forests (R4.4) — then its prefix, "-", a ShortHash of key (5, then 8
+// characters) and its suffix: jdoe@contoso.com → jdoe-k3x9q@contoso.com.
+// Like CommonName, a generated one stays while the metaverse's UPN is the
+// same.
+func UserPrincipalName(key string) string {
+	upn := `[userPrincipalName]`
+	pre, suf := `Item(Split([userPrincipalName], "@"), 1)`, `Item(Split([userPrincipalName], "@"), 2)`
+	return sticky(`ImportedValue("userPrincipalName")`, upn,
+		fmt.Sprintf(`%s & "-" & ShortHash(%s, 5) & "@" & %s`, pre, key, suf),
+		fmt.Sprintf(`%s & "-" & ShortHash(%s & "#2", 8) & "@" & %s`, pre, key, suf))
+}
+
 // The managed domain's expressions.
 const (
+	// UserKey and GroupKey tell objects apart in generated names: the
+	// cloud objectId, else the sourceAnchor the forest rules give, else
+	// the name.
+	UserKey  = `Coalesce([objectId], [sourceAnchor], ToLower([userPrincipalName]))`
+	GroupKey = `Coalesce([objectId], [sourceAnchor], ToLower([displayName]))`
 	// UserSamName is what a user's sAMAccountName comes from: mailNickname,
 	// or the userPrincipalName's prefix.
 	UserSamName = `IIF(IsNullOrEmpty([mailNickname]), Item(Split([userPrincipalName], "@"), 1), [mailNickname])`
 	// UserSamKey makes a user's generated sAMAccountName its own.
-	UserSamKey = `ToLower([userPrincipalName])`
+	UserSamKey = UserKey
 	// GroupSamName and GroupSamKey: a group's sAMAccountName comes from
 	// its displayName (R4.7).
 	GroupSamName = `[displayName]`
-	GroupSamKey  = `ToLower([displayName])`
+	GroupSamKey  = GroupKey
 	// UserAccountControl is NORMAL_ACCOUNT (0x200), with ACCOUNT_DISABLED
 	// (0x2) when accountEnabled is false and DONT_EXPIRE_PASSWORD (0x10000)
 	// when passwordPolicies has DisablePasswordExpiration (R4.6).
@@ -134,6 +196,9 @@ func ManagedDomainFiles(m ManagedDomain) ([]*rules.File, error) {
 	f, err := render("managed-domain.yaml", "out-of-box:managed-domain:"+m.Target, map[string]any{
 		"S": m.Source, "T": m.Target, "OU": ManagedContainer + "," + m.BaseDN, "SourcePassword": m.SourcePassword, "AzureAD": m.AzureADAttributes,
 		"UserSam":   yamlSingle(SamAccountName(UserSamName, UserSamKey)),
+		"UserCN":    yamlSingle(CommonName(`[userPrincipalName]`, UserKey)),
+		"UPN":       yamlSingle(UserPrincipalName(UserKey)),
+		"GroupCN":   yamlSingle(CommonName(`[displayName]`, GroupKey)),
 		"GroupSam":  yamlSingle(SamAccountName(GroupSamName, GroupSamKey)),
 		"UAC":       yamlSingle(UserAccountControl),
 		"GroupType": yamlSingle(GroupType),

@@ -273,3 +273,140 @@ func TestManagedDomainUAC(t *testing.T) {
 		}
 	}
 }
+
+// namesEnv is an MV object, the values its object in the domain has
+// (ImportedValue) and the values other objects of the domain have.
+type namesEnv struct {
+	testEnv
+	imported model.Attrs
+	taken    map[string]bool
+}
+
+func (e namesEnv) ImportedValue(n string) model.Values { return e.imported[n] }
+func (e namesEnv) ValueExists(v string) (bool, error)  { return e.taken[strings.ToLower(v)], nil }
+
+// TestManagedDomainNames: the cn (RDN) and the userPrincipalName a user or
+// group gets in the domain (R4.4): the name itself when it is free and
+// short enough (cn: 64 characters), else a shortened name and a hash of
+// the object's key, always at most 64 characters, the same for the same
+// input; an object keeps a generated name while its name stays the same.
+func TestManagedDomainNames(t *testing.T) {
+	compile := func(src string) rules.Compiled {
+		t.Helper()
+		c, err := expr.CompileDialect(src, expr.Provisioning)
+		if err != nil {
+			t.Fatalf("%s: %v", src, err)
+		}
+		return c
+	}
+	userCN, groupCN, upn := compile(CommonName(`[userPrincipalName]`, UserKey)), compile(CommonName(`[displayName]`, GroupKey)), compile(UserPrincipalName(UserKey))
+	hash := func(key string, n int) string {
+		t.Helper()
+		r, err := compile(fmt.Sprintf("ShortHash(%q, %d)", key, n)).Eval(testEnv{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Values.Values[0]
+	}
+	eval := func(c rules.Compiled, attrs, imported map[string]string, taken ...string) string {
+		t.Helper()
+		e := namesEnv{testEnv{model.Attrs{}}, model.Attrs{}, map[string]bool{}}
+		for k, v := range attrs {
+			e.a[k] = model.Str(v)
+		}
+		for k, v := range imported {
+			e.imported[k] = model.Str(v)
+		}
+		for _, x := range taken {
+			e.taken[strings.ToLower(x)] = true
+		}
+		r, err := c.Eval(e)
+		if err != nil || len(r.Values.Values) != 1 {
+			t.Fatalf("%v: %v %v", attrs, r.Values.Values, err)
+		}
+		return r.Values.Values[0]
+	}
+	u64 := strings.Repeat("a", 64-len("@contoso.com")) + "@contoso.com"
+	u65 := "b" + u64
+	g64, g70 := strings.Repeat("G", 64), strings.Repeat("H", 70)
+	jdoe := map[string]string{"userPrincipalName": "jdoe@contoso.com", "sourceAnchor": "AAAA"}
+	jdoeB := map[string]string{"userPrincipalName": "jdoe@contoso.com", "objectId": "b-1", "sourceAnchor": "BBBB"}
+	for _, c := range []struct {
+		name     string
+		expr     rules.Compiled
+		attrs    map[string]string
+		imported map[string]string
+		taken    []string
+		want     string
+	}{
+		{"cn: the UPN", userCN, jdoe, nil, nil, "jdoe@contoso.com"},
+		{"cn: exactly 64", userCN, map[string]string{"userPrincipalName": u64}, nil, nil, u64},
+		{"cn: 65 characters", userCN, map[string]string{"userPrincipalName": u65, "objectId": "x1"}, nil, nil, u65[:56] + " (" + hash("x1", 5) + ")"},
+		{"cn: taken (a second forest's jdoe)", userCN, jdoe, nil, []string{"JDOE@contoso.com"}, "jdoe@contoso.com (" + hash("AAAA", 5) + ")"},
+		{"cn: key is objectId before sourceAnchor", userCN, jdoeB, nil, []string{"jdoe@contoso.com"}, "jdoe@contoso.com (" + hash("b-1", 5) + ")"},
+		{"cn: the first generated one taken too", userCN, jdoe, nil, []string{"jdoe@contoso.com", "jdoe@contoso.com (" + hash("AAAA", 5) + ")"}, "jdoe@contoso.com (" + hash("AAAA#2", 8) + ")"},
+		{"cn: a generated cn stays when the name is free again", userCN, jdoe, map[string]string{"cn": "jdoe@contoso.com (" + hash("AAAA", 5) + ")"}, nil, "jdoe@contoso.com (" + hash("AAAA", 5) + ")"},
+		{"cn: another name: the old cn is no candidate", userCN, jdoe, map[string]string{"cn": "old@contoso.com"}, nil, "jdoe@contoso.com"},
+		{"group cn: exactly 64", groupCN, map[string]string{"displayName": g64}, nil, nil, g64},
+		{"group cn: 70", groupCN, map[string]string{"displayName": g70, "objectId": "g1"}, nil, nil, g70[:56] + " (" + hash("g1", 5) + ")"},
+		{"group cn: taken", groupCN, map[string]string{"displayName": "Sales", "sourceAnchor": "S1"}, nil, []string{"sales"}, "Sales (" + hash("S1", 5) + ")"},
+		{"upn: free", upn, jdoe, nil, nil, "jdoe@contoso.com"},
+		{"upn: taken", upn, jdoe, nil, []string{"jdoe@contoso.com"}, "jdoe-" + hash("AAAA", 5) + "@contoso.com"},
+		{"upn: generated stays", upn, jdoe, map[string]string{"userPrincipalName": "jdoe-" + hash("AAAA", 5) + "@contoso.com"}, nil, "jdoe-" + hash("AAAA", 5) + "@contoso.com"},
+		{"upn: second candidate", upn, jdoe, nil, []string{"jdoe@contoso.com", "jdoe-" + hash("AAAA", 5) + "@contoso.com"}, "jdoe-" + hash("AAAA#2", 8) + "@contoso.com"},
+	} {
+		got := eval(c.expr, c.attrs, c.imported, c.taken...)
+		if got != c.want {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
+		if n := utf8.RuneCountInString(got); c.expr != upn && n > CNMaxLen {
+			t.Errorf("%s: %q has %d characters, more than AD's %d", c.name, got, n, CNMaxLen)
+		}
+	}
+}
+
+// TestGeneratedNames: what `idsync managed-domain report` says of a domain
+// object's names.
+func TestGeneratedNames(t *testing.T) {
+	long := strings.Repeat("x", 60) + "@contoso.com"
+	for _, c := range []struct {
+		name         string
+		typ          string
+		mv, domain   map[string]string
+		wantAttrs    string // the attributes reported, in order
+		reasonSubstr string
+	}{
+		{"nothing generated", "user", map[string]string{"userPrincipalName": "ann@contoso.com", "mailNickname": "ann"},
+			map[string]string{"cn": "ann@contoso.com", "userPrincipalName": "ann@contoso.com", "sAMAccountName": "ann"}, "", ""},
+		{"UPN of another forest", "user", map[string]string{"userPrincipalName": "jdoe@contoso.com"},
+			map[string]string{"cn": "jdoe@contoso.com (abcde)", "userPrincipalName": "jdoe-abcde@contoso.com", "sAMAccountName": "jdoeabcde"}, "cn userPrincipalName sAMAccountName", "another object of the domain has it"},
+		{"long UPN", "user", map[string]string{"userPrincipalName": long, "mailNickname": "x"},
+			map[string]string{"cn": long[:56] + " (abcde)", "userPrincipalName": long, "sAMAccountName": "x"}, "cn", "longer than 64"},
+		{"long nickname", "user", map[string]string{"userPrincipalName": "a@b.c", "mailNickname": strings.Repeat("n", 21)},
+			map[string]string{"sAMAccountName": strings.Repeat("n", 15) + "abcde"}, "sAMAccountName", "longer than 20"},
+		{"forbidden characters", "user", map[string]string{"userPrincipalName": "a@b.c", "mailNickname": "a[b]"},
+			map[string]string{"sAMAccountName": "ababcde"}, "sAMAccountName", "cannot have"},
+		{"not set yet", "user", map[string]string{"userPrincipalName": "a@b.c"}, map[string]string{}, "", ""},
+		{"group", "group", map[string]string{"displayName": "Sales"},
+			map[string]string{"cn": "Sales (abcde)", "sAMAccountName": "Sales"}, "cn", "another object"},
+	} {
+		mv, dom := model.Attrs{}, model.Attrs{}
+		for k, v := range c.mv {
+			mv[k] = model.Str(v)
+		}
+		for k, v := range c.domain {
+			dom[k] = model.Str(v)
+		}
+		got := GeneratedNames(c.typ, "mv1", "CN=x", mv, dom)
+		var attrs []string
+		for _, g := range got {
+			attrs = append(attrs, g.Attribute)
+			if !strings.Contains(g.Reason, c.reasonSubstr) || g.Value != c.domain[g.Attribute] || g.MVID != "mv1" {
+				t.Errorf("%s: %+v, want a reason with %q", c.name, g, c.reasonSubstr)
+			}
+		}
+		if strings.Join(attrs, " ") != c.wantAttrs {
+			t.Errorf("%s: reported %q, want %q", c.name, attrs, c.wantAttrs)
+		}
+	}
+}

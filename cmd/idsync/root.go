@@ -61,7 +61,7 @@ Start with "idsync demo", which runs a full cycle on built-in sample data.`,
 		newRunCmd(g), newCycleCmd(g), newPreviewCmd(g), newMVCmd(g), newCSCmd(g), newRunsCmd(g),
 		newRulesCmd(g), newSchedulerCmd(g), newServeCmd(g), newDemoCmd(), newGenCmd(), newConnectorsCmd(g), newBenchCmd(), newExprCmd(), newConfigCmd(g), newProvisioningCmd(g), newSecretsCmd(g),
 		newUserCmd(g), newStoreCmd(g),
-		newTenantCmd(g), newOnboardCmd(g),
+		newTenantCmd(g), newOnboardCmd(g), newManagedDomainCmd(g),
 	)
 	markUsageErrors(root)
 	return root
