@@ -8,11 +8,14 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/idsync/idsync/connector"
 	"github.com/idsync/idsync/engine"
 	"github.com/idsync/idsync/internal/auth"
+	"github.com/idsync/idsync/model"
 	"github.com/idsync/idsync/store"
 	"github.com/idsync/idsync/view"
 )
@@ -330,6 +333,18 @@ func (s *Server) pageSearch(w http.ResponseWriter, r *http.Request, p *principal
 	s.render(w, r, p, "search", "Metaverse search", "metaverse", data)
 }
 
+// mvPage is the metaverse object page's data: the object, and the names
+// its connected objects sign in with, by connector and anchor.
+type mvPage struct {
+	*view.MVObject
+	SignIn map[string]string
+}
+
+// signInNames are the attributes of a connected object the metaverse page
+// shows beside it: in an AD domain (a managed domain's in particular) they
+// may have been generated (R4.4, R4.8), not the metaverse's.
+var signInNames = []string{"userPrincipalName", "sAMAccountName"}
+
 func (s *Server) pageMV(w http.ResponseWriter, r *http.Request, p *principal) {
 	v, err := s.mvObject(r.Context(), r.PathValue("id"))
 	if err != nil {
@@ -342,7 +357,32 @@ func (s *Server) pageMV(w http.ResponseWriter, r *http.Request, p *principal) {
 			title = a.Values[0]
 		}
 	}
-	s.render(w, r, p, "mv", title, "metaverse", v)
+	page := mvPage{MVObject: v, SignIn: map[string]string{}}
+	if cs, err := s.view().CSForMV(r.Context(), v.ID); err == nil {
+		for _, c := range cs {
+			attrs := model.Attrs{}
+			for _, n := range signInNames {
+				if x, ok := c.Object.Attrs[n]; ok {
+					attrs[n] = x
+				}
+			}
+			if c.Pending != nil { // about to be set: a new object's, a changed one
+				for _, ch := range c.Pending.Changes {
+					if slices.Contains(signInNames, ch.Name) && ch.Mode == connector.Replace {
+						attrs[ch.Name] = model.Values{Type: ch.Type, Values: ch.Values}
+					}
+				}
+			}
+			var parts []string
+			for _, n := range signInNames {
+				if x := attrs.First(n); x != "" {
+					parts = append(parts, n+" "+x)
+				}
+			}
+			page.SignIn[c.Connector+"\x00"+c.Object.Anchor] = strings.Join(parts, ", ")
+		}
+	}
+	s.render(w, r, p, "mv", title, "metaverse", page)
 }
 
 func (s *Server) pageRules(w http.ResponseWriter, r *http.Request, p *principal) {

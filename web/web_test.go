@@ -852,3 +852,45 @@ func TestStandbyBanner(t *testing.T) {
 		}
 	}
 }
+
+// TestMVPageSignInNames: the metaverse object page shows, beside each
+// connected object, the userPrincipalName and sAMAccountName that object
+// has — in a managed domain possibly generated, not the metaverse's.
+func TestMVPageSignInNames(t *testing.T) {
+	s := newSite(t)
+	ctx := t.Context()
+	hr := s.e.Connectors["hr"].Conn.(*memory.Connector)
+	hr.Put(&model.Object{Anchor: "h9", Type: "user", DN: "cn=grace,ou=people", Attrs: model.Attrs{"cn": model.Str("Grace Hopper"),
+		"mail": model.Str("grace@example.org")}})
+	for _, p := range []engine.Profile{engine.FullImport, engine.FullSync} {
+		if _, err := s.e.Run(ctx, "hr", p, engine.RunOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mv := ""
+	_ = s.st.ScanMV(ctx, func(m *store.MVObject) error {
+		if m.Attrs.First("mail") == "grace@example.org" {
+			mv = m.ID
+		}
+		return nil
+	})
+	if mv == "" {
+		t.Fatal("Grace was not projected")
+	}
+	// The HR rules read neither name, so the import did not keep them: as
+	// an AD connector's object would have them.
+	c, err := s.st.GetCSByAnchor(ctx, "hr", "h9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Object.Attrs["sAMAccountName"], c.Object.Attrs["userPrincipalName"] = model.Str("gracehkq3x1"), model.Str("grace-kq3x1@example.org")
+	if err := s.st.Apply(ctx, &store.Batch{PutCS: []*store.CSObject{c}}); err != nil {
+		t.Fatal(err)
+	}
+	body := read(s.login("bea").do("GET", "/metaverse/"+mv, nil))
+	for _, want := range []string{"Sign-in names", "userPrincipalName grace-kq3x1@example.org, sAMAccountName gracehkq3x1", "idsync managed-domain report"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the metaverse page lacks %q", want)
+		}
+	}
+}
