@@ -142,6 +142,8 @@ func TestCLIHelpfulErrors(t *testing.T) {
 		{[]string{"connector", "test"}, 2, []string{"contoso, fabrikam, cloud", "see idsync connector test --help"}},
 		{[]string{"mv", "get", "x", "-o", "xml"}, 2, []string{"-o/--output must be one of table, json, yaml"}},
 		{[]string{"rules", "show", "nope"}, 1, []string{`no sync rule is named "nope"`, `"In from contoso - User"`}},
+		{[]string{"managed-domain", "report"}, 1, []string{"the configuration has no outOfBox.managedDomain"}},
+		{[]string{"managed-domain", "report", "x"}, 2, []string{"see idsync managed-domain report --help"}},
 	} {
 		out, stderr, code := idsync(t, append([]string{"--config", cfg}, c.args...)...)
 		if code != c.code {
