@@ -518,13 +518,22 @@ func samePending(a, b *store.PendingExport) bool {
 	return true
 }
 
-// ownValues returns what outbound rule r's flows compute from MV object m
-// for c, a target object of tc about to be provisioned: the values the DN
-// template's {@attr} placeholders name. SelectUniqueValue sees the
-// connector space as it is, without c.
+// ownValues returns what outbound rule r's flows into the attributes the
+// DN template's {@attr} placeholders name compute from MV object m for c, a
+// target object of tc about to be provisioned (the other flows are not
+// evaluated). SelectUniqueValue sees the connector space as it is, without
+// c.
 func (sy *syncer) ownValues(tc string, c *store.CSObject, m *store.MVObject, r *rules.Rule) (model.Attrs, error) {
+	names, _ := rules.DNTemplateAttributes(r.DN)
+	only := *r
+	only.Flows = nil
+	for _, f := range r.Flows {
+		if slices.Contains(names, rules.OwnPrefix+f.Target) {
+			only.Flows = append(only.Flows, f)
+		}
+	}
 	ev := sy.outRuleEnv(sy.outEnv(tc, c, m), m.ID, r)
-	contribs, err := evalFlows(r, ev, &source{prec: r.Precedence, rule: r.Name}, sy.refIn(tc), nil)
+	contribs, err := evalFlows(&only, ev, &source{prec: r.Precedence, rule: r.Name}, sy.refIn(tc), nil)
 	if err != nil {
 		return nil, err
 	}
