@@ -3,10 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
+	"github.com/idsync/idsync/internal/peers"
 	"github.com/idsync/idsync/sample"
 )
 
@@ -16,7 +20,7 @@ import (
 func TestBenchDelta(t *testing.T) {
 	var out bytes.Buffer
 	o := sample.GenOptions{Seed: 1, Users: 200, Groups: 20, MembersPerGroup: 5, Contacts: 10}
-	if err := runBench(context.Background(), &out, t.TempDir(), o, 7); err != nil {
+	if err := runBench(context.Background(), &out, t.TempDir(), o, 7, nil, 1); err != nil {
 		t.Fatalf("runBench: %v\n%s", err, out.String())
 	}
 	got := out.String()
@@ -68,5 +72,87 @@ func TestBenchScale(t *testing.T) {
 	}
 	if err := applyBenchScale(cmd, "10k", &o); err == nil || !strings.Contains(err.Error(), "100k, 1m") {
 		t.Errorf("--scale 10k: %v", err)
+	}
+}
+
+// TestBenchStores runs the bench on SQLite and PostgreSQL in turn, twice:
+// every run prints its store (the DSN's password masked), the summary puts
+// the runs side by side, and the bench's schema is dropped afterwards.
+func TestBenchStores(t *testing.T) {
+	dsn := peers.Postgres(t)
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw, _ := u.User.Password()
+	t.Setenv("BENCH_TEST_PW", pw)
+	ref := strings.Replace(dsn, ":"+pw+"@", ":${BENCH_TEST_PW}@", 1)
+	stores, err := parseBenchStores([]string{"sqlite", ref})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	o := sample.GenOptions{Seed: 1, Users: 100, Groups: 10, MembersPerGroup: 5, Contacts: 5}
+	if err := runBench(t.Context(), &out, t.TempDir(), o, 3, stores, 2); err != nil {
+		t.Fatalf("runBench: %v\n%s", err, out.String())
+	}
+	got := out.String()
+	if strings.Contains(got, pw) {
+		t.Errorf("the output shows the DSN's password:\n%s", got)
+	}
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`(?m)^run 4 of 4$`),
+		regexp.MustCompile(`(?m); store sqlite$`),
+		regexp.MustCompile(`(?m); store postgres postgres://[^:]+:xxxxx@127\.0\.0\.1:\d+/\w+\?sslmode=disable$`),
+		regexp.MustCompile(`(?m)^  step +sqlite +postgres +postgres/sqlite \(medians\)$`),
+		regexp.MustCompile(`(?m)^  full cycle total +\d+\.\d{3} \d+\.\d{3} +\d+\.\d{3} \d+\.\d{3} +\d+\.\d\d$`),
+		regexp.MustCompile(`(?m)^  delta sync \(source\) +\d+\.\d{3} \d+\.\d{3} +\d+\.\d{3} \d+\.\d{3} +\d+\.\d\d$`),
+		regexp.MustCompile(`(?m)^  peak RSS \(MiB\) +\d+ \d+ +\d+ \d+ *$`),
+	} {
+		if !want.MatchString(got) {
+			t.Errorf("output lacks a line matching %s:\n%s", want, got)
+		}
+	}
+	conn, err := pgx.Connect(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(t.Context())
+	var left int
+	if err := conn.QueryRow(t.Context(), `SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'idsync_bench_%'`).Scan(&left); err != nil {
+		t.Fatal(err)
+	}
+	if left != 0 {
+		t.Errorf("%d bench schemas left in the database, want 0", left)
+	}
+}
+
+// TestBenchStoreFlag: --store takes sqlite or a DSN, whose ${NAME}
+// references must be set.
+func TestBenchStoreFlag(t *testing.T) {
+	t.Setenv("BENCH_SET", "s3cret")
+	for _, tc := range []struct {
+		val, name, show, err string
+	}{
+		{val: "sqlite", name: "sqlite", show: "sqlite"},
+		{val: "SQLite", name: "sqlite", show: "sqlite"},
+		{val: "postgres://u:${BENCH_SET}@127.0.0.1/db", name: "postgres", show: "postgres postgres://u:xxxxx@127.0.0.1/db"},
+		{val: "host=127.0.0.1 user=u password=${BENCH_SET} dbname=db", name: "postgres", show: "postgres host=127.0.0.1 user=u password=xxxxx dbname=db"},
+		{val: "postgres://u:${BENCH_UNSET_X}@127.0.0.1/db", err: "BENCH_UNSET_X is not set"},
+		{val: "mysql", err: "want sqlite or a PostgreSQL DSN"},
+	} {
+		got, err := parseBenchStores([]string{tc.val})
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%q: error %v, want one with %q", tc.val, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || len(got) != 1 || got[0].name != tc.name || got[0].show != tc.show {
+			t.Errorf("%q: %+v, %v; want %s, %q", tc.val, got, err, tc.name, tc.show)
+		}
+		if tc.name == "postgres" && !strings.Contains(got[0].dsn, "s3cret") {
+			t.Errorf("%q: dsn %q, want the variable's value in it", tc.val, got[0].dsn)
+		}
 	}
 }

@@ -3,20 +3,28 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
 
+	"github.com/idsync/idsync/config"
 	"github.com/idsync/idsync/engine"
 	"github.com/idsync/idsync/sample"
 	"github.com/idsync/idsync/store"
+	"github.com/idsync/idsync/store/postgres"
 )
 
 const benchConfig = `dataDir: .
@@ -124,7 +132,8 @@ func newBenchCmd() *cobra.Command {
 	var o sample.GenOptions
 	var dir, scale string
 	var keep bool
-	var delta int
+	var delta, rounds int
+	var storeVals []string
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure an end-to-end cycle (import, synchronization, export) on a generated directory",
@@ -147,10 +156,20 @@ then a delta synchronization of the source with nothing pending. The bench
 fails unless the target file ends up with the N changed users. A file has no
 change log: the file connector's delta import reads the whole file and
 compares it with the connector space, so the import lines count every
-object read.`,
+object read.
+
+--store picks the store: sqlite (the default, a file in the work directory)
+or a PostgreSQL DSN, whose ${NAME} references are read from the environment
+as store.dsn's are; the bench creates a schema of its own in that database
+(it needs CREATE on it) and drops it at the end. Given several times, the
+bench runs on each store in turn, --rounds times (A, B, A, B, …: alternate
+runs share the machine's load alike), each run on a new directory and an
+empty store, and ends with the steps side by side. Peak RSS is each run's.`,
 		Example: `  idsync bench --users 100000 --groups 10000 --members 20 --contacts 5000
   idsync bench --scale 100k --delta 1000
-  idsync bench --scale 1m --delta 10000 --dir /var/tmp/bench --keep`,
+  idsync bench --scale 1m --delta 10000 --dir /var/tmp/bench --keep
+  idsync bench --scale 100k --delta 100 --store sqlite \
+    --store 'postgres://idsync:${PGPASSWORD}@127.0.0.1/idsync?sslmode=disable' --rounds 2`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := applyBenchScale(cmd, scale, &o); err != nil {
@@ -158,6 +177,13 @@ object read.`,
 			}
 			if delta < 0 || delta > o.Users {
 				return usageError{fmt.Errorf("--delta %d: want 0 to the number of users (%d) (see %s --help)", delta, o.Users, cmd.CommandPath())}
+			}
+			stores, err := parseBenchStores(storeVals)
+			if err != nil {
+				return usageError{fmt.Errorf("%w (see %s --help)", err, cmd.CommandPath())}
+			}
+			if rounds < 1 {
+				return usageError{fmt.Errorf("--rounds %d: want 1 or more (see %s --help)", rounds, cmd.CommandPath())}
 			}
 			if dir == "" {
 				d, err := os.MkdirTemp("", "idsync-bench")
@@ -169,7 +195,7 @@ object read.`,
 					defer os.RemoveAll(d)
 				}
 			}
-			return runBench(cmd.Context(), cmd.OutOrStdout(), dir, o, delta)
+			return runBench(cmd.Context(), cmd.OutOrStdout(), dir, o, delta, stores, rounds)
 		},
 	}
 	fl := cmd.Flags()
@@ -180,6 +206,8 @@ object read.`,
 	fl.IntVar(&o.MembersPerGroup, "members", 20, "members per group")
 	fl.IntVar(&o.Contacts, "contacts", 500, "number of contacts")
 	fl.IntVar(&delta, "delta", 0, "after the full cycle, change `N` users in the source and time a delta cycle")
+	fl.StringArrayVar(&storeVals, "store", nil, "`STORE`: sqlite or a PostgreSQL DSN (${NAME} references read from the environment); repeat to compare stores (default sqlite)")
+	fl.IntVar(&rounds, "rounds", 1, "run on every store `N` times, alternating")
 	fl.StringVar(&dir, "dir", "", "work directory (default: a temporary one, removed afterwards)")
 	fl.BoolVar(&keep, "keep", false, "keep the temporary work directory")
 	_ = cmd.RegisterFlagCompletionFunc("scale", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
@@ -223,37 +251,147 @@ func applyBenchScale(cmd *cobra.Command, scale string, o *sample.GenOptions) err
 	return fmt.Errorf("--scale %q: want one of %s", scale, strings.Join(names, ", "))
 }
 
-func runBench(ctx context.Context, w io.Writer, dir string, o sample.GenOptions, delta int) error {
-	if delta < 0 || delta > o.Users {
-		return fmt.Errorf("bench: %d users to change, want 0 to the number of users (%d)", delta, o.Users)
+// benchStore is a store the bench runs on: the embedded SQLite file (dsn
+// "") or a PostgreSQL database.
+type benchStore struct {
+	name string // "sqlite" or "postgres", the column of the summary
+	dsn  string // ${NAME} references expanded; "" for SQLite
+	show string // for the output: the DSN with its password masked
+}
+
+// parseBenchStores reads the --store values: "sqlite", or a PostgreSQL
+// DSN (postgres:// URL or key=value pairs) whose ${NAME} references are
+// read from the environment, as store.dsn's are.
+func parseBenchStores(vals []string) ([]benchStore, error) {
+	if len(vals) == 0 {
+		vals = []string{config.StoreSQLite}
 	}
-	for name, data := range map[string]string{"idsync.yaml": benchConfig, "rules.yaml": benchRules} {
+	var out []benchStore
+	for _, v := range vals {
+		if strings.EqualFold(v, config.StoreSQLite) {
+			out = append(out, benchStore{name: config.StoreSQLite, show: config.StoreSQLite})
+			continue
+		}
+		if !strings.HasPrefix(v, "postgres://") && !strings.HasPrefix(v, "postgresql://") && !strings.Contains(v, "=") {
+			return nil, fmt.Errorf("--store %q: want sqlite or a PostgreSQL DSN (postgres://user:${PGPASSWORD}@host/db?sslmode=...)", config.MaskDSN(v))
+		}
+		dsn, err := config.ExpandDSN(v)
+		if err != nil {
+			return nil, fmt.Errorf("--store %s: %w", config.MaskDSN(v), err)
+		}
+		if pw := config.DSNPassword(dsn); pw != "" {
+			masker.Add(pw)
+		}
+		out = append(out, benchStore{name: config.StorePostgres, dsn: dsn, show: "postgres " + config.MaskDSN(v)})
+	}
+	return out, nil
+}
+
+// benchResult is what one run of the bench measured.
+type benchResult struct {
+	store   benchStore
+	steps   []benchTime
+	peakRSS int64 // MiB
+}
+
+type benchTime struct {
+	label string
+	d     time.Duration
+}
+
+// runBench runs the bench once per store, rounds times, alternating the
+// stores (A, B, A, B, …), each run on a new directory and an empty store;
+// with more than one run it ends with the steps side by side.
+func runBench(ctx context.Context, w io.Writer, dir string, o sample.GenOptions, delta int, stores []benchStore, rounds int) error {
+	if len(stores) == 0 {
+		stores = []benchStore{{name: config.StoreSQLite, show: config.StoreSQLite}}
+	}
+	rounds = max(rounds, 1)
+	var results []benchResult
+	for r := range rounds {
+		for i, st := range stores {
+			runDir := dir
+			if rounds*len(stores) > 1 {
+				runDir = filepath.Join(dir, fmt.Sprintf("run%d-%d-%s", r+1, i+1, st.name))
+				if err := os.MkdirAll(runDir, 0o700); err != nil {
+					return err
+				}
+				fmt.Fprintf(w, "run %d of %d\n", r*len(stores)+i+1, rounds*len(stores))
+			}
+			res, err := benchOnce(ctx, w, runDir, o, delta, st)
+			if err != nil {
+				return fmt.Errorf("bench on %s: %w", st.show, err)
+			}
+			results = append(results, res)
+		}
+	}
+	if len(results) > 1 {
+		benchSummary(w, results)
+	}
+	return nil
+}
+
+// benchOnce runs the bench on one store.
+func benchOnce(ctx context.Context, w io.Writer, dir string, o sample.GenOptions, delta int, st benchStore) (res benchResult, err error) {
+	if delta < 0 || delta > o.Users {
+		return res, fmt.Errorf("bench: %d users to change, want 0 to the number of users (%d)", delta, o.Users)
+	}
+	res.store = st
+	cfg := benchConfig
+	if st.dsn != "" {
+		// The bench's tables go to a schema of their own, dropped at the
+		// end: the database may hold other things (idsync's own store).
+		schema, drop, err := benchSchema(ctx, st.dsn)
+		if err != nil {
+			return res, err
+		}
+		defer func() {
+			if derr := drop(); derr != nil && err == nil {
+				err = derr
+			}
+		}()
+		// The configuration names the DSN by a variable: the password is
+		// not written to the bench directory.
+		dsn, err := withSearchPath(st.dsn, schema)
+		if err != nil {
+			return res, err
+		}
+		if err := os.Setenv(benchDSNVar, dsn); err != nil {
+			return res, err
+		}
+		defer func() { _ = os.Unsetenv(benchDSNVar) }()
+		cfg += "store: {type: postgres, dsn: \"${" + benchDSNVar + "}\"}\n"
+	}
+	for name, data := range map[string]string{"idsync.yaml": cfg, "rules.yaml": benchRules} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600); err != nil {
-			return err
+			return res, err
 		}
 	}
 	t0 := time.Now()
 	f, err := os.OpenFile(filepath.Join(dir, "contoso.ldif"), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
-		return err
+		return res, err
 	}
 	bw := bufio.NewWriterSize(f, 1<<16)
 	if err := sample.Generate(bw, o); err != nil {
-		return err
+		return res, err
 	}
 	if err := bw.Flush(); err != nil {
-		return err
+		return res, err
 	}
 	if err := f.Close(); err != nil {
-		return err
+		return res, err
 	}
 	objects := o.Users + o.Groups + o.Contacts
-	fmt.Fprintf(w, "idsync bench: %d users, %d groups × %d members, %d contacts (%d objects); %s, %d CPUs\n",
-		o.Users, o.Groups, o.MembersPerGroup, o.Contacts, objects, runtime.GOARCH, runtime.NumCPU())
+	fmt.Fprintf(w, "idsync bench: %d users, %d groups × %d members, %d contacts (%d objects); %s, %d CPUs; store %s\n",
+		o.Users, o.Groups, o.MembersPerGroup, o.Contacts, objects, runtime.GOARCH, runtime.NumCPU(), st.show)
 	fmt.Fprintf(w, "  %-34s %8.2fs\n", "generate LDIF", time.Since(t0).Seconds())
+	// Peak RSS is this run's: the heap of a run before is returned to the
+	// system and the kernel's high-water mark reset.
+	resetPeakRSS()
 	a, err := openApp(ctx, &globalFlags{config: filepath.Join(dir, "idsync.yaml")})
 	if err != nil {
-		return err
+		return res, err
 	}
 	defer a.Close()
 	total := time.Now()
@@ -267,18 +405,139 @@ func runBench(ctx context.Context, w io.Writer, dir string, o sample.GenOptions,
 	} {
 		r, el, err := s.run(ctx, a)
 		if err != nil {
-			return err
+			return res, err
 		}
+		res.steps = append(res.steps, benchTime{s.label, el})
 		fmt.Fprintf(w, "  %-34s %8.2fs %10.0f objects/s   errors %d\n", s.label, el.Seconds(), float64(objects)/el.Seconds(), r.Counts.Errors)
 	}
+	res.steps = append(res.steps, benchTime{"full cycle total", time.Since(total)})
 	fmt.Fprintf(w, "  %-34s %8.2fs\n", "total", time.Since(total).Seconds())
 	if delta > 0 {
-		if err := benchDelta(ctx, w, a, dir, o.Users, delta); err != nil {
-			return err
+		steps, err := benchDelta(ctx, w, a, dir, o.Users, delta)
+		if err != nil {
+			return res, err
 		}
+		res.steps = append(res.steps, steps...)
 	}
-	fmt.Fprintf(w, "  peak RSS %d MiB\n", peakRSSMiB())
-	return nil
+	res.peakRSS = peakRSSMiB()
+	fmt.Fprintf(w, "  peak RSS %d MiB\n", res.peakRSS)
+	return res, nil
+}
+
+// benchDSNVar is the environment variable the bench's configuration reads
+// its PostgreSQL DSN from.
+const benchDSNVar = "IDSYNC_BENCH_DSN"
+
+// benchSchema creates an empty schema for one bench run and returns its
+// name and a function that drops it with everything in it.
+func benchSchema(ctx context.Context, dsn string) (string, func() error, error) {
+	where := postgres.Describe(dsn)
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return "", nil, fmt.Errorf("bench: connect to %s: %s", where, masker.Mask(err.Error()))
+	}
+	var rnd [6]byte
+	_, _ = rand.Read(rnd[:])
+	schema := "idsync_bench_" + hex.EncodeToString(rnd[:])
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		_ = conn.Close(ctx)
+		return "", nil, fmt.Errorf("bench: create schema %s in %s (the bench needs CREATE on the database): %w", schema, where, err)
+	}
+	drop := func() error {
+		defer func() { _ = conn.Close(context.Background()) }()
+		if _, err := conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			return fmt.Errorf("bench: drop schema %s in %s: %w (drop it by hand)", schema, where, err)
+		}
+		return nil
+	}
+	return schema, drop, nil
+}
+
+// withSearchPath returns dsn with search_path set to schema (a run-time
+// parameter pgx sends when it connects).
+func withSearchPath(dsn, schema string) (string, error) {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		u, err := url.Parse(dsn)
+		if err != nil {
+			return "", fmt.Errorf("bench: invalid DSN %s: %w", config.MaskDSN(dsn), err)
+		}
+		q := u.Query()
+		q.Set("search_path", schema)
+		u.RawQuery = q.Encode()
+		return u.String(), nil
+	}
+	return dsn + " search_path=" + schema, nil
+}
+
+// benchSummary prints every run's step times side by side, by store, with
+// the ratio of the stores' medians when there are two.
+func benchSummary(w io.Writer, results []benchResult) {
+	var names []string
+	byStore := map[string][]benchResult{}
+	for _, r := range results {
+		if byStore[r.store.name] == nil {
+			names = append(names, r.store.name)
+		}
+		byStore[r.store.name] = append(byStore[r.store.name], r)
+	}
+	fmt.Fprintf(w, "side by side (seconds, each run in the order run)\n")
+	fmt.Fprintf(w, "  %-34s", "step")
+	for _, n := range names {
+		fmt.Fprintf(w, " %-24s", n)
+	}
+	if len(names) == 2 {
+		fmt.Fprintf(w, " %s/%s (medians)", names[1], names[0])
+	}
+	fmt.Fprintln(w)
+	for i, st := range results[0].steps {
+		fmt.Fprintf(w, "  %-34s", st.label)
+		var med []float64
+		for _, n := range names {
+			var cells []string
+			var secs []float64
+			for _, r := range byStore[n] {
+				if i < len(r.steps) {
+					cells = append(cells, fmt.Sprintf("%.3f", r.steps[i].d.Seconds()))
+					secs = append(secs, r.steps[i].d.Seconds())
+				}
+			}
+			fmt.Fprintf(w, " %-24s", strings.Join(cells, " "))
+			med = append(med, median(secs))
+		}
+		if len(med) == 2 && med[0] > 0 {
+			fmt.Fprintf(w, " %.2f", med[1]/med[0])
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "  %-34s", "peak RSS (MiB)")
+	for _, n := range names {
+		var cells []string
+		for _, r := range byStore[n] {
+			cells = append(cells, fmt.Sprint(r.peakRSS))
+		}
+		fmt.Fprintf(w, " %-24s", strings.Join(cells, " "))
+	}
+	fmt.Fprintln(w)
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// resetPeakRSS returns the freed heap to the system and resets the
+// kernel's peak resident set size of the process (Linux: clear_refs 5), so
+// that the next peakRSSMiB is the peak from now on.
+func resetPeakRSS() {
+	debug.FreeOSMemory()
+	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
 }
 
 // benchStep is one timed run of the bench.
@@ -308,11 +567,12 @@ const (
 // benchDelta changes n users in the source file, times the delta cycle that
 // carries the change to the target, then a delta synchronization with
 // nothing pending, and checks that the target file has the n changes.
-func benchDelta(ctx context.Context, w io.Writer, a *app, dir string, users, n int) error {
+func benchDelta(ctx context.Context, w io.Writer, a *app, dir string, users, n int) ([]benchTime, error) {
 	t := time.Now()
 	if err := changeBenchUsers(filepath.Join(dir, "contoso.ldif"), users, n); err != nil {
-		return err
+		return nil, err
 	}
+	var steps []benchTime
 	fmt.Fprintf(w, "  %-34s %8.2fs\n", fmt.Sprintf("change %d users in the source", n), time.Since(t).Seconds())
 	var sum time.Duration
 	var exported *store.Run
@@ -325,30 +585,33 @@ func benchDelta(ctx context.Context, w io.Writer, a *app, dir string, users, n i
 	} {
 		r, el, err := s.run(ctx, a)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		sum += el
+		steps = append(steps, benchTime{s.label, el})
 		if s.p == engine.Export {
 			exported = r
 		}
 		fmt.Fprintln(w, benchDeltaLine(s.label, el, r))
 	}
+	steps = append(steps, benchTime{"delta engine total", sum})
 	fmt.Fprintf(w, "  %-34s %8.3fs\n", "delta engine total", sum.Seconds())
 	r, el, err := benchStep{"delta sync again (nothing pending)", "contoso", engine.DeltaSync}.run(ctx, a)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	steps = append(steps, benchTime{"delta sync again (nothing pending)", el})
 	fmt.Fprintln(w, benchDeltaLine("delta sync again (nothing pending)", el, r))
 	// The bench must not measure nothing: the changes reached the target.
 	got, err := countLines(filepath.Join(dir, "cloud.ldif"), "department: "+benchDeltaDepartment)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if got != n || exported.Counts.Updates != int64(n) {
-		return fmt.Errorf("bench: %d users changed in the source, but the export made %d updates and the target has %d changed users",
+		return nil, fmt.Errorf("bench: %d users changed in the source, but the export made %d updates and the target has %d changed users",
 			n, exported.Counts.Updates, got)
 	}
-	return nil
+	return steps, nil
 }
 
 // benchDeltaLine is the line of one step of the delta cycle: time to the
