@@ -216,7 +216,19 @@ func (s *Store) putCS(ctx context.Context, tx pgx.Tx, rows []csRow) error {
 		return fmt.Errorf("put cs objects: %w", err)
 	}
 	oneByOne := len(last) < len(rows)
-	if !oneByOne {
+	copied := false
+	if !oneByOne && len(old) == 0 && len(rows) >= copyMin {
+		// None of the objects is stored: COPY them. A conflict (an anchor
+		// taken, an object another transaction stored meanwhile) leaves
+		// it to the statements below.
+		if copied, err = copyRows(ctx, tx, "put_cs", "cs_objects", csCopyColumns, len(rows), func(i int) []any {
+			r := &rows[i]
+			return []any{r.id, r.conn, r.anchor, r.dn, r.dnKey, r.mvid, r.o.SyncPending, r.pending, r.hash, r.data}
+		}); err != nil {
+			return fmt.Errorf("put %d cs objects: %w", len(rows), err)
+		}
+	}
+	if !oneByOne && !copied {
 		n := len(rows)
 		id, conn, anchor, dn, dnk, mvid := make([][]byte, n), make([][]byte, n), make([][]byte, n), make([][]byte, n), make([][]byte, n), make([][]byte, n)
 		sync, pending, hash, data := make([]bool, n), make([]*string, n), make([]int64, n), make([][]byte, n)
@@ -258,7 +270,7 @@ func (s *Store) putCS(ctx context.Context, tx pgx.Tx, rows []csRow) error {
 			keyIDs = append(keyIDs, r.id)
 		}
 	}
-	return replaceKeys(ctx, tx, "cs_keys", stale, keys, keyIDs)
+	return replaceKeys(ctx, tx, "cs_keys", stale, keys, keyIDs, copied)
 }
 
 // putCSOneByOne upserts the rows one statement each, in order, sent in one
@@ -314,8 +326,18 @@ func (s *Store) putMV(ctx context.Context, tx pgx.Tx, rows []mvRow) error {
 	if err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, upsertMV, id, typ, hash, data); err != nil {
-		return fmt.Errorf("put %d mv objects: %w", n, err)
+	copied := false
+	if len(old) == 0 && n >= copyMin {
+		if copied, err = copyRows(ctx, tx, "put_mv", "mv_objects", mvCopyColumns, n, func(j int) []any {
+			return []any{id[j], typ[j], hash[j], data[j]}
+		}); err != nil {
+			return fmt.Errorf("put %d mv objects: %w", n, err)
+		}
+	}
+	if !copied {
+		if _, err := tx.Exec(ctx, upsertMV, id, typ, hash, data); err != nil {
+			return fmt.Errorf("put %d mv objects: %w", n, err)
+		}
 	}
 	var stale [][]byte
 	var keys []int64
@@ -333,7 +355,7 @@ func (s *Store) putMV(ctx context.Context, tx pgx.Tx, rows []mvRow) error {
 			keyIDs = append(keyIDs, id[j])
 		}
 	}
-	return replaceKeys(ctx, tx, "mv_keys", stale, keys, keyIDs)
+	return replaceKeys(ctx, tx, "mv_keys", stale, keys, keyIDs, copied)
 }
 
 // keyHashes reads the keys_hash of the stored objects among n IDs.
@@ -363,8 +385,10 @@ func keyHashes(ctx context.Context, tx pgx.Tx, table string, n int, id func(int)
 }
 
 // replaceKeys deletes the keys of the stale objects and inserts the key
-// rows (keys[i] of the object keyIDs[i]).
-func replaceKeys(ctx context.Context, tx pgx.Tx, table string, stale [][]byte, keys []int64, keyIDs [][]byte) error {
+// rows (keys[i] of the object keyIDs[i]). fresh says that the objects were
+// new (copied in this transaction): they have no keys yet, and theirs are
+// copied.
+func replaceKeys(ctx context.Context, tx pgx.Tx, table string, stale [][]byte, keys []int64, keyIDs [][]byte, fresh bool) error {
 	if len(stale) > 0 {
 		if _, err := tx.Exec(ctx, `DELETE FROM `+table+` WHERE id = ANY($1::bytea[])`, stale); err != nil {
 			return fmt.Errorf("delete keys of %d objects: %w", len(stale), err)
@@ -373,11 +397,57 @@ func replaceKeys(ctx context.Context, tx pgx.Tx, table string, stale [][]byte, k
 	if len(keys) == 0 {
 		return nil
 	}
+	if fresh && len(stale) == 0 && len(keys) >= copyMin {
+		copied, err := copyRows(ctx, tx, "put_keys", table, keyCopyColumns, len(keys), func(i int) []any {
+			return []any{keys[i], keyIDs[i]}
+		})
+		if err != nil {
+			return fmt.Errorf("insert %d keys: %w", len(keys), err)
+		}
+		if copied {
+			return nil
+		}
+	}
 	if _, err := tx.Exec(ctx, `INSERT INTO `+table+` (key, id) SELECT * FROM unnest($1::bigint[], $2::bytea[])
 		ON CONFLICT DO NOTHING`, keys, keyIDs); err != nil {
 		return fmt.Errorf("insert %d keys: %w", len(keys), err)
 	}
 	return nil
+}
+
+// copyMin is the smallest number of rows written with COPY rather than
+// one INSERT … SELECT FROM unnest: below it the COPY's extra round trips
+// (and its savepoint) cost more than they save.
+const copyMin = 256
+
+// Columns of the COPYs (the order of copyRows' values).
+var (
+	csCopyColumns  = []string{"id", "connector", "anchor", "dn", "dn_key", "mvid", "sync_pending", "pending_state", "keys_hash", "data"}
+	mvCopyColumns  = []string{"id", "type", "keys_hash", "data"}
+	keyCopyColumns = []string{"key", "id"}
+)
+
+// copyRows inserts n new rows into table with COPY (row(i): the values of
+// columns), under a savepoint. It returns false, with the transaction as
+// before, when a row conflicts with a stored one (a unique violation): the
+// caller then writes the rows with statements that handle the conflict.
+// COPY writes a table's rows in multi-row WAL records and skips the
+// per-row work of INSERT … ON CONFLICT.
+func copyRows(ctx context.Context, tx pgx.Tx, savepoint, table string, columns []string, n int, row func(int) []any) (bool, error) {
+	if _, err := tx.Exec(ctx, `SAVEPOINT `+savepoint); err != nil {
+		return false, err
+	}
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{table}, columns, pgx.CopyFromSlice(n, func(i int) ([]any, error) { return row(i), nil }))
+	if isViolation(err, "23505", "") {
+		if _, err := tx.Exec(ctx, `ROLLBACK TO SAVEPOINT `+savepoint); err != nil {
+			return false, err
+		}
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // applyCSState writes the state-only puts of a batch (the last put of each

@@ -258,7 +258,7 @@ func eachBlob(ctx context.Context, tx pgx.Tx, table string, cs bool, keys func(s
 				ids = append(ids, []byte(id))
 			}
 		}
-		if err := replaceKeys(ctx, tx, keyTable, nil, ks, ids); err != nil {
+		if err := replaceKeys(ctx, tx, keyTable, nil, ks, ids, false); err != nil {
 			return err
 		}
 		if len(blobs) < scanChunk {
