@@ -166,6 +166,12 @@ func (s *Store) applyTx(ctx context.Context, tx pgx.Tx, b *store.Batch, cs []csR
 		if _, err := tx.Exec(ctx, `DELETE FROM cs_keys WHERE id = ANY($1::bytea[])`, ids); err != nil {
 			return fmt.Errorf("delete keys of %d cs objects: %w", len(ids), err)
 		}
+		for _, table := range flagTables {
+			if _, err := tx.Exec(ctx, `DELETE FROM `+table+` f USING cs_objects c
+				WHERE c.id = ANY($1::bytea[]) AND f.connector = c.connector AND f.id = c.id`, ids); err != nil {
+				return fmt.Errorf("delete %s of %d cs objects: %w", table, len(ids), err)
+			}
+		}
 		if _, err := tx.Exec(ctx, `DELETE FROM cs_objects WHERE id = ANY($1::bytea[])`, ids); err != nil {
 			return fmt.Errorf("delete %d cs objects: %w", len(ids), err)
 		}
@@ -208,7 +214,7 @@ func (s *Store) putCS(ctx context.Context, tx pgx.Tx, rows []csRow) error {
 		return nil
 	}
 	last := lastPuts(len(rows), func(i int) string { return rows[i].o.ID })
-	old, err := keyHashes(ctx, tx, "cs_objects", len(last), func(j int) []byte { return rows[last[j]].id })
+	old, err := keyHashes(ctx, tx, "cs_objects", "connector", len(last), func(j int) []byte { return rows[last[j]].id })
 	if err != nil {
 		return err
 	}
@@ -252,6 +258,21 @@ func (s *Store) putCS(ctx context.Context, tx pgx.Tx, rows []csRow) error {
 			return err
 		}
 	}
+	// Flags: the final state of each object put; an object that moved to
+	// another connector leaves its flags there.
+	var f flagRows
+	for _, i := range last {
+		r := &rows[i]
+		if st, ok := old[r.o.ID]; ok && st.space != r.o.Connector {
+			f.add(tableSync, []byte(st.space), r.id, false)
+			f.add(tableExports, []byte(st.space), r.id, false)
+		}
+		f.add(tableSync, r.conn, r.id, r.o.SyncPending)
+		f.add(tableExports, r.conn, r.id, r.pending != nil)
+	}
+	if err := f.write(ctx, tx, copied); err != nil {
+		return err
+	}
 	// Keys: those of each object put replace those it had, unless they
 	// hash the same.
 	var stale [][]byte
@@ -259,8 +280,8 @@ func (s *Store) putCS(ctx context.Context, tx pgx.Tx, rows []csRow) error {
 	var keyIDs [][]byte
 	for _, i := range last {
 		r := &rows[i]
-		if h, ok := old[r.o.ID]; ok {
-			if h == r.hash {
+		if st, ok := old[r.o.ID]; ok {
+			if st.hash == r.hash {
 				continue
 			}
 			stale = append(stale, r.id)
@@ -271,6 +292,66 @@ func (s *Store) putCS(ctx context.Context, tx pgx.Tx, rows []csRow) error {
 		}
 	}
 	return replaceKeys(ctx, tx, "cs_keys", stale, keys, keyIDs, copied)
+}
+
+// The flag tables: which CS objects are marked for synchronization, which
+// have a pending export (migration 5). A row (connector, id) is there
+// exactly when the object of that connector has the flag: Apply writes
+// them with the objects. An object's flags are not in an index of
+// cs_objects, so that an update that changes only them and its data (a
+// synchronization, an export, an import that confirms it) leaves the
+// object's index entries alone (a HOT update).
+const (
+	tableSync    = 0 // cs_sync_pending
+	tableExports = 1 // cs_exports
+)
+
+var flagTables = [2]string{"cs_sync_pending", "cs_exports"}
+
+// flagRows are the flag rows to set and to clear, by table.
+type flagRows struct {
+	set, clear [2]struct{ conn, id [][]byte }
+}
+
+func (f *flagRows) add(table int, conn, id []byte, on bool) {
+	l := &f.clear[table]
+	if on {
+		l = &f.set[table]
+	}
+	l.conn, l.id = append(l.conn, conn), append(l.id, id)
+}
+
+// write clears and sets the flag rows; fresh says that the objects were
+// not stored before (nothing to clear, nothing set).
+func (f *flagRows) write(ctx context.Context, tx pgx.Tx, fresh bool) error {
+	for t, table := range flagTables {
+		if c := f.clear[t]; len(c.id) > 0 && !fresh {
+			if _, err := tx.Exec(ctx, `DELETE FROM `+table+` f USING unnest($1::bytea[], $2::bytea[]) AS u (connector, id)
+				WHERE f.connector = u.connector AND f.id = u.id`, c.conn, c.id); err != nil {
+				return fmt.Errorf("clear %s of %d cs objects: %w", table, len(c.id), err)
+			}
+		}
+		st := f.set[t]
+		if len(st.id) == 0 {
+			continue
+		}
+		if fresh && len(st.id) >= copyMin {
+			copied, err := copyRows(ctx, tx, "put_flags", table, flagCopyColumns, len(st.id), func(i int) []any {
+				return []any{st.conn[i], st.id[i]}
+			})
+			if err != nil {
+				return fmt.Errorf("set %s of %d cs objects: %w", table, len(st.id), err)
+			}
+			if copied {
+				continue
+			}
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO `+table+` (connector, id) SELECT * FROM unnest($1::bytea[], $2::bytea[])
+			ON CONFLICT DO NOTHING`, st.conn, st.id); err != nil {
+			return fmt.Errorf("set %s of %d cs objects: %w", table, len(st.id), err)
+		}
+	}
+	return nil
 }
 
 // putCSOneByOne upserts the rows one statement each, in order, sent in one
@@ -322,7 +403,7 @@ func (s *Store) putMV(ctx context.Context, tx pgx.Tx, rows []mvRow) error {
 	for j, i := range last {
 		id[j], typ[j], hash[j], data[j] = []byte(rows[i].o.ID), []byte(rows[i].o.Type), rows[i].hash, rows[i].data
 	}
-	old, err := keyHashes(ctx, tx, "mv_objects", n, func(j int) []byte { return id[j] })
+	old, err := keyHashes(ctx, tx, "mv_objects", "type", n, func(j int) []byte { return id[j] })
 	if err != nil {
 		return err
 	}
@@ -344,8 +425,8 @@ func (s *Store) putMV(ctx context.Context, tx pgx.Tx, rows []mvRow) error {
 	var keyIDs [][]byte
 	for j, i := range last {
 		r := &rows[i]
-		if h, ok := old[r.o.ID]; ok {
-			if h == r.hash {
+		if st, ok := old[r.o.ID]; ok {
+			if st.hash == r.hash {
 				continue
 			}
 			stale = append(stale, id[j])
@@ -358,25 +439,33 @@ func (s *Store) putMV(ctx context.Context, tx pgx.Tx, rows []mvRow) error {
 	return replaceKeys(ctx, tx, "mv_keys", stale, keys, keyIDs, copied)
 }
 
-// keyHashes reads the keys_hash of the stored objects among n IDs.
-func keyHashes(ctx context.Context, tx pgx.Tx, table string, n int, id func(int) []byte) (map[string]int64, error) {
+// stored is what putCS and putMV read of an object before they write it:
+// its keys_hash and its connector (CS objects) or type (MV objects).
+type stored struct {
+	hash  int64
+	space string
+}
+
+// keyHashes reads the keys_hash and connector (or type: column space) of
+// the stored objects among n IDs.
+func keyHashes(ctx context.Context, tx pgx.Tx, table, space string, n int, id func(int) []byte) (map[string]stored, error) {
 	ids := make([][]byte, n)
 	for j := range ids {
 		ids[j] = id(j)
 	}
-	rows, err := tx.Query(ctx, `SELECT id, keys_hash FROM `+table+` WHERE id = ANY($1::bytea[])`, ids)
+	rows, err := tx.Query(ctx, `SELECT id, keys_hash, `+space+` FROM `+table+` WHERE id = ANY($1::bytea[])`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("read key hashes: %w", err)
 	}
 	defer rows.Close()
-	out := make(map[string]int64, n)
+	out := make(map[string]stored, n)
 	for rows.Next() {
-		var id []byte
+		var id, sp []byte
 		var h int64
-		if err := rows.Scan(&id, &h); err != nil {
+		if err := rows.Scan(&id, &h, &sp); err != nil {
 			return nil, fmt.Errorf("read key hashes: %w", err)
 		}
-		out[string(id)] = h
+		out[string(id)] = stored{h, string(sp)}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read key hashes: %w", err)
@@ -422,9 +511,10 @@ const copyMin = 256
 
 // Columns of the COPYs (the order of copyRows' values).
 var (
-	csCopyColumns  = []string{"id", "connector", "anchor", "dn", "dn_key", "mvid", "sync_pending", "pending_state", "keys_hash", "data"}
-	mvCopyColumns  = []string{"id", "type", "keys_hash", "data"}
-	keyCopyColumns = []string{"key", "id"}
+	csCopyColumns   = []string{"id", "connector", "anchor", "dn", "dn_key", "mvid", "sync_pending", "pending_state", "keys_hash", "data"}
+	mvCopyColumns   = []string{"id", "type", "keys_hash", "data"}
+	keyCopyColumns  = []string{"key", "id"}
+	flagCopyColumns = []string{"connector", "id"}
 )
 
 // copyRows inserts n new rows into table with COPY (row(i): the values of
@@ -483,7 +573,12 @@ func applyCSState(ctx context.Context, tx pgx.Tx, objs []*store.CSObject) error 
 		return fmt.Errorf("put %d cs object states: %w", n, err)
 	}
 	if len(done) == n {
-		return nil
+		var f flagRows
+		for j := range n {
+			f.add(tableSync, conn[j], id[j], sync[j])
+			f.add(tableExports, conn[j], id[j], pending[j] != nil)
+		}
+		return f.write(ctx, tx, false)
 	}
 	for _, i := range last {
 		if !done[objs[i].ID] {

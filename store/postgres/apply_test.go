@@ -7,10 +7,12 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/idsync/idsync/internal/peers"
 	"github.com/idsync/idsync/model"
 	"github.com/idsync/idsync/store"
+	"github.com/idsync/idsync/store/internal/codec"
 )
 
 // TestBulkPuts: batches big enough to be copied (copyMin) behave as the
@@ -101,4 +103,114 @@ func TestBulkPuts(t *testing.T) {
 			t.Errorf("CSByKey(old mail %s) = %v, %v; want none", old, ids, err)
 		}
 	}
+}
+
+// flagIDs returns the IDs ScanCSSyncPending and ScanCSExports give for a
+// connector, and CountCSExports.
+func flagIDs(t *testing.T, s *Store, conn string) (syncIDs, exportIDs []string, exports int64) {
+	t.Helper()
+	ctx := t.Context()
+	if err := s.ScanCSSyncPending(ctx, conn, func(o *store.CSObject) error {
+		syncIDs = append(syncIDs, o.ID)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ScanCSExports(ctx, conn, func(o *store.CSObject) error {
+		exportIDs = append(exportIDs, o.ID)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.CountCSExports(ctx, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return syncIDs, exportIDs, n
+}
+
+// TestFlagTables: the flag tables follow the objects through every kind of
+// write (state puts, full puts, bulk puts, a move to another connector,
+// deletes), and migration 5 fills them from a store of version 4.
+func TestFlagTables(t *testing.T) {
+	ctx := t.Context()
+	s := openTest(t, peers.Postgres(t))
+	obj := func(id, conn string, sync, export bool) *store.CSObject {
+		o := &store.CSObject{ID: id, Connector: conn, SyncPending: sync, Object: model.Object{Anchor: "a-" + id, DN: "CN=" + id}}
+		if export {
+			o.Pending = &store.PendingExport{ID: "x-" + id, State: store.ExportPending}
+		}
+		return o
+	}
+	check := func(step, conn string, wantSync, wantExports []string) {
+		t.Helper()
+		gotSync, gotExports, n := flagIDs(t, s, conn)
+		if fmt.Sprint(gotSync) != fmt.Sprint(wantSync) || fmt.Sprint(gotExports) != fmt.Sprint(wantExports) || n != int64(len(wantExports)) {
+			t.Errorf("%s: %s sync pending %v, exports %v (count %d); want %v, %v", step, conn, gotSync, gotExports, n, wantSync, wantExports)
+		}
+	}
+	apply := func(b *store.Batch) {
+		t.Helper()
+		if err := s.Apply(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	apply(&store.Batch{PutCS: []*store.CSObject{obj("1", "ad", true, false), obj("2", "ad", true, true), obj("3", "ad", false, false)}})
+	check("put", "ad", []string{"1", "2"}, []string{"2"})
+	apply(&store.Batch{PutCSState: []*store.CSObject{obj("1", "ad", false, true), obj("2", "ad", false, false), obj("3", "ad", true, false)}})
+	check("state put", "ad", []string{"3"}, []string{"1"})
+	apply(&store.Batch{PutCS: []*store.CSObject{obj("3", "ad", false, true)}})
+	check("full put", "ad", nil, []string{"1", "3"})
+	apply(&store.Batch{PutCS: []*store.CSObject{obj("3", "hr", true, true)}})
+	check("moved away", "ad", nil, []string{"1"})
+	check("moved in", "hr", []string{"3"}, []string{"3"})
+	apply(&store.Batch{DeleteCS: []string{"1", "3"}})
+	check("deleted", "ad", nil, nil)
+	check("deleted", "hr", nil, nil)
+	// A batch of new objects (copied).
+	var bulk []*store.CSObject
+	var wantSync, wantExports []string
+	for i := range copyMin + 10 {
+		id := fmt.Sprintf("b%04d", i)
+		bulk = append(bulk, obj(id, "ad", i%2 == 0, i%3 == 0))
+		if i%2 == 0 {
+			wantSync = append(wantSync, id)
+		}
+		if i%3 == 0 {
+			wantExports = append(wantExports, id)
+		}
+	}
+	apply(&store.Batch{PutCS: bulk})
+	check("bulk put", "ad", wantSync, wantExports)
+
+	// Migration 5 on a store of version 4.
+	dsn := peers.Postgres(t)
+	pool, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if _, err := pool.Exec(ctx, `CREATE TABLE schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range migrations[:4] {
+		if _, err := pool.Exec(ctx, m); err != nil {
+			t.Fatalf("step %d: %v", i+1, err)
+		}
+		if _, err := pool.Exec(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, i+1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, r := range []struct {
+		id      string
+		sync    bool
+		pending *string
+	}{{"m1", true, nil}, {"m2", false, new(string)}, {"m3", false, nil}} {
+		if _, err := pool.Exec(ctx, `INSERT INTO cs_objects (id, connector, anchor, dn, dn_key, mvid, sync_pending, pending_state, keys_hash, data)
+			VALUES ($1, 'ad', $1, '', '', '', $2, $3, 1, $4)`, []byte(r.id), r.sync, r.pending, codec.EncodeCS(nil, obj(r.id, "ad", r.sync, r.pending != nil))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s = openTest(t, dsn)
+	check("migrated", "ad", []string{"m1"}, []string{"m2"})
 }

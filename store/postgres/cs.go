@@ -94,16 +94,18 @@ func (s *Store) ScanCS(ctx context.Context, connector string, fn func(*store.CSO
 }
 
 // ScanCSSyncPending calls fn for every CS object of connector marked
-// SyncPending, in ID order, through the partial index on them.
+// SyncPending, in ID order, through the table of them (cs_sync_pending).
 func (s *Store) ScanCSSyncPending(ctx context.Context, connector string, fn func(*store.CSObject) error) error {
-	return s.scanCS(ctx, `SELECT data FROM cs_objects WHERE connector = $3 AND sync_pending AND id > $1 ORDER BY id LIMIT $2`,
+	return s.scanCS(ctx, `SELECT c.data FROM cs_sync_pending f JOIN cs_objects c ON c.id = f.id
+		WHERE f.connector = $3 AND f.id > $1 ORDER BY f.id LIMIT $2`,
 		[]byte(connector), "sync-pending ", fn)
 }
 
 // ScanCSExports calls fn for every CS object of connector with a pending
-// export, in ID order, through the partial index on them.
+// export, in ID order, through the table of them (cs_exports).
 func (s *Store) ScanCSExports(ctx context.Context, connector string, fn func(*store.CSObject) error) error {
-	return s.scanCS(ctx, `SELECT data FROM cs_objects WHERE connector = $3 AND pending_state IS NOT NULL AND id > $1 ORDER BY id LIMIT $2`,
+	return s.scanCS(ctx, `SELECT c.data FROM cs_exports f JOIN cs_objects c ON c.id = f.id
+		WHERE f.connector = $3 AND f.id > $1 ORDER BY f.id LIMIT $2`,
 		[]byte(connector), "pending-export ", fn)
 }
 
@@ -150,10 +152,10 @@ func (s *Store) CountCS(ctx context.Context, connector string) (int64, error) {
 }
 
 // CountCSExports counts the objects of connector with a pending export
-// (the partial index cs_objects_exports).
+// (the table cs_exports).
 func (s *Store) CountCSExports(ctx context.Context, connector string) (int64, error) {
 	var n int64
-	err := s.pool.QueryRow(ctx, `SELECT COUNT(*) FROM cs_objects WHERE connector = $1 AND pending_state IS NOT NULL`,
+	err := s.pool.QueryRow(ctx, `SELECT COUNT(*) FROM cs_exports WHERE connector = $1`,
 		[]byte(connector)).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count pending exports of %q: %w", connector, err)
