@@ -142,7 +142,7 @@ var migrations = []string{
 	CREATE INDEX audit_user ON audit (user_key, id);
 	CREATE INDEX audit_action ON audit (action, id);`,
 
-	// 2: tenants and their domains (R5, tenants.go). A domain is verified
+	// 4: tenants and their domains (R5, tenants.go). A domain is verified
 	// for at most one tenant (the partial unique index); next_check
 	// indexes the verifier's work.
 	`CREATE TABLE tenants (
