@@ -242,7 +242,11 @@ func (s *Store) putCS(ctx context.Context, tx pgx.Tx, rows []csRow) error {
 			id[i], conn[i], anchor[i], dn[i], dnk[i], mvid[i] = r.id, r.conn, r.anchor, r.dn, r.dnKey, r.mvid
 			sync[i], pending[i], hash[i], data[i] = r.o.SyncPending, r.pending, r.hash, r.data
 		}
-		_, err := tx.Exec(ctx, upsertCSMany, id, conn, anchor, dn, dnk, mvid, sync, pending, hash, data)
+		err := inChunks(n, func(lo, hi int) error {
+			_, err := tx.Exec(ctx, upsertCSMany, id[lo:hi], conn[lo:hi], anchor[lo:hi], dn[lo:hi], dnk[lo:hi], mvid[lo:hi],
+				sync[lo:hi], pending[lo:hi], hash[lo:hi], data[lo:hi])
+			return err
+		})
 		switch {
 		case isViolation(err, "23505", "cs_objects_anchor"):
 			if _, err := tx.Exec(ctx, `ROLLBACK TO SAVEPOINT put_cs`); err != nil {
@@ -416,7 +420,10 @@ func (s *Store) putMV(ctx context.Context, tx pgx.Tx, rows []mvRow) error {
 		}
 	}
 	if !copied {
-		if _, err := tx.Exec(ctx, upsertMV, id, typ, hash, data); err != nil {
+		if err := inChunks(n, func(lo, hi int) error {
+			_, err := tx.Exec(ctx, upsertMV, id[lo:hi], typ[lo:hi], hash[lo:hi], data[lo:hi])
+			return err
+		}); err != nil {
 			return fmt.Errorf("put %d mv objects: %w", n, err)
 		}
 	}
@@ -504,6 +511,23 @@ func replaceKeys(ctx context.Context, tx pgx.Tx, table string, stale [][]byte, k
 	return nil
 }
 
+// stmtRows is the most objects one statement writes: a statement's
+// parameters are one message, built whole in a buffer of the connection
+// that the connection keeps for its next statements, and the server plans
+// a join with a few thousand rows better than with a hundred thousand.
+const stmtRows = 5000
+
+// inChunks calls fn for [lo, hi) ranges of at most stmtRows of n rows, in
+// order, and stops at its first error.
+func inChunks(n int, fn func(lo, hi int) error) error {
+	for lo := 0; lo < n; lo += stmtRows {
+		if err := fn(lo, min(lo+stmtRows, n)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // copyMin is the smallest number of rows written with COPY rather than
 // one INSERT … SELECT FROM unnest: below it the COPY's extra round trips
 // (and its savepoint) cost more than they save.
@@ -555,21 +579,23 @@ func applyCSState(ctx context.Context, tx pgx.Tx, objs []*store.CSObject) error 
 		id[j], conn[j], anchor[j], dn[j], mvid[j] = []byte(o.ID), []byte(o.Connector), []byte(o.Object.Anchor), []byte(o.Object.DN), []byte(o.MVID)
 		sync[j], pending[j], data[j] = o.SyncPending, pendingState(o), codec.EncodeCS(nil, o)
 	}
-	rows, err := tx.Query(ctx, updateCSState, id, conn, anchor, dn, mvid, sync, pending, data)
-	if err != nil {
-		return fmt.Errorf("put %d cs object states: %w", n, err)
-	}
 	done := make(map[string]bool, n)
-	for rows.Next() {
-		var id []byte
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return fmt.Errorf("put %d cs object states: %w", n, err)
+	if err := inChunks(n, func(lo, hi int) error {
+		rows, err := tx.Query(ctx, updateCSState, id[lo:hi], conn[lo:hi], anchor[lo:hi], dn[lo:hi], mvid[lo:hi],
+			sync[lo:hi], pending[lo:hi], data[lo:hi])
+		if err != nil {
+			return err
 		}
-		done[string(id)] = true
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+		defer rows.Close()
+		for rows.Next() {
+			var id []byte
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			done[string(id)] = true
+		}
+		return rows.Err()
+	}); err != nil {
 		return fmt.Errorf("put %d cs object states: %w", n, err)
 	}
 	if len(done) == n {

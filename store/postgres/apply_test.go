@@ -214,3 +214,69 @@ func TestFlagTables(t *testing.T) {
 	s = openTest(t, dsn)
 	check("migrated", "ad", []string{"m1"}, []string{"m2"})
 }
+
+// TestChunkedStatements: batches of more than stmtRows objects are written
+// in several statements of one transaction, with the results of one: a
+// failure in a later statement undoes the earlier ones.
+func TestChunkedStatements(t *testing.T) {
+	s := openTest(t, peers.Postgres(t))
+	ctx := t.Context()
+	n := stmtRows + 10
+	objs := make([]*store.CSObject, n)
+	for i := range objs {
+		objs[i] = &store.CSObject{ID: fmt.Sprintf("c%05d", i), Connector: "ad", SyncPending: true,
+			Object: model.Object{Anchor: fmt.Sprintf("a%05d", i), DN: fmt.Sprintf("CN=u%05d", i)}}
+	}
+	if err := s.Apply(ctx, &store.Batch{PutCS: objs}); err != nil {
+		t.Fatal(err)
+	}
+	linked := func(o *store.CSObject, mv string) *store.CSObject {
+		c := *o
+		c.MVID, c.SyncPending = mv, false
+		return &c
+	}
+	var states []*store.CSObject
+	for _, o := range objs {
+		states = append(states, linked(o, "mv-"+o.ID))
+	}
+	missing := linked(&store.CSObject{ID: "absent", Connector: "ad", Object: model.Object{Anchor: "x"}}, "mv-x")
+	if err := s.Apply(ctx, &store.Batch{PutCSState: append(append([]*store.CSObject{}, states...), missing)}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("state puts with an absent object = %v, want store.ErrNotFound", err)
+	}
+	if got, err := s.GetCS(ctx, objs[0].ID); err != nil || got.MVID != "" {
+		t.Fatalf("after the failed batch, the first object is %+v, %v; want it unlinked", got, err)
+	}
+	if err := s.Apply(ctx, &store.Batch{PutCSState: states}); err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []int{0, stmtRows - 1, stmtRows, n - 1} {
+		if got, err := s.GetCS(ctx, objs[i].ID); err != nil || got.MVID != "mv-"+objs[i].ID || got.SyncPending {
+			t.Errorf("object %d after the state puts: %+v, %v", i, got, err)
+		}
+	}
+	if syncIDs, _, _ := flagIDs(t, s, "ad"); len(syncIDs) != 0 {
+		t.Errorf("%d objects still marked for synchronization, want 0", len(syncIDs))
+	}
+	// Full puts of stored objects (the upsert statements), the anchor of
+	// the last one taken: nothing of the batch is written.
+	var puts []*store.CSObject
+	for _, o := range states {
+		c := *o
+		c.Object.DN += ",OU=moved"
+		puts = append(puts, &c)
+	}
+	puts[n-1].Object.Anchor = puts[0].Object.Anchor
+	if err := s.Apply(ctx, &store.Batch{PutCS: puts}); !errors.Is(err, store.ErrAlreadyExists) {
+		t.Fatalf("puts with a taken anchor = %v, want store.ErrAlreadyExists", err)
+	}
+	if got, err := s.GetCS(ctx, objs[1].ID); err != nil || strings.HasSuffix(got.Object.DN, ",OU=moved") {
+		t.Fatalf("after the failed batch, object 1 is %+v, %v; want it unchanged", got, err)
+	}
+	puts[n-1].Object.Anchor = objs[n-1].Object.Anchor
+	if err := s.Apply(ctx, &store.Batch{PutCS: puts}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.GetCS(ctx, objs[n-1].ID); err != nil || !strings.HasSuffix(got.Object.DN, ",OU=moved") {
+		t.Errorf("last object after the puts: %+v, %v", got, err)
+	}
+}
