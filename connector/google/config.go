@@ -20,6 +20,7 @@ import (
 	"golang.org/x/oauth2/jwt"
 
 	"github.com/idsync/idsync/connector"
+	"github.com/idsync/idsync/internal/tlsroots"
 )
 
 // Config is the configuration block of a google connector. The package
@@ -179,18 +180,9 @@ func newSettings(cfg Config) (*settings, error) {
 	s.base.Path = strings.TrimRight(s.base.Path, "/")
 	s.base.RawPath = ""
 
-	pool, err := x509.SystemCertPool()
-	if err != nil || pool == nil {
-		pool = x509.NewCertPool()
-	}
-	if cfg.CAFile != "" {
-		pemBytes, err := os.ReadFile(cfg.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("caFile: %w", err)
-		}
-		if !pool.AppendCertsFromPEM(pemBytes) {
-			return nil, fmt.Errorf("caFile %s: no PEM certificate in it", cfg.CAFile)
-		}
+	pool, err := tlsroots.Pool(cfg.CAFile)
+	if err != nil {
+		return nil, err
 	}
 	s.tls = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}
 

@@ -2,17 +2,16 @@ package graph
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
 
 	"github.com/idsync/idsync/connector"
+	"github.com/idsync/idsync/internal/tlsroots"
 )
 
 // Config is the configuration block of a graph connector. The package
@@ -129,18 +128,9 @@ func newSettings(cfg Config) (*settings, error) {
 		return nil, fmt.Errorf("scope %q: the client credentials grant takes one resource with /.default, e.g. %s", s.scope, DefaultScope)
 	}
 
-	pool, err := x509.SystemCertPool()
-	if err != nil || pool == nil {
-		pool = x509.NewCertPool()
-	}
-	if cfg.CAFile != "" {
-		pem, err := os.ReadFile(cfg.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("caFile: %w", err)
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("caFile %s: no PEM certificate in it", cfg.CAFile)
-		}
+	pool, err := tlsroots.Pool(cfg.CAFile)
+	if err != nil {
+		return nil, err
 	}
 	s.tls = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}
 

@@ -517,7 +517,7 @@ func TestSambaAzureADSchema(t *testing.T) {
 // Samba's own "as system" control (1.3.6.1.4.1.7165.4.3.7), not even
 // removing a value. Only a process on the domain controller that opens
 // sam.ldb as system can (samldb_check_sensitive_attributes;
-// DsAddSidHistory is not implemented).
+// Samba has no DsAddSidHistory RPC to ask the DC for it).
 func TestSambaSIDHistoryRefused(t *testing.T) {
 	t.Parallel()
 	srv := Samba(t, SambaOptions{})
