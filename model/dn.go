@@ -205,7 +205,41 @@ func validBER(hx string) bool {
 		}
 		rest = rest[k:]
 	}
-	return n == len(rest)
+	return n == len(rest) && decodableContent(b[0], rest)
+}
+
+// decodableContent reports whether the content of a BER element with the
+// universal tag tag is one go-ldap's decoder accepts: it parses some types
+// (times, reals, restricted strings) and rejects their malformed contents,
+// so a DN idsync accepts is one every LDAP call can parse. Tags whose
+// content it does not parse, and the other classes, take any content.
+func decodableContent(tag byte, content []byte) bool {
+	if tag&0xc0 != 0 { // application, context-specific or private class
+		return true
+	}
+	switch tag & 0x1f {
+	case 0x09, 0x18: // REAL, GeneralizedTime: not values a DN names
+		return false
+	case 0x0c: // UTF8String
+		return utf8.Valid(content)
+	case 0x13: // PrintableString
+		for _, c := range content {
+			letter := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+			if !letter && strings.IndexByte(`'()+,-.=/:? `, c) < 0 {
+				return false
+			}
+		}
+	case 0x16: // IA5String
+		if !utf8.Valid(content) {
+			return false
+		}
+		for _, c := range content {
+			if c >= 0x7f {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // endOfValue skips the spaces after a hex value and returns the
