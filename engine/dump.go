@@ -50,7 +50,7 @@ func Canonical(ctx context.Context, st store.Store) (string, error) {
 				sort.Strings(vals)
 			}
 			fmt.Fprintf(&b, "\n  %s(%s)=%q", a, v.Type, vals)
-			if l, ok := m.Lineage[a]; ok {
+			if l, ok := m.Lineage.Get(a); ok {
 				fmt.Fprintf(&b, " from %s/%s", l.Connector, l.Rule)
 			}
 		}

@@ -12,7 +12,7 @@ type mvResult struct {
 	id            string
 	authoritative bool
 	attrs         model.Attrs
-	lineage       map[string]store.Contribution
+	lineage       store.Lineage
 	errCS         *store.CSObject // the CS object whose rule failed
 	err           error
 }
@@ -66,12 +66,14 @@ func (sy *syncer) computeMV(id string) mvResult {
 	var buf [32]int
 	attrs, win := resolveContributions(contribs, buf[:0])
 	res.attrs = attrs
-	res.lineage = make(map[string]store.Contribution, len(win))
+	var lb store.LineageBuilder
+	lb.Grow(len(win))
 	for _, wi := range win {
 		if w := &contribs[wi]; !w.auth {
-			res.lineage[w.attr] = store.Contribution{Rule: w.src.rule, Connector: w.src.conn, CSID: w.src.csid, Precedence: w.src.prec}
+			lb.Add(w.attr, store.Contribution{Rule: w.src.rule, Connector: w.src.conn, CSID: w.src.csid, Precedence: w.src.prec})
 		}
 	}
+	res.lineage = lb.Lineage()
 	return res
 }
 
@@ -148,11 +150,11 @@ func (sy *syncer) applyMV(res mvResult) bool {
 		sy.mvDeletes++
 		return true
 	}
-	if res.attrs.Equal(m.Attrs) && lineageEqual(res.lineage, m.Lineage) {
+	if res.attrs.Equal(m.Attrs) && res.lineage.Equal(m.Lineage) {
 		sy.rr.r.Counts.NoChange++
 		return false
 	}
-	created := len(m.Attrs) == 0 && len(m.Lineage) == 0
+	created := len(m.Attrs) == 0 && m.Lineage.Len() == 0
 	// Objects that joined or left a group are in or out of a scope that
 	// tests membership (ISMEMBEROF, group-based filtering) from now on:
 	// when a rule has one, they are recomputed.
@@ -184,18 +186,6 @@ func (sy *syncer) applyMV(res mvResult) bool {
 func (sy *syncer) fail(mvid string, c *store.CSObject, err error) {
 	sy.failed[mvid] = true
 	sy.csError(c, err)
-}
-
-func lineageEqual(a, b map[string]store.Contribution) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 // symmetricDiff returns the values in exactly one of a and b.

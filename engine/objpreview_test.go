@@ -217,7 +217,7 @@ func TestPreviewObjectPrecedenceMatchesLineage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, c := range m.Lineage {
+	for name, c := range m.Lineage.All() {
 		a := p.attr(t, name)
 		if a.Winner == nil || a.Winner.Rule != c.Rule || a.Winner.Connector != c.Connector || a.Winner.Precedence != c.Precedence {
 			t.Errorf("%s: winner %+v, lineage %+v", name, a.Winner, c)
@@ -264,7 +264,7 @@ func TestPreviewObjectPrecedenceMatchesLineage(t *testing.T) {
 	if got := h.pendingRows("cloud", "cn=1,ou=users,dc=cloud"); !sameRows(got, cloud.Export) {
 		t.Fatalf("the delta sync staged %+v, the preview said %+v", got, cloud.Export)
 	}
-	if m, _ = h.st.GetMV(h.ctx, id); m.Lineage["department"].Rule != p.attr(t, "department").Winner.Rule {
+	if m, _ = h.st.GetMV(h.ctx, id); lineageOf(m, "department").Rule != p.attr(t, "department").Winner.Rule {
 		t.Fatalf("lineage after the sync: %+v", m.Lineage)
 	}
 }
@@ -406,4 +406,9 @@ func sameRows(a, b []PreviewRow) bool {
 		}
 	}
 	return true
+}
+
+func lineageOf(m *store.MVObject, attr string) store.Contribution {
+	c, _ := m.Lineage.Get(attr)
+	return c
 }

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"sort"
 	"strings"
@@ -165,6 +166,7 @@ func (e *Engine) synchronize(ctx context.Context, rr *runRec, c *Connector, full
 	tCompute := time.Since(t0) - tLoad
 	rr.r.Sync = sy.stats()
 	b := s.batch()
+	e.heapProfile(c.Name)
 	rr.r.Message = sy.summary()
 	if err := e.Store.Apply(ctx, b); err != nil {
 		return fmt.Errorf("store synchronization results: %w", err)
@@ -564,5 +566,27 @@ func (sy *syncer) markReferrers(c *store.CSObject) {
 		if r := sy.s.getCS(id); r != nil && r.MVID != "" && r.ID != c.ID {
 			sy.s.recompute[r.MVID] = true
 		}
+	}
+}
+
+// heapProfile writes a heap profile to $IDSYNC_SYNC_HEAPPROFILE.<connector>
+// when that variable is set: after the computation of a synchronization,
+// before its writes, where its heap is biggest (docs/benchmarks.md measures
+// the memory per object with it). A diagnostic, never set in production.
+func (e *Engine) heapProfile(conn string) {
+	p := os.Getenv("IDSYNC_SYNC_HEAPPROFILE")
+	if p == "" {
+		return
+	}
+	runtime.GC()
+	f, err := os.Create(p + "." + conn)
+	if err == nil {
+		err = pprof.WriteHeapProfile(f)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		e.log().Warn("heap profile not written", "path", p+"."+conn, "error", err)
 	}
 }

@@ -107,10 +107,10 @@ type Contribution struct {
 
 // MVObject is one metaverse object: the joined view of one real-world identity.
 type MVObject struct {
-	ID      string                  `json:"id"`
-	Type    string                  `json:"type"`
-	Attrs   model.Attrs             `json:"attrs"`
-	Lineage map[string]Contribution `json:"lineage,omitempty"`
+	ID      string      `json:"id"`
+	Type    string      `json:"type"`
+	Attrs   model.Attrs `json:"attrs"`
+	Lineage Lineage     `json:"lineage,omitzero"`
 	// Modified is when the object last changed.
 	Modified time.Time `json:"modified"`
 }

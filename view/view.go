@@ -154,7 +154,7 @@ func FromMV(m *store.MVObject, cs []*store.CSObject) MVObject {
 	v := MVObject{ID: m.ID, Type: m.Type, Modified: m.Modified, Attributes: attributes(m.Attrs), Connectors: []Link{}}
 	for i := range v.Attributes {
 		a := &v.Attributes[i]
-		if c, ok := m.Lineage[a.Name]; ok {
+		if c, ok := m.Lineage.Get(a.Name); ok {
 			a.Connector, a.Rule = c.Connector, c.Rule
 			p := c.Precedence
 			a.Precedence = &p

@@ -89,11 +89,11 @@ func sameMV(t *testing.T, what string, got, want *store.MVObject) {
 	g, w := *got, *want
 	g.Modified, w.Modified = time.Time{}, time.Time{}
 	g.Attrs, w.Attrs = normAttrs(g.Attrs), normAttrs(w.Attrs)
-	if len(g.Lineage) == 0 {
-		g.Lineage = nil
+	if g.Lineage.Len() == 0 {
+		g.Lineage = store.Lineage{}
 	}
-	if len(w.Lineage) == 0 {
-		w.Lineage = nil
+	if w.Lineage.Len() == 0 {
+		w.Lineage = store.Lineage{}
 	}
 	if !reflect.DeepEqual(g, w) {
 		t.Fatalf("%s: mismatch\n got: %+v\nwant: %+v", what, g, w)

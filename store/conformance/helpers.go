@@ -88,10 +88,10 @@ func mvUser(id string) *store.MVObject {
 			"hired":       {Type: model.DateTime, Values: []string{"2020-01-02T03:04:05Z"}},
 			"manager":     model.Ref("mv-boss"),
 		},
-		Lineage: map[string]store.Contribution{
+		Lineage: store.NewLineage(map[string]store.Contribution{
 			"displayName": {Rule: "in-hr", Connector: "hr", CSID: "cs-1", Precedence: 10},
 			"mail":        {Rule: "in-ad", Connector: "ad", CSID: "cs-2", Precedence: -1},
-		},
+		}),
 		Modified: ts,
 	}
 }

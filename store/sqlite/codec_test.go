@@ -50,9 +50,9 @@ func TestCodecExact(t *testing.T) {
 	}
 	mvs := []*store.MVObject{
 		{ID: "m", Type: "person", Attrs: benchUser(1, uuid.NewString).Object.Attrs, Modified: time.Unix(-5, 3).UTC(),
-			Lineage: map[string]store.Contribution{"a": {Rule: "r", Connector: "c", CSID: "x", Precedence: -9}}},
+			Lineage: store.NewLineage(map[string]store.Contribution{"a": {Rule: "r", Connector: "c", CSID: "x", Precedence: -9}})},
 		{},
-		{Attrs: model.Attrs{}, Lineage: map[string]store.Contribution{}},
+		{Attrs: model.Attrs{}, Lineage: store.NewLineage(map[string]store.Contribution{})},
 	}
 	for i, want := range mvs {
 		got, err := decodeMV(string(encodeMV(nil, want)))

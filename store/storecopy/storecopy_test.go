@@ -53,7 +53,7 @@ func fill(t *testing.T, s Store, n int) {
 		b.PutCS = append(b.PutCS, cs)
 		b.PutMV = append(b.PutMV, &store.MVObject{ID: fmt.Sprintf("mv-%05d", i), Type: "person", Modified: t0,
 			Attrs:   model.Attrs{"mail": model.Str(fmt.Sprintf("u%d@x.test", i))},
-			Lineage: map[string]store.Contribution{"mail": {Rule: "in", Connector: "ad", CSID: cs.ID, Precedence: 1}}})
+			Lineage: store.NewLineage(map[string]store.Contribution{"mail": {Rule: "in", Connector: "ad", CSID: cs.ID, Precedence: 1}})})
 	}
 	b.Watermarks = []store.Watermark{{Connector: "ad", Partition: "DC=x", Value: "cookie\x00\xff"}, {Connector: "hr", Value: "42"}}
 	if err := s.Apply(ctx, &b); err != nil {

@@ -28,7 +28,7 @@ func TestRoundTrip(t *testing.T) {
 		t.Fatalf("BlobID(cs) = %q, %v", id, err)
 	}
 	mv := &store.MVObject{ID: "m", Type: "person", Attrs: model.Attrs{"x": model.Str("y")},
-		Lineage: map[string]store.Contribution{"x": {Rule: "r", Connector: "ad", CSID: "cs", Precedence: -1}}}
+		Lineage: store.NewLineage(map[string]store.Contribution{"x": {Rule: "r", Connector: "ad", CSID: "cs", Precedence: -1}})}
 	gotMV, err := DecodeMV(string(EncodeMV(nil, mv)))
 	if err != nil || !reflect.DeepEqual(gotMV, mv) {
 		t.Fatalf("DecodeMV = %#v, %v; want %#v", gotMV, err, mv)

@@ -154,12 +154,12 @@ func EncodeMV(buf []byte, o *store.MVObject) []byte {
 	e.str(o.Type)
 	e.time(o.Modified)
 	e.attrs(o.Attrs)
-	if o.Lineage == nil {
+	if o.Lineage.Len() == 0 {
 		e.uvarint(0)
 		return e.b
 	}
-	e.nilableLen(len(o.Lineage))
-	for name, c := range o.Lineage {
+	e.nilableLen(o.Lineage.Len())
+	for name, c := range o.Lineage.All() {
 		e.str(name)
 		e.str(c.Rule)
 		e.str(c.Connector)
@@ -182,7 +182,8 @@ func DecodeMV(data string) (*store.MVObject, error) {
 	o.Modified = d.time()
 	o.Attrs = d.attrs()
 	if n, ok := d.nilableLen(); ok && d.err == nil {
-		o.Lineage = make(map[string]store.Contribution, n)
+		var b store.LineageBuilder
+		b.Grow(n)
 		for range n {
 			name := d.str()
 			var c store.Contribution
@@ -190,8 +191,9 @@ func DecodeMV(data string) (*store.MVObject, error) {
 			c.Connector = d.str()
 			c.CSID = d.str()
 			c.Precedence = int(d.varint())
-			o.Lineage[name] = c
+			b.Add(name, c)
 		}
+		o.Lineage = b.Lineage()
 	}
 	if err := d.done(); err != nil {
 		return nil, fmt.Errorf("mv object %q: %w", o.ID, err)
