@@ -347,6 +347,12 @@ type EngineConfig struct {
 	// BatchSize is the number of objects per store transaction during imports
 	// and per call to a connector's export (default 1000).
 	BatchSize int `yaml:"batchSize"`
+	// WholeSyncLimit: a full synchronization loads the store whole when it
+	// holds at most this many objects, and runs in parts of SyncChunk
+	// objects above it (0: the engine's default, 400,000; -1: always whole).
+	WholeSyncLimit int64 `yaml:"wholeSyncLimit"`
+	// SyncChunk is the number of objects per part (0: 20,000).
+	SyncChunk int `yaml:"syncChunk"`
 }
 
 // Duration is a time.Duration written as "30m", "1h".
@@ -609,6 +615,8 @@ func (c *Config) Validate() []error {
 		"safety.importShrinkPercent must be between 1 and 100 (100: stop only an import that would delete everything; turn the guard off with preventImportShrink: false), not %d", c.Safety.ImportShrinkPercent)
 	check(c.Safety.ImportShrinkMinimum >= 0, "safety.importShrinkMinimum must be ≥ 0, not %d", c.Safety.ImportShrinkMinimum)
 	check(c.Engine.BatchSize >= 1 && c.Engine.BatchSize <= 100000, "engine.batchSize must be between 1 and 100000, not %d", c.Engine.BatchSize)
+	check(c.Engine.WholeSyncLimit >= -1, "engine.wholeSyncLimit must be -1 (always load the store whole), 0 (the default) or a number of objects, not %d", c.Engine.WholeSyncLimit)
+	check(c.Engine.SyncChunk == 0 || c.Engine.SyncChunk >= 100 && c.Engine.SyncChunk <= 1000000, "engine.syncChunk must be between 100 and 1000000 objects (0: the default, 20000), not %d", c.Engine.SyncChunk)
 	if c.Tenants.Resolver != "" {
 		_, _, err := net.SplitHostPort(c.Tenants.Resolver)
 		check(err == nil, "tenants.resolver %q: give host:port, e.g. 127.0.0.1:53", c.Tenants.Resolver)

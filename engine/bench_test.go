@@ -475,13 +475,3 @@ func syncInChunks(b *testing.B, e *Engine, chunk int) {
 		}
 	}
 }
-
-func cmpBool(a, b bool) int {
-	switch {
-	case a == b:
-		return 0
-	case a:
-		return 1
-	}
-	return -1
-}

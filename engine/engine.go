@@ -113,6 +113,15 @@ type Engine struct {
 	// Loading says how synchronizations read the store (LoadAuto: targeted
 	// for a delta synchronization of few objects, see Loading).
 	Loading Loading
+	// WholeSyncLimit: a full synchronization loads the store whole only
+	// when it holds at most this many objects (connector space and
+	// metaverse); above it, it runs in parts of SyncChunk objects, so that
+	// its memory does not grow with the store (chunked.go). 0: the
+	// default, DefaultWholeSyncLimit; negative: no limit.
+	WholeSyncLimit int64
+	// SyncChunk is the number of objects of each part of a full
+	// synchronization run in parts (0: DefaultSyncChunk).
+	SyncChunk int
 	// OnExport, when set, is called once for every export operation whose
 	// outcome the engine records (success or error), after the result is
 	// applied, from the goroutine running the export (calls are not concurrent).
@@ -285,7 +294,11 @@ type runRec struct {
 	e    *Engine
 	r    *store.Run
 	errs []store.RunError
-	last time.Time
+	// errSeen: the errors recorded, by object and message: an object a
+	// run processes twice (a full synchronization in parts, chunked.go)
+	// has each of its errors recorded once.
+	errSeen map[string]bool
+	last    time.Time
 	// deferred: the run is recorded only when it finishes having done
 	// something (RunOptions.Quiet).
 	deferred bool
@@ -317,11 +330,20 @@ func (e *Engine) startRunOpt(ctx context.Context, conn string, p Profile, partit
 
 // objectError records a per-object error; the run goes on.
 func (rr *runRec) objectError(object, csid string, err error) {
-	rr.r.Counts.Errors++
 	// Bad input may name the object with invalid UTF-8 or control
 	// characters: the history shows them escaped (validate.go).
 	object = plain(object)
-	rr.errs = append(rr.errs, store.RunError{RunID: rr.r.ID, Object: object, CSID: csid, Message: strings.ToValidUTF8(err.Error(), "\uFFFD"), Time: time.Now().UTC()})
+	msg := strings.ToValidUTF8(err.Error(), "\uFFFD")
+	k := object + "\x00" + msg
+	if rr.errSeen[k] {
+		return
+	}
+	if rr.errSeen == nil {
+		rr.errSeen = map[string]bool{}
+	}
+	rr.errSeen[k] = true
+	rr.r.Counts.Errors++
+	rr.errs = append(rr.errs, store.RunError{RunID: rr.r.ID, Object: object, CSID: csid, Message: msg, Time: time.Now().UTC()})
 	if rr.silent {
 		return
 	}

@@ -96,24 +96,80 @@ func (e *Engine) synchronize(ctx context.Context, rr *runRec, c *Connector, full
 	if err := e.declareIndexes(ctx, rv); err != nil {
 		return err
 	}
+	if full {
+		if chunk, err := e.chunkedFull(ctx, c, rv); err != nil {
+			return err
+		} else if chunk > 0 {
+			return e.synchronizeInChunks(ctx, rr, c, rv, chunk, reapply)
+		}
+	}
 	s, queue, err := e.loadFor(ctx, c, rv, full)
 	if err != nil {
 		return err
 	}
-	tLoad := time.Since(t0)
-	sy := &syncer{e: e, rr: rr, s: s, rv: rv, now: time.Now().UTC(),
-		outTouched: map[string]bool{}, outRules: map[string][]*rules.Rule{}, failed: map[string]bool{}, retry: map[string]*store.CSObject{}, created: map[string]bool{},
-		exports: map[string]*exportTally{}, processed: map[string]*store.CSObject{}, joined: map[string]bool{},
-		oldAttrs: map[string]model.Attrs{}, writeOnly: writeOnlyByTarget(e, rv), reapply: reapply}
-	if full && len(sy.rv.outbound[c.Name]) > 0 {
+	var outAll []string
+	if full && len(rv.outbound[c.Name]) > 0 {
 		// A full synchronization of a target re-evaluates every MV object
 		// against its outbound rules (a rule change takes effect).
-		for id := range s.mv {
-			sy.outTouched[id] = true
-		}
+		outAll = slices.Collect(maps.Keys(s.mv))
 	}
-	total := int64(len(queue))
-	var done int64
+	acc := syncTotals{total: int64(len(queue))}
+	return e.syncPart(ctx, rr, c, rv, s, queue, outAll, full, reapply, t0, &acc)
+}
+
+// syncTotals adds up the statistics of the parts of a synchronization run
+// in chunks (one part otherwise).
+type syncTotals struct {
+	stats   store.SyncStats
+	exports map[string]*exportTally
+	done    int64
+	total   int64
+}
+
+func (t *syncTotals) add(sy *syncer) {
+	st := sy.stats()
+	t.stats.Projections += st.Projections
+	t.stats.Joins += st.Joins
+	t.stats.FlowUpdates += st.FlowUpdates
+	t.stats.NoFlowUpdates += st.NoFlowUpdates
+	t.stats.Disconnectors += st.Disconnectors
+	t.stats.DeletedConnectors += st.DeletedConnectors
+	t.stats.MVDeletes += st.MVDeletes
+	if t.exports == nil {
+		t.exports = map[string]*exportTally{}
+	}
+	for conn, x := range sy.exports {
+		y := t.exports[conn]
+		if y == nil {
+			y = &exportTally{}
+			t.exports[conn] = y
+		}
+		y.adds += x.adds
+		y.updates += x.updates
+		y.deletes += x.deletes
+		y.renames += x.renames
+	}
+	t.stats.Outbound = t.stats.Outbound[:0]
+	for _, conn := range slices.Sorted(maps.Keys(t.exports)) {
+		x := t.exports[conn]
+		t.stats.Outbound = append(t.stats.Outbound, store.OutboundStats{Connector: conn, ProvisioningAdds: int64(x.adds),
+			ExportAttributeFlow: int64(x.updates), Renames: int64(x.renames), Deprovisioning: int64(x.deletes)})
+	}
+}
+
+// syncPart synchronizes the objects of queue (and re-evaluates the MV
+// objects of outAll against their outbound rules) over state s, then
+// writes the results in one transaction and adds its statistics to acc.
+func (e *Engine) syncPart(ctx context.Context, rr *runRec, c *Connector, rv *ruleView, s *state, queue []*store.CSObject,
+	outAll []string, full bool, reapply map[string][]string, t0 time.Time, acc *syncTotals) error {
+	tLoad := time.Since(t0)
+	sy := &syncer{e: e, rr: rr, s: s, rv: rv, now: time.Now().UTC(),
+		outTouched: make(map[string]bool, len(outAll)), outRules: map[string][]*rules.Rule{}, failed: map[string]bool{}, retry: map[string]*store.CSObject{}, created: map[string]bool{},
+		exports: map[string]*exportTally{}, processed: make(map[string]*store.CSObject, len(queue)), joined: map[string]bool{},
+		oldAttrs: map[string]model.Attrs{}, writeOnly: writeOnlyByTarget(e, rv), reapply: reapply}
+	for _, id := range outAll {
+		sy.outTouched[id] = true
+	}
 	for len(queue) > 0 || len(s.recompute) > 0 {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -126,9 +182,9 @@ func (e *Engine) synchronize(ctx context.Context, rr *runRec, c *Connector, full
 				o.SyncPending = false
 				s.dirtyCS[o.ID] = true
 			}
-			done++
-			if done%5000 == 0 {
-				rr.progress(ctx, done, total)
+			acc.done++
+			if acc.done%5000 == 0 {
+				rr.progress(ctx, acc.done, acc.total)
 			}
 		}
 		queue = queue[:0]
@@ -162,12 +218,15 @@ func (e *Engine) synchronize(ctx context.Context, rr *runRec, c *Connector, full
 	if s.err != nil {
 		return fmt.Errorf("read the store: %w", s.err)
 	}
-	rr.progress(ctx, done, total)
+	rr.progress(ctx, acc.done, acc.total)
 	tCompute := time.Since(t0) - tLoad
-	rr.r.Sync = sy.stats()
+	acc.add(sy)
+	st := acc.stats
+	st.Outbound = slices.Clone(st.Outbound)
+	rr.r.Sync = &st
 	b := s.batch()
 	e.heapProfile(c.Name)
-	rr.r.Message = sy.summary()
+	rr.r.Message = summary(acc.exports)
 	if err := e.Store.Apply(ctx, b); err != nil {
 		return fmt.Errorf("store synchronization results: %w", err)
 	}
@@ -195,6 +254,9 @@ const (
 	LoadAuto Loading = iota
 	LoadTargeted
 	LoadWhole
+	// LoadChunked runs every full synchronization in parts of
+	// Engine.SyncChunk objects, each reading what it touches (chunked.go).
+	LoadChunked
 )
 
 // loadingFromEnv reads IDSYNC_SYNC_LOADING (targeted, whole or auto), which
@@ -207,6 +269,8 @@ func loadingFromEnv() Loading {
 		return LoadTargeted
 	case "whole":
 		return LoadWhole
+	case "chunked":
+		return LoadChunked
 	}
 	return LoadAuto
 }
@@ -419,10 +483,11 @@ func (sy *syncer) stats() *store.SyncStats {
 	return st
 }
 
-func (sy *syncer) summary() string {
+// summary says what a synchronization staged for each target.
+func summary(exports map[string]*exportTally) string {
 	msg := ""
-	for _, t := range slices.Sorted(maps.Keys(sy.exports)) {
-		x := sy.exports[t]
+	for _, t := range slices.Sorted(maps.Keys(exports)) {
+		x := exports[t]
 		msg += fmt.Sprintf("pending exports to %s: %d adds, %d updates, %d renames, %d deletes; ", t, x.adds, x.updates, x.renames, x.deletes)
 	}
 	if msg != "" {

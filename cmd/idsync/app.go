@@ -176,6 +176,7 @@ func openApp(ctx context.Context, g *globalFlags) (*app, error) {
 	}
 	a.store = st
 	a.engine = &engine.Engine{Store: st, Rules: rs, Connectors: conns, BatchSize: cfg.Engine.BatchSize,
+		WholeSyncLimit: cfg.Engine.WholeSyncLimit, SyncChunk: cfg.Engine.SyncChunk,
 		Staging: cfg.StagingMode}
 	if cfg.Store.Type == config.StorePostgres {
 		t := ha.TimingFor(cfg.HA.TakeoverAfter.Duration)
