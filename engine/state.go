@@ -45,6 +45,9 @@ type state struct {
 	created map[string]bool
 	// reads counts the objects read from the store (targeted).
 	reads int64
+	// keyIDs: the IDs of the CS objects with a key, by connector and key,
+	// as the store answered (targeted; csByKey).
+	keyIDs map[string][]string
 
 	cs     map[string]*store.CSObject // by CS ID
 	mv     map[string]*store.MVObject // by MV ID
@@ -231,10 +234,23 @@ func (s *state) ensureLinks(mvid string) {
 // csByKey reads the CS objects of connector that have key and returns the
 // state's copies.
 func (s *state) csByKey(connector, key string) []*store.CSObject {
-	ids, err := s.st.CSByKey(s.ctx, connector, key)
-	if err != nil {
-		s.fail(fmt.Errorf("look up %s objects by key: %w", connector, err))
-		return nil
+	// The store does not change while a state is used (its writes are one
+	// batch at the end): a key looked up once has the same objects, which
+	// the state now holds, so it is looked up once (the referrers of an
+	// object are asked for by several passes; a member by its groups).
+	ck := connector + "\x00" + key
+	ids, ok := s.keyIDs[ck]
+	if !ok {
+		var err error
+		ids, err = s.st.CSByKey(s.ctx, connector, key)
+		if err != nil {
+			s.fail(fmt.Errorf("look up %s objects by key: %w", connector, err))
+			return nil
+		}
+		if s.keyIDs == nil {
+			s.keyIDs = map[string][]string{}
+		}
+		s.keyIDs[ck] = ids
 	}
 	out := make([]*store.CSObject, 0, len(ids))
 	for _, id := range ids {
