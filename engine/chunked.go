@@ -150,17 +150,17 @@ func (e *Engine) synchronizeInChunks(ctx context.Context, rr *runRec, c *Connect
 	for _, end := range parts {
 		t0 := time.Now()
 		s := newState(ctx, e.Store, false)
-		queue := make([]*store.CSObject, 0, end-start)
-		for _, id := range ids[start:end] {
-			o, err := e.Store.GetCS(ctx, id)
-			if errors.Is(err, store.ErrNotFound) {
-				continue // removed by an earlier part (a merged provisional object)
-			}
-			if err != nil {
-				return fmt.Errorf("read connector space object %s: %w", id, err)
-			}
-			queue = append(queue, s.loaded(o))
+		objs, err := e.getCSMany(ctx, ids[start:end])
+		if err != nil {
+			return err
 		}
+		queue := make([]*store.CSObject, 0, len(objs))
+		var linked []string
+		for _, o := range objs {
+			queue = append(queue, s.loaded(o))
+			linked = append(linked, o.MVID)
+		}
+		s.prefetch(linked)
 		if err := e.syncPart(ctx, rr, c, rv, s, queue, nil, true, reapply, t0, acc); err != nil {
 			return err
 		}
@@ -170,21 +170,22 @@ func (e *Engine) synchronizeInChunks(ctx context.Context, rr *runRec, c *Connect
 	for _, end := range mvParts {
 		t0 := time.Now()
 		s := newState(ctx, e.Store, false)
-		part := make([]string, 0, end-start)
-		for _, id := range mvids[start:end] {
-			m, err := e.Store.GetMV(ctx, id)
-			if errors.Is(err, store.ErrNotFound) {
-				continue // deleted by an earlier part
-			}
-			if err != nil {
-				return fmt.Errorf("read metaverse object %s: %w", id, err)
-			}
+		ms, err := e.getMVMany(ctx, mvids[start:end])
+		if err != nil {
+			return err
+		}
+		part := make([]string, 0, len(ms))
+		for _, m := range ms {
 			if s.mv[m.ID] == nil {
 				s.mv[m.ID] = m
 				s.indexMV(m)
 			}
 			part = append(part, m.ID)
 		}
+		// Their objects, and the MV objects they name (a group's members)
+		// with theirs, which the outbound rules' references look up.
+		s.prefetch(part)
+		s.prefetch(s.referencedMVs(part))
 		acc.done += int64(len(part))
 		if err := e.syncPart(ctx, rr, c, rv, s, nil, part, true, reapply, t0, acc); err != nil {
 			return err
@@ -214,4 +215,71 @@ func cmpBool(a, b bool) int {
 		return 1
 	}
 	return -1
+}
+
+// getCSMany reads the CS objects ids in the order of ids, leaving out
+// those an earlier part removed (a merged provisional object): in one
+// batch query when the store has them.
+func (e *Engine) getCSMany(ctx context.Context, ids []string) ([]*store.CSObject, error) {
+	var objs []*store.CSObject
+	if br, ok := e.Store.(store.BatchReader); ok {
+		got, err := br.GetCSMany(ctx, ids)
+		if err != nil {
+			return nil, fmt.Errorf("read the objects of a part: %w", err)
+		}
+		byID := make(map[string]*store.CSObject, len(got))
+		for _, o := range got {
+			byID[o.ID] = o
+		}
+		for _, id := range ids {
+			if o := byID[id]; o != nil {
+				objs = append(objs, o)
+			}
+		}
+		return objs, nil
+	}
+	for _, id := range ids {
+		o, err := e.Store.GetCS(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read connector space object %s: %w", id, err)
+		}
+		objs = append(objs, o)
+	}
+	return objs, nil
+}
+
+// getMVMany reads the MV objects ids in the order of ids, leaving out
+// those an earlier part deleted.
+func (e *Engine) getMVMany(ctx context.Context, ids []string) ([]*store.MVObject, error) {
+	var ms []*store.MVObject
+	if br, ok := e.Store.(store.BatchReader); ok {
+		got, err := br.GetMVMany(ctx, ids)
+		if err != nil {
+			return nil, fmt.Errorf("read the metaverse objects of a part: %w", err)
+		}
+		byID := make(map[string]*store.MVObject, len(got))
+		for _, m := range got {
+			byID[m.ID] = m
+		}
+		for _, id := range ids {
+			if m := byID[id]; m != nil {
+				ms = append(ms, m)
+			}
+		}
+		return ms, nil
+	}
+	for _, id := range ids {
+		m, err := e.Store.GetMV(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read metaverse object %s: %w", id, err)
+		}
+		ms = append(ms, m)
+	}
+	return ms, nil
 }

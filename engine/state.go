@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -459,4 +460,80 @@ func (s *state) batch() *store.Batch {
 	}
 	sort.Strings(b.DeleteMV)
 	return b
+}
+
+// prefetch reads, in a few batch queries when the store has them
+// (store.BatchReader), what a part of a full synchronization in parts
+// will look up one by one: the MV objects mvids and every CS object joined
+// to them. Without batch reads it does nothing (the lookups happen as
+// they are needed). What it reads is what getMV and ensureLinks would.
+func (s *state) prefetch(mvids []string) {
+	br, ok := s.st.(store.BatchReader)
+	if !ok || s.whole || s.err != nil {
+		return
+	}
+	var missing, unlinked []string
+	for _, id := range mvids {
+		if id == "" {
+			continue
+		}
+		if s.mv[id] == nil && !s.noMV[id] {
+			missing = append(missing, id)
+		}
+		if !s.linksLoaded[id] {
+			unlinked = append(unlinked, id)
+		}
+	}
+	slices.Sort(missing)
+	missing = slices.Compact(missing)
+	slices.Sort(unlinked)
+	unlinked = slices.Compact(unlinked)
+	if len(missing) > 0 {
+		ms, err := br.GetMVMany(s.ctx, missing)
+		if err != nil {
+			s.fail(fmt.Errorf("read %d metaverse objects: %w", len(missing), err))
+			return
+		}
+		for _, m := range ms {
+			if s.mv[m.ID] == nil {
+				s.reads++
+				s.mv[m.ID] = m
+				s.indexMV(m)
+			}
+		}
+		for _, id := range missing {
+			if s.mv[id] == nil {
+				s.noMV[id] = true
+			}
+		}
+	}
+	if len(unlinked) > 0 {
+		cs, err := br.CSForMVs(s.ctx, unlinked)
+		if err != nil {
+			s.fail(fmt.Errorf("read the objects joined to %d metaverse objects: %w", len(unlinked), err))
+			return
+		}
+		for _, id := range unlinked {
+			s.linksLoaded[id] = true
+		}
+		for _, c := range cs {
+			s.loaded(c)
+		}
+	}
+}
+
+// referencedMVs returns the values of the reference attributes of the MV
+// objects ids (the IDs of the MV objects they name).
+func (s *state) referencedMVs(ids []string) []string {
+	var out []string
+	for _, id := range ids {
+		if m := s.mv[id]; m != nil {
+			for _, v := range m.Attrs {
+				if v.Type == model.Reference {
+					out = append(out, v.Values...)
+				}
+			}
+		}
+	}
+	return out
 }

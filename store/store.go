@@ -618,3 +618,21 @@ func MVKeys(m *MVObject, attrs map[string]bool) []string {
 	slices.Sort(out)
 	return slices.Compact(out)
 }
+
+// BatchReader is implemented by stores that read many objects in one
+// query. The engine uses it, when the store has it, to read what a part of
+// a full synchronization run in parts touches (engine/chunked.go), instead
+// of one query per object. Store wrappers that change the objects they
+// return (store/sealed) implement it too, or the engine reads one object
+// at a time through them.
+type BatchReader interface {
+	// GetCSMany returns the CS objects with these IDs, in any order;
+	// absent IDs are left out.
+	GetCSMany(ctx context.Context, ids []string) ([]*CSObject, error)
+	// GetMVMany returns the MV objects with these IDs, in any order;
+	// absent IDs are left out.
+	GetMVMany(ctx context.Context, ids []string) ([]*MVObject, error)
+	// CSForMVs returns the CS objects joined to any of these MV objects,
+	// in any order.
+	CSForMVs(ctx context.Context, mvids []string) ([]*CSObject, error)
+}

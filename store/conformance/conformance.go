@@ -66,6 +66,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Settings", settingTests},
 		{"Concurrency", concurrencyTests},
 		{"Targeted", targetedTests},
+		{"BatchRead", batchReadTests},
 		{"Users", userTests},
 		{"Audit", auditTests},
 		{"Tenants", tenantTests},

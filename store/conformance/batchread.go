@@ -1,0 +1,92 @@
+package conformance
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/idsync/idsync/store"
+)
+
+// Batch reads (store.BatchReader): many objects, or the objects joined to
+// many MV objects, in one call — across more IDs than one query of either
+// backend takes, with absent IDs among them.
+var batchReadTests = []testCase{
+	{"ManyObjectsAndLinks", func(t *testing.T, s store.Store) {
+		br, ok := s.(store.BatchReader)
+		if !ok {
+			t.Skipf("%T has no batch reads", s)
+		}
+		const n = 1203
+		b := &store.Batch{}
+		var csIDs, mvIDs []string
+		for i := range n {
+			m := mvUser(fmt.Sprintf("mv-%04d", i))
+			b.PutMV = append(b.PutMV, m)
+			mvIDs = append(mvIDs, m.ID)
+			c := user(fmt.Sprintf("cs-%04d", i), "ad", fmt.Sprintf("a%04d", i))
+			if i%3 != 0 { // every third one is a disconnector
+				c.MVID = m.ID
+			}
+			b.PutCS = append(b.PutCS, c)
+			csIDs = append(csIDs, c.ID)
+		}
+		apply(t, s, b)
+		ctx := t.Context()
+
+		ask := append(slices.Clone(csIDs), "cs-absent", "")
+		got, err := br.GetCSMany(ctx, ask)
+		if err != nil {
+			t.Fatalf("GetCSMany: %v", err)
+		}
+		var ids []string
+		for _, o := range got {
+			ids = append(ids, o.ID)
+			if want := b.PutCS[slices.Index(csIDs, o.ID)]; o.Object.Anchor != want.Object.Anchor || o.MVID != want.MVID {
+				t.Errorf("GetCSMany: %s = %+v, want %+v", o.ID, o, want)
+			}
+		}
+		slices.Sort(ids)
+		if !slices.Equal(ids, csIDs) {
+			t.Errorf("GetCSMany: %d objects, want %d", len(ids), len(csIDs))
+		}
+
+		mvs, err := br.GetMVMany(ctx, append(slices.Clone(mvIDs[:700]), "mv-absent"))
+		if err != nil {
+			t.Fatalf("GetMVMany: %v", err)
+		}
+		ids = ids[:0]
+		for _, m := range mvs {
+			ids = append(ids, m.ID)
+			if want := mvUser(m.ID); !m.Lineage.Equal(want.Lineage) || m.Attrs.First("displayName") != want.Attrs.First("displayName") {
+				t.Errorf("GetMVMany: %s = %+v", m.ID, m)
+			}
+		}
+		slices.Sort(ids)
+		if !slices.Equal(ids, mvIDs[:700]) {
+			t.Errorf("GetMVMany: %d objects, want 700", len(ids))
+		}
+
+		linked, err := br.CSForMVs(ctx, append(slices.Clone(mvIDs), "mv-absent", ""))
+		if err != nil {
+			t.Fatalf("CSForMVs: %v", err)
+		}
+		ids = ids[:0]
+		for _, o := range linked {
+			ids = append(ids, o.ID)
+		}
+		slices.Sort(ids)
+		var want []string
+		for i, id := range csIDs {
+			if i%3 != 0 {
+				want = append(want, id)
+			}
+		}
+		if !slices.Equal(ids, want) {
+			t.Errorf("CSForMVs: %d objects, want %d", len(ids), len(want))
+		}
+		if none, err := br.CSForMVs(ctx, nil); err != nil || len(none) != 0 {
+			t.Errorf("CSForMVs(nil) = %d objects, %v", len(none), err)
+		}
+	}},
+}

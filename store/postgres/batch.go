@@ -1,0 +1,91 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/idsync/idsync/store"
+	"github.com/idsync/idsync/store/internal/codec"
+)
+
+var _ store.BatchReader = (*Store)(nil)
+
+// batchIDs is the number of IDs per query of the batch reads (one array
+// parameter; the bound keeps each reply a reasonable size).
+const batchIDs = 5000
+
+func (s *Store) anyQuery(ctx context.Context, query string, ids []string) ([]string, error) {
+	var all []string
+	for start := 0; start < len(ids); start += batchIDs {
+		part := ids[start:min(start+batchIDs, len(ids))]
+		arg := make([][]byte, len(part))
+		for i, id := range part {
+			arg[i] = []byte(id)
+		}
+		blobs, err := readBlobs(s.pool.Query(ctx, query, arg))
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, blobs...)
+	}
+	return all, nil
+}
+
+func decodeAllCS(blobs []string) ([]*store.CSObject, error) {
+	objs := make([]*store.CSObject, 0, len(blobs))
+	for _, b := range blobs {
+		o, err := codec.DecodeCS(b)
+		if err != nil {
+			return nil, err
+		}
+		objs = append(objs, o)
+	}
+	return objs, nil
+}
+
+// GetCSMany returns the CS objects with these IDs (absent ones left out).
+func (s *Store) GetCSMany(ctx context.Context, ids []string) ([]*store.CSObject, error) {
+	blobs, err := s.anyQuery(ctx, `SELECT data FROM cs_objects WHERE id = ANY($1)`, ids)
+	if err == nil {
+		var objs []*store.CSObject
+		if objs, err = decodeAllCS(blobs); err == nil {
+			return objs, nil
+		}
+	}
+	return nil, fmt.Errorf("get %d cs objects: %w", len(ids), err)
+}
+
+// GetMVMany returns the MV objects with these IDs (absent ones left out).
+func (s *Store) GetMVMany(ctx context.Context, ids []string) ([]*store.MVObject, error) {
+	blobs, err := s.anyQuery(ctx, `SELECT data FROM mv_objects WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("get %d mv objects: %w", len(ids), err)
+	}
+	objs := make([]*store.MVObject, 0, len(blobs))
+	for _, b := range blobs {
+		o, err := codec.DecodeMV(b)
+		if err != nil {
+			return nil, fmt.Errorf("get %d mv objects: %w", len(ids), err)
+		}
+		objs = append(objs, o)
+	}
+	return objs, nil
+}
+
+// CSForMVs returns the CS objects joined to any of these MV objects.
+func (s *Store) CSForMVs(ctx context.Context, mvids []string) ([]*store.CSObject, error) {
+	ids := make([]string, 0, len(mvids))
+	for _, id := range mvids {
+		if id != "" {
+			ids = append(ids, id)
+		}
+	}
+	blobs, err := s.anyQuery(ctx, `SELECT data FROM cs_objects WHERE mvid = ANY($1) AND mvid <> ''`, ids)
+	if err == nil {
+		var objs []*store.CSObject
+		if objs, err = decodeAllCS(blobs); err == nil {
+			return objs, nil
+		}
+	}
+	return nil, fmt.Errorf("cs objects of %d mv objects: %w", len(mvids), err)
+}

@@ -1,0 +1,124 @@
+package sealed
+
+import (
+	"context"
+	"errors"
+
+	"github.com/idsync/idsync/store"
+)
+
+// The batch reads open the objects' sealed values like the one-object
+// reads. Through a store that has no batch reads, they read one object
+// at a time.
+
+var (
+	_ store.BatchReader = (*Store)(nil)
+	_ store.BatchReader = (*masked)(nil)
+)
+
+// GetCSMany opens the objects' sealed values.
+func (s *Store) GetCSMany(ctx context.Context, ids []string) ([]*store.CSObject, error) {
+	return getCSMany(ctx, s.Store, &codec{o: s.o}, ids)
+}
+
+// GetMVMany opens the objects' sealed values.
+func (s *Store) GetMVMany(ctx context.Context, ids []string) ([]*store.MVObject, error) {
+	return getMVMany(ctx, s.Store, &codec{o: s.o}, ids)
+}
+
+// CSForMVs opens the objects' sealed values.
+func (s *Store) CSForMVs(ctx context.Context, mvids []string) ([]*store.CSObject, error) {
+	return csForMVs(ctx, s.Store, &codec{o: s.o}, mvids)
+}
+
+func (m *masked) GetCSMany(ctx context.Context, ids []string) ([]*store.CSObject, error) {
+	return getCSMany(ctx, m.Store, m.c, ids)
+}
+
+func (m *masked) GetMVMany(ctx context.Context, ids []string) ([]*store.MVObject, error) {
+	return getMVMany(ctx, m.Store, m.c, ids)
+}
+
+func (m *masked) CSForMVs(ctx context.Context, mvids []string) ([]*store.CSObject, error) {
+	return csForMVs(ctx, m.Store, m.c, mvids)
+}
+
+func getCSMany(ctx context.Context, st store.Store, c *codec, ids []string) ([]*store.CSObject, error) {
+	var objs []*store.CSObject
+	if b, ok := st.(store.BatchReader); ok {
+		var err error
+		if objs, err = b.GetCSMany(ctx, ids); err != nil {
+			return nil, err
+		}
+	} else {
+		for _, id := range ids {
+			o, err := st.GetCS(ctx, id)
+			if err != nil && isNotFound(err) {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			objs = append(objs, o)
+		}
+	}
+	for _, o := range objs {
+		if err := c.openCS(o); err != nil {
+			return nil, err
+		}
+	}
+	return objs, nil
+}
+
+func getMVMany(ctx context.Context, st store.Store, c *codec, ids []string) ([]*store.MVObject, error) {
+	var objs []*store.MVObject
+	if b, ok := st.(store.BatchReader); ok {
+		var err error
+		if objs, err = b.GetMVMany(ctx, ids); err != nil {
+			return nil, err
+		}
+	} else {
+		for _, id := range ids {
+			o, err := st.GetMV(ctx, id)
+			if err != nil && isNotFound(err) {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			objs = append(objs, o)
+		}
+	}
+	for _, o := range objs {
+		if err := c.openMV(o); err != nil {
+			return nil, err
+		}
+	}
+	return objs, nil
+}
+
+func csForMVs(ctx context.Context, st store.Store, c *codec, mvids []string) ([]*store.CSObject, error) {
+	var objs []*store.CSObject
+	if b, ok := st.(store.BatchReader); ok {
+		var err error
+		if objs, err = b.CSForMVs(ctx, mvids); err != nil {
+			return nil, err
+		}
+	} else {
+		for _, id := range mvids {
+			cs, err := st.CSForMV(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			objs = append(objs, cs...)
+		}
+	}
+	for _, o := range objs {
+		if err := c.openCS(o); err != nil {
+			return nil, err
+		}
+	}
+	return objs, nil
+}
+
+func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }

@@ -1,0 +1,95 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/idsync/idsync/store"
+)
+
+// batchParams is the number of IDs per query of the batch reads: well
+// under SQLite's limit of bound parameters.
+const batchParams = 500
+
+var _ store.BatchReader = (*Store)(nil)
+
+// inQuery runs query, whose "%s" is replaced by a list of placeholders,
+// for each batch of ids, and returns the blobs of every row.
+func (s *Store) inQuery(ctx context.Context, query string, ids []string) ([]string, error) {
+	var all []string
+	for start := 0; start < len(ids); start += batchParams {
+		part := ids[start:min(start+batchParams, len(ids))]
+		args := make([]any, len(part))
+		for i, id := range part {
+			args[i] = id
+		}
+		q := fmt.Sprintf(query, strings.TrimSuffix(strings.Repeat("?,", len(part)), ","))
+		blobs, err := readBlobs(s.r.QueryContext(ctx, q, args...))
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, blobs...)
+	}
+	return all, nil
+}
+
+func (s *Store) decodeAllCS(blobs []string) ([]*store.CSObject, error) {
+	objs := make([]*store.CSObject, 0, len(blobs))
+	for _, b := range blobs {
+		o, err := decodeCS(b)
+		if err != nil {
+			return nil, err
+		}
+		objs = append(objs, o)
+	}
+	return objs, nil
+}
+
+// GetCSMany returns the CS objects with these IDs (absent ones left out).
+func (s *Store) GetCSMany(ctx context.Context, ids []string) ([]*store.CSObject, error) {
+	blobs, err := s.inQuery(ctx, `SELECT data FROM cs_objects WHERE id IN (%s)`, ids)
+	if err == nil {
+		var objs []*store.CSObject
+		if objs, err = s.decodeAllCS(blobs); err == nil {
+			return objs, nil
+		}
+	}
+	return nil, fmt.Errorf("get %d cs objects: %w", len(ids), err)
+}
+
+// GetMVMany returns the MV objects with these IDs (absent ones left out).
+func (s *Store) GetMVMany(ctx context.Context, ids []string) ([]*store.MVObject, error) {
+	blobs, err := s.inQuery(ctx, `SELECT data FROM mv_objects WHERE id IN (%s)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("get %d mv objects: %w", len(ids), err)
+	}
+	objs := make([]*store.MVObject, 0, len(blobs))
+	for _, b := range blobs {
+		o, err := decodeMV(b)
+		if err != nil {
+			return nil, fmt.Errorf("get %d mv objects: %w", len(ids), err)
+		}
+		objs = append(objs, o)
+	}
+	return objs, nil
+}
+
+// CSForMVs returns the CS objects joined to any of these MV objects.
+func (s *Store) CSForMVs(ctx context.Context, mvids []string) ([]*store.CSObject, error) {
+	ids := make([]string, 0, len(mvids))
+	for _, id := range mvids {
+		if id != "" {
+			ids = append(ids, id)
+		}
+	}
+	// The mvid <> '' term lets SQLite use the partial index cs_objects_mvid.
+	blobs, err := s.inQuery(ctx, `SELECT data FROM cs_objects WHERE mvid IN (%s) AND mvid <> ''`, ids)
+	if err == nil {
+		var objs []*store.CSObject
+		if objs, err = s.decodeAllCS(blobs); err == nil {
+			return objs, nil
+		}
+	}
+	return nil, fmt.Errorf("cs objects of %d mv objects: %w", len(mvids), err)
+}
