@@ -155,11 +155,26 @@ func (e *Engine) synchronizeInChunks(ctx context.Context, rr *runRec, c *Connect
 			return err
 		}
 		queue := make([]*store.CSObject, 0, len(objs))
-		var linked []string
+		var linked, keys []string
 		for _, o := range objs {
 			queue = append(queue, s.loaded(o))
 			linked = append(linked, o.MVID)
+			// What the synchronization of o looks up by key: the objects
+			// that reference it (referrers), and those its references
+			// name, by DN (a group's members).
+			keys = append(keys, store.RefKey(o.Object.Anchor))
+			if o.Object.DN != "" {
+				keys = append(keys, store.RefKey(o.Object.DN))
+			}
+			for _, v := range o.Object.Attrs {
+				if v.Type == model.Reference {
+					for _, r := range v.Values {
+						keys = append(keys, store.DNKey(r))
+					}
+				}
+			}
 		}
+		linked = append(linked, s.prefetchKeys(c.Name, keys)...)
 		s.prefetch(linked)
 		if err := e.syncPart(ctx, rr, c, rv, s, queue, nil, true, reapply, t0, acc); err != nil {
 			return err

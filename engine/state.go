@@ -537,3 +537,60 @@ func (s *state) referencedMVs(ids []string) []string {
 	}
 	return out
 }
+
+// prefetchKeys looks the keys of connector up in one batch (when the store
+// has batch reads), records each key's objects as csByKey would, and
+// reads those objects in one batch too. It returns the MV objects they are
+// joined to.
+func (s *state) prefetchKeys(connector string, keys []string) []string {
+	br, ok := s.st.(store.BatchReader)
+	if !ok || s.whole || s.err != nil {
+		return nil
+	}
+	var ask []string
+	for _, k := range keys {
+		if _, done := s.keyIDs[connector+"\x00"+k]; !done {
+			ask = append(ask, k)
+		}
+	}
+	slices.Sort(ask)
+	ask = slices.Compact(ask)
+	if len(ask) == 0 {
+		return nil
+	}
+	found, err := br.CSByKeys(s.ctx, connector, ask)
+	if err != nil {
+		s.fail(fmt.Errorf("look up %d keys of %s objects: %w", len(ask), connector, err))
+		return nil
+	}
+	if s.keyIDs == nil {
+		s.keyIDs = map[string][]string{}
+	}
+	var read []string
+	for _, k := range ask {
+		ids := found[k]
+		s.keyIDs[connector+"\x00"+k] = ids
+		for _, id := range ids {
+			if s.cs[id] == nil {
+				read = append(read, id)
+			}
+		}
+	}
+	slices.Sort(read)
+	read = slices.Compact(read)
+	if len(read) == 0 {
+		return nil
+	}
+	objs, err := br.GetCSMany(s.ctx, read)
+	if err != nil {
+		s.fail(fmt.Errorf("read %d %s objects: %w", len(read), connector, err))
+		return nil
+	}
+	var mvids []string
+	for _, o := range objs {
+		if c := s.loaded(o); c.MVID != "" {
+			mvids = append(mvids, c.MVID)
+		}
+	}
+	return mvids
+}

@@ -635,4 +635,7 @@ type BatchReader interface {
 	// CSForMVs returns the CS objects joined to any of these MV objects,
 	// in any order.
 	CSForMVs(ctx context.Context, mvids []string) ([]*CSObject, error)
+	// CSByKeys is CSByKey for several keys of one connector: the sorted
+	// IDs of each key's objects; keys without objects are left out.
+	CSByKeys(ctx context.Context, connector string, keys []string) (map[string][]string, error)
 }

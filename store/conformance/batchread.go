@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/idsync/idsync/model"
 	"github.com/idsync/idsync/store"
 )
 
@@ -87,6 +88,48 @@ var batchReadTests = []testCase{
 		}
 		if none, err := br.CSForMVs(ctx, nil); err != nil || len(none) != 0 {
 			t.Errorf("CSForMVs(nil) = %d objects, %v", len(none), err)
+		}
+	}},
+	{"KeysAtOnce", func(t *testing.T, s store.Store) {
+		br, ok := s.(store.BatchReader)
+		if !ok {
+			t.Skipf("%T has no batch reads", s)
+		}
+		boss := user("cs-boss", "ad", "boss")
+		a, b := user("cs-a", "ad", "a"), user("cs-b", "ad", "b")
+		g := &store.CSObject{ID: "cs-g", Connector: "ad", Object: model.Object{Anchor: "g", DN: "CN=G,DC=test", Type: "group",
+			Attrs: model.Attrs{"member": model.Ref(a.Object.DN, "anchor-of-b")}}}
+		hr := user("cs-hr", "hr", "a")
+		putCS(t, s, boss, a, b, g, hr)
+		if err := s.Index(t.Context(), store.IndexSpec{RefConnectors: []string{"ad"}, CS: map[string][]string{"ad": {"mail"}}}); err != nil {
+			t.Fatalf("Index: %v", err)
+		}
+		keys := []string{
+			store.DNKey(a.Object.DN), store.DNKey("cn=A,ou=USERS,dc=contoso,dc=test"), store.DNKey("CN=nobody,DC=test"),
+			store.RefKey(boss.Object.DN), store.RefKey(a.Object.DN), store.RefKey("ANCHOR-of-b"), store.RefKey("nobody"),
+			store.ValueKey("mail", a.Object.Attrs.First("mail")), store.ValueKey("cn", "a"),
+		}
+		for i := range 700 { // more than one query's worth
+			keys = append(keys, store.RefKey(fmt.Sprintf("cn=x%d,dc=test", i)), store.DNKey(fmt.Sprintf("cn=y%d,dc=test", i)))
+		}
+		for _, conn := range []string{"ad", "hr", "nowhere"} {
+			got, err := br.CSByKeys(t.Context(), conn, keys)
+			if err != nil {
+				t.Fatalf("CSByKeys(%s): %v", conn, err)
+			}
+			with := map[string]bool{} // the keys with objects (two keys above are one)
+			for _, k := range keys {
+				want := csByKey(t, s, conn, k)
+				if len(want) > 0 {
+					with[k] = true
+				}
+				if !slices.Equal(got[k], want) {
+					t.Errorf("CSByKeys(%s)[%q] = %v, CSByKey: %v", conn, k, got[k], want)
+				}
+			}
+			if len(got) != len(with) {
+				t.Errorf("CSByKeys(%s): %d keys in the answer, %d have objects", conn, len(got), len(with))
+			}
 		}
 	}},
 }

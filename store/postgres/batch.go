@@ -3,6 +3,8 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/idsync/idsync/store"
 	"github.com/idsync/idsync/store/internal/codec"
@@ -88,4 +90,66 @@ func (s *Store) CSForMVs(ctx context.Context, mvids []string) ([]*store.CSObject
 		}
 	}
 	return nil, fmt.Errorf("cs objects of %d mv objects: %w", len(mvids), err)
+}
+
+// CSByKeys looks several keys of one connector up at once.
+func (s *Store) CSByKeys(ctx context.Context, connector string, keys []string) (map[string][]string, error) {
+	out := map[string][]string{}
+	var dns [][]byte
+	byHash := map[int64][]string{}
+	var hashes []int64
+	for _, k := range keys {
+		if strings.HasPrefix(k, dnKeyPrefix) {
+			dns = append(dns, []byte(k))
+			continue
+		}
+		h := keyHash(connector, k)
+		if _, ok := byHash[h]; !ok {
+			hashes = append(hashes, h)
+		}
+		byHash[h] = append(byHash[h], k)
+	}
+	collect := func(query string, args []any, add func(key any, id string)) error {
+		rows, err := s.pool.Query(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			vals, err := rows.Values()
+			if err != nil {
+				return err
+			}
+			id, _ := vals[1].([]byte)
+			add(vals[0], string(id))
+		}
+		return rows.Err()
+	}
+	var err error
+	for start := 0; start < len(dns) && err == nil; start += batchIDs {
+		part := dns[start:min(start+batchIDs, len(dns))]
+		err = collect(`SELECT dn_key, id FROM cs_objects WHERE connector = $1 AND dn_key = ANY($2) AND dn_key <> ''`, []any{[]byte(connector), part},
+			func(key any, id string) {
+				b, _ := key.([]byte)
+				out[string(b)] = append(out[string(b)], id)
+			})
+	}
+	for start := 0; start < len(hashes) && err == nil; start += batchIDs {
+		part := hashes[start:min(start+batchIDs, len(hashes))]
+		err = collect(`SELECT k.key, c.id FROM cs_keys k JOIN cs_objects c ON c.id = k.id
+			WHERE k.key = ANY($1) AND c.connector = $2`, []any{part, []byte(connector)},
+			func(key any, id string) {
+				h, _ := key.(int64)
+				for _, k := range byHash[h] {
+					out[k] = append(out[k], id)
+				}
+			})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up cs objects of %q by %d keys: %w", connector, len(keys), err)
+	}
+	for k := range out {
+		slices.Sort(out[k])
+	}
+	return out, nil
 }

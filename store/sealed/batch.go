@@ -122,3 +122,29 @@ func csForMVs(ctx context.Context, st store.Store, c *codec, mvids []string) ([]
 }
 
 func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
+
+// CSByKeys returns IDs only: nothing to open.
+func (s *Store) CSByKeys(ctx context.Context, connector string, keys []string) (map[string][]string, error) {
+	return csByKeys(ctx, s.Store, connector, keys)
+}
+
+func (m *masked) CSByKeys(ctx context.Context, connector string, keys []string) (map[string][]string, error) {
+	return csByKeys(ctx, m.Store, connector, keys)
+}
+
+func csByKeys(ctx context.Context, st store.Store, connector string, keys []string) (map[string][]string, error) {
+	if b, ok := st.(store.BatchReader); ok {
+		return b.CSByKeys(ctx, connector, keys)
+	}
+	out := map[string][]string{}
+	for _, k := range keys {
+		ids, err := st.CSByKey(ctx, connector, k)
+		if err != nil {
+			return nil, err
+		}
+		if len(ids) > 0 {
+			out[k] = ids
+		}
+	}
+	return out, nil
+}

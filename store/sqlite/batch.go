@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/idsync/idsync/store"
@@ -92,4 +93,70 @@ func (s *Store) CSForMVs(ctx context.Context, mvids []string) ([]*store.CSObject
 		}
 	}
 	return nil, fmt.Errorf("cs objects of %d mv objects: %w", len(mvids), err)
+}
+
+// CSByKeys looks several keys of one connector up at once.
+func (s *Store) CSByKeys(ctx context.Context, connector string, keys []string) (map[string][]string, error) {
+	out := map[string][]string{}
+	var dns []any
+	byHash := map[int64][]string{}
+	var hashes []any
+	for _, k := range keys {
+		if strings.HasPrefix(k, dnKeyPrefix) {
+			dns = append(dns, k)
+			continue
+		}
+		h := keyHash(connector, k)
+		if _, ok := byHash[h]; !ok {
+			hashes = append(hashes, h)
+		}
+		byHash[h] = append(byHash[h], k)
+	}
+	read := func(query string, args []any, add func(key any, id string)) error {
+		for start := 0; start < len(args); start += batchParams {
+			part := args[start:min(start+batchParams, len(args))]
+			q := fmt.Sprintf(query, strings.TrimSuffix(strings.Repeat("?,", len(part)), ","))
+			rows, err := s.r.QueryContext(ctx, q, append([]any{connector}, part...)...)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				var key any
+				var id string
+				if err := rows.Scan(&key, &id); err != nil {
+					rows.Close()
+					return err
+				}
+				add(key, id)
+			}
+			err = rows.Err()
+			rows.Close()
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	err := read(`SELECT dn_key, id FROM cs_objects WHERE connector = ? AND dn_key IN (%s)`, dns, func(key any, id string) {
+		k := fmt.Sprint(key)
+		if b, ok := key.([]byte); ok {
+			k = string(b)
+		}
+		out[k] = append(out[k], id)
+	})
+	if err == nil {
+		err = read(`SELECT k.key, c.id FROM cs_keys k CROSS JOIN cs_objects c WHERE c.rowid = k.crow AND c.connector = ? AND k.key IN (%s)`, hashes, func(key any, id string) {
+			h, _ := key.(int64)
+			for _, k := range byHash[h] {
+				out[k] = append(out[k], id)
+			}
+		})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up cs objects of %q by %d keys: %w", connector, len(keys), err)
+	}
+	for k := range out {
+		slices.Sort(out[k])
+	}
+	return out, nil
 }
