@@ -168,25 +168,37 @@ func (l *Locker) Acquire(ctx context.Context, wait time.Duration) (*Lease, error
 	}
 }
 
-// try connects when needed and tries the lock once.
+// try connects when needed and tries the lock once. A kept connection
+// that fails (its server restarted, or the database failed over to
+// another server since the last try) is replaced by a new one at once.
 func (l *Locker) try(ctx context.Context) (bool, error) {
-	if l.conn == nil {
-		cctx, cancel := context.WithTimeout(ctx, max(l.validity, 5*time.Second))
-		c, err := pgx.ConnectConfig(cctx, l.cfg)
-		cancel()
-		if err != nil {
-			return false, fmt.Errorf("take the %s in PostgreSQL %s@%s/%s: %w", l.what, l.cfg.User, l.cfg.Host, l.cfg.Database, err)
+	for {
+		kept := l.conn != nil
+		if !kept {
+			cctx, cancel := context.WithTimeout(ctx, max(l.validity, 5*time.Second))
+			c, err := pgx.ConnectConfig(cctx, l.cfg)
+			cancel()
+			if err != nil {
+				hint := "check that the database server is up"
+				if len(l.cfg.Fallbacks) > 0 {
+					hint = "check that one of the DSN's servers is up and is the primary (target_session_attrs=read-write skips standbys; during a database failover, until the new primary is promoted, none is)"
+				}
+				return false, fmt.Errorf("take the %s in PostgreSQL %s@%s/%s: %w: %s", l.what, l.cfg.User, l.cfg.Host, l.cfg.Database, err, hint)
+			}
+			l.conn = c
 		}
-		l.conn = c
-	}
-	qctx, cancel := context.WithTimeout(ctx, l.validity)
-	defer cancel()
-	var ok bool
-	if err := l.conn.QueryRow(qctx, `SELECT pg_try_advisory_lock($1)`, l.key).Scan(&ok); err != nil {
+		qctx, cancel := context.WithTimeout(ctx, l.validity)
+		var ok bool
+		err := l.conn.QueryRow(qctx, `SELECT pg_try_advisory_lock($1)`, l.key).Scan(&ok)
+		cancel()
+		if err == nil {
+			return ok, nil
+		}
 		l.dropConn()
-		return false, fmt.Errorf("take the %s in PostgreSQL: %w", l.what, err)
+		if !kept || ctx.Err() != nil {
+			return false, fmt.Errorf("take the %s in PostgreSQL: %w", l.what, err)
+		}
 	}
-	return ok, nil
 }
 
 // holder describes the session holding the lock, for messages.
