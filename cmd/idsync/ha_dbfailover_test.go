@@ -75,6 +75,15 @@ func TestHADatabaseFailover(t *testing.T) {
 		}
 		takeover = d
 	}
+	// IDSYNC_TEST_PG_PROMOTE_AFTER: how long the database has no primary.
+	promoteAfter := 2 * time.Second
+	if v := os.Getenv("IDSYNC_TEST_PG_PROMOTE_AFTER"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatalf("IDSYNC_TEST_PG_PROMOTE_AFTER: %v", err)
+		}
+		promoteAfter = d
+	}
 	pair := peers.StartPostgresPair(t)
 	storeDSN, targetDSN := pair.DSN(), peers.Postgres(t)
 	ctx := t.Context()
@@ -169,6 +178,9 @@ scheduler: {order: [hr, app]}
 	}
 	pair.KillPrimary(t)
 	killed := time.Now()
+	// A failover manager promotes the standby once it has seen the
+	// primary gone for a while; meanwhile the servers find no primary.
+	time.Sleep(promoteAfter)
 	pair.Promote(t)
 	promoted := time.Now()
 	before := count(`SELECT count(*) FROM accounts`)
@@ -186,8 +198,9 @@ scheduler: {order: [hr, app]}
 	if err := tc.QueryRow(ctx, `SELECT at, app FROM ops WHERE at > $1 ORDER BY at LIMIT 1`, promoted).Scan(&firstAfter, &resumedBy); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%s exported first, %d of %d accounts written when the primary was killed; promoted %s after the kill; exports resumed %s after the promotion, by %s (takeoverAfter %s)",
-		first, before, n, promoted.Sub(killed).Round(time.Millisecond), firstAfter.Sub(promoted).Round(time.Millisecond), resumedBy, takeover)
+	t.Logf("%s exported first, %d of %d accounts written when the primary was killed; promoted %s after the kill; exports resumed %s after the promotion (%s after the kill), by %s (takeoverAfter %s)",
+		first, before, n, promoted.Sub(killed).Round(time.Millisecond), firstAfter.Sub(promoted).Round(time.Millisecond),
+		firstAfter.Sub(killed).Round(time.Millisecond), resumedBy, takeover)
 	// The bound: the lease is lost at the kill; the servers retry every
 	// poll (takeoverAfter/10), the new holder waits the settle time
 	// (takeoverAfter/6) and runs a cycle (an import and synchronization of
@@ -270,6 +283,13 @@ scheduler: {order: [hr, app]}
 	t.Setenv("IDSYNC_HA_TARGET_DSN", targetDSN)
 	if out := mustIdsync(t, "--config", cfg, "preview", "app"); strings.Count(out, "\n") != 1 {
 		t.Errorf("pending exports after the failover:\n%s", out)
+	}
+	// No run is left running: the export the kill cut short could not
+	// record its end on the dead primary, and the next run marked it
+	// interrupted.
+	runs := mustIdsync(t, "--config", cfg, "runs", "--limit", "0")
+	if regexp.MustCompile(`(?m)^run \d+ +\S+ +\S+ +running\b`).MatchString(runs) {
+		t.Errorf("a run is left running:\n%s", runs)
 	}
 	for _, s := range servers {
 		select {
