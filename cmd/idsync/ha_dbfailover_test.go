@@ -178,12 +178,12 @@ scheduler: {order: [hr, app]}
 	}
 	pair.KillPrimary(t)
 	killed := time.Now()
+	before := count(`SELECT count(*) FROM accounts`)
 	// A failover manager promotes the standby once it has seen the
 	// primary gone for a while; meanwhile the servers find no primary.
 	time.Sleep(promoteAfter)
 	pair.Promote(t)
 	promoted := time.Now()
-	before := count(`SELECT count(*) FROM accounts`)
 	if before >= n {
 		t.Fatalf("the export had finished (%d accounts) when the primary was killed: make the target slower", before)
 	}
@@ -198,9 +198,13 @@ scheduler: {order: [hr, app]}
 	if err := tc.QueryRow(ctx, `SELECT at, app FROM ops WHERE at > $1 ORDER BY at LIMIT 1`, promoted).Scan(&firstAfter, &resumedBy); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%s exported first, %d of %d accounts written when the primary was killed; promoted %s after the kill; exports resumed %s after the promotion (%s after the kill), by %s (takeoverAfter %s)",
-		first, before, n, promoted.Sub(killed).Round(time.Millisecond), firstAfter.Sub(promoted).Round(time.Millisecond),
+	inFlight := count(`SELECT count(*) FROM ops WHERE at > $1 AND at < $2`, killed, promoted)
+	t.Logf("%s exported first, %d of %d accounts written when the primary was killed, %d more before the promotion (the batch in flight); promoted %s after the kill; exports resumed %s after the promotion (%s after the kill), by %s (takeoverAfter %s)",
+		first, before, n, inFlight, promoted.Sub(killed).Round(time.Millisecond), firstAfter.Sub(promoted).Round(time.Millisecond),
 		firstAfter.Sub(killed).Round(time.Millisecond), resumedBy, takeover)
+	if inFlight > 10 {
+		t.Errorf("%d writes between the kill and the promotion: more than the batch in flight (10)", inFlight)
+	}
 	// The bound: the lease is lost at the kill; the servers retry every
 	// poll (takeoverAfter/10), the new holder waits the settle time
 	// (takeoverAfter/6) and runs a cycle (an import and synchronization of
