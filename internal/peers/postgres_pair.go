@@ -130,6 +130,7 @@ max_wal_senders = 4
 wal_keep_size = 64MB
 hot_standby = on
 wal_receiver_status_interval = 1s
+wal_retrieve_retry_interval = 500ms
 synchronous_commit = on
 synchronous_standby_names = '%s'
 log_min_messages = warning
@@ -149,7 +150,13 @@ func (p *PostgresPair) start() error {
 	}
 	if out, err := p.run("initdb", "-D", prim, "-U", "postgres", "--pwfile", pwfile, "-A", "scram-sha-256",
 		"-E", "UTF8", "--locale", "C", "--no-sync"); err != nil {
-		return fmt.Errorf("initdb: %w: %s", err, lastLines(out, 10))
+		hint := ""
+		if strings.Contains(out, "/dev/null") {
+			// Seen on some machines: initdb's post-bootstrap step redirects
+			// to /dev/null as the server's user.
+			hint = " (initdb writes to /dev/null as the postgres user: it must be writable by every user, mode crw-rw-rw-)"
+		}
+		return fmt.Errorf("initdb: %w: %s%s", err, lastLines(out, 10), hint)
 	}
 	_ = os.Remove(pwfile)
 	// '*': any standby is the synchronous one; a commit waits until it has
