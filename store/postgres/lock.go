@@ -188,11 +188,20 @@ func (l *Locker) try(ctx context.Context) (bool, error) {
 			l.conn = c
 		}
 		qctx, cancel := context.WithTimeout(ctx, l.validity)
-		var ok bool
-		err := l.conn.QueryRow(qctx, `SELECT pg_try_advisory_lock($1)`, l.key).Scan(&ok)
+		// A standby grants advisory locks of its own, which no session on
+		// the primary sees: the lock is taken on a primary only (NULL on a
+		// server in recovery).
+		var ok *bool
+		err := l.conn.QueryRow(qctx, `SELECT CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_try_advisory_lock($1) END`, l.key).Scan(&ok)
 		cancel()
+		if err == nil && ok == nil {
+			host := l.conn.PgConn().Conn().RemoteAddr().String()
+			l.dropConn()
+			return false, fmt.Errorf("take the %s in PostgreSQL %s@%s/%s: the server %s is a standby (in recovery, read-only), whose locks the primary does not see: "+
+				"point the DSN at the primary, or list every server with target_session_attrs=read-write", l.what, l.cfg.User, l.cfg.Host, l.cfg.Database, host)
+		}
 		if err == nil {
-			return ok, nil
+			return *ok, nil
 		}
 		l.dropConn()
 		if !kept || ctx.Err() != nil {

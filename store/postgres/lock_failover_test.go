@@ -12,7 +12,8 @@ import (
 )
 
 // TestLockerDatabaseFailover: on a primary and its standby (a DSN naming
-// both, target_session_attrs=read-write), a lease is lost when the
+// both, target_session_attrs=read-write), a Locker reaching the standby
+// alone refuses to take the lock there; a lease is lost when the
 // primary is killed (advisory locks are not replicated); until the standby
 // is promoted Acquire fails saying why, at once; after the promotion a
 // Locker whose kept connection went to the old primary takes the lock on
@@ -31,6 +32,16 @@ func TestLockerDatabaseFailover(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A standby grants advisory locks that the primary does not see: a
+	// Locker reaching one refuses to take the lock there.
+	onStandby, err := NewLocker(pair.ServerDSN(pair.StandbyPort), LockerOptions{Key: ActiveLockKey, What: "active lease", Validity: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := onStandby.Acquire(ctx, 0); err == nil || errors.Is(err, ErrLockHeld) || !strings.Contains(err.Error(), "is a standby") {
+		t.Fatalf("Acquire on the standby: %v, want a refusal saying that the server is a standby", err)
+	}
+	onStandby.Close()
 	la, err := a.Acquire(ctx, 0)
 	if err != nil {
 		t.Fatal(err)
