@@ -53,13 +53,15 @@ func (s *haServer) activeIntervals(t *testing.T) []haInterval {
 // target_session_attrs=read-write. They export 300 accounts, in batches of
 // 10, to a slow table (TestHAFailover's target, on another PostgreSQL
 // cluster). Mid-export the primary is killed (SIGKILL to all its
-// processes) and the standby promoted at once. The active server's lease
+// processes) and the standby promoted 2 s later. The active server's lease
 // goes with the old primary (advisory locks are not replicated): it stops
-// exporting, both servers reconnect to the new primary, one of them takes
-// the lease, waits the settle time and finishes the export from the
-// journal. Every account is inserted exactly once, no two servers are
-// active at the same time, and the writes of one never follow another's
-// activation.
+// exporting (at most its batch in flight reaches the target after the
+// kill), both servers retry while there is no primary and reconnect to the
+// new one, one of them takes the lease, waits the settle time and finishes
+// the export from the journal, within poll + settle + 5 s of the
+// promotion. Every account is inserted exactly once, nothing is left
+// pending nor running, no two servers are active at the same time, and
+// the writes of one never follow another's activation.
 func TestHADatabaseFailover(t *testing.T) {
 	if testing.Short() {
 		t.Skip("failover test skipped in -short mode")
