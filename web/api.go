@@ -136,7 +136,7 @@ func (s *Server) apiMV(w http.ResponseWriter, r *http.Request, _ *principal) {
 // apiMVPreview is what synchronizing a metaverse object would do, rule by
 // rule (engine.PreviewObject); it changes nothing.
 func (s *Server) apiMVPreview(w http.ResponseWriter, r *http.Request, _ *principal) {
-	p, err := s.o.Engine.PreviewObject(r.Context(), r.PathValue("id"))
+	p, err := s.previewObject(r.Context(), r.PathValue("id"))
 	if err != nil {
 		s.storeError(w, r, true, err, "metaverse object "+r.PathValue("id"))
 		return

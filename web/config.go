@@ -12,6 +12,7 @@ import (
 
 	"github.com/idsync/idsync/config"
 	"github.com/idsync/idsync/connector/ldap"
+	"github.com/idsync/idsync/engine"
 	"github.com/idsync/idsync/rules"
 )
 
@@ -36,6 +37,32 @@ func (s *Server) currentConfig() *config.Config {
 	s.cfgMu.RLock()
 	defer s.cfgMu.RUnlock()
 	return s.o.Config
+}
+
+// previewObject is engine.PreviewObject under EngineMu: the preview reads
+// the engine's rules and connectors, which a reload replaces.
+func (s *Server) previewObject(ctx context.Context, mvid string) (*engine.ObjectPreview, error) {
+	s.o.EngineMu.RLock()
+	defer s.o.EngineMu.RUnlock()
+	return s.o.Engine.PreviewObject(ctx, mvid)
+}
+
+// profiles are the run profiles a connector can run (delta import and
+// export as its connector can), read under EngineMu: a reload reopens
+// connectors.
+func (s *Server) profiles(name string) []string {
+	s.o.EngineMu.RLock()
+	defer s.o.EngineMu.RUnlock()
+	var out []string
+	for _, p := range engine.Profiles {
+		switch {
+		case p == engine.DeltaImport && !s.o.Engine.CanDeltaImport(name),
+			p == engine.Export && !s.o.Engine.CanExport(name):
+			continue
+		}
+		out = append(out, string(p))
+	}
+	return out
 }
 
 // canConfigure: the console can change configuration (its forms show).

@@ -70,14 +70,7 @@ func (s *Server) connectorState(ctx context.Context, name string) (*ConnectorSta
 	if s.isRunning(name) {
 		c.State = "running"
 	}
-	for _, p := range engine.Profiles {
-		switch {
-		case p == engine.DeltaImport && !s.o.Engine.CanDeltaImport(name),
-			p == engine.Export && !s.o.Engine.CanExport(name):
-			continue
-		}
-		c.Profiles = append(c.Profiles, string(p))
-	}
+	c.Profiles = s.profiles(name)
 	return c, nil
 }
 

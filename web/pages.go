@@ -442,7 +442,7 @@ func (s *Server) postCycle(w http.ResponseWriter, r *http.Request, p *principal)
 // rule, what synchronizing the object would do (Azure AD Connect's
 // single-object sync report); nothing is changed.
 func (s *Server) pageMVPreview(w http.ResponseWriter, r *http.Request, p *principal) {
-	pv, err := s.o.Engine.PreviewObject(r.Context(), r.PathValue("id"))
+	pv, err := s.previewObject(r.Context(), r.PathValue("id"))
 	if err != nil {
 		s.storeError(w, r, false, err, "metaverse object "+r.PathValue("id"))
 		return

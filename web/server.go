@@ -119,6 +119,13 @@ type Options struct {
 	// tree on the connector pages.
 	ContainerTrees func(ctx context.Context, connector string) ([]*ldap.Tree, error)
 	SaveContainers func(ctx context.Context, connector string, choices map[string]ldap.Choice) (ldap.Containers, error)
+	// EngineMu guards what Reload replaces in Engine — its Rules, its
+	// connectors' Conn and Partitions — outside the run lock: Reload
+	// holds it for writing while it swaps them, the console for reading
+	// while it reads them (the object preview, the connectors' run
+	// profiles). nil: the console makes its own, which a Reload that
+	// changes Engine must then use (Server.Options().EngineMu).
+	EngineMu *sync.RWMutex
 }
 
 // Server is the console and API.
@@ -147,6 +154,9 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.EngineMu == nil {
+		o.EngineMu = new(sync.RWMutex)
 	}
 	s := &Server{o: o, mux: http.NewServeMux(), sessions: newSessions(), limiter: newLimiter(), base: ctx}
 	if err := s.parseTemplates(); err != nil {

@@ -49,6 +49,12 @@ type app struct {
 	leaseMu   sync.Mutex
 	runLease  *postgres.Lease
 	role      *ha.Role
+
+	// engineMu guards what reload replaces — the engine's rules, its
+	// connectors' Conn and Partitions, cfg and rules — against the
+	// console and lock, which read them outside the run lock
+	// (web.Options.EngineMu).
+	engineMu sync.RWMutex
 }
 
 // appsPath is the provisioning file: --apps, env IDSYNC_PROVISIONING, or
@@ -260,8 +266,13 @@ func (a *app) lock(wait time.Duration) (func(), error) {
 			lease.Release()
 		}
 	} else {
+		// reload replaces a.cfg (the store's path stays: it takes a
+		// restart).
+		a.engineMu.RLock()
+		path := a.cfg.Store.Path
+		a.engineMu.RUnlock()
 		var err error
-		if unlock, err = engine.Lock(a.cfg.Store.Path+".lock", wait); err != nil {
+		if unlock, err = engine.Lock(path+".lock", wait); err != nil {
 			return nil, err
 		}
 	}

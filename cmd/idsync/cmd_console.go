@@ -212,13 +212,18 @@ func (a *app) reload(ctx context.Context, g *globalFlags, sch *scheduler.Schedul
 		closeAll()
 		return nil, nil, err
 	}
+	a.engineMu.Lock()
+	var olds []connector.Connector
 	for _, s := range swaps {
-		old := s.ec.Conn
+		olds = append(olds, s.ec.Conn)
 		s.ec.Conn, s.ec.Partitions = s.c, s.cc.Partitions
-		_ = old.Close()
-		slog.Info("connector reopened with its new settings", "connector", s.cc.Name)
 	}
 	a.engine.Rules, a.rules, a.cfg = rs, rs, cfg
+	a.engineMu.Unlock()
+	for i, s := range swaps {
+		_ = olds[i].Close()
+		slog.Info("connector reopened with its new settings", "connector", s.cc.Name)
+	}
 	if sch != nil {
 		sch.Config = snap
 	}
@@ -237,6 +242,7 @@ func configWebOptions(g *globalFlags, a *app, s *scheduler.Scheduler, o *web.Opt
 		return err
 	}
 	o.CheckRules, o.ExtraRules = check, extra
+	o.EngineMu = &a.engineMu
 	o.Reload = func(ctx context.Context) (*config.Config, *rules.RuleSet, error) { return a.reload(ctx, g, s) }
 	o.ContainerTrees = func(ctx context.Context, name string) ([]*ldap.Tree, error) {
 		cfg, err := loadConfig(g)
