@@ -211,22 +211,37 @@ type QuarantinePolicy struct {
 	MaxRetry   config.Duration `yaml:"maxRetry,omitempty"`
 }
 
-// Load reads a provisioning configuration file. Relative paths in SCIM
-// blocks are not resolved; ${NAME} values are read from the environment.
+// Load reads a provisioning configuration file, with the changes of its
+// console-managed file applied (ConsolePath: provisioning on or off,
+// assignments; console.go). Relative paths in SCIM blocks are not
+// resolved; ${NAME} values are read from the environment.
 func Load(path string) (*File, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read provisioning config: %w", err)
 	}
-	return Parse(path, data)
+	cf, err := LoadConsole(path)
+	if err != nil {
+		return nil, err
+	}
+	return parse(path, data, cf)
 }
 
 // Parse parses and checks provisioning configuration data; name is used
 // in messages.
-func Parse(name string, data []byte) (*File, error) {
+func Parse(name string, data []byte) (*File, error) { return parse(name, data, nil) }
+
+// parse parses provisioning configuration data, applies the console's
+// changes (cf, nil for none) and checks the result.
+func parse(name string, data []byte, cf *ConsoleFile) (*File, error) {
 	f := &File{Path: name}
 	if err := yaml.UnmarshalWithOptions(data, f, yaml.Strict()); err != nil {
 		return nil, positioned(name, err)
+	}
+	if cf != nil {
+		if err := cf.apply(f, name); err != nil {
+			return nil, err
+		}
 	}
 	var errs []error
 	seen := map[string]bool{}

@@ -492,13 +492,31 @@ func TestProvisionServe(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
+	// After its first cycle, the application is turned off (as a reload
+	// does): no cycle for ten intervals, then on again.
+	var mu sync.Mutex
+	f := &File{Applications: []*App{a}}
+	off := *a
+	off.Provisioning = "off"
+	apps := func() *File { mu.Lock(); defer mu.Unlock(); return f }
 	var results []*Result
-	Serve(ctx, &File{Applications: []*App{a}}, testEngine(t, a, st), t.TempDir(), nil, func(r *Result, err error) {
+	var offAt time.Time
+	Serve(ctx, apps, testEngine(t, a, st), t.TempDir(), nil, func(r *Result, err error) {
 		if err != nil {
 			t.Errorf("cycle: %v", err)
 		}
 		results = append(results, r)
-		if len(results) == 3 {
+		switch len(results) {
+		case 1:
+			mu.Lock()
+			f, offAt = &File{Applications: []*App{&off}}, time.Now()
+			mu.Unlock()
+			time.AfterFunc(10*a.Interval.Duration, func() { mu.Lock(); f = &File{Applications: []*App{a}}; mu.Unlock() })
+		case 2:
+			if since := time.Since(offAt); since < 10*a.Interval.Duration {
+				t.Errorf("a cycle %s after provisioning was turned off", since)
+			}
+		case 3:
 			cancel()
 		}
 	})

@@ -57,6 +57,14 @@ type app struct {
 	engineMu sync.RWMutex
 }
 
+// currentApps are the applications as now configured: reload replaces
+// them (the console turns provisioning on or off, changes assignments).
+func (a *app) currentApps() *provisioning.File {
+	a.engineMu.RLock()
+	defer a.engineMu.RUnlock()
+	return a.apps
+}
+
 // appsPath is the provisioning file: --apps, env IDSYNC_PROVISIONING, or
 // provisioning.yaml next to the configuration file.
 func appsPath(g *globalFlags, cfg *config.Config) string {

@@ -388,7 +388,7 @@ within ha.takeoverAfter when the active one stops or loses the database.
 					}
 					return a.lock(time.Hour)
 				}
-				go provisioning.Serve(cmd.Context(), a.apps, a.engine, a.cfg.DataDir, lock, func(r *provisioning.Result, err error) {
+				go provisioning.Serve(cmd.Context(), a.currentApps, a.engine, a.cfg.DataDir, lock, func(r *provisioning.Result, err error) {
 					if errors.Is(err, engine.ErrStandby) {
 						slog.Debug("provisioning cycle skipped: this server is a standby")
 						return

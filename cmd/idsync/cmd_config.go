@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/idsync/idsync/provisioning"
 	"github.com/idsync/idsync/snapshot"
 )
 
@@ -48,6 +49,11 @@ synchronization of every connector for a changed outbound rule.`,
 			if err != nil {
 				return err
 			}
+			appSummary, err := provisioning.ConsoleSummary(appsPath(g, cfg))
+			if err != nil {
+				return err
+			}
+			summary = append(summary, appSummary...)
 			if len(summary) > 0 {
 				fmt.Fprintln(out, "Set from the console or the CLI (console-managed files, see docs/console.md):")
 				for _, l := range summary {

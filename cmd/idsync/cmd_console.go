@@ -15,6 +15,7 @@ import (
 	"github.com/idsync/idsync/connector/ldap"
 	"github.com/idsync/idsync/engine"
 	"github.com/idsync/idsync/model"
+	"github.com/idsync/idsync/provisioning"
 	"github.com/idsync/idsync/rules"
 	"github.com/idsync/idsync/scheduler"
 	"github.com/idsync/idsync/snapshot"
@@ -166,6 +167,13 @@ func (a *app) reload(ctx context.Context, g *globalFlags, sch *scheduler.Schedul
 	if err != nil {
 		return nil, nil, err
 	}
+	apps, err := loadApps(g, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !slices.Equal(appNames(apps), appNames(a.apps)) {
+		return nil, nil, fmt.Errorf("applications were added to or removed from %s: restart idsync serve to use them", appsPath(g, cfg))
+	}
 	rs, err := loadRules(g, cfg)
 	if err != nil {
 		return nil, nil, err
@@ -218,7 +226,7 @@ func (a *app) reload(ctx context.Context, g *globalFlags, sch *scheduler.Schedul
 		olds = append(olds, s.ec.Conn)
 		s.ec.Conn, s.ec.Partitions = s.c, s.cc.Partitions
 	}
-	a.engine.Rules, a.rules, a.cfg = rs, rs, cfg
+	a.engine.Rules, a.rules, a.cfg, a.apps = rs, rs, cfg, apps
 	a.engineMu.Unlock()
 	for i, s := range swaps {
 		_ = olds[i].Close()
@@ -229,6 +237,18 @@ func (a *app) reload(ctx context.Context, g *globalFlags, sch *scheduler.Schedul
 	}
 	slog.Info("configuration reloaded", "config", cfg.Path, "rules", len(rs.Rules), "reopened", len(swaps))
 	return cfg, rs, nil
+}
+
+// appNames are the names of the applications (none without a
+// provisioning file).
+func appNames(f *provisioning.File) []string {
+	var out []string
+	if f != nil {
+		for _, a := range f.Applications {
+			out = append(out, a.Name)
+		}
+	}
+	return out
 }
 
 // configWebOptions gives the console what it needs to change the

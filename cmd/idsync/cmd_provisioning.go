@@ -41,7 +41,8 @@ configuration file (or --apps FILE, env IDSYNC_PROVISIONING); see
 docs/provisioning.md.`,
 	}
 	cmd.PersistentFlags().StringVar(&g.apps, "apps", os.Getenv("IDSYNC_PROVISIONING"), "provisioning file (default: provisioning.yaml next to the configuration file; env IDSYNC_PROVISIONING)")
-	cmd.AddCommand(newProvListCmd(f), newProvTestCmd(f), newProvRunCmd(f), newProvLogCmd(f), newProvStatusCmd(f))
+	cmd.AddCommand(newProvListCmd(f), newProvTestCmd(f), newProvRunCmd(f), newProvLogCmd(f), newProvStatusCmd(f),
+		newProvToggleCmd(f, true), newProvToggleCmd(f, false), newProvAssignCmd(f, false), newProvAssignCmd(f, true))
 	return cmd
 }
 
