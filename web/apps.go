@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/idsync/idsync/internal/auth"
 	"github.com/idsync/idsync/provisioning"
 )
 
@@ -28,15 +29,19 @@ type AppState struct {
 	Quarantine   *provisioning.Quarantine `json:"quarantine,omitempty"`
 	Connector    *ConnectorState          `json:"connector"`
 	Assignments  provisioning.Assignments `json:"assignments"`
-	Mappings     []string                 `json:"mappings"`
+	// Roles are the application's roles an assignment can have (any name
+	// when it lists none: default User).
+	Roles    []string `json:"roles,omitempty"`
+	Mappings []string `json:"mappings"`
 }
 
 func (s *Server) apps(ctx context.Context) ([]*AppState, error) {
 	var out []*AppState
-	if s.o.Apps == nil {
+	apps := s.currentApps()
+	if apps == nil {
 		return out, nil
 	}
-	for _, a := range s.o.Apps.Applications {
+	for _, a := range apps.Applications {
 		st, err := provisioning.LoadState(ctx, s.o.Store, a.Name)
 		if err != nil {
 			return nil, err
@@ -48,6 +53,11 @@ func (s *Server) apps(ctx context.Context) ([]*AppState, error) {
 		v := &AppState{Name: a.Name, Provisioning: a.Provisioning, Deprovision: a.Deprovision, Interval: a.Interval.String(),
 			URL: a.SCIMConfig().URL, Cycles: st.Cycles, LastStatus: st.LastStatus, Quarantine: st.Quarantine, Connector: c,
 			Assignments: a.Assignments}
+		for _, r := range a.AppRoles {
+			if r.CanProvision() {
+				v.Roles = append(v.Roles, r.Name)
+			}
+		}
 		if !st.LastCycle.IsZero() {
 			t := st.LastCycle
 			v.LastCycle = &t
@@ -71,10 +81,11 @@ func (s *Server) apps(ctx context.Context) ([]*AppState, error) {
 }
 
 func (s *Server) app(name string) (*provisioning.App, error) {
-	if s.o.Apps == nil {
+	apps := s.currentApps()
+	if apps == nil {
 		return nil, fmt.Errorf("no application is configured (provisioning.yaml)")
 	}
-	return s.o.Apps.App(name)
+	return apps.App(name)
 }
 
 // activity reads an application's activity report: since (a duration ago
@@ -150,8 +161,28 @@ func (s *Server) pageApp(w http.ResponseWriter, r *http.Request, p *principal) {
 		s.fail(w, r, false, http.StatusBadRequest, err.Error())
 		return
 	}
-	s.render(w, r, p, "app", name, "apps", map[string]any{"App": app, "Activity": acts, "Since": since,
-		"Action": strings.Join(actionsOf(q), ","), "Test": q.Get("test")})
+	prog, err := s.appProgress(r.Context(), name)
+	if err != nil {
+		s.storeError(w, r, false, err, "")
+		return
+	}
+	data := map[string]any{"App": app, "Activity": acts, "Since": since,
+		"Action": strings.Join(actionsOf(q), ","), "Test": q.Get("test"), "Progress": prog,
+		"Edit": s.canConfigure() && p.can(auth.RoleAdmin), "Find": q.Get("find")}
+	if data["Edit"] == true {
+		a, err := s.app(name)
+		if err != nil {
+			s.fail(w, r, false, http.StatusNotFound, err.Error())
+			return
+		}
+		cands, err := s.candidates(r.Context(), a, q.Get("find"))
+		if err != nil {
+			s.storeError(w, r, false, err, "")
+			return
+		}
+		data["Candidates"] = cands
+	}
+	s.render(w, r, p, "app", name, "apps", data)
 }
 
 // postAppTest tests an application's connection (R3.2).

@@ -13,6 +13,7 @@ import (
 	"github.com/idsync/idsync/config"
 	"github.com/idsync/idsync/connector/ldap"
 	"github.com/idsync/idsync/engine"
+	"github.com/idsync/idsync/provisioning"
 	"github.com/idsync/idsync/rules"
 )
 
@@ -37,6 +38,15 @@ func (s *Server) currentConfig() *config.Config {
 	s.cfgMu.RLock()
 	defer s.cfgMu.RUnlock()
 	return s.o.Config
+}
+
+// currentApps are the applications as now configured (a reload replaces
+// them): Options.Applications, else Options.Apps.
+func (s *Server) currentApps() *provisioning.File {
+	if s.o.Applications != nil {
+		return s.o.Applications()
+	}
+	return s.o.Apps
 }
 
 // previewObject is engine.PreviewObject under EngineMu: the preview reads

@@ -33,10 +33,11 @@ type ConnectorState struct {
 }
 
 func (s *Server) isApp(name string) bool {
-	if s.o.Apps == nil {
+	apps := s.currentApps()
+	if apps == nil {
 		return false
 	}
-	_, err := s.o.Apps.App(name)
+	_, err := apps.App(name)
 	return err == nil
 }
 

@@ -59,8 +59,9 @@ func (s *Server) parseTemplates() error {
 			}
 			return r.Finished.Sub(r.Started).Round(time.Millisecond).String()
 		},
-		"join": strings.Join,
-		"can":  func(p *principal, role string) bool { return p.can(role) },
+		"join":    strings.Join,
+		"percent": percent,
+		"can":     func(p *principal, role string) bool { return p.can(role) },
 		"deref": func(p *int) string {
 			if p == nil {
 				return ""

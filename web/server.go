@@ -64,6 +64,12 @@ type Options struct {
 	// holds their activity reports.
 	Apps    *provisioning.File
 	DataDir string
+	// Applications, when set, returns the applications as now configured
+	// (a reload replaces them, Apps is then not read); the console's
+	// changes to them (provisioning on or off, assignments) are written
+	// to the console-managed file next to their file
+	// (provisioning.ConsolePath), then Reload applies them.
+	Applications func() *provisioning.File
 	// RunProfile runs a run profile of a connector under the store's run
 	// lock (the caller's: `idsync serve` waits for a running cycle). The
 	// console calls it in the background and shows the run in the history.
@@ -308,6 +314,10 @@ func (s *Server) routes() {
 	s.handle("GET /applications", browse, s.pageApps)
 	s.handle("GET /applications/{name}", browse, s.pageApp)
 	s.handle("POST /applications/{name}/test", operator, s.postAppTest)
+	s.handle("GET /applications/{name}/progress", browse, s.pageAppProgress)
+	s.handle("POST /applications/{name}/provisioning", admin, s.postAppProvisioning)
+	s.handle("POST /applications/{name}/assign", admin, s.postAppAssign)
+	s.handle("POST /applications/{name}/unassign", admin, s.postAppUnassign)
 
 	api := func(a access) access { return a.json() }
 	if s.o.Tenants != nil {
@@ -371,6 +381,10 @@ func (s *Server) routes() {
 	s.handle("GET /api/v1/audit", api(admin), s.apiAudit)
 	s.handle("GET /api/v1/applications", api(browse), s.apiApps)
 	s.handle("GET /api/v1/applications/{name}/activity", api(browse), s.apiActivity)
+	s.handle("GET /api/v1/applications/{name}/progress", api(browse), s.apiAppProgress)
+	s.handle("PUT /api/v1/applications/{name}/provisioning", api(admin), s.apiSetAppProvisioning)
+	s.handle("POST /api/v1/applications/{name}/assign", api(admin), s.apiAppAssign(false))
+	s.handle("POST /api/v1/applications/{name}/unassign", api(admin), s.apiAppAssign(true))
 	s.handle("GET /api/v1/", api(browse), func(w http.ResponseWriter, r *http.Request, _ *principal) {
 		s.fail(w, r, true, http.StatusNotFound, "no such API call: see /api/v1/openapi.json")
 	})

@@ -287,6 +287,8 @@ func TestAccess(t *testing.T) {
 		{"POST", "/applications/crm/test", url.Values{}, [5]int{redirect, denied, redirect, redirect, denied}},
 		{"GET", "/api/v1/applications", nil, [5]int{unauth, ok, ok, ok, denied}},
 		{"GET", "/api/v1/applications/crm/activity", nil, [5]int{unauth, ok, ok, ok, denied}},
+		{"GET", "/applications/crm/progress", nil, [5]int{redirect, ok, ok, ok, denied}},
+		{"GET", "/api/v1/applications/crm/progress", nil, [5]int{unauth, ok, ok, ok, denied}},
 		{"GET", "/login", nil, [5]int{ok, redirect, redirect, redirect, redirect}},
 		{"GET", "/static/app.css", nil, [5]int{ok, ok, ok, ok, ok}},
 	} {

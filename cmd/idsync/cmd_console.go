@@ -262,7 +262,7 @@ func configWebOptions(g *globalFlags, a *app, s *scheduler.Scheduler, o *web.Opt
 		return err
 	}
 	o.CheckRules, o.ExtraRules = check, extra
-	o.EngineMu = &a.engineMu
+	o.EngineMu, o.Applications = &a.engineMu, a.currentApps
 	o.Reload = func(ctx context.Context) (*config.Config, *rules.RuleSet, error) { return a.reload(ctx, g, s) }
 	o.ContainerTrees = func(ctx context.Context, name string) ([]*ldap.Tree, error) {
 		cfg, err := loadConfig(g)
