@@ -202,3 +202,39 @@ func FuzzParseConsole(f *testing.F) {
 		}
 	})
 }
+
+// TestConsoleExample: examples/provisioning-console/provisioning.console.yaml
+// is what idsync writes for the changes its README lists, and loads as
+// it says.
+func TestConsoleExample(t *testing.T) {
+	t.Setenv("CRM_SCIM_TOKEN", "example-secret")
+	example := filepath.Join("..", "examples", "provisioning-console", "provisioning.yaml")
+	data, err := os.ReadFile(example)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "provisioning.yaml")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := SetProvisioning(path, "crm", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Assign(path, "crm", Assignment{Group: &GroupAssignment{DisplayName: "EMEA Sales", Role: "Admin"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Unassign(path, "crm", Assignment{User: &UserAssignment{Value: "farah.haddad"}}); err != nil {
+		t.Fatal(err)
+	}
+	written, err := os.ReadFile(ConsolePath(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, _ := os.ReadFile(ConsolePath(example)); string(written) != string(want) {
+		t.Errorf("idsync writes:\n%s\nthe example has:\n%s", written, want)
+	}
+	a := mustApp(t, example, "crm")
+	if a.On() || len(a.Assignments.Groups) != 2 || a.Assignments.Groups[1].DisplayName != "EMEA Sales" || len(a.Assignments.Users) != 0 {
+		t.Errorf("the example's crm: provisioning %s, assignments %+v", a.Provisioning, a.Assignments)
+	}
+}

@@ -157,7 +157,7 @@ func Run(ctx context.Context, e *engine.Engine, a *App, opts Options) (*Result, 
 	res := &Result{App: a.Name, Started: start, Cycle: state.Cycles + 1}
 	if !a.On() {
 		res.Status = StatusOff
-		res.Message = fmt.Sprintf("provisioning of %s is off (provisioning: off)", a.Name)
+		res.Message = fmt.Sprintf("provisioning of %s is off (provisioning: off, in provisioning.yaml or set from the console; turn it on with idsync provisioning enable %s)", a.Name, a.Name)
 		return res, nil
 	}
 	if q := state.Quarantine; q != nil && start.Before(q.Until) && !opts.Force {
