@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,7 +27,8 @@ const e2eDir = "../../testdata/e2e"
 // a full-import and a full-sync started from contoso's page and seen in the
 // run history, a metaverse search by mail, the object's lineage and its
 // connector space object, cloud's pending exports and their CSV download,
-// disabling the scheduler, signing out, what a browse user may not do, and
+// disabling the scheduler, turning an application's provisioning on and
+// off, signing out, what a browse user may not do, and
 // a tenant's page.
 // It saves a PNG screenshot of each page into $IDSYNC_SCREENSHOTS (a new
 // temporary directory when unset; the test logs which).
@@ -76,6 +78,16 @@ func TestConsoleInBrowser(t *testing.T) {
 	addUser(t, cfg, "bob", "browse", browsePw)
 	// A tenant, for the tenant pages.
 	mustIdsync(t, "--config", cfg, "tenant", "add", "northwind", "--name", "Northwind Traders")
+	// An application whose provisioning is off (nothing assigned either):
+	// the browser turns it on and off again.
+	scim := peers.SCIM(t)
+	t.Setenv("IDSYNC_E2E_SCIM_TOKEN", scim.Token)
+	writeFile(t, filepath.Join(dir, "provisioning.yaml"), fmt.Sprintf(`applications:
+  - name: crm
+    provisioning: off
+    scim: {url: %q, auth: {token: "${IDSYNC_E2E_SCIM_TOKEN}"}}
+    mappings: [{target: userName, source: mail, matching: true}]
+`, scim.URL))
 
 	cmd := exec.Command(bin, "--config", cfg, "--log-level", "info", "serve", "--listen", "127.0.0.1:0")
 	var stderr syncBuffer

@@ -261,6 +261,26 @@ try {
   await page.getByRole('link', { name: 'Dashboard' }).click();
   check((await page.getByRole('region', { name: 'Scheduler' }).textContent()).includes('Disabled'), 'the dashboard does not say the scheduler is disabled');
 
+  begin('applications: the admin turns crm\'s provisioning on and off again, and the page says so');
+  await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Applications' }).click();
+  await checkNav(page, 'Applications');
+  await page.getByRole('main').getByRole('link', { name: 'crm', exact: true }).first().click();
+  await h1(page, 'crm');
+  const appState = async () => (await page.locator('#provisioning .state').textContent()).trim();
+  eq(await appState(), 'off', 'the provisioning of crm as provisioning.yaml says');
+  check((await page.locator('#provisioning').textContent()).includes('nothing is deprovisioned by turning it off'),
+    'the application page does not say that turning provisioning off deprovisions nothing');
+  await page.getByRole('button', { name: 'Turn provisioning on' }).click();
+  await page.waitForLoadState('load');
+  check((await page.locator('p.flash').textContent()).includes('Provisioning is on'), 'the message after turning provisioning on');
+  eq(await appState(), 'on', 'the provisioning of crm after turning it on');
+  await shot(page, 'application');
+  await page.getByRole('button', { name: 'Turn provisioning off' }).click();
+  await page.waitForLoadState('load');
+  check((await page.locator('p.flash').textContent()).includes('nothing was deprovisioned'), 'the message after turning provisioning off');
+  eq(await appState(), 'off', 'the provisioning of crm after turning it off');
+  eq(await page.getByRole('button', { name: 'Turn provisioning on' }).count(), 1, 'buttons to turn provisioning on');
+
   begin('sign out');
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.waitForLoadState('load');
