@@ -31,11 +31,19 @@ const offPoll = 30 * time.Second
 func Serve(ctx context.Context, apps func() *File, e *engine.Engine, dataDir string, lock func() (func(), error), report func(*Result, error)) {
 	done := make(chan struct{})
 	names := []string{}
-	for _, a := range apps().Applications {
+	f := apps()
+	if f == nil {
+		return
+	}
+	for _, a := range f.Applications {
 		names = append(names, a.Name)
 	}
 	current := func(name string) *App {
-		a, err := apps().App(name)
+		f := apps()
+		if f == nil {
+			return nil
+		}
+		a, err := f.App(name)
 		if err != nil {
 			return nil // removed: the reload refuses it, a restart drops it
 		}
