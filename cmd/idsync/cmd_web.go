@@ -70,7 +70,11 @@ func tenantWebOptions(ctx context.Context, g *globalFlags, a *app, o *web.Option
 		}
 	}
 	o.Tenants = tenantService(a.cfg, a.store)
-	o.TenantTemplate = func() (*tenant.Template, error) { return tenant.LoadTemplate(a.cfg.Tenants.Template) }
+	// The template's path as idsync serve started (a.cfg is replaced by
+	// the console's reloads, while pages call this; changing the path
+	// takes a restart).
+	tpl := a.cfg.Tenants.Template
+	o.TenantTemplate = func() (*tenant.Template, error) { return tenant.LoadTemplate(tpl) }
 	o.OpenTenant = func(ctx context.Context, id string) (*tenant.Onboarder, func(), error) {
 		s, err := openOnboarding(ctx, g, id, tenantWait)
 		if err != nil {
