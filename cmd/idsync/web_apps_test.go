@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -109,6 +111,30 @@ applications:
 	}
 
 	ann := c.login("ann")
+	// The progress part and API between two cycles (every 500 ms): the
+	// last cycle's runs of the engine, in order.
+	var prog web.AppProgress
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		r := ann.get("/api/v1/applications/crm/progress")
+		if r.code != http.StatusOK || json.Unmarshal(r.raw, &prog) != nil {
+			t.Fatalf("progress: %d %s", r.code, r.body)
+		}
+		if !prog.Running || time.Now().After(deadline) {
+			break
+		}
+	}
+	var steps []string
+	for _, r := range prog.Runs {
+		steps = append(steps, r.Profile)
+	}
+	if prog.Running || prog.Errors != 0 || !regexp.MustCompile(`^full-import (full|delta)-sync export$`).MatchString(strings.Join(steps, " ")) || prog.Finished == nil {
+		t.Fatalf("progress between cycles: %+v (runs %v)", prog, steps)
+	}
+	// The part, asked for now, may find the next cycle running.
+	if part := ann.get("/applications/crm/progress"); !regexp.MustCompile(`(No cycle is running|state-running)(.|\n)*href="/runs/\d+"`).MatchString(part.body) {
+		t.Errorf("the progress part between cycles:\n%s", part.body)
+	}
+
 	if r := ann.form("POST", "/applications/crm/provisioning", url.Values{"provisioning": {"off"}}); r.code != http.StatusSeeOther {
 		t.Fatalf("provisioning off: %d %s", r.code, r.body)
 	}
