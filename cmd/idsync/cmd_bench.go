@@ -307,6 +307,10 @@ func runBench(ctx context.Context, w io.Writer, dir string, o sample.GenOptions,
 		stores = []benchStore{{name: config.StoreSQLite, show: config.StoreSQLite}}
 	}
 	rounds = max(rounds, 1)
+	// --dir may name a directory to create.
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("bench work directory: %w", err)
+	}
 	var results []benchResult
 	for r := range rounds {
 		for i, st := range stores {
