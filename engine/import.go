@@ -93,6 +93,12 @@ type importer struct {
 	// wo are the connector's write-only attributes: never asked for,
 	// carried over from the connector space (writeonly.go).
 	wo writeOnly
+	// added: the anchors of the objects this import created since the
+	// last flush. Once stored they are let go (evicted), so that a full
+	// import's memory does not grow with what it imports; an anchor seen
+	// again in the same import is read back from the store.
+	added   []string
+	evicted map[string]bool
 }
 
 func (e *Engine) importPartition(ctx context.Context, rr *runRec, c *Connector, part string, full bool, o RunOptions) error {
@@ -278,6 +284,7 @@ func (im *importer) upsert(ctx context.Context, o *model.Object) error {
 		cs := &store.CSObject{ID: newID(), Connector: im.c.Name, Partition: im.part, Object: *o,
 			SyncPending: true, Modified: now}
 		im.byAnc[o.Anchor] = cs
+		im.added = append(im.added, o.Anchor)
 		im.batch.PutCS = append(im.batch.PutCS, cs)
 		im.rr.r.Counts.Adds++
 	case cur.Deleted || cur.Partition != im.part || cur.Object.DN != o.DN || cur.Object.Type != o.Type || cur.Object.Anchor != o.Anchor ||
@@ -382,8 +389,11 @@ func (im *importer) inPartition(o *store.CSObject) bool {
 // lookup returns the object of the partition with the anchor (nil when
 // none), reading it from the store in a targeted import.
 func (im *importer) lookup(ctx context.Context, anchor string) *store.CSObject {
-	if o, ok := im.byAnc[anchor]; ok || !im.targeted {
+	if o, ok := im.byAnc[anchor]; ok {
 		return o
+	}
+	if !im.targeted && !im.evicted[anchor] {
+		return nil // the partition is loaded: absent
 	}
 	if im.missing[anchor] {
 		return nil
@@ -524,6 +534,16 @@ func (im *importer) flush(ctx context.Context, final bool) error {
 		return fmt.Errorf("store imported objects: %w", err)
 	}
 	im.batch = store.Batch{}
+	if im.evicted == nil && len(im.added) > 0 {
+		im.evicted = map[string]bool{}
+	}
+	for _, a := range im.added {
+		if o := im.byAnc[a]; o != nil && !o.Placeholder {
+			delete(im.byAnc, a)
+			im.evicted[a] = true
+		}
+	}
+	im.added = im.added[:0]
 	im.rr.progress(ctx, im.done, im.total)
 	return nil
 }

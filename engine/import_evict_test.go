@@ -1,0 +1,95 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/idsync/idsync/connector"
+	"github.com/idsync/idsync/model"
+	"github.com/idsync/idsync/store"
+)
+
+// listSource is a source whose full import emits a fixed list, an anchor
+// possibly more than once (a file listing an object twice).
+type listSource struct{ objs []*model.Object }
+
+func (listSource) Close() error { return nil }
+
+func (l listSource) FullImport(_ context.Context, _ connector.ImportRequest, emit func(*model.Object) error) (string, error) {
+	for _, o := range l.objs {
+		c := *o
+		c.Attrs = o.Attrs.Clone()
+		if err := emit(&c); err != nil {
+			return "", err
+		}
+	}
+	return "", nil
+}
+
+// TestImportLetsGoOfStoredObjects: a full import lets go of the objects it
+// created once they are stored (its memory does not grow with what it
+// imports), and an anchor seen again later in the same import — refused,
+// only the first object with an anchor is imported — is read back from the
+// store for its error (which names the stored object): never created
+// twice, on an empty connector space and on one that had objects.
+func TestImportLetsGoOfStoredObjects(t *testing.T) {
+	for _, before := range []int{0, 5} {
+		t.Run(fmt.Sprint(before, " objects before"), func(t *testing.T) {
+			h := newHarness(t, twoSourcesRules, "hr", "ad", "cloud")
+			h.e.BatchSize = 3
+			mk := func(i int, dept string) *model.Object {
+				return &model.Object{Anchor: fmt.Sprintf("x%02d", i), DN: fmt.Sprintf("cn=x%02d,dc=test", i), Type: "user",
+					Attrs: model.Attrs{"cn": model.Str(fmt.Sprint("x", i)), "department": model.Str(dept)}}
+			}
+			src := listSource{}
+			for i := range before {
+				src.objs = append(src.objs, mk(100+i, "old"))
+			}
+			h.e.Connectors["hr"].Conn = src
+			h.run("hr", FullImport)
+			src.objs = nil
+			for i := range 10 {
+				src.objs = append(src.objs, mk(i, "first"))
+			}
+			// x01 again, after its batch was stored and let go, and x09
+			// again in the batch it is in (not stored yet).
+			src.objs = append(src.objs, mk(1, "again"), mk(9, "again"))
+			for i := range before {
+				src.objs = append(src.objs, mk(100+i, "old"))
+			}
+			h.e.Connectors["hr"].Conn = src
+			r := h.run("hr", FullImport)
+			if r.Counts.Adds != 10 || r.Counts.Updates != 0 || r.Counts.Deletes != 0 || r.Counts.Errors != 2 {
+				t.Errorf("counts %+v, want 10 adds and 2 errors", r.Counts)
+			}
+			stored := map[string]string{}
+			if err := h.st.ScanCS(h.ctx, "hr", func(o *store.CSObject) error {
+				stored[o.Object.Anchor] = o.ID
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range h.runErrors(r) {
+				if e.CSID == "" || (e.CSID != stored["x01"] && e.CSID != stored["x09"]) {
+					t.Errorf("error %q names CS object %q, want the stored x01 or x09", e.Message, e.CSID)
+				}
+			}
+			n := 0
+			depts := map[string]string{}
+			if err := h.st.ScanCS(h.ctx, "hr", func(o *store.CSObject) error {
+				n++
+				if _, dup := depts[o.Object.Anchor]; dup {
+					t.Errorf("anchor %s stored twice", o.Object.Anchor)
+				}
+				depts[o.Object.Anchor] = o.Object.Attrs.First("department")
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if n != 10+before || depts["x01"] != "first" || depts["x09"] != "first" || depts["x02"] != "first" {
+				t.Errorf("%d objects, departments %v", n, depts)
+			}
+		})
+	}
+}
