@@ -1,8 +1,9 @@
 // Package peers starts the real servers that idsync's integration tests run
 // against: OpenLDAP slapd, Samba as an Active Directory domain controller,
-// and an independent SCIM 2.0 server (scimmy). Each server listens on
-// loopback only, runs from a temporary directory, and is stopped when the
-// test (or, for shared servers, the test binary) ends.
+// an independent SCIM 2.0 server (scimmy) and an OpenID Connect provider
+// (oidc-provider). Each server listens on loopback only, runs from a
+// temporary directory, and is stopped when the test (or, for shared
+// servers, the test binary) ends.
 //
 // When a server's programs are not installed, the test is skipped, unless
 // IDSYNC_PEERS=require is set (scripts/test-all sets it after installing
