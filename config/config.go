@@ -56,6 +56,8 @@ type Config struct {
 	// Tenants configures a service provider's tenants (R5): how their
 	// domains are verified.
 	Tenants Tenants `yaml:"tenants"`
+	// Console configures the web console's sign-in (oidc.go).
+	Console Console `yaml:"console"`
 
 	// Path is the file the configuration was loaded from.
 	Path string `yaml:"-"`
@@ -569,6 +571,7 @@ func Parse(name string, data []byte) (*Config, error) {
 	if f := c.Security.SecretKeyFile; f != "" && !filepath.IsAbs(f) {
 		c.Security.SecretKeyFile = filepath.Join(base, f)
 	}
+	c.resolveOIDC(base)
 	for i, r := range c.Rules {
 		if !filepath.IsAbs(r) {
 			c.Rules[i] = filepath.Join(base, r)
@@ -669,6 +672,9 @@ func (c *Config) Validate() []error {
 		errs = append(errs, c.validateManagedDomain(md, seen)...)
 	}
 	errs = append(errs, c.Security.validate()...)
+	if c.Console.OIDC != nil {
+		errs = append(errs, c.Console.OIDC.validate()...)
+	}
 	inOrder := map[string]bool{}
 	for _, o := range c.Scheduler.Order {
 		check(seen[o], "scheduler.order names connector %q, which is not configured", o)
