@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -53,6 +54,15 @@ func OIDC(t testing.TB, opts OIDCOptions) *OIDCProvider {
 	t.Helper()
 	paths := Need(t, "node", "npm")
 	node, npm := paths[0], paths[1]
+	// oidc-provider 9 needs Node.js 20 or later (crypto.hash, URL.parse,
+	// the global WebCrypto): Debian 12's nodejs is 18.
+	if out, err := exec.Command(node, "--version").Output(); err != nil || nodeMajor(string(out)) < 20 {
+		msg := fmt.Sprintf("the OIDC provider (oidc-provider 9) needs Node.js 20 or later; node --version: %q %v", strings.TrimSpace(string(out)), err)
+		if Required() {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
 	dir, err := oidcProviderDir()
 	if err != nil {
 		t.Fatal(err)
@@ -106,6 +116,18 @@ func OIDC(t testing.TB, opts OIDCOptions) *OIDCProvider {
 		t.Fatalf("OIDC provider: %v\n%s", err, tail(logPath, 2000))
 	}
 	return p
+}
+
+// nodeMajor reads the major version of `node --version` (v20.20.2); 0
+// when it is not one.
+func nodeMajor(v string) int {
+	v = strings.TrimPrefix(strings.TrimSpace(v), "v")
+	major, _, _ := strings.Cut(v, ".")
+	n, err := strconv.Atoi(major)
+	if err != nil {
+		return 0
+	}
+	return n
 }
 
 // wait polls the provider's discovery document until it answers 200.

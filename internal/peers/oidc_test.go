@@ -50,3 +50,11 @@ func TestOIDCProvider(t *testing.T) {
 		t.Errorf("token endpoint with a wrong client secret: %s, want 401", tr.Status)
 	}
 }
+
+func TestNodeMajor(t *testing.T) {
+	for v, want := range map[string]int{"v20.20.2\n": 20, "v18.19.0": 18, "v22.1.0": 22, "": 0, "node": 0, "vX.1": 0} {
+		if got := nodeMajor(v); got != want {
+			t.Errorf("nodeMajor(%q) = %d, want %d", v, got, want)
+		}
+	}
+}
