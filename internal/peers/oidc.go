@@ -6,10 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"html"
+	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -116,6 +120,76 @@ func OIDC(t testing.TB, opts OIDCOptions) *OIDCProvider {
 		t.Fatalf("OIDC provider: %v\n%s", err, tail(logPath, 2000))
 	}
 	return p
+}
+
+var oidcFormAction = regexp.MustCompile(`<form[^>]*action="([^"]+)"`)
+
+// Authorize drives the provider's pages as a browser with hc's cookie jar
+// would: from the authorization request authURL it follows the redirects,
+// posts the sign-in form with login and password and the consent form, and
+// stops at the redirect to redirectURI, whose URL (with the code and
+// state) it returns without requesting it.
+func (p *OIDCProvider) Authorize(hc *http.Client, authURL, login, password, redirectURI string) (string, error) {
+	c := *hc
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	method, target, form := http.MethodGet, authURL, url.Values(nil)
+	posted := map[string]bool{}
+	for range 20 {
+		req, err := http.NewRequest(method, target, strings.NewReader(form.Encode()))
+		if err != nil {
+			return "", err
+		}
+		if form != nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			return "", err
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return "", err
+		}
+		body := string(b)
+		next := func(m, step string, f url.Values) error {
+			if posted[step] {
+				return fmt.Errorf("the provider showed its %s form again: %s", step, body)
+			}
+			posted[step] = true
+			a := oidcFormAction.FindStringSubmatch(body)
+			if a == nil {
+				return fmt.Errorf("no form on the provider's %s page: %s", step, body)
+			}
+			u, err := resp.Request.URL.Parse(html.UnescapeString(a[1]))
+			if err != nil {
+				return err
+			}
+			method, target, form = m, u.String(), f
+			return nil
+		}
+		switch {
+		case resp.StatusCode == http.StatusSeeOther || resp.StatusCode == http.StatusFound:
+			u, err := resp.Request.URL.Parse(resp.Header.Get("Location"))
+			if err != nil {
+				return "", err
+			}
+			if strings.HasPrefix(u.String(), redirectURI+"?") {
+				return u.String(), nil
+			}
+			method, target, form = http.MethodGet, u.String(), nil
+		case resp.StatusCode == http.StatusOK && strings.Contains(body, `name="password"`):
+			err = next(http.MethodPost, "sign-in", url.Values{"login": {login}, "password": {password}})
+		case resp.StatusCode == http.StatusOK && strings.Contains(body, "/confirm"):
+			err = next(http.MethodPost, "consent", url.Values{})
+		default:
+			err = fmt.Errorf("%s %s: %s: %s", method, target, resp.Status, body)
+		}
+		if err != nil {
+			return "", err
+		}
+	}
+	return "", errors.New("the provider did not redirect to " + redirectURI)
 }
 
 // nodeMajor reads the major version of `node --version` (v20.20.2); 0

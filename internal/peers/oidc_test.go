@@ -3,6 +3,7 @@ package peers
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"slices"
 	"strings"
@@ -48,6 +49,27 @@ func TestOIDCProvider(t *testing.T) {
 	tr.Body.Close()
 	if tr.StatusCode != http.StatusUnauthorized {
 		t.Errorf("token endpoint with a wrong client secret: %s, want 401", tr.Status)
+	}
+
+	// Its sign-in form checks the password; Authorize gets to the
+	// redirect with a code.
+	const redirect = "http://127.0.0.1:1/login/oidc/callback"
+	auth := p.Issuer + "/auth?" + url.Values{"client_id": {p.ClientID}, "response_type": {"code"}, "scope": {"openid"},
+		"redirect_uri": {redirect}, "state": {"st-1"}, "code_challenge": {strings.Repeat("c", 43)}, "code_challenge_method": {"S256"}}.Encode()
+	browser := func() *http.Client {
+		jar, _ := cookiejar.New(nil)
+		return &http.Client{Jar: jar}
+	}
+	if _, err := p.Authorize(browser(), auth, "alice", "wrong", redirect); err == nil || !strings.Contains(err.Error(), "sign-in form again") {
+		t.Errorf("Authorize with a wrong password: %v, want the sign-in form shown again", err)
+	}
+	cb, err := p.Authorize(browser(), auth, "alice", "pw", redirect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(cb)
+	if err != nil || u.Query().Get("code") == "" || u.Query().Get("state") != "st-1" || u.Query().Get("iss") != p.Issuer {
+		t.Errorf("callback %q: want a code, the state and iss", cb)
 	}
 }
 
