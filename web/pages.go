@@ -97,7 +97,7 @@ func (s *Server) pageLogin(w http.ResponseWriter, r *http.Request, p *principal)
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
-	s.render(w, r, nil, "login", "Sign in", "", map[string]string{"Next": safeNext(r.URL.Query().Get("next")), "Token": s.loginToken(w, r)})
+	s.render(w, r, nil, "login", "Sign in", "", map[string]string{"Next": safeNext(r.URL.Query().Get("next")), "Token": s.loginToken(w, r), "OIDC": s.oidcName()})
 }
 
 // The sign-in form carries a token that must match a cookie set with the
@@ -137,7 +137,7 @@ func (s *Server) postLogin(w http.ResponseWriter, r *http.Request, _ *principal)
 	again := func(code int, msg string) {
 		tok := s.loginToken(w, r)
 		w.WriteHeader(code)
-		s.render(w, r, nil, "login", "Sign in", "", map[string]string{"Next": next, "User": name, "Error": msg, "Token": tok})
+		s.render(w, r, nil, "login", "Sign in", "", map[string]string{"Next": next, "User": name, "Error": msg, "Token": tok, "OIDC": s.oidcName()})
 	}
 	if c, err := r.Cookie(loginCookie); err != nil || subtle.ConstantTimeCompare([]byte(c.Value), []byte(r.PostFormValue("csrf"))) != 1 {
 		s.audit(r, &principal{User: name}, "login-failed", "", "sign-in form without its token (expired, or posted from another site)", "denied")
@@ -151,10 +151,11 @@ func (s *Server) postLogin(w http.ResponseWriter, r *http.Request, _ *principal)
 	}
 	u, err := s.o.Store.GetUser(r.Context(), name)
 	ok := false
-	if err == nil && !u.Disabled {
+	if err == nil && !u.Disabled && u.PasswordHash != "" {
 		ok, _ = auth.VerifyPassword(u.PasswordHash, r.PostFormValue("password"))
 	} else {
-		// The same work whether the user exists or not.
+		// The same work whether the user exists (and has a password:
+		// `idsync user add --no-password`) or not.
 		_, _ = auth.VerifyPassword(dummyHash, r.PostFormValue("password"))
 	}
 	if !ok {

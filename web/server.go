@@ -8,8 +8,9 @@
 // is described by /api/v1/openapi.json.
 //
 // Access: local users (store.User, passwords hashed with argon2id, created
-// with `idsync user add`) sign in to a server-side session held in an
-// HttpOnly, SameSite=Strict cookie (Secure over TLS); scripts use API
+// with `idsync user add`), or people of an OpenID Connect provider when
+// console.oidc is configured (oidc.go), sign in to a server-side session
+// held in an HttpOnly, SameSite=Strict cookie (Secure over TLS); scripts use API
 // tokens (Authorization: Bearer, `idsync user token`). Every page and API
 // call needs a role — browse (read), operator (run profiles, download
 // spreadsheets), admin (everything: the scheduler, users) — checked by the
@@ -132,6 +133,9 @@ type Options struct {
 	// profiles). nil: the console makes its own, which a Reload that
 	// changes Engine must then use (Server.Options().EngineMu).
 	EngineMu *sync.RWMutex
+	// OIDC turns on sign-in with an OpenID Connect provider next to the
+	// local users (oidc.go); nil: local users only.
+	OIDC *config.ConsoleOIDC
 }
 
 // Server is the console and API.
@@ -148,6 +152,8 @@ type Server struct {
 	base context.Context
 	// cfgMu guards o.Config and o.Rules, which a reload replaces.
 	cfgMu sync.RWMutex
+	// oidc is the OpenID Connect sign-in (nil: off).
+	oidc *oidcLogin
 }
 
 // New builds the server. ctx bounds the runs it starts in the background.
@@ -167,6 +173,13 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	s := &Server{o: o, mux: http.NewServeMux(), sessions: newSessions(), limiter: newLimiter(), base: ctx}
 	if err := s.parseTemplates(); err != nil {
 		return nil, err
+	}
+	if o.OIDC != nil {
+		l, err := newOIDCLogin(o.OIDC)
+		if err != nil {
+			return nil, err
+		}
+		s.oidc = l
 	}
 	s.routes()
 	return s, nil
@@ -281,6 +294,10 @@ func (s *Server) routes() {
 	s.handle("GET /login", public, s.pageLogin)
 	s.handle("POST /login", public, s.postLogin)
 	s.handle("POST /logout", browse, s.postLogout)
+	if s.oidc != nil {
+		s.handle("GET /login/oidc", public, s.oidcStart)
+		s.handle("GET /login/oidc/callback", public, s.oidcCallback)
+	}
 	if s.o.Health != nil {
 		s.handle("GET /healthz", public, func(w http.ResponseWriter, r *http.Request, _ *principal) { s.o.Health.ServeHTTP(w, r) })
 	}

@@ -127,6 +127,15 @@ func (w *webFlags) start(ctx context.Context, g *globalFlags, a *app, s *schedul
 			_, err = a.engine.Run(ctx, conn, p, o)
 			return err
 		}}
+	if oc := a.cfg.Console.OIDC; oc != nil {
+		// Changing console.oidc takes a restart of idsync serve.
+		ws, err := oc.WithSecret()
+		if err != nil {
+			return fmt.Errorf("%w: idsync serve signs people in to the console with it (set the variable, or remove console.oidc)", err)
+		}
+		masker.Add(ws.ClientSecret)
+		o.OIDC = ws
+	}
 	if err := configWebOptions(g, a, s, &o); err != nil {
 		return err
 	}
