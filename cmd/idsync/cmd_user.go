@@ -129,6 +129,7 @@ func checkTenant(t string) error {
 
 func newUserAddCmd(g *globalFlags) *cobra.Command {
 	var role, tenant string
+	var noPassword bool
 	var pw passwordSource
 	cmd := &cobra.Command{
 		Use:   "add NAME --role admin|operator|browse",
@@ -136,8 +137,15 @@ func newUserAddCmd(g *globalFlags) *cobra.Command {
 		Long: `Add a user. The name is 1 to 64 letters, digits and . _ - @ + (an e-mail
 address is fine), unique whatever its case; "cli" is reserved. The password
 (at least 12 characters) is asked twice on the terminal, or read from
-standard input with --password-stdin. --tenant limits the user to one tenant.`,
+standard input with --password-stdin. --tenant limits the user to one tenant.
+
+--no-password adds a user who cannot sign in with a password: the local
+record of a person who signs in through the console's OpenID Connect
+provider (console.oidc), which binds to them by name and can only narrow
+what the provider gives (disabled: refused; --tenant: that tenant; --role: at
+most that role). idsync user passwd gives it a password later.`,
 		Example: `  idsync user add ann --role admin
+  idsync user add ines@example.com --role admin --tenant contoso --no-password
   printf '%s\n' "$ANN_PASSWORD" | idsync user add ann --role operator --tenant contoso --password-stdin`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -165,13 +173,18 @@ standard input with --password-stdin. --tenant limits the user to one tenant.`,
 			} else if !errors.Is(err, store.ErrNotFound) {
 				return err
 			}
-			p, err := pw.read(cmd, name)
-			if err != nil {
-				return err
+			if noPassword && pw.stdin {
+				return usageError{errors.New("give --no-password or --password-stdin, not both")}
 			}
-			hash, err := auth.HashPassword(p)
-			if err != nil {
-				return err
+			hash := ""
+			if !noPassword {
+				p, err := pw.read(cmd, name)
+				if err != nil {
+					return err
+				}
+				if hash, err = auth.HashPassword(p); err != nil {
+					return err
+				}
 			}
 			now := time.Now().UTC()
 			if err := st.PutUser(ctx, &store.User{Name: name, Role: role, Tenant: tenant, PasswordHash: hash, Created: now, Modified: now}); err != nil {
@@ -180,6 +193,9 @@ standard input with --password-stdin. --tenant limits the user to one tenant.`,
 			detail := "role " + role
 			if tenant != "" {
 				detail += ", tenant " + tenant
+			}
+			if noPassword {
+				detail += ", no password"
 			}
 			if err := audit(ctx, st, "user-add", name, detail); err != nil {
 				return err
@@ -190,6 +206,7 @@ standard input with --password-stdin. --tenant limits the user to one tenant.`,
 	}
 	cmd.Flags().StringVar(&role, "role", "", "the user's role: admin, operator or browse (required)")
 	cmd.Flags().StringVar(&tenant, "tenant", "", "limit the user to this tenant (default: every tenant)")
+	cmd.Flags().BoolVar(&noPassword, "no-password", false, "no password: the user signs in only through the console's OpenID Connect provider (console.oidc)")
 	_ = cmd.RegisterFlagCompletionFunc("role", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return auth.Roles(), cobra.ShellCompDirectiveNoFileComp
 	})
