@@ -1,9 +1,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
-	"maps"
 	"net/http"
 	"net/http/cookiejar"
 	"os"
@@ -49,24 +49,30 @@ func TestUserAddNoPassword(t *testing.T) {
 	})
 }
 
-// TestServeOIDC: idsync serve with console.oidc signs people in through a
-// real OpenID Connect provider (the client secret from the environment,
-// never in the log), binds a local user added with --no-password, and
-// audits the sign-ins.
-func TestServeOIDC(t *testing.T) {
+// oidcServe is idsync serve with console.oidc, against a real provider.
+type oidcServe struct {
+	dir, cfg, base string
+	prov           *peers.OIDCProvider
+	stderr         *syncBuffer
+	cmd            *exec.Cmd
+}
+
+// oidcAccount is an account of the provider in the groups given, with the
+// username claim name and the password name-Pw-2026.
+func oidcAccount(name string, groups ...string) peers.OIDCAccount {
+	return peers.OIDCAccount{Password: name + "-Pw-2026", Claims: map[string]any{"preferred_username": name, "groups": groups}}
+}
+
+// newOIDCServe starts the provider with accounts and writes a configuration
+// whose console, at http://host:PORT, signs in through it (admins: the
+// group idsync-admins); start runs serve.
+func newOIDCServe(t *testing.T, host string, accounts map[string]peers.OIDCAccount) *oidcServe {
+	t.Helper()
 	dir := t.TempDir()
 	port := peers.FreePort(t)
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	admins := map[string]any{"preferred_username": "", "groups": []string{"staff", "idsync-admins"}}
-	acct := func(name string) peers.OIDCAccount {
-		c := maps.Clone(admins)
-		c["preferred_username"] = name
-		return peers.OIDCAccount{Password: name + "-Pw-2026", Claims: c}
-	}
-	prov := peers.OIDC(t, peers.OIDCOptions{RedirectURIs: []string{base + "/login/oidc/callback"},
-		Accounts: map[string]peers.OIDCAccount{"alice": acct("alice"), "ines": acct("ines@example.com")}})
-	cfg := filepath.Join(dir, "idsync.yaml")
-	writeFile(t, cfg, fmt.Sprintf(`store:
+	s := &oidcServe{dir: dir, cfg: filepath.Join(dir, "idsync.yaml"), base: fmt.Sprintf("http://%s:%d", host, port), stderr: &syncBuffer{}}
+	s.prov = peers.OIDC(t, peers.OIDCOptions{RedirectURIs: []string{s.base + "/login/oidc/callback"}, Accounts: accounts})
+	writeFile(t, s.cfg, fmt.Sprintf(`store:
   path: idsync.db
 console:
   oidc:
@@ -77,26 +83,57 @@ console:
     scopes: [openid, profile, groups]
     roles: {admin: [idsync-admins]}
     displayName: Test SSO
-`, prov.Issuer, prov.ClientID, base))
+`, s.prov.Issuer, s.prov.ClientID, s.base))
+	return s
+}
+
+func (s *oidcServe) listen() string { return "127.0.0.1:" + s.base[strings.LastIndex(s.base, ":")+1:] }
+
+// start runs idsync serve with the client secret in the environment, and
+// waits until the console answers.
+func (s *oidcServe) start(t *testing.T) {
+	t.Helper()
+	s.cmd = exec.Command(bin, "--config", s.cfg, "--log-level", "debug", "serve", "--listen", s.listen())
+	s.cmd.Env = append(os.Environ(), "IDSYNC_TEST_OIDC_SECRET="+s.prov.ClientSecret)
+	s.cmd.Stderr = s.stderr
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.cmd.Process.Kill(); _ = s.cmd.Wait() })
+	if err := peers.WaitTCP(s.listen(), 20*time.Second); err != nil {
+		t.Fatalf("serve: %v\n%s", err, s.stderr.String())
+	}
+}
+
+// stop ends serve and checks that its log never shows the client secret.
+func (s *oidcServe) stop(t *testing.T) {
+	t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.cmd.Wait()
+	if strings.Contains(s.stderr.String(), s.prov.ClientSecret) {
+		t.Error("the serve log shows the client secret")
+	}
+}
+
+// TestServeOIDC: idsync serve with console.oidc signs people in through a
+// real OpenID Connect provider (the client secret from the environment,
+// never in the log), binds a local user added with --no-password, and
+// audits the sign-ins.
+func TestServeOIDC(t *testing.T) {
+	s := newOIDCServe(t, "127.0.0.1", map[string]peers.OIDCAccount{
+		"alice": oidcAccount("alice", "staff", "idsync-admins"), "ines": oidcAccount("ines@example.com", "idsync-admins")})
+	cfg, base, prov := s.cfg, s.base, s.prov
 	if out, errs, code := idsyncStdin(t, "", "--config", cfg, "user", "add", "ines@example.com", "--role", "admin", "--tenant", "contoso", "--no-password"); code != 0 {
 		t.Fatalf("user add: %d %s %s", code, out, errs)
 	}
 	// Without the secret's variable, serve says so and does not start.
-	if _, errs, code := idsyncStdin(t, "", "--config", cfg, "serve", "--listen", fmt.Sprintf("127.0.0.1:%d", port)); code == 0 ||
+	if _, errs, code := idsyncStdin(t, "", "--config", cfg, "serve", "--listen", s.listen()); code == 0 ||
 		!strings.Contains(errs, "console.oidc.clientSecret: environment variable IDSYNC_TEST_OIDC_SECRET is not set") {
 		t.Fatalf("serve without IDSYNC_TEST_OIDC_SECRET: exit %d, stderr %q", code, errs)
 	}
-	cmd := exec.Command(bin, "--config", cfg, "--log-level", "debug", "serve", "--listen", fmt.Sprintf("127.0.0.1:%d", port))
-	cmd.Env = append(os.Environ(), "IDSYNC_TEST_OIDC_SECRET="+prov.ClientSecret)
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	if err := peers.WaitTCP(fmt.Sprintf("127.0.0.1:%d", port), 20*time.Second); err != nil {
-		t.Fatalf("serve: %v\n%s", err, stderr.String())
-	}
+	s.start(t)
 
 	signIn := func(login, password string) (*http.Client, string) {
 		t.Helper()
@@ -133,14 +170,8 @@ console:
 	if _, page := signIn("ines", "ines@example.com-Pw-2026"); !strings.HasPrefix(page, "403 ") || !strings.Contains(page, "limited to the tenant contoso") {
 		t.Errorf("ines (local user of tenant contoso) after signing in: %.300s", page)
 	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	_ = cmd.Wait()
-	if strings.Contains(stderr.String(), prov.ClientSecret) {
-		t.Error("the serve log shows the client secret")
-	}
-	withStore(t, filepath.Join(dir, "idsync.db"), func(st store.Store) {
+	s.stop(t)
+	withStore(t, filepath.Join(s.dir, "idsync.db"), func(st store.Store) {
 		es, err := st.Audit(t.Context(), store.AuditFilter{Action: "login"})
 		if err != nil {
 			t.Fatal(err)
@@ -155,4 +186,53 @@ console:
 			t.Errorf("audited sign-ins %q, want %q", got, want)
 		}
 	})
+}
+
+// TestConsoleOIDCInBrowser signs in through the provider in a real browser
+// (testdata/e2e/oidc.mjs, headless Chromium): the console at
+// http://localhost:PORT and the provider at http://127.0.0.1:PORT2 are two
+// sites, so the provider's redirect back is a cross-site navigation as in
+// production — the SameSite=Lax sign-in cookie must come along and the
+// SameSite=Strict session cookie must work after the callback's hop page.
+// An admin by her groups disables the scheduler; a person in no mapped
+// group is refused.
+func TestConsoleOIDCInBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a browser")
+	}
+	node := peers.Need(t, "node")[0]
+	browser := os.Getenv("CHROMIUM")
+	if browser == "" {
+		browser = peers.Need(t, "chromium")[0]
+	}
+	if _, err := os.Stat(filepath.Join(e2eDir, "node_modules", "playwright-core", "package.json")); err != nil {
+		msg := "the npm packages of testdata/e2e are not installed (scripts/test-all runs npm ci there): " + err.Error()
+		if peers.Required() {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	shots := os.Getenv("IDSYNC_SCREENSHOTS")
+	if shots == "" {
+		shots = t.TempDir()
+	}
+	s := newOIDCServe(t, "localhost", map[string]peers.OIDCAccount{
+		"alice": oidcAccount("alice", "staff", "idsync-admins"), "carol": oidcAccount("carol", "staff")})
+	s.start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	script := exec.CommandContext(ctx, node, "oidc.mjs", "--url", s.base, "--user", "alice", "--refused-user", "carol",
+		"--provider", "Test SSO", "--screenshots", shots, "--chromium", browser)
+	script.Dir = e2eDir
+	script.Env = append(os.Environ(), "IDSYNC_E2E_PASSWORD=alice-Pw-2026", "IDSYNC_E2E_REFUSED_PASSWORD=carol-Pw-2026")
+	script.WaitDelay = 5 * time.Second
+	out, err := script.CombinedOutput()
+	t.Logf("oidc.mjs:\n%s", out)
+	if err != nil {
+		t.Fatalf("the browser test failed (%v); screenshots in %s\nserve's log:\n%s", err, shots, s.stderr.String())
+	}
+	s.stop(t)
+	if status := mustIdsync(t, "--config", s.cfg, "scheduler", "status"); !strings.Contains(status, "SyncCycleEnabled: false") {
+		t.Errorf("the scheduler is not disabled after alice disabled it:\n%s", status)
+	}
 }
