@@ -55,10 +55,13 @@ import (
 
 // OIDCFlowTTL is how long a started sign-in waits for the provider's
 // callback; OIDCMaxFlows bounds the flows in progress (GET /login/oidc is
-// anonymous: a flood of them must not grow memory without end).
+// anonymous: a flood of them must not grow memory without end), and
+// OIDCMaxFlowsPerAddress those of one client address (so that one client
+// cannot take them all).
 var (
-	OIDCFlowTTL  = 10 * time.Minute
-	OIDCMaxFlows = 10000
+	OIDCFlowTTL            = 10 * time.Minute
+	OIDCMaxFlows           = 10000
+	OIDCMaxFlowsPerAddress = 50
 )
 
 const oidcCookie = "idsync_oidc"
@@ -75,6 +78,7 @@ type oidcLogin struct {
 
 // oidcFlow is a started sign-in, by its state.
 type oidcFlow struct {
+	addr     string // the client's address
 	browser  string // the idsync_oidc cookie's value
 	nonce    string
 	verifier string
@@ -118,16 +122,21 @@ func (l *oidcLogin) oauth2(p *oidc.Provider) *oauth2.Config {
 		Endpoint: p.Endpoint(), Scopes: l.cfg.Scopes}
 }
 
-// start records a flow; false when too many are in progress.
+// start records a flow; false when too many are in progress, in all or
+// from the flow's address.
 func (l *oidcLogin) start(state string, f *oidcFlow) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	same := 0
 	for k, o := range l.flows {
-		if f.created.Sub(o.created) > OIDCFlowTTL {
+		switch {
+		case f.created.Sub(o.created) > OIDCFlowTTL:
 			delete(l.flows, k)
+		case o.addr == f.addr:
+			same++
 		}
 	}
-	if len(l.flows) >= OIDCMaxFlows {
+	if len(l.flows) >= OIDCMaxFlows || same >= OIDCMaxFlowsPerAddress {
 		return false
 	}
 	l.flows[state] = f
@@ -182,9 +191,9 @@ func (s *Server) oidcStart(w http.ResponseWriter, r *http.Request, p *principal)
 		browser = randomToken()
 	}
 	state := randomToken()
-	f := &oidcFlow{browser: browser, nonce: randomToken(), verifier: oauth2.GenerateVerifier(), next: next, created: s.now()}
+	f := &oidcFlow{addr: remote(r), browser: browser, nonce: randomToken(), verifier: oauth2.GenerateVerifier(), next: next, created: s.now()}
 	if !s.oidc.start(state, f) {
-		s.oidcFail(w, r, http.StatusServiceUnavailable, "", "too many sign-ins in progress",
+		s.oidcFail(w, r, http.StatusTooManyRequests, "", "too many sign-ins in progress",
 			"Too many sign-ins are in progress: try again in a few minutes.")
 		return
 	}

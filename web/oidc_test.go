@@ -485,11 +485,14 @@ func TestOIDCFlows(t *testing.T) {
 	if l.take("s2", now.Add(OIDCFlowTTL+time.Second)) != nil {
 		t.Error("an expired flow was taken")
 	}
-	defer func(n int) { OIDCMaxFlows = n }(OIDCMaxFlows)
-	OIDCMaxFlows = 3
-	for i, want := range []bool{true, true, true, false} {
-		if got := l.start(string(rune('a'+i)), &oidcFlow{created: now}); got != want {
-			t.Errorf("flow %d: start = %v, want %v", i, got, want)
+	defer func(n, m int) { OIDCMaxFlows, OIDCMaxFlowsPerAddress = n, m }(OIDCMaxFlows, OIDCMaxFlowsPerAddress)
+	OIDCMaxFlows, OIDCMaxFlowsPerAddress = 4, 2
+	for i, tc := range []struct {
+		addr string
+		want bool
+	}{{"10.0.0.1", true}, {"10.0.0.1", true}, {"10.0.0.1", false}, {"10.0.0.2", true}, {"10.0.0.3", true}, {"10.0.0.4", false}} {
+		if got := l.start(string(rune('a'+i)), &oidcFlow{addr: tc.addr, created: now}); got != tc.want {
+			t.Errorf("flow %d from %s: start = %v, want %v", i, tc.addr, got, tc.want)
 		}
 	}
 	// Expired flows make room.
