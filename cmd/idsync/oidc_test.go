@@ -212,9 +212,14 @@ func TestConsoleOIDCInBrowser(t *testing.T) {
 		}
 		t.Skip(msg)
 	}
-	shots := os.Getenv("IDSYNC_SCREENSHOTS")
-	if shots == "" {
-		shots = t.TempDir()
+	// oidc-login.png, oidc-signed-in.png and oidc-refused.png go to the
+	// folder oidc of TestConsoleInBrowser's (which empties its own).
+	shots := t.TempDir()
+	if dir := os.Getenv("IDSYNC_SCREENSHOTS"); dir != "" {
+		shots = filepath.Join(dir, "oidc")
+		if err := os.RemoveAll(shots); err != nil {
+			t.Fatal(err)
+		}
 	}
 	s := newOIDCServe(t, "localhost", map[string]peers.OIDCAccount{
 		"alice": oidcAccount("alice", "staff", "idsync-admins"), "carol": oidcAccount("carol", "staff")})

@@ -63,8 +63,9 @@ const here = (page) => new URL(page.url());
 
 // signInAtProvider clicks the console's button and signs in at the
 // provider: its sign-in form, then its consent form.
-async function signInAtProvider(page, user, pw) {
+async function signInAtProvider(page, user, pw, shot) {
   await page.goto(`${base}/login?next=${encodeURIComponent('/runs')}`);
+  if (shot) await page.screenshot({ path: path.join(shots, shot), fullPage: true });
   await page.getByRole('link', { name: `Sign in with ${opt.provider}` }).click();
   await page.waitForLoadState('load');
   check(here(page).origin !== new URL(base).origin, `the button did not lead to the provider (on ${page.url()})`);
@@ -89,7 +90,7 @@ try {
   page = await ctx.newPage();
 
   begin(`sign in as ${opt.user} through ${opt.provider}`);
-  await signInAtProvider(page, opt.user, password);
+  await signInAtProvider(page, opt.user, password, 'oidc-login.png');
   // The callback's hop page moves on to the page asked for, in a session.
   await page.waitForURL(`${base}/runs`);
   eq((await page.getByRole('heading', { level: 1 }).textContent()).trim(), 'Run history', 'the heading after signing in');
