@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/idsync/idsync/connector"
 	"github.com/idsync/idsync/engine"
@@ -116,9 +117,16 @@ func (s *Server) loginToken(w http.ResponseWriter, r *http.Request) string {
 	return tok
 }
 
-// safeNext keeps a redirect after sign-in on this site.
+// safeNext keeps a redirect after sign-in on this site. Control
+// characters and spaces are refused too: browsers drop tabs and newlines
+// from a URL, so "/\t/evil.example" would leave as "//evil.example"; and
+// so is what is not a URL reference.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.Contains(next, "\\") {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.Contains(next, "\\") ||
+		strings.ContainsFunc(next, func(r rune) bool { return r <= ' ' || r == 0x7f || unicode.IsSpace(r) || !unicode.IsPrint(r) }) {
+		return "/"
+	}
+	if u, err := url.Parse(next); err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
 		return "/"
 	}
 	return path.Clean("/"+strings.SplitN(next, "?", 2)[0]) + func() string {
