@@ -279,6 +279,11 @@ func (s *Server) oidcCallback(w http.ResponseWriter, r *http.Request, _ *princip
 	}
 	values := claimValues(claims[cfg.RolesClaim])
 	role, by := oidcRole(cfg.Roles, values)
+	if role == "" && len(values) == 0 && claimOverage(claims, cfg.RolesClaim) {
+		s.oidcFail(w, r, http.StatusForbidden, name, fmt.Sprintf("%s: the %s claim is not in the ID token but elsewhere (_claim_names: a groups overage)", who, cfg.RolesClaim),
+			fmt.Sprintf("You are in too many groups for %s to put them in the ID token: ask an administrator to map app roles instead (console.oidc.rolesClaim: roles), or to send only the groups assigned to the application.", cfg.DisplayName))
+		return
+	}
 	if role == "" {
 		shown := values
 		if len(shown) > 20 {
@@ -348,6 +353,15 @@ func claimValues(v any) []string {
 		return out
 	}
 	return nil
+}
+
+// claimOverage reports whether the ID token says that claim is to be read
+// elsewhere (an aggregated or distributed claim, OpenID Connect Core
+// 5.6.2): Entra ID does so with groups when a person is in more than 200.
+func claimOverage(claims map[string]any, claim string) bool {
+	names, _ := claims["_claim_names"].(map[string]any)
+	_, ok := names[claim]
+	return ok
 }
 
 // oidcRole returns the most powerful role one of values maps to, and the

@@ -177,6 +177,10 @@ func TestOIDCSignIn(t *testing.T) {
 		"tim":   account("tim", groups("idsync-admins")),  // a local admin of tenant contoso
 		"dora":  account("dora", groups("idsync-admins")), // a disabled local user
 		"rui":   account("rui", groups("idsync-admins")),  // a local browse user with no password
+		// Entra ID's groups overage: the groups are to be read elsewhere
+		// (a distributed claim).
+		"olga": account("olga", map[string]any{"_claim_names": map[string]any{"groups": "src1"},
+			"_claim_sources": map[string]any{"src1": map[string]any{"endpoint": "https://graph.example/v1.0/users/olga/getMemberObjects"}}}),
 	}
 	const wrongSecret = "Wrong-Client-Secret-0123456789"
 	o, srvs := newOIDCSite(t, accounts, func(c *config.ConsoleOIDC) { c.ClientSecret = wrongSecret })
@@ -241,6 +245,14 @@ func TestOIDCSignIn(t *testing.T) {
 			if r := c.do("GET", "/", nil); r.StatusCode != http.StatusSeeOther {
 				t.Errorf("%s GET / after the refusal: %d, want a redirect to the sign-in page", who, r.StatusCode)
 			}
+		}
+	})
+
+	t.Run("groups overage", func(t *testing.T) {
+		c := o.anonymous()
+		r := o.callback(c, o.toCallback(c, "olga", pw("olga"), "/"))
+		if r.StatusCode != http.StatusForbidden || !strings.Contains(r.Body, "too many groups") {
+			t.Errorf("olga, whose groups are a distributed claim: %d %s, want 403 saying so", r.StatusCode, r.Body)
 		}
 	})
 
@@ -372,6 +384,7 @@ func TestOIDCSignIn(t *testing.T) {
 		"otto | operator | login | " + o.prov.Issuer + " | OIDC: subject otto of " + o.prov.Issuer + `, role admin from groups "idsync-admins"; bound to the local user otto (role operator) | ok`,
 		"tim | admin | login | " + o.prov.Issuer + " | OIDC: subject tim of " + o.prov.Issuer + `, role admin from groups "idsync-admins"; bound to the local user tim (role admin, tenant contoso) | ok`,
 		"dora |  | login-failed | ",
+		"olga |  | login-failed | " + o.prov.Issuer + " | OIDC: subject olga of " + o.prov.Issuer + ": the groups claim is not in the ID token but elsewhere",
 		"Rui | browse | login | ",
 		"OIDC: callback with an unknown, already used or expired state | denied",
 		"OIDC: callback in a browser other than the one that started the sign-in",
@@ -443,6 +456,24 @@ func TestOIDCRole(t *testing.T) {
 				t.Errorf("oidcRole(%v) = %q, %q; want %q, %q", tc.claim, role, by, tc.role, tc.by)
 			}
 		})
+	}
+}
+
+func TestClaimOverage(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		claims map[string]any
+		want   bool
+	}{
+		{"Entra ID overage", map[string]any{"_claim_names": map[string]any{"groups": "src1"}, "_claim_sources": map[string]any{"src1": map[string]any{"endpoint": "https://graph.microsoft.com/v1.0/users/x/getMemberObjects"}}}, true},
+		{"another claim elsewhere", map[string]any{"_claim_names": map[string]any{"address": "src1"}}, false},
+		{"groups in the token", map[string]any{"groups": []any{"a"}}, false},
+		{"malformed", map[string]any{"_claim_names": "groups"}, false},
+		{"none", map[string]any{}, false},
+	} {
+		if got := claimOverage(tc.claims, "groups"); got != tc.want {
+			t.Errorf("%s: claimOverage = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }
 
