@@ -99,6 +99,10 @@ type importer struct {
 	// again in the same import is read back from the store.
 	added   []string
 	evicted map[string]bool
+	// present: for a full import of a partition too big to hold
+	// (scanPartition), the anchors of the partition's objects and their
+	// IDs, instead of the objects; deleteUnseen reads those it did not see.
+	present map[string]string
 }
 
 func (e *Engine) importPartition(ctx context.Context, rr *runRec, c *Connector, part string, full bool, o RunOptions) error {
@@ -131,8 +135,18 @@ func (e *Engine) importPartition(ctx context.Context, rr *runRec, c *Connector, 
 	}
 	if full {
 		// A full import detects deletions (objects it does not see):
-		// it needs the whole partition.
-		if err := im.loadPartition(ctx); err != nil {
+		// it needs the whole partition — or, when that is too big to
+		// hold, its anchors, reading each object as it is imported.
+		big, err := e.bigPartition(ctx, c)
+		if err != nil {
+			return err
+		}
+		if big {
+			err = im.scanPartition(ctx)
+		} else {
+			err = im.loadPartition(ctx)
+		}
+		if err != nil {
 			return err
 		}
 	} else {
@@ -152,7 +166,13 @@ func (e *Engine) importPartition(ctx context.Context, rr *runRec, c *Connector, 
 			return err
 		}
 		// A full import also detects deletions: objects no longer present.
-		im.deleteUnseen()
+		if im.present != nil {
+			if err := im.deleteUnseenPresent(ctx); err != nil {
+				return err
+			}
+		} else {
+			im.deleteUnseen()
+		}
 	} else {
 		presence := false
 		newWM, err = di.DeltaImport(ctx, req, wm, func(ch connector.Change) error {
@@ -186,7 +206,7 @@ func (e *Engine) importPartition(ctx context.Context, rr *runRec, c *Connector, 
 	if im.err != nil {
 		return im.err
 	}
-	if len(im.deletes) > 0 && im.targeted && !o.AllowShrink {
+	if len(im.deletes) > 0 && im.targeted && im.present == nil && !o.AllowShrink {
 		// The import-shrink guard weighs the deletes against the
 		// partition's objects: count them, as far as the decision needs.
 		if err := im.countLive(ctx); err != nil {
@@ -285,6 +305,7 @@ func (im *importer) upsert(ctx context.Context, o *model.Object) error {
 			SyncPending: true, Modified: now}
 		im.byAnc[o.Anchor] = cs
 		im.added = append(im.added, o.Anchor)
+		delete(im.missing, o.Anchor) // absent before, stored from now on
 		im.batch.PutCS = append(im.batch.PutCS, cs)
 		im.rr.r.Counts.Adds++
 	case cur.Deleted || cur.Partition != im.part || cur.Object.DN != o.DN || cur.Object.Type != o.Type || cur.Object.Anchor != o.Anchor ||
@@ -349,6 +370,91 @@ func (im *importer) loadPartition(ctx context.Context) error {
 		return fmt.Errorf("load connector space: %w", err)
 	}
 	im.total = int64(len(im.byAnc))
+	return nil
+}
+
+// bigPartition reports whether a full import of c reads its partition's
+// anchors instead of its objects (scanPartition): when the connector holds
+// more than the engine's whole-load limit (Engine.WholeSyncLimit), or
+// always with IDSYNC_SYNC_LOADING=chunked (the test suite runs so).
+func (e *Engine) bigPartition(ctx context.Context, c *Connector) (bool, error) {
+	mode := e.Loading
+	if mode == LoadAuto {
+		mode = loadingFromEnv()
+	}
+	switch mode {
+	case LoadChunked:
+		return true, nil
+	case LoadAuto:
+	default:
+		return false, nil
+	}
+	limit := e.WholeSyncLimit
+	if limit == 0 {
+		limit = DefaultWholeSyncLimit
+	}
+	if limit < 0 {
+		return false, nil
+	}
+	n, err := e.Store.CountCS(ctx, c.Name)
+	if err != nil {
+		return false, fmt.Errorf("count connector space objects: %w", err)
+	}
+	return n > limit, nil
+}
+
+// scanPartition reads the anchors of the partition's objects (and counts
+// those that exist in the connected system, for the import-shrink guard),
+// not the objects: the import then reads each object it imports
+// (targeted), and deleteUnseenPresent those it did not see.
+func (im *importer) scanPartition(ctx context.Context) error {
+	im.present = map[string]string{}
+	im.targeted = true
+	err := im.e.Store.ScanCS(ctx, im.c.Name, func(o *store.CSObject) error {
+		if !im.inPartition(o) {
+			return nil
+		}
+		im.present[o.Object.Anchor] = o.ID
+		if !o.Placeholder && !o.Deleted {
+			im.live++
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("read the anchors of the connector space: %w", err)
+	}
+	im.total = int64(len(im.present))
+	return nil
+}
+
+// deleteUnseenPresent is deleteUnseen for a partition read by
+// scanPartition: it reads the objects the import did not see.
+func (im *importer) deleteUnseenPresent(ctx context.Context) error {
+	for _, anc := range slices.Sorted(maps.Keys(im.present)) {
+		if im.seen[anc] || im.adopted[anc] {
+			continue // imported, or a placeholder adopted under its real anchor
+		}
+		o := im.byAnc[anc]
+		if o == nil {
+			var err error
+			o, err = im.e.Store.GetCS(ctx, im.present[anc])
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("read %s object %q: %w", im.c.Name, anc, err)
+			}
+			if o.Object.Anchor != anc || !im.inPartition(o) {
+				continue // changed since the scan
+			}
+		}
+		switch {
+		case !o.Placeholder && !o.Deleted:
+			im.markDeleted(o)
+		case awaitsImport(o):
+			im.drops = append(im.drops, o.ID)
+		}
+	}
 	return nil
 }
 

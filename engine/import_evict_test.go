@@ -2,7 +2,10 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/idsync/idsync/connector"
@@ -91,5 +94,56 @@ func TestImportLetsGoOfStoredObjects(t *testing.T) {
 				t.Errorf("%d objects, departments %v", n, depts)
 			}
 		})
+	}
+}
+
+// TestFullImportOfABigPartition: a full import of a connector holding more
+// objects than Engine.WholeSyncLimit reads the partition's anchors, not its
+// objects, and finds the same updates and deletions, and meets the same
+// import-shrink guard, as one that loads the partition whole.
+func TestFullImportOfABigPartition(t *testing.T) {
+	type result struct {
+		counts   store.RunCounts
+		state    string
+		guardErr bool
+	}
+	run := func(t *testing.T, limit int64) result {
+		h := newHarness(t, twoSourcesRules, "hr", "ad", "cloud")
+		h.e.Loading = LoadAuto
+		h.e.WholeSyncLimit = limit
+		h.e.BatchSize = 4
+		h.e.Connectors["hr"].Shrink = ShrinkGuard{Percent: 40, Minimum: 1}
+		for i := range 12 {
+			h.conns["hr"].Put(user(fmt.Sprintf("h%02d", i), fmt.Sprintf("p%02d", i), "", "Sales"))
+		}
+		h.run("hr", FullImport)
+		// 3 deleted, 2 changed, 2 new: the guard lets 3 of 12 through.
+		for _, a := range []string{"h01", "h05", "h11"} {
+			h.conns["hr"].Remove(a)
+		}
+		h.conns["hr"].Put(user("h02", "p02", "", "IT"), user("h03", "p03-renamed", "", "Sales"),
+			user("h20", "p20", "", "IT"), user("h21", "p21", "", "IT"))
+		r := h.run("hr", FullImport)
+		// Then 6 more deleted: 6 of 11 is more than the guard's 40 %.
+		for _, a := range []string{"h00", "h04", "h06", "h07", "h08", "h09"} {
+			h.conns["hr"].Remove(a)
+		}
+		_, err := h.e.Run(h.ctx, "hr", FullImport, RunOptions{})
+		var st []string
+		if err := h.st.ScanCS(h.ctx, "hr", func(o *store.CSObject) error {
+			st = append(st, fmt.Sprintf("%s %s deleted=%v %s", o.Object.Anchor, o.Object.DN, o.Deleted, o.Object.Attrs.First("department")))
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(st)
+		return result{r.Counts, strings.Join(st, "\n"), errors.Is(err, ErrImportShrink)}
+	}
+	whole, big := run(t, -1), run(t, 1)
+	if whole != big {
+		t.Fatalf("whole:\n%+v\nanchors only:\n%+v", whole, big)
+	}
+	if whole.counts.Deletes != 3 || whole.counts.Adds != 2 || whole.counts.Updates != 1 || whole.counts.Renames != 1 || !whole.guardErr {
+		t.Errorf("counts %+v, guard stopped the second import: %v", whole.counts, whole.guardErr)
 	}
 }
