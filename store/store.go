@@ -498,6 +498,30 @@ type Store interface {
 	// returns how many it deleted.
 	PruneAudit(ctx context.Context, before time.Time) (int, error)
 
+	// Sessions of the console (see Session): kept in the store so that a
+	// restart, or a standby taking over on the same database, keeps users
+	// signed in.
+
+	// PutSession inserts a session. Its user must exist (ErrNotFound); its
+	// hash must be that of no other session (ErrAlreadyExists).
+	PutSession(ctx context.Context, s *Session) error
+	// GetSession returns the session with the hash, unless it has expired
+	// at now (ErrNotFound for both). It names its user as the user is
+	// stored.
+	GetSession(ctx context.Context, hash string, now time.Time) (*Session, error)
+	// TouchSession records a use of a session: Seen and IdleExpires move
+	// forward to the times given (never back). ErrNotFound when there is
+	// no such session.
+	TouchSession(ctx context.Context, hash string, seen, idleExpires time.Time) error
+	// DeleteSession deletes a session (ErrNotFound when absent).
+	DeleteSession(ctx context.Context, hash string) error
+	// DeleteUserSessions deletes every session of a user (named
+	// case-insensitively) and returns how many it deleted.
+	DeleteUserSessions(ctx context.Context, user string) (int, error)
+	// PurgeSessions deletes the sessions expired at now and returns how
+	// many it deleted.
+	PurgeSessions(ctx context.Context, now time.Time) (int, error)
+
 	// Tenants and their domains (R5): provider-level records. Every
 	// domain query names its tenant; nothing answers for another's.
 

@@ -1,10 +1,14 @@
 package web
 
 import (
+	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"strings"
@@ -30,32 +34,54 @@ func (p *principal) can(needs string) bool {
 	return p != nil && auth.Allows(p.Role, needs)
 }
 
-// Sessions: server-side, in memory (a restart signs everyone out), in an
-// HttpOnly, SameSite=Strict cookie (Secure over TLS). A session ends after
-// SessionIdle without a request or SessionMax after sign-in.
+// Sessions: server-side, in the store (a restart of idsync serve, or a
+// standby taking over on the same database, keeps users signed in), in an
+// HttpOnly, SameSite=Strict cookie (Secure over TLS). The cookie holds a
+// random token; the store keeps only its SHA-256 (auth.TokenHash), so that
+// a copy of the database signs nobody in. A session ends after SessionIdle
+// without a request or SessionMax after sign-in, and with its user (deleted,
+// disabled, password reset: idsync user commands end a user's sessions).
 var (
 	SessionIdle = 30 * time.Minute
 	SessionMax  = 12 * time.Hour
+	// SessionTouch is how often a session's use is recorded: a request
+	// less than SessionTouch after the last recorded one writes nothing,
+	// so a session may end up to SessionTouch before SessionIdle after
+	// its last request.
+	SessionTouch = time.Minute
 )
 
 const sessionCookie = "idsync_session"
 
+// session is a live session of the request's user. id is the token (the
+// cookie's value), never stored; hash is what the store knows it by.
 type session struct {
 	id      string
+	hash    string
 	user    string
-	role    string
-	tenant  string
 	csrf    string
 	created time.Time
 	seen    time.Time
 }
 
-type sessions struct {
-	mu sync.Mutex
-	m  map[string]*session
+// csrfFor derives a session's CSRF token from its token: an HMAC-SHA256
+// keyed with the session token. Nothing needs to be stored for it (the
+// store holds only the token's hash, from which it cannot be computed); it
+// is the same after a restart, so that forms open in a browser still post;
+// and a CSRF token seen in a page reveals nothing of the session token,
+// which only the HttpOnly cookie holds.
+func csrfFor(token string) string {
+	m := hmac.New(sha256.New, []byte(token))
+	m.Write([]byte("idsync console csrf v1"))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-func newSessions() *sessions { return &sessions{m: map[string]*session{}} }
+// sessions are the console's sessions, kept in the store.
+type sessions struct {
+	st store.Store
+}
+
+func newSessions(st store.Store) *sessions { return &sessions{st: st} }
 
 func randomToken() string {
 	b := make([]byte, 32)
@@ -65,48 +91,56 @@ func randomToken() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// start opens a session for a user who just signed in.
-func (ss *sessions) start(u *store.User, now time.Time) *session {
-	s := &session{id: randomToken(), user: u.Name, role: u.Role, tenant: u.Tenant, csrf: randomToken(), created: now, seen: now}
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	for id, o := range ss.m { // drop the expired ones as we go
-		if o.expired(now) {
-			delete(ss.m, id)
+// start opens a session for a user who just signed in, and deletes the
+// expired ones as it goes.
+func (ss *sessions) start(ctx context.Context, u *store.User, now time.Time) (*session, error) {
+	if _, err := ss.st.PurgeSessions(ctx, now); err != nil {
+		return nil, fmt.Errorf("open a session for %q: %w", u.Name, err)
+	}
+	tok := randomToken()
+	rec := &store.Session{Hash: auth.TokenHash(tok), User: u.Name, Created: now, Seen: now,
+		IdleExpires: now.Add(SessionIdle), Expires: now.Add(SessionMax)}
+	if err := ss.st.PutSession(ctx, rec); err != nil {
+		return nil, fmt.Errorf("open a session for %q: %w", u.Name, err)
+	}
+	return &session{id: tok, hash: rec.Hash, user: u.Name, csrf: csrfFor(tok), created: now, seen: now}, nil
+}
+
+// get returns the live session with the token (nil when there is none),
+// and records its use unless the request is a page's own polling (which
+// must not keep an unattended browser signed in), at most every
+// SessionTouch.
+func (ss *sessions) get(ctx context.Context, token string, now time.Time, touch bool) (*session, error) {
+	if token == "" {
+		return nil, nil
+	}
+	hash := auth.TokenHash(token)
+	rec, err := ss.st.GetSession(ctx, hash, now)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the session from the store (sign in again if this persists): %w", err)
+	}
+	if touch && now.Sub(rec.Seen) >= SessionTouch {
+		err := ss.st.TouchSession(ctx, hash, now, now.Add(SessionIdle))
+		if errors.Is(err, store.ErrNotFound) { // ended meanwhile
+			return nil, nil
 		}
+		if err != nil {
+			return nil, fmt.Errorf("record the session's use in the store: %w", err)
+		}
+		rec.Seen = now
 	}
-	ss.m[s.id] = s
-	return s
+	return &session{id: token, hash: hash, user: rec.User, csrf: csrfFor(token), created: rec.Created, seen: rec.Seen}, nil
 }
 
-func (s *session) expired(now time.Time) bool {
-	return now.Sub(s.seen) > SessionIdle || now.Sub(s.created) > SessionMax
-}
-
-// get returns the live session with the ID, and marks it seen unless the
-// request is a page's own polling (which must not keep an unattended
-// browser signed in).
-func (ss *sessions) get(id string, now time.Time, touch bool) *session {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	s := ss.m[id]
-	if s == nil {
-		return nil
+// end deletes a session (signing out); an already ended one is no error.
+func (ss *sessions) end(ctx context.Context, token string) error {
+	if err := ss.st.DeleteSession(ctx, auth.TokenHash(token)); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("end the session: %w", err)
 	}
-	if s.expired(now) {
-		delete(ss.m, id)
-		return nil
-	}
-	if touch {
-		s.seen = now
-	}
-	return s
-}
-
-func (ss *sessions) end(id string) {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	delete(ss.m, id)
+	return nil
 }
 
 // Sign-in rate limiting: LoginFailures failed sign-ins from one address, or
@@ -206,11 +240,20 @@ func (s *Server) identify(r *http.Request) (*principal, error) {
 		return nil, nil //nolint:nilerr // no cookie: anonymous
 	}
 	polling := r.Header.Get("HX-Request") == "true" && r.Header.Get("HX-Trigger") == "connectors"
-	ss := s.sessions.get(c.Value, now, !polling)
-	if ss == nil {
-		return nil, nil
+	ss, err := s.sessions.get(r.Context(), c.Value, now, !polling)
+	if ss == nil || err != nil {
+		return nil, err
 	}
-	return &principal{User: ss.user, Role: ss.role, Tenant: ss.tenant, session: ss}, nil
+	// The user as now stored: a role changed since sign-in applies at
+	// once, a disabled user is signed out.
+	u, err := s.o.Store.GetUser(r.Context(), ss.user)
+	if errors.Is(err, store.ErrNotFound) || err == nil && u.Disabled {
+		return nil, s.sessions.end(r.Context(), ss.id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the session's user %q from the store: %w", ss.user, err)
+	}
+	return &principal{User: u.Name, Role: u.Role, Tenant: u.Tenant, session: ss}, nil
 }
 
 // csrfOK checks the CSRF token of a state-changing request made with a

@@ -315,7 +315,11 @@ func (s *Server) oidcCallback(w http.ResponseWriter, r *http.Request, _ *princip
 		}
 		detail += ")"
 	}
-	ss := s.sessions.start(u, s.now())
+	ss, err := s.sessions.start(r.Context(), u, s.now())
+	if err != nil {
+		s.storeError(w, r, false, err, "")
+		return
+	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: ss.id, Path: "/", HttpOnly: true, Secure: s.o.Secure, SameSite: http.SameSiteStrictMode})
 	s.audit(r, &principal{User: u.Name, Role: u.Role}, "login", cfg.Issuer, detail, store.AuditOK)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")

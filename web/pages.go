@@ -173,7 +173,11 @@ func (s *Server) postLogin(w http.ResponseWriter, r *http.Request, _ *principal)
 		return
 	}
 	s.limiter.succeeded(keys...)
-	ss := s.sessions.start(u, now)
+	ss, err := s.sessions.start(r.Context(), u, now)
+	if err != nil {
+		s.storeError(w, r, false, err, "")
+		return
+	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: ss.id, Path: "/", HttpOnly: true, Secure: s.o.Secure, SameSite: http.SameSiteStrictMode})
 	s.audit(r, &principal{User: u.Name, Role: u.Role}, "login", "", "", "ok")
 	http.Redirect(w, r, next, http.StatusSeeOther)
@@ -191,7 +195,10 @@ var dummyHash = func() string {
 
 func (s *Server) postLogout(w http.ResponseWriter, r *http.Request, p *principal) {
 	if p.session != nil {
-		s.sessions.end(p.session.id)
+		if err := s.sessions.end(r.Context(), p.session.id); err != nil {
+			s.storeError(w, r, false, err, "")
+			return
+		}
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: s.o.Secure, SameSite: http.SameSiteStrictMode})
 	s.audit(r, p, "logout", "", "", "ok")

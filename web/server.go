@@ -170,7 +170,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	if o.EngineMu == nil {
 		o.EngineMu = new(sync.RWMutex)
 	}
-	s := &Server{o: o, mux: http.NewServeMux(), sessions: newSessions(), limiter: newLimiter(), base: ctx}
+	s := &Server{o: o, mux: http.NewServeMux(), sessions: newSessions(o.Store), limiter: newLimiter(), base: ctx}
 	if err := s.parseTemplates(); err != nil {
 		return nil, err
 	}

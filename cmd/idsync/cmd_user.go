@@ -293,16 +293,29 @@ func newUserDeleteCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// Its sessions would go with it; ended first, they are counted.
+			n, err := st.DeleteUserSessions(ctx, u.Name)
+			if err != nil {
+				return err
+			}
 			if err := st.DeleteUser(ctx, u.Name); err != nil {
 				return err
 			}
-			if err := audit(ctx, st, "user-delete", u.Name, fmt.Sprintf("role %s, %d API token(s)", u.Role, len(toks))); err != nil {
+			if err := audit(ctx, st, "user-delete", u.Name, fmt.Sprintf("role %s, %d API token(s), %d console session(s)", u.Role, len(toks), n)); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "user %s deleted, with %d API token(s)\n", u.Name, len(toks))
+			fmt.Fprintf(cmd.OutOrStdout(), "user %s deleted, with %d API token(s); %s\n", u.Name, len(toks), signedOut(n))
 			return nil
 		},
 	}
+}
+
+// signedOut says how many console sessions a command ended.
+func signedOut(n int) string {
+	if n == 1 {
+		return "signed out of 1 console session"
+	}
+	return fmt.Sprintf("signed out of %d console sessions", n)
 }
 
 func newUserPasswdCmd(g *globalFlags) *cobra.Command {
@@ -311,8 +324,9 @@ func newUserPasswdCmd(g *globalFlags) *cobra.Command {
 		Use:   "passwd NAME",
 		Short: "Set a user's password",
 		Long: `Set a user's password: asked twice on the terminal, or read from standard
-input with --password-stdin. The user's API tokens stay valid; revoke them
-with "idsync user token NAME --revoke ID".`,
+input with --password-stdin. The user's console sessions end (whoever
+signed in with the old password is signed out); the user's API tokens stay
+valid: revoke them with "idsync user token NAME --revoke ID".`,
 		Example: `  idsync user passwd ann
   printf '%s\n' "$ANN_PASSWORD" | idsync user passwd ann --password-stdin`,
 		Args: cobra.ExactArgs(1),
@@ -338,10 +352,15 @@ with "idsync user token NAME --revoke ID".`,
 			if err := st.PutUser(ctx, u); err != nil {
 				return err
 			}
-			if err := audit(ctx, st, "user-passwd", u.Name, ""); err != nil {
+			// A password reset signs out whoever used the old one.
+			n, err := st.DeleteUserSessions(ctx, u.Name)
+			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "password of %s changed\n", u.Name)
+			if err := audit(ctx, st, "user-passwd", u.Name, fmt.Sprintf("%d console session(s) ended", n)); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "password of %s changed; %s\n", u.Name, signedOut(n))
 			return nil
 		},
 	}
@@ -352,7 +371,7 @@ with "idsync user token NAME --revoke ID".`,
 func newUserEnableCmd(g *globalFlags, enable bool) *cobra.Command {
 	name, action, short := "enable", "user-enable", "Let a disabled user sign in and use its API tokens again"
 	if !enable {
-		name, action, short = "disable", "user-disable", "Stop a user from signing in and from using its API tokens"
+		name, action, short = "disable", "user-disable", "Stop a user from signing in and from using its API tokens, and end its console sessions"
 	}
 	return &cobra.Command{
 		Use:     name + " NAME",
@@ -378,10 +397,18 @@ func newUserEnableCmd(g *globalFlags, enable bool) *cobra.Command {
 			if err := st.PutUser(ctx, u); err != nil {
 				return err
 			}
-			if err := audit(ctx, st, action, u.Name, ""); err != nil {
+			detail, ended := "", ""
+			if !enable {
+				n, err := st.DeleteUserSessions(ctx, u.Name)
+				if err != nil {
+					return err
+				}
+				detail, ended = fmt.Sprintf("%d console session(s) ended", n), "; "+signedOut(n)
+			}
+			if err := audit(ctx, st, action, u.Name, detail); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "user %s %sd\n", u.Name, name)
+			fmt.Fprintf(cmd.OutOrStdout(), "user %s %sd%s\n", u.Name, name, ended)
 			return nil
 		},
 	}

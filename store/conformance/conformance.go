@@ -69,6 +69,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"BatchRead", batchReadTests},
 		{"Users", userTests},
 		{"Audit", auditTests},
+		{"Sessions", sessionTests},
 		{"Tenants", tenantTests},
 		{"Sealed", sealedTests},
 	}

@@ -191,6 +191,18 @@ var migrations = []string{
 	DROP INDEX cs_objects_sync_pending;
 	DROP INDEX cs_objects_exports;
 	ALTER TABLE cs_objects SET (fillfactor = 80);`,
+
+	// 6: sessions of the console (sessions.go), by the hash of their
+	// token; a user's sessions go with it.
+	`CREATE TABLE sessions (
+		hash         text COLLATE "C" NOT NULL PRIMARY KEY,
+		user_key     text COLLATE "C" NOT NULL REFERENCES users (name_key) ON DELETE CASCADE,
+		created      timestamptz NOT NULL,
+		seen         timestamptz NOT NULL,
+		idle_expires timestamptz NOT NULL,
+		expires      timestamptz NOT NULL
+	);
+	CREATE INDEX sessions_user ON sessions (user_key);`,
 }
 
 // schemaVersion is the version this package brings a database to.

@@ -196,6 +196,18 @@ var migrations = []string{
 	) WITHOUT ROWID;
 	CREATE UNIQUE INDEX tenant_domains_verified ON tenant_domains (name) WHERE state = 'verified';
 	CREATE INDEX tenant_domains_next ON tenant_domains (next_check) WHERE state = 'pending';`,
+
+	// 10: sessions of the console (sessions.go), by the hash of their
+	// token; a user's sessions go with it. Times as in step 8.
+	`CREATE TABLE sessions (
+		hash         TEXT NOT NULL PRIMARY KEY,
+		user_key     TEXT NOT NULL REFERENCES users (name_key) ON DELETE CASCADE,
+		created      TEXT NOT NULL,
+		seen         TEXT NOT NULL,
+		idle_expires TEXT NOT NULL,
+		expires      TEXT NOT NULL
+	) WITHOUT ROWID;
+	CREATE INDEX sessions_user ON sessions (user_key);`,
 }
 
 // schemaVersion is the version this package brings a database to.
