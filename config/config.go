@@ -77,6 +77,10 @@ type StoreConfig struct {
 	// when the configuration is loaded; it is never logged, and shown
 	// masked (MaskDSN).
 	DSN string `yaml:"dsn" json:"-"`
+	// SearchAttributes are the metaverse attributes the store indexes for
+	// the console's and the API's search (search.go); unset:
+	// store.DefaultSearchAttrs.
+	SearchAttributes []string `yaml:"searchAttributes"`
 }
 
 // HA configures high availability: several `idsync serve` processes on
@@ -604,6 +608,7 @@ func (c *Config) Validate() []error {
 	check(c.Store.Type != StorePostgres || c.Store.DSN != "",
 		"store.dsn is required with store.type postgres, e.g. postgres://idsync:${PGPASSWORD}@db.example.com:5432/idsync?sslmode=verify-full")
 	check(c.Store.Type == StorePostgres || c.Store.DSN == "", "store.dsn is only for store.type postgres (the store type is %s)", c.Store.Type)
+	errs = append(errs, c.validateSearch()...)
 	check(!c.HA.Enabled || c.Store.Type == StorePostgres,
 		"ha.enabled needs store.type postgres: the servers of a high-availability group share their store (see docs/operations.md)")
 	check(!c.HA.Enabled || !c.StagingMode,

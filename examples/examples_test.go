@@ -219,6 +219,9 @@ func openSiteAt(t *testing.T, dir string) *site {
 		t.Fatal(err2)
 	}
 	t.Cleanup(func() { _ = st.Close() })
+	if err := st.SetSearchAttrs(ctx, cfg.Store.SearchAttrs()); err != nil { // as idsync does at open
+		t.Fatal(err)
+	}
 	e := &engine.Engine{Store: st, Rules: rs, Connectors: conns, BatchSize: cfg.Engine.BatchSize}
 	return &site{t: t, ctx: ctx, dir: dir, cfg: cfg, st: st, e: e}
 }
@@ -533,6 +536,23 @@ func TestTwoForests(t *testing.T) {
 	}
 	if n != 8 {
 		t.Errorf("metaverse has %d objects, want 8 (5 users, 1 partner contact, 2 groups)", n)
+	}
+	// store.searchAttributes adds department: the metaverse search finds
+	// the Sales people by it.
+	var sales []string
+	_ = s.st.ScanMV(s.ctx, func(m *store.MVObject) error {
+		if m.Attrs.First("department") == "Sales" {
+			sales = append(sales, m.ID)
+		}
+		return nil
+	})
+	ms, next, err := s.st.SearchMV(s.ctx, store.MVQuery{Attr: "department", Value: "SAL", Prefix: true})
+	var found []string
+	for _, m := range ms {
+		found = append(found, m.ID)
+	}
+	if err != nil || next != "" || len(sales) == 0 || strings.Join(found, ",") != strings.Join(sales, ",") {
+		t.Errorf("search by department SAL… = %v (next %q), %v; want %v", found, next, err, sales)
 	}
 }
 

@@ -522,6 +522,21 @@ type Store interface {
 	// many it deleted.
 	PurgeSessions(ctx context.Context, now time.Time) (int, error)
 
+	// Metaverse search (see MVQuery).
+
+	// SearchMV returns a page of the matches of q in order of folded
+	// value, then ID, through the search index, and the cursor of the next
+	// page ("" after the last one). An attribute not indexed for search
+	// wraps ErrNotSearchable.
+	SearchMV(ctx context.Context, q MVQuery) ([]MVMatch, string, error)
+	// SearchAttrs returns the attributes indexed for search, sorted.
+	SearchAttrs(ctx context.Context) ([]string, error)
+	// SetSearchAttrs sets the attributes indexed for search: those no
+	// longer named lose their entries, those newly named get the entries
+	// of the stored objects before it returns. A store that was never
+	// told indexes DefaultSearchAttrs.
+	SetSearchAttrs(ctx context.Context, attrs []string) error
+
 	// Tenants and their domains (R5): provider-level records. Every
 	// domain query names its tenant; nothing answers for another's.
 

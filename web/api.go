@@ -112,16 +112,22 @@ func (s *Server) apiRunOne(w http.ResponseWriter, r *http.Request, _ *principal)
 }
 
 func (s *Server) apiSearch(w http.ResponseWriter, r *http.Request, _ *principal) {
-	q := r.URL.Query()
-	res, more, err := s.search(r.Context(), q.Get("attribute"), q.Get("value"), q.Get("type"))
+	sq, err := parseSearch(r.URL.Query())
 	if err != nil {
+		s.fail(w, r, true, http.StatusBadRequest, err.Error())
+		return
+	}
+	page, err := s.search(r.Context(), sq)
+	var es *errSearch
+	switch {
+	case errors.As(err, &es):
+		s.fail(w, r, true, http.StatusBadRequest, err.Error())
+		return
+	case err != nil:
 		s.storeError(w, r, true, err, "")
 		return
 	}
-	if res == nil {
-		res = []SearchResult{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"objects": res, "more": more})
+	writeJSON(w, http.StatusOK, page)
 }
 
 func (s *Server) apiMV(w http.ResponseWriter, r *http.Request, _ *principal) {

@@ -294,18 +294,33 @@ func (s *Server) writeApp(w http.ResponseWriter, r *http.Request) {
 }
 
 // candidates are the metaverse persons and groups an admin can assign to
-// an application: those with a value containing find.
+// an application: those whose displayName, mail or userPrincipalName
+// starts with find, through the metaverse search index (an attribute not
+// indexed for search is left out).
 func (s *Server) candidates(ctx context.Context, a *provisioning.App, find string) ([]SearchResult, error) {
-	if strings.TrimSpace(find) == "" {
+	find = strings.TrimSpace(find)
+	if find == "" {
 		return nil, nil
 	}
 	var out []SearchResult
+	seen := map[string]bool{}
 	for _, typ := range []string{a.MVObjectType, a.GroupType} {
-		res, _, err := s.search(ctx, "", strings.TrimSpace(find), typ)
-		if err != nil {
-			return nil, err
+		for _, attr := range []string{"displayName", "mail", "userPrincipalName"} {
+			page, err := s.search(ctx, searchQuery{Attribute: attr, Value: find, Match: "prefix", Type: typ, Limit: 20})
+			var es *errSearch
+			if errors.As(err, &es) {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			for _, r := range page.Objects {
+				if !seen[r.ID] {
+					seen[r.ID] = true
+					out = append(out, r)
+				}
+			}
 		}
-		out = append(out, res...)
 	}
 	if len(out) > 20 {
 		out = out[:20]

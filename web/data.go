@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -135,58 +136,114 @@ type SearchResult struct {
 	ID          string `json:"id"`
 	Type        string `json:"type"`
 	DisplayName string `json:"displayName"`
-	Match       string `json:"match"` // the value that matched
+	Match       string `json:"match"` // "attribute: value", the value that matched
 }
 
-// searchLimit is the most objects a search returns.
-const searchLimit = 200
+// SearchPage is a page of a metaverse search: the objects found, and the
+// cursor of the next page ("" after the last one).
+type SearchPage struct {
+	Objects []SearchResult `json:"objects"`
+	More    bool           `json:"more"`
+	Next    string         `json:"next,omitempty"`
+}
 
-// search finds metaverse objects whose attribute (any attribute when
-// empty) has a value containing value, case-insensitively, of type typ
-// ("" = any). It reads the metaverse (a scan): a search of a large store
-// takes a moment.
-func (s *Server) search(ctx context.Context, attr, value, typ string) ([]SearchResult, bool, error) {
-	want := strings.ToLower(value)
-	var out []SearchResult
-	more := false
-	errFull := errors.New("full")
-	err := s.view().ScanMV(ctx, func(m *store.MVObject) error {
-		if typ != "" && m.Type != typ {
-			return nil
+// searchQuery is a metaverse search as asked: attribute (one indexed for
+// search, case-insensitively; "" = displayName), value, match ("prefix",
+// the default, or "exact"), type ("" = any), limit and after (the cursor
+// of the page before).
+type searchQuery struct {
+	Attribute, Value, Match, Type, After string
+	Limit                                int
+}
+
+func parseSearch(q url.Values) (searchQuery, error) {
+	sq := searchQuery{Attribute: strings.TrimSpace(q.Get("attribute")), Value: q.Get("value"), Match: q.Get("match"),
+		Type: strings.TrimSpace(q.Get("type")), After: q.Get("after")}
+	switch sq.Match {
+	case "":
+		sq.Match = "prefix"
+	case "prefix", "exact":
+	default:
+		return sq, fmt.Errorf("match must be prefix or exact, not %q", sq.Match)
+	}
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > store.MaxSearchLimit {
+			return sq, fmt.Errorf("limit must be a number from 1 to %d, not %q", store.MaxSearchLimit, l)
 		}
-		match := ""
-		for name, v := range m.Attrs {
-			if attr != "" && !strings.EqualFold(name, attr) {
-				continue
-			}
-			for _, x := range v.Values {
-				if strings.Contains(strings.ToLower(x), want) {
-					match = name + ": " + x
-					break
-				}
-			}
-			if match != "" {
+		sq.Limit = n
+	}
+	return sq, nil
+}
+
+// errSearch is a search the store cannot answer as asked (an attribute
+// not indexed, a secret one, a bad cursor): the asker's to change.
+type errSearch struct{ msg string }
+
+func (e *errSearch) Error() string { return e.msg }
+
+// search finds metaverse objects by a value of an attribute indexed for
+// search (store.SearchMV: through the store's index, a page at a time,
+// however large the metaverse). An attribute not indexed is refused with
+// the list of those that are: reading every object of a metaverse of a
+// million to find a few would take minutes and load the store.
+func (s *Server) search(ctx context.Context, sq searchQuery) (*SearchPage, error) {
+	indexed, err := s.view().SearchAttrs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	attr := sq.Attribute
+	if attr == "" {
+		attr = "displayName"
+	}
+	found := ""
+	for _, a := range indexed {
+		if strings.EqualFold(a, attr) {
+			found = a
+			break
+		}
+	}
+	switch {
+	case found == "" && len(indexed) == 0:
+		return nil, &errSearch{"No attribute is indexed for search: list some under store.searchAttributes in the configuration."}
+	case found == "":
+		return nil, &errSearch{fmt.Sprintf("%q is not indexed for search: search by %s, or add it to store.searchAttributes in the configuration.", attr, strings.Join(indexed, ", "))}
+	case s.secret(found):
+		return nil, &errSearch{fmt.Sprintf("%q is a secret attribute: its values cannot be searched.", found)}
+	}
+	ms, next, err := s.view().SearchMV(ctx, store.MVQuery{Attr: found, Value: sq.Value, Prefix: sq.Match != "exact", Type: sq.Type, Limit: sq.Limit, After: sq.After})
+	if err != nil {
+		switch {
+		case errors.Is(err, store.ErrBadSearchCursor):
+			return nil, &errSearch{"The page asked for is not one a search returned: search again."}
+		case errors.Is(err, store.ErrNotSearchable):
+			return nil, &errSearch{err.Error()}
+		}
+		return nil, err
+	}
+	page := &SearchPage{Objects: []SearchResult{}, Next: next, More: next != ""}
+	for _, m := range ms {
+		o, err := s.view().GetMV(ctx, m.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // deleted since
+		}
+		if err != nil {
+			return nil, err
+		}
+		value := m.Value
+		for _, v := range o.Attrs[found].Values {
+			if store.SearchFold(v) == m.Value {
+				value = v // as spelled
 				break
 			}
 		}
-		if match == "" && want != "" || match == "" && attr != "" && !m.Attrs.Has(attr) {
-			return nil
-		}
-		if len(out) == searchLimit {
-			more = true
-			return errFull
-		}
-		dn := m.Attrs.First("displayName")
+		dn := o.Attrs.First("displayName")
 		if dn == "" {
-			dn = m.Attrs.First("cn")
+			dn = o.Attrs.First("cn")
 		}
-		out = append(out, SearchResult{ID: m.ID, Type: m.Type, DisplayName: dn, Match: match})
-		return nil
-	})
-	if err != nil && !errors.Is(err, errFull) {
-		return nil, false, err
+		page.Objects = append(page.Objects, SearchResult{ID: m.ID, Type: m.Type, DisplayName: dn, Match: found + ": " + value})
 	}
-	return out, more, nil
+	return page, nil
 }
 
 func (s *Server) mvObject(ctx context.Context, id string) (*view.MVObject, error) {

@@ -3,6 +3,7 @@ package web
 import (
 	"crypto/subtle"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -338,14 +339,30 @@ func (s *Server) pageRun(w http.ResponseWriter, r *http.Request, p *principal) {
 
 func (s *Server) pageSearch(w http.ResponseWriter, r *http.Request, p *principal) {
 	q := r.URL.Query()
-	data := map[string]any{"Attribute": q.Get("attribute"), "Value": q.Get("value"), "Type": q.Get("type")}
-	if q.Has("value") || q.Has("attribute") {
-		res, more, err := s.search(r.Context(), q.Get("attribute"), q.Get("value"), q.Get("type"))
-		if err != nil {
+	sq, err := parseSearch(q)
+	data := map[string]any{"Query": sq}
+	if attrs, aerr := s.view().SearchAttrs(r.Context()); aerr == nil {
+		data["Indexed"] = attrs
+	}
+	if err == nil && (q.Has("value") || q.Has("attribute")) {
+		var page *SearchPage
+		page, err = s.search(r.Context(), sq)
+		var es *errSearch
+		if err != nil && !errors.As(err, &es) {
 			s.storeError(w, r, false, err, "")
 			return
 		}
-		data["Results"], data["More"], data["Searched"] = res, more, true
+		if page != nil {
+			data["Results"], data["Searched"] = page.Objects, true
+			if page.Next != "" {
+				next := url.Values{"attribute": {sq.Attribute}, "value": {sq.Value}, "match": {sq.Match}, "type": {sq.Type}, "after": {page.Next}}
+				data["Next"] = "/metaverse?" + next.Encode()
+			}
+			data["Paged"] = sq.After != ""
+		}
+	}
+	if err != nil {
+		data["Problem"] = err.Error()
 	}
 	s.render(w, r, p, "search", "Metaverse search", "metaverse", data)
 }

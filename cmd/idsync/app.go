@@ -317,16 +317,26 @@ func lockStore(cfg *config.Config, wait time.Duration) (func(), error) {
 // openBackend opens the configured store: PostgreSQL, or the SQLite file.
 // Every command opens its store through it.
 func openBackend(ctx context.Context, cfg *config.Config) (store.Store, error) {
+	var st store.Store
+	var err error
 	if cfg.Store.Type != config.StorePostgres {
-		return openSQLite(ctx, cfg.Store.Path)
+		st, err = openSQLite(ctx, cfg.Store.Path)
+	} else {
+		// The DSN's password is masked in whatever idsync prints or logs.
+		if pw := config.DSNPassword(cfg.Store.DSN); pw != "" {
+			masker.Add(pw)
+		}
+		st, err = postgres.Open(ctx, cfg.Store.DSN)
 	}
-	// The DSN's password is masked in whatever idsync prints or logs.
-	if pw := config.DSNPassword(cfg.Store.DSN); pw != "" {
-		masker.Add(pw)
-	}
-	st, err := postgres.Open(ctx, cfg.Store.DSN)
 	if err != nil {
 		return nil, err
+	}
+	// The search index follows store.searchAttributes: an attribute added
+	// gets the stored objects' values now, once (a read when nothing
+	// changed).
+	if err := st.SetSearchAttrs(ctx, cfg.Store.SearchAttrs()); err != nil {
+		_ = st.Close()
+		return nil, fmt.Errorf("store.searchAttributes: %w", err)
 	}
 	return st, nil
 }

@@ -31,6 +31,12 @@
 //   - timestamps round-trip to the microsecond and come back in UTC; nil and
 //     empty slices and maps may come back either way, but a nil Pending stays
 //     nil and a non-nil one non-nil;
+//   - sessions are found by hash while neither expiry has passed (an
+//     expiry equal to now has passed), and go with their user;
+//   - the search index folds values with store.SearchFold, returns
+//     matches in byte order of folded value then ID, one per distinct
+//     value, and follows Apply and SetSearchAttrs at once; a new store
+//     indexes store.DefaultSearchAttrs;
 //   - under store/sealed (the Sealed group), secret values reach the backend
 //     only as sealed text, which it keeps exactly: reading the backend
 //     directly never gives a clear password.
@@ -70,6 +76,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Users", userTests},
 		{"Audit", auditTests},
 		{"Sessions", sessionTests},
+		{"Search", searchTests},
 		{"Tenants", tenantTests},
 		{"Sealed", sealedTests},
 	}

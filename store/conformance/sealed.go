@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -217,6 +218,21 @@ var sealedTests = []testCase{
 		}
 		if err := v.Apply(t.Context(), &store.Batch{DeleteCS: []string{"cs-1"}}); err == nil {
 			t.Error("a masked view accepted a write")
+		}
+	}},
+	{"SecretsNotSearched", func(t *testing.T, s store.Store) {
+		ss := sealed.Wrap(s, sealed.Options{Sealer: testSealer(t, 1), Policy: secret.NewPolicy("badgePin")})
+		if err := ss.SetSearchAttrs(t.Context(), []string{"displayName", "BadgePin", "userPassword"}); err != nil {
+			t.Fatalf("SetSearchAttrs: %v", err)
+		}
+		if got, err := s.SearchAttrs(t.Context()); err != nil || !slices.Equal(got, []string{"displayName"}) {
+			t.Fatalf("attributes indexed behind the sealing store = %q, %v; want only displayName", got, err)
+		}
+		mv := mvUser("mv-1")
+		mv.Attrs["badgePin"] = model.Str(sealedPlain)
+		apply(t, ss, &store.Batch{PutMV: []*store.MVObject{mv}})
+		if _, _, err := ss.SearchMV(t.Context(), store.MVQuery{Attr: "badgePin", Value: sealedPlain}); !errors.Is(err, store.ErrNotSearchable) {
+			t.Fatalf("search by a secret attribute: %v, want store.ErrNotSearchable", err)
 		}
 	}},
 }

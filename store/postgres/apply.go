@@ -191,6 +191,9 @@ func (s *Store) applyTx(ctx context.Context, tx pgx.Tx, b *store.Batch, cs []csR
 	if err := s.putMV(ctx, tx, mv); err != nil {
 		return err
 	}
+	if err := applySearch(ctx, tx, b); err != nil {
+		return err
+	}
 	if err := applyCSState(ctx, tx, b.PutCSState); err != nil {
 		return err
 	}

@@ -203,6 +203,22 @@ var migrations = []string{
 		expires      timestamptz NOT NULL
 	);
 	CREATE INDEX sessions_user ON sessions (user_key);`,
+
+	// 7: the metaverse search index (search.go): the folded values of the
+	// attributes in search_attrs, by attribute and value, with their
+	// object's ID. search_built gets its row once the attributes were
+	// first set and the objects stored before were indexed.
+	`CREATE TABLE search_attrs (
+		attr bytea NOT NULL PRIMARY KEY
+	);
+	CREATE TABLE search_built (version integer NOT NULL);
+	CREATE TABLE mv_search (
+		attr  bytea NOT NULL,
+		value bytea NOT NULL,
+		id    bytea NOT NULL,
+		PRIMARY KEY (attr, value, id)
+	);
+	CREATE INDEX mv_search_id ON mv_search (id);`,
 }
 
 // schemaVersion is the version this package brings a database to.

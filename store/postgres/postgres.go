@@ -86,7 +86,10 @@ func (s *Store) open(ctx context.Context) error {
 	if err := migrate(ctx, s.pool); err != nil {
 		return err
 	}
-	return s.loadIndexAttrs(ctx)
+	if err := s.loadIndexAttrs(ctx); err != nil {
+		return err
+	}
+	return s.loadSearch(ctx)
 }
 
 // Close closes the pool's connections; later calls do nothing.

@@ -130,6 +130,9 @@ func (s *Store) applyTx(ctx context.Context, tx *sql.Tx, b *store.Batch) error {
 	if err := s.applyKeys(ctx, tx, b, ck, mk); err != nil {
 		return err
 	}
+	if err := s.applySearch(ctx, tx, b); err != nil {
+		return err
+	}
 	return s.putWM.exec(ctx, tx, len(b.Watermarks), func(args []any, i int, _ bool) []any {
 		w := b.Watermarks[i]
 		return append(args, w.Connector, w.Partition, w.Value)

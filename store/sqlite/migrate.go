@@ -208,6 +208,22 @@ var migrations = []string{
 		expires      TEXT NOT NULL
 	) WITHOUT ROWID;
 	CREATE INDEX sessions_user ON sessions (user_key);`,
+
+	// 11: the metaverse search index (search.go): the folded values of
+	// the attributes in search_attrs, by attribute and value, with their
+	// object's ID. search_built gets its row once the attributes were
+	// first set and the objects stored before were indexed.
+	`CREATE TABLE search_attrs (
+		attr TEXT NOT NULL PRIMARY KEY
+	) WITHOUT ROWID;
+	CREATE TABLE search_built (version INTEGER NOT NULL);
+	CREATE TABLE mv_search (
+		attr  TEXT NOT NULL,
+		value TEXT NOT NULL,
+		id    TEXT NOT NULL,
+		PRIMARY KEY (attr, value, id)
+	) WITHOUT ROWID;
+	CREATE INDEX mv_search_id ON mv_search (id);`,
 }
 
 // schemaVersion is the version this package brings a database to.

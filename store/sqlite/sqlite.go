@@ -48,6 +48,8 @@ type Store struct {
 	putCSState, scanSyncPending, scanExports, csByKey, csByDN, mvByKey   *sql.Stmt
 	idxMu                                                                sync.RWMutex
 	csAttrs, mvAttrs, refConns                                           map[string]bool
+	// The metaverse search index (search.go).
+	insSearch, delSearch rowStmts
 
 	closeOnce sync.Once
 	closeErr  error
@@ -127,7 +129,13 @@ func open(ctx context.Context, path string) (*Store, error) {
 	if err := s.loadIndexAttrs(ctx); err != nil {
 		return fail(err)
 	}
+	if err := s.prepareSearch(ctx); err != nil {
+		return fail(err)
+	}
 	if s.ck, err = startCheckpointer(path + "?" + commonPragmas + "&_pragma=synchronous(NORMAL)"); err != nil {
+		return fail(err)
+	}
+	if err := s.loadSearch(ctx); err != nil {
 		return fail(err)
 	}
 	return s, nil

@@ -187,7 +187,7 @@ try {
   await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Metaverse' }).click();
   await checkNav(page, 'Metaverse');
   await page.getByLabel('Attribute').fill('mail');
-  await page.getByLabel('contains').fill(opt.mail);
+  await page.getByLabel('Value', { exact: true }).fill(opt.mail);
   await page.getByRole('button', { name: 'Search' }).click();
   const hit = page.locator('#results').getByRole('link', { name: opt.name, exact: true });
   await hit.waitFor();
