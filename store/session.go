@@ -10,8 +10,16 @@ import (
 type Session struct {
 	// Hash is the hex SHA-256 of the session token (auth.TokenHash).
 	Hash string `json:"-"`
-	// User is the signed-in user; sessions of a deleted user go with it.
-	User    string    `json:"user"`
+	// User is who signed in: a local user (store.User), or a person
+	// signed in through the console's OpenID Connect provider, who may
+	// have no local record. DeleteUser and DeleteUserSessions end the
+	// sessions of the name (compared as UserKey folds it).
+	User string `json:"user"`
+	// Role and Tenant are the user's as of sign-in (a local user's, or
+	// what the provider's claims gave); the console narrows them to the
+	// local user's current ones at each request.
+	Role    string    `json:"role"`
+	Tenant  string    `json:"tenant,omitempty"`
 	Created time.Time `json:"created"`
 	// Seen is when the session was last used, as last recorded: callers
 	// record it at most every so often (TouchSession), so it may lag a

@@ -468,8 +468,8 @@ type Store interface {
 	GetUser(ctx context.Context, name string) (*User, error)
 	// Users lists the users by folded name.
 	Users(ctx context.Context) ([]*User, error)
-	// DeleteUser deletes a user and its API tokens (ErrNotFound when
-	// there is no such user).
+	// DeleteUser deletes a user, its API tokens and its sessions
+	// (ErrNotFound when there is no such user).
 	DeleteUser(ctx context.Context, name string) error
 
 	// PutAPIToken inserts a token, or replaces the one with the same ID.
@@ -502,12 +502,12 @@ type Store interface {
 	// restart, or a standby taking over on the same database, keeps users
 	// signed in.
 
-	// PutSession inserts a session. Its user must exist (ErrNotFound); its
-	// hash must be that of no other session (ErrAlreadyExists).
+	// PutSession inserts a session. Its user need not be a stored user
+	// (a person signed in through OpenID Connect); its hash must be that
+	// of no other session (ErrAlreadyExists).
 	PutSession(ctx context.Context, s *Session) error
 	// GetSession returns the session with the hash, unless it has expired
-	// at now (ErrNotFound for both). It names its user as the user is
-	// stored.
+	// at now (ErrNotFound for both).
 	GetSession(ctx context.Context, hash string, now time.Time) (*Session, error)
 	// TouchSession records a use of a session: Seen and IdleExpires move
 	// forward to the times given (never back). ErrNotFound when there is

@@ -40,7 +40,10 @@ func (p *principal) can(needs string) bool {
 // random token; the store keeps only its SHA-256 (auth.TokenHash), so that
 // a copy of the database signs nobody in. A session ends after SessionIdle
 // without a request or SessionMax after sign-in, and with its user (deleted,
-// disabled, password reset: idsync user commands end a user's sessions).
+// disabled, password reset: idsync user commands end a user's sessions). It
+// keeps the role and tenant given at sign-in (a local user's, or what an
+// OpenID Connect provider's claims mapped to), narrowed at each request to
+// the local user's current ones when there is a local user.
 var (
 	SessionIdle = 30 * time.Minute
 	SessionMax  = 12 * time.Hour
@@ -59,6 +62,8 @@ type session struct {
 	id      string
 	hash    string
 	user    string
+	role    string
+	tenant  string
 	csrf    string
 	created time.Time
 	seen    time.Time
@@ -98,12 +103,12 @@ func (ss *sessions) start(ctx context.Context, u *store.User, now time.Time) (*s
 		return nil, fmt.Errorf("open a session for %q: %w", u.Name, err)
 	}
 	tok := randomToken()
-	rec := &store.Session{Hash: auth.TokenHash(tok), User: u.Name, Created: now, Seen: now,
+	rec := &store.Session{Hash: auth.TokenHash(tok), User: u.Name, Role: u.Role, Tenant: u.Tenant, Created: now, Seen: now,
 		IdleExpires: now.Add(SessionIdle), Expires: now.Add(SessionMax)}
 	if err := ss.st.PutSession(ctx, rec); err != nil {
 		return nil, fmt.Errorf("open a session for %q: %w", u.Name, err)
 	}
-	return &session{id: tok, hash: rec.Hash, user: u.Name, csrf: csrfFor(tok), created: now, seen: now}, nil
+	return &session{id: tok, hash: rec.Hash, user: u.Name, role: u.Role, tenant: u.Tenant, csrf: csrfFor(tok), created: now, seen: now}, nil
 }
 
 // get returns the live session with the token (nil when there is none),
@@ -132,7 +137,8 @@ func (ss *sessions) get(ctx context.Context, token string, now time.Time, touch 
 		}
 		rec.Seen = now
 	}
-	return &session{id: token, hash: hash, user: rec.User, csrf: csrfFor(token), created: rec.Created, seen: rec.Seen}, nil
+	return &session{id: token, hash: hash, user: rec.User, role: rec.Role, tenant: rec.Tenant, csrf: csrfFor(token),
+		created: rec.Created, seen: rec.Seen}, nil
 }
 
 // end deletes a session (signing out); an already ended one is no error.
@@ -244,16 +250,25 @@ func (s *Server) identify(r *http.Request) (*principal, error) {
 	if ss == nil || err != nil {
 		return nil, err
 	}
-	// The user as now stored: a role changed since sign-in applies at
-	// once, a disabled user is signed out.
+	p := &principal{User: ss.user, Role: ss.role, Tenant: ss.tenant, session: ss}
+	// The local user as now stored, if any (a person signed in through
+	// OpenID Connect may have none): disabled, it is signed out; a role
+	// lowered since sign-in applies at once (a raised one at the next
+	// sign-in), and so does its tenant.
 	u, err := s.o.Store.GetUser(r.Context(), ss.user)
-	if errors.Is(err, store.ErrNotFound) || err == nil && u.Disabled {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return p, nil
+	case err != nil:
+		return nil, fmt.Errorf("read the session's user %q from the store: %w", ss.user, err)
+	case u.Disabled:
 		return nil, s.sessions.end(r.Context(), ss.id)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("read the session's user %q from the store: %w", ss.user, err)
+	if !auth.Allows(u.Role, p.Role) {
+		p.Role = u.Role
 	}
-	return &principal{User: u.Name, Role: u.Role, Tenant: u.Tenant, session: ss}, nil
+	p.Tenant = u.Tenant
+	return p, nil
 }
 
 // csrfOK checks the CSRF token of a state-changing request made with a

@@ -299,3 +299,30 @@ func TestSessionEndsWithUser(t *testing.T) {
 		})
 	}
 }
+
+// TestSessionWithoutLocalUser: a session opened for a person with no local
+// user (an OpenID Connect sign-in) has the role it was opened with, on
+// this console and on one started afterwards on the same store.
+func TestSessionWithoutLocalUser(t *testing.T) {
+	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "idsync.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	srv, err := New(t.Context(), Options{Store: st, Engine: &engine.Engine{Store: st}, Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss, err := srv.sessions.start(t.Context(), &store.User{Name: "ada@idp.example", Role: auth.RoleOperator}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &browser{t: t, cookie: &http.Cookie{Name: sessionCookie, Value: ss.id}}
+	h := (&console{t: t, st: st, now: time.Now}).start()
+	if code, body := b.do(h, "GET", "/", nil); code != http.StatusOK || !strings.Contains(body, "ada@idp.example") {
+		t.Fatalf("dashboard as the OIDC operator: %d", code)
+	}
+	if code, _ := b.do(h, "GET", "/audit", nil); code != http.StatusForbidden {
+		t.Fatalf("audit page as the OIDC operator: %d, want 403", code)
+	}
+}

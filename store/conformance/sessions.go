@@ -13,7 +13,7 @@ import (
 // idle and an absolute expiry.
 
 func session(hash, user string, created time.Time) *store.Session {
-	return &store.Session{Hash: fmt.Sprintf("%064s", hash), User: user, Created: created, Seen: created,
+	return &store.Session{Hash: fmt.Sprintf("%064s", hash), User: user, Role: "operator", Created: created, Seen: created,
 		IdleExpires: created.Add(30 * time.Minute), Expires: created.Add(12 * time.Hour)}
 }
 
@@ -29,8 +29,9 @@ func sameSession(t *testing.T, what string, got, want *store.Session) {
 	if got == nil {
 		t.Fatalf("%s: nil session", what)
 	}
-	if got.Hash != want.Hash || got.User != want.User {
-		t.Fatalf("%s = %s of %q, want %s of %q", what, got.Hash, got.User, want.Hash, want.User)
+	if got.Hash != want.Hash || got.User != want.User || got.Role != want.Role || got.Tenant != want.Tenant {
+		t.Fatalf("%s = %s of %q (%s, tenant %q), want %s of %q (%s, tenant %q)", what, got.Hash, got.User, got.Role, got.Tenant,
+			want.Hash, want.User, want.Role, want.Tenant)
 	}
 	checkTime(t, what+": Created", got.Created, want.Created)
 	checkTime(t, what+": Seen", got.Seen, want.Seen)
@@ -57,22 +58,29 @@ func liveHashes(t *testing.T, s store.Store, now time.Time, hashes ...string) []
 var sessionTests = []testCase{
 	{"PutGet", func(t *testing.T, s store.Store) {
 		putUser(t, s, consoleUser("Ann", "admin"))
-		ss := session("a1", "ann", ts)
+		ss := session("a1", "Ann", ts)
+		ss.Tenant = "contoso"
 		putSession(t, s, ss)
 		got, err := s.GetSession(t.Context(), ss.Hash, ts.Add(time.Minute))
 		if err != nil {
 			t.Fatalf("GetSession: %v", err)
 		}
-		want := *ss
-		want.User = "Ann" // as the user is stored
-		sameSession(t, "GetSession", got, &want)
+		sameSession(t, "GetSession", got, ss)
 		if _, err := s.GetSession(t.Context(), fmt.Sprintf("%064s", "nope"), ts); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("GetSession of an unknown hash: %v, want store.ErrNotFound", err)
 		}
 	}},
-	{"UnknownUser", func(t *testing.T, s store.Store) {
-		if err := s.PutSession(t.Context(), session("a1", "ghost", ts)); !errors.Is(err, store.ErrNotFound) {
-			t.Fatalf("PutSession of an unknown user: %v, want store.ErrNotFound", err)
+	{"NoLocalUser", func(t *testing.T, s store.Store) {
+		// A person signed in through OpenID Connect, with no local record.
+		ss := session("a1", "ada@example.org", ts)
+		putSession(t, s, ss)
+		got, err := s.GetSession(t.Context(), ss.Hash, ts)
+		if err != nil {
+			t.Fatalf("GetSession: %v", err)
+		}
+		sameSession(t, "GetSession of a user with no local record", got, ss)
+		if n, err := s.DeleteUserSessions(t.Context(), "ADA@example.org"); err != nil || n != 1 {
+			t.Fatalf("DeleteUserSessions = %d, %v; want 1", n, err)
 		}
 	}},
 	{"DuplicateHash", func(t *testing.T, s store.Store) {

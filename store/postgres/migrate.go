@@ -193,16 +193,28 @@ var migrations = []string{
 	ALTER TABLE cs_objects SET (fillfactor = 80);`,
 
 	// 6: sessions of the console (sessions.go), by the hash of their
-	// token; a user's sessions go with it.
+	// token. user_key is the folded user name, not a reference to users: a
+	// person signed in through OpenID Connect may have no local record
+	// (DeleteUser deletes the sessions of the name).
 	`CREATE TABLE sessions (
 		hash         text COLLATE "C" NOT NULL PRIMARY KEY,
-		user_key     text COLLATE "C" NOT NULL REFERENCES users (name_key) ON DELETE CASCADE,
+		user_key     text COLLATE "C" NOT NULL,
+		username     text NOT NULL,
+		role         text NOT NULL,
+		tenant       text NOT NULL,
 		created      timestamptz NOT NULL,
 		seen         timestamptz NOT NULL,
 		idle_expires timestamptz NOT NULL,
 		expires      timestamptz NOT NULL
 	);
-	CREATE INDEX sessions_user ON sessions (user_key);`,
+	CREATE INDEX sessions_user ON sessions (user_key);
+	CREATE FUNCTION sessions_user_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+	BEGIN
+		DELETE FROM sessions WHERE user_key = OLD.name_key;
+		RETURN OLD;
+	END $$;
+	CREATE TRIGGER sessions_user_deleted AFTER DELETE ON users
+		FOR EACH ROW EXECUTE FUNCTION sessions_user_deleted();`,
 
 	// 7: the metaverse search index (search.go): the folded values of the
 	// attributes in search_attrs, by attribute and value, with their

@@ -16,12 +16,10 @@ func (s *Store) PutSession(ctx context.Context, ss *store.Session) error {
 	if ss.Hash == "" || ss.User == "" {
 		return errors.New("put session: empty hash or user")
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO sessions (hash, user_key, created, seen, idle_expires, expires)
-		VALUES ($1, $2, $3, $4, $5, $6)`,
-		text(ss.Hash), text(store.UserKey(ss.User)), ss.Created, ss.Seen, ss.IdleExpires, ss.Expires)
+	_, err := s.pool.Exec(ctx, `INSERT INTO sessions (hash, user_key, username, role, tenant, created, seen, idle_expires, expires)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		text(ss.Hash), text(store.UserKey(ss.User)), text(ss.User), text(ss.Role), text(ss.Tenant), ss.Created, ss.Seen, ss.IdleExpires, ss.Expires)
 	switch {
-	case isViolation(err, "23503", ""):
-		return fmt.Errorf("put session of %q: user %q: %w", ss.User, ss.User, store.ErrNotFound)
 	case isViolation(err, "23505", ""):
 		return fmt.Errorf("put session of %q: another session has its hash: %w", ss.User, store.ErrAlreadyExists)
 	case err != nil:
@@ -30,14 +28,12 @@ func (s *Store) PutSession(ctx context.Context, ss *store.Session) error {
 	return nil
 }
 
-// GetSession returns a live session by hash, with its user's name as
-// stored.
+// GetSession returns a live session by hash.
 func (s *Store) GetSession(ctx context.Context, hash string, now time.Time) (*store.Session, error) {
 	ss := &store.Session{Hash: hash}
-	err := s.pool.QueryRow(ctx, `SELECT u.name, x.created, x.seen, x.idle_expires, x.expires
-		FROM sessions x JOIN users u ON u.name_key = x.user_key
-		WHERE x.hash = $1 AND x.idle_expires > $2 AND x.expires > $2`,
-		text(hash), now).Scan(&ss.User, &ss.Created, &ss.Seen, &ss.IdleExpires, &ss.Expires)
+	err := s.pool.QueryRow(ctx, `SELECT username, role, tenant, created, seen, idle_expires, expires
+		FROM sessions WHERE hash = $1 AND idle_expires > $2 AND expires > $2`,
+		text(hash), now).Scan(&ss.User, &ss.Role, &ss.Tenant, &ss.Created, &ss.Seen, &ss.IdleExpires, &ss.Expires)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("session: %w", store.ErrNotFound)
 	}

@@ -198,16 +198,25 @@ var migrations = []string{
 	CREATE INDEX tenant_domains_next ON tenant_domains (next_check) WHERE state = 'pending';`,
 
 	// 10: sessions of the console (sessions.go), by the hash of their
-	// token; a user's sessions go with it. Times as in step 8.
+	// token. user_key is the folded user name, not a reference to users: a
+	// person signed in through OpenID Connect may have no local record
+	// (DeleteUser deletes the sessions of the name). Times as in step 8.
 	`CREATE TABLE sessions (
 		hash         TEXT NOT NULL PRIMARY KEY,
-		user_key     TEXT NOT NULL REFERENCES users (name_key) ON DELETE CASCADE,
+		user_key     TEXT NOT NULL,
+		username     TEXT NOT NULL,
+		role         TEXT NOT NULL,
+		tenant       TEXT NOT NULL DEFAULT '',
 		created      TEXT NOT NULL,
 		seen         TEXT NOT NULL,
 		idle_expires TEXT NOT NULL,
 		expires      TEXT NOT NULL
 	) WITHOUT ROWID;
-	CREATE INDEX sessions_user ON sessions (user_key);`,
+	CREATE INDEX sessions_user ON sessions (user_key);
+	CREATE TRIGGER sessions_user_deleted AFTER DELETE ON users
+	BEGIN
+		DELETE FROM sessions WHERE user_key = OLD.name_key;
+	END;`,
 
 	// 11: the metaverse search index (search.go): the folded values of
 	// the attributes in search_attrs, by attribute and value, with their

@@ -17,13 +17,11 @@ func (s *Store) PutSession(ctx context.Context, ss *store.Session) error {
 	if ss.Hash == "" || ss.User == "" {
 		return errors.New("put session: empty hash or user")
 	}
-	_, err := s.w.ExecContext(ctx, `INSERT INTO sessions (hash, user_key, created, seen, idle_expires, expires)
-		VALUES (?, ?, ?, ?, ?, ?)`,
-		ss.Hash, store.UserKey(ss.User), formatSortableTime(ss.Created), formatSortableTime(ss.Seen),
+	_, err := s.w.ExecContext(ctx, `INSERT INTO sessions (hash, user_key, username, role, tenant, created, seen, idle_expires, expires)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		ss.Hash, store.UserKey(ss.User), ss.User, ss.Role, ss.Tenant, formatSortableTime(ss.Created), formatSortableTime(ss.Seen),
 		formatSortableTime(ss.IdleExpires), formatSortableTime(ss.Expires))
 	switch {
-	case isConstraint(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY):
-		return fmt.Errorf("put session of %q: user %q: %w", ss.User, ss.User, store.ErrNotFound)
 	case isConstraint(err, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY), isConstraint(err, sqlite3.SQLITE_CONSTRAINT_UNIQUE):
 		return fmt.Errorf("put session of %q: another session has its hash: %w", ss.User, store.ErrAlreadyExists)
 	case err != nil:
@@ -33,15 +31,13 @@ func (s *Store) PutSession(ctx context.Context, ss *store.Session) error {
 	return nil
 }
 
-// GetSession returns a live session by hash, with its user's name as
-// stored.
+// GetSession returns a live session by hash.
 func (s *Store) GetSession(ctx context.Context, hash string, now time.Time) (*store.Session, error) {
 	ss := &store.Session{Hash: hash}
 	var created, seen, idle, expires string
-	err := s.r.QueryRowContext(ctx, `SELECT u.name, x.created, x.seen, x.idle_expires, x.expires
-		FROM sessions x JOIN users u ON u.name_key = x.user_key
-		WHERE x.hash = ? AND x.idle_expires > ? AND x.expires > ?`,
-		hash, formatSortableTime(now), formatSortableTime(now)).Scan(&ss.User, &created, &seen, &idle, &expires)
+	err := s.r.QueryRowContext(ctx, `SELECT username, role, tenant, created, seen, idle_expires, expires
+		FROM sessions WHERE hash = ? AND idle_expires > ? AND expires > ?`,
+		hash, formatSortableTime(now), formatSortableTime(now)).Scan(&ss.User, &ss.Role, &ss.Tenant, &created, &seen, &idle, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("session: %w", store.ErrNotFound)
 	}
