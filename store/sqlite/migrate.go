@@ -220,8 +220,10 @@ var migrations = []string{
 
 	// 11: the metaverse search index (search.go): the folded values of
 	// the attributes in search_attrs, by attribute and value, with their
-	// object's ID. search_built gets its row once the attributes were
-	// first set and the objects stored before were indexed.
+	// object's ID; mv_search_of has, per object, the rows it has there
+	// (one row an object, where an index on mv_search's ID would take an
+	// entry per value). search_built gets its row once the attributes
+	// were first set and the objects stored before were indexed.
 	`CREATE TABLE search_attrs (
 		attr TEXT NOT NULL PRIMARY KEY
 	) WITHOUT ROWID;
@@ -232,7 +234,10 @@ var migrations = []string{
 		id    TEXT NOT NULL,
 		PRIMARY KEY (attr, value, id)
 	) WITHOUT ROWID;
-	CREATE INDEX mv_search_id ON mv_search (id);`,
+	CREATE TABLE mv_search_of (
+		id   TEXT NOT NULL PRIMARY KEY,
+		rows BLOB NOT NULL
+	) WITHOUT ROWID;`,
 }
 
 // schemaVersion is the version this package brings a database to.

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"fmt"
 	"maps"
 	"slices"
@@ -13,22 +14,30 @@ import (
 
 // The metaverse search index (store.SearchMV): mv_search holds a row
 // (attribute, folded value, object ID) for every distinct value of the
-// attributes in search_attrs of every MV object. Apply maintains it in the
+// attributes in search_attrs of every MV object, and mv_search_of, per
+// object, the list of its rows (encodeRows). Apply maintains both in the
 // batch's transaction, after the objects: an object put whose rows are
-// those it has (read first, through mv_search_id) writes nothing, one whose
-// rows changed has them deleted and inserted again; a deleted object's go
-// with it. The attributes are read in each Apply's transaction, under the
+// those it has writes nothing; one whose rows changed has its old rows
+// deleted by key and the new ones inserted; a deleted object's go with it.
+// One mv_search_of row per object instead of an index on mv_search's ID
+// (an entry per value, holding the value too) halves what a new object
+// costs. The attributes are read in each Apply's transaction, under the
 // write lock, so a change of them by another process is never missed.
 
 const (
 	insertSearch   = `INSERT OR IGNORE INTO mv_search (attr, value, id) VALUES `
-	deleteSearchOf = `DELETE FROM mv_search WHERE id IN (VALUES `
+	insertSearchOf = `INSERT OR REPLACE INTO mv_search_of (id, rows) VALUES `
+	deleteSearchOf = `DELETE FROM mv_search_of WHERE id IN (VALUES `
+	deleteSearch   = `DELETE FROM mv_search WHERE attr = ? AND value = ? AND id = ?`
 )
 
 func (s *Store) prepareSearch(ctx context.Context) error {
 	var err error
 	if s.insSearch, err = prepareRows(ctx, s.w, 3, false, insertSearch, "", insertSearch, ""); err != nil {
 		return fmt.Errorf("prepare %q: %w", insertSearch, err)
+	}
+	if s.insSearchOf, err = prepareRows(ctx, s.w, 2, false, insertSearchOf, "", insertSearchOf, ""); err != nil {
+		return fmt.Errorf("prepare %q: %w", insertSearchOf, err)
 	}
 	if s.delSearch, err = prepareRows(ctx, s.w, 1, false, deleteSearchOf, ")", deleteSearchOf, ")"); err != nil {
 		return fmt.Errorf("prepare %q: %w", deleteSearchOf, err)
@@ -74,6 +83,45 @@ func searchRows(out []searchRow, o *store.MVObject, attrs map[string]bool) []sea
 	return out
 }
 
+// encodeRows encodes an object's rows for mv_search_of: the attribute and
+// the value of each, each as a uvarint length and its bytes.
+func encodeRows(rows []searchRow) []byte {
+	var b []byte
+	for _, r := range rows {
+		b = binary.AppendUvarint(b, uint64(len(r.attr)))
+		b = append(b, r.attr...)
+		b = binary.AppendUvarint(b, uint64(len(r.value)))
+		b = append(b, r.value...)
+	}
+	return b
+}
+
+// decodeRows decodes the rows of object id from mv_search_of.
+func decodeRows(id string, b []byte) ([]searchRow, error) {
+	var out []searchRow
+	next := func() (string, error) {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || n > uint64(len(b)-k) {
+			return "", fmt.Errorf("search index: the rows of %s are corrupt", id)
+		}
+		v := string(b[k : k+int(n)])
+		b = b[k+int(n):]
+		return v, nil
+	}
+	for len(b) > 0 {
+		attr, err := next()
+		if err != nil {
+			return nil, err
+		}
+		value, err := next()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, searchRow{attr, value, id})
+	}
+	return out, nil
+}
+
 // applySearch maintains the search index for a batch (in Apply's
 // transaction, after its objects are written).
 func (s *Store) applySearch(ctx context.Context, tx *sql.Tx, b *store.Batch) error {
@@ -84,16 +132,31 @@ func (s *Store) applySearch(ctx context.Context, tx *sql.Tx, b *store.Batch) err
 	if err != nil || len(attrs) == 0 {
 		return err // no attribute: no rows either
 	}
-	if err := deleteKeys(ctx, tx, s.delSearch, b.DeleteMV); err != nil {
-		return fmt.Errorf("search index: %w", err)
+	if len(b.DeleteMV) > 0 {
+		old, err := storedSearchRows(ctx, tx, len(b.DeleteMV), func(j int) string { return b.DeleteMV[j] })
+		if err != nil {
+			return err
+		}
+		var gone []searchRow
+		for _, id := range b.DeleteMV {
+			gone = append(gone, old[id]...)
+		}
+		if err := s.dropSearchRows(ctx, tx, gone, b.DeleteMV); err != nil {
+			return err
+		}
 	}
 	last := lastPuts(len(b.PutMV), func(i int) string { return b.PutMV[i].ID })
 	old, err := storedSearchRows(ctx, tx, len(last), func(j int) string { return b.PutMV[last[j]].ID })
 	if err != nil {
 		return err
 	}
+	var gone, rows []searchRow
 	var stale []string
-	var rows []searchRow
+	type objRows struct {
+		id   string
+		rows []byte
+	}
+	var of []objRows
 	for _, i := range last {
 		o := b.PutMV[i]
 		start := len(rows)
@@ -104,37 +167,74 @@ func (s *Store) applySearch(ctx context.Context, tx *sql.Tx, b *store.Batch) err
 			continue
 		}
 		if len(had) > 0 {
+			gone = append(gone, had...)
 			stale = append(stale, o.ID)
 		}
+		if len(rows) > start {
+			of = append(of, objRows{o.ID, encodeRows(rows[start:])})
+		}
 	}
-	if err := deleteKeys(ctx, tx, s.delSearch, stale); err != nil {
-		return fmt.Errorf("search index: %w", err)
+	if err := s.dropSearchRows(ctx, tx, gone, stale); err != nil {
+		return err
 	}
-	return s.insSearch.exec(ctx, tx, len(rows), func(args []any, i int, _ bool) []any {
+	err = s.insSearch.exec(ctx, tx, len(rows), func(args []any, i int, _ bool) []any {
 		return append(args, rows[i].attr, rows[i].value, rows[i].id)
 	}, func(i int, err error) error {
 		return fmt.Errorf("search index: insert a value of %s: %w", rows[i].id, err)
 	})
+	if err != nil {
+		return err
+	}
+	return s.insSearchOf.exec(ctx, tx, len(of), func(args []any, i int, _ bool) []any {
+		return append(args, of[i].id, of[i].rows)
+	}, func(i int, err error) error {
+		return fmt.Errorf("search index: record the values of %s: %w", of[i].id, err)
+	})
 }
 
-// sameRows reports whether an object's stored rows (attribute \x00 value)
-// are exactly rows.
-func sameRows(had map[string]bool, rows []searchRow) bool {
+// dropSearchRows deletes rows of mv_search, and the mv_search_of rows of
+// ids.
+func (s *Store) dropSearchRows(ctx context.Context, tx *sql.Tx, rows []searchRow, ids []string) error {
+	if len(rows) > 0 {
+		del, err := tx.PrepareContext(ctx, deleteSearch)
+		if err != nil {
+			return fmt.Errorf("search index: %w", err)
+		}
+		defer del.Close()
+		for _, r := range rows {
+			if _, err := del.ExecContext(ctx, r.attr, r.value, r.id); err != nil {
+				return fmt.Errorf("search index: delete a value of %s: %w", r.id, err)
+			}
+		}
+	}
+	if err := deleteKeys(ctx, tx, s.delSearch, ids); err != nil {
+		return fmt.Errorf("search index: %w", err)
+	}
+	return nil
+}
+
+// sameRows reports whether an object's stored rows are exactly rows (both
+// without duplicates).
+func sameRows(had, rows []searchRow) bool {
 	if len(had) != len(rows) {
 		return false
 	}
+	set := make(map[searchRow]bool, len(had))
+	for _, r := range had {
+		set[r] = true
+	}
 	for _, r := range rows {
-		if !had[r.attr+"\x00"+r.value] {
+		if !set[r] {
 			return false
 		}
 	}
 	return true
 }
 
-// storedSearchRows reads the search rows of n objects by ID, as sets of
-// "attribute \x00 value".
-func storedSearchRows(ctx context.Context, tx *sql.Tx, n int, id func(int) string) (map[string]map[string]bool, error) {
-	out := map[string]map[string]bool{}
+// storedSearchRows reads the search rows of n objects by ID from
+// mv_search_of.
+func storedSearchRows(ctx context.Context, tx *sql.Tx, n int, id func(int) string) (map[string][]searchRow, error) {
+	out := map[string][]searchRow{}
 	const chunk = 500
 	args := make([]any, 0, chunk)
 	for start := 0; start < n; start += chunk {
@@ -143,23 +243,24 @@ func storedSearchRows(ctx context.Context, tx *sql.Tx, n int, id func(int) strin
 		for j := start; j < end; j++ {
 			args = append(args, id(j))
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT id, attr, value FROM mv_search WHERE id IN (?`+strings.Repeat(", ?", end-start-1)+`)`, args...)
+		rows, err := tx.QueryContext(ctx, `SELECT id, rows FROM mv_search_of WHERE id IN (?`+strings.Repeat(", ?", end-start-1)+`)`, args...)
 		if err != nil {
-			return nil, fmt.Errorf("search index: read the values of the objects put: %w", err)
+			return nil, fmt.Errorf("search index: read the values of the objects written: %w", err)
 		}
 		for rows.Next() {
-			var id, attr, value string
-			if err := rows.Scan(&id, &attr, &value); err != nil {
+			var id string
+			var b []byte
+			if err := rows.Scan(&id, &b); err != nil {
 				rows.Close()
-				return nil, fmt.Errorf("search index: read the values of the objects put: %w", err)
+				return nil, fmt.Errorf("search index: read the values of the objects written: %w", err)
 			}
-			if out[id] == nil {
-				out[id] = map[string]bool{}
+			if out[id], err = decodeRows(id, b); err != nil {
+				rows.Close()
+				return nil, err
 			}
-			out[id][attr+"\x00"+value] = true
 		}
 		if err := rows.Close(); err != nil {
-			return nil, fmt.Errorf("search index: read the values of the objects put: %w", err)
+			return nil, fmt.Errorf("search index: read the values of the objects written: %w", err)
 		}
 	}
 	return out, nil
@@ -208,28 +309,19 @@ func (s *Store) SetSearchAttrs(ctx context.Context, attrs []string) error {
 	if built > 0 && maps.Equal(have, want) {
 		return nil
 	}
-	for a := range have {
-		if want[a] {
-			continue
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM mv_search WHERE attr = ?`, a); err != nil {
-			return fmt.Errorf("set the attributes indexed for search: drop %q: %w", a, err)
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM search_attrs WHERE attr = ?`, a); err != nil {
-			return fmt.Errorf("set the attributes indexed for search: drop %q: %w", a, err)
+	// Any change rebuilds the whole index (an object's mv_search_of row
+	// lists all its rows): a rare event, in one transaction.
+	for _, q := range []string{`DELETE FROM mv_search`, `DELETE FROM mv_search_of`, `DELETE FROM search_attrs`} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("set the attributes indexed for search: %w", err)
 		}
 	}
-	added := map[string]bool{}
 	for a := range want {
-		if have[a] {
-			continue
-		}
-		added[a] = true
 		if _, err := tx.ExecContext(ctx, `INSERT INTO search_attrs (attr) VALUES (?)`, a); err != nil {
 			return fmt.Errorf("set the attributes indexed for search: add %q: %w", a, err)
 		}
 	}
-	if err := s.buildSearch(ctx, tx, added); err != nil {
+	if err := s.buildSearch(ctx, tx, want); err != nil {
 		return fmt.Errorf("set the attributes indexed for search: index the stored objects: %w", err)
 	}
 	if built == 0 {
@@ -256,17 +348,28 @@ func (s *Store) buildSearch(ctx context.Context, tx *sql.Tx, attrs map[string]bo
 			return err
 		}
 		var rows []searchRow
+		var ofID []string
+		var ofRows [][]byte
 		for _, b := range blobs {
 			o, err := decodeMV(b)
 			if err != nil {
 				return err
 			}
+			start := len(rows)
 			rows = searchRows(rows, o, attrs)
+			if len(rows) > start {
+				ofID, ofRows = append(ofID, o.ID), append(ofRows, encodeRows(rows[start:]))
+			}
 			after = o.ID
 		}
 		if err := s.insSearch.exec(ctx, tx, len(rows), func(args []any, i int, _ bool) []any {
 			return append(args, rows[i].attr, rows[i].value, rows[i].id)
 		}, func(i int, err error) error { return fmt.Errorf("insert a value of %s: %w", rows[i].id, err) }); err != nil {
+			return err
+		}
+		if err := s.insSearchOf.exec(ctx, tx, len(ofID), func(args []any, i int, _ bool) []any {
+			return append(args, ofID[i], ofRows[i])
+		}, func(i int, err error) error { return fmt.Errorf("record the values of %s: %w", ofID[i], err) }); err != nil {
 			return err
 		}
 		if len(blobs) < scanChunk {

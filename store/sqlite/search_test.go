@@ -21,7 +21,7 @@ func TestSearchBackfill(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Back to step 10: the objects without their index.
-	if _, err := s.w.Exec(`DROP TABLE mv_search; DROP TABLE search_attrs; DROP TABLE search_built;
+	if _, err := s.w.Exec(`DROP TABLE mv_search; DROP TABLE mv_search_of; DROP TABLE search_attrs; DROP TABLE search_built;
 		DELETE FROM schema_migrations WHERE version = 11`); err != nil {
 		t.Fatal(err)
 	}

@@ -49,7 +49,7 @@ type Store struct {
 	idxMu                                                                sync.RWMutex
 	csAttrs, mvAttrs, refConns                                           map[string]bool
 	// The metaverse search index (search.go).
-	insSearch, delSearch rowStmts
+	insSearch, insSearchOf, delSearch rowStmts
 
 	closeOnce sync.Once
 	closeErr  error

@@ -80,7 +80,7 @@ func (s *Store) prepare(ctx context.Context) error {
 // closeStmts closes the prepared statements.
 func (s *Store) closeStmts() error {
 	var errs []error
-	for _, st := range append([]rowStmts{s.putCS, s.putMV, s.putWM, s.delCS, s.delMV, s.insSearch, s.delSearch}, s.keyStmts()...) {
+	for _, st := range append([]rowStmts{s.putCS, s.putMV, s.putWM, s.delCS, s.delMV, s.insSearch, s.insSearchOf, s.delSearch}, s.keyStmts()...) {
 		errs = append(errs, st.close())
 	}
 	for _, st := range append([]*sql.Stmt{s.scanCSAll, s.scanCSConn, s.scanMV}, s.keyReads()...) {
