@@ -145,8 +145,23 @@ func (s *Store) applySearch(ctx context.Context, tx *sql.Tx, b *store.Batch) err
 			return err
 		}
 	}
+	// A few thousand objects at a time: the rows of a whole
+	// synchronization's batch would take hundreds of megabytes at once.
 	last := lastPuts(len(b.PutMV), func(i int) string { return b.PutMV[i].ID })
-	old, err := storedSearchRows(ctx, tx, len(last), func(j int) string { return b.PutMV[last[j]].ID })
+	for lo := 0; lo < len(last); lo += searchChunk {
+		if err := s.putSearchRows(ctx, tx, b.PutMV, last[lo:min(lo+searchChunk, len(last))], attrs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// searchChunk is how many objects' rows putSearchRows writes at a time.
+const searchChunk = 5000
+
+// putSearchRows writes the rows of the objects objs[i] for i in last.
+func (s *Store) putSearchRows(ctx context.Context, tx *sql.Tx, objs []*store.MVObject, last []int, attrs map[string]bool) error {
+	old, err := storedSearchRows(ctx, tx, len(last), func(j int) string { return objs[last[j]].ID })
 	if err != nil {
 		return err
 	}
@@ -158,7 +173,7 @@ func (s *Store) applySearch(ctx context.Context, tx *sql.Tx, b *store.Batch) err
 	}
 	var of []objRows
 	for _, i := range last {
-		o := b.PutMV[i]
+		o := objs[i]
 		start := len(rows)
 		rows = searchRows(rows, o, attrs)
 		had := old[o.ID]
@@ -276,8 +291,8 @@ func (s *Store) SearchAttrs(ctx context.Context) ([]string, error) {
 }
 
 // SetSearchAttrs sets the attributes indexed for search, in one
-// transaction: the rows of the attributes no longer named are deleted, the
-// stored objects' values of the new ones inserted.
+// transaction: when they change, the index is built again from the stored
+// objects.
 func (s *Store) SetSearchAttrs(ctx context.Context, attrs []string) error {
 	want := map[string]bool{}
 	for _, a := range attrs {

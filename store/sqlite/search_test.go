@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -39,5 +40,48 @@ func TestSearchBackfill(t *testing.T) {
 	s = openTest(t, path)
 	if got, err := s.SearchAttrs(t.Context()); err != nil || len(got) != 1 || got[0] != "mail" {
 		t.Fatalf("SearchAttrs after reopening = %q, %v; want [mail]", got, err)
+	}
+}
+
+// TestSearchLargeBatch: a batch of more objects than putSearchRows writes
+// at a time indexes them all, and putting them again changed or not keeps
+// exactly their current values.
+func TestSearchLargeBatch(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "idsync.db"))
+	n := 2*searchChunk + 17
+	objs := func(suffix string) []*store.MVObject {
+		out := make([]*store.MVObject, n)
+		for i := range out {
+			out[i] = &store.MVObject{ID: fmt.Sprintf("mv-%06d", i), Type: "person",
+				Attrs: model.Attrs{"cn": model.Str(fmt.Sprintf("user %06d%s", i, suffix))}}
+		}
+		return out
+	}
+	count := func(value string) int {
+		t.Helper()
+		total := 0
+		q := store.MVQuery{Attr: "cn", Value: value, Prefix: true, Limit: store.MaxSearchLimit}
+		for {
+			ms, next, err := s.SearchMV(t.Context(), q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			total += len(ms)
+			if next == "" {
+				return total
+			}
+			q.After = next
+		}
+	}
+	for _, suffix := range []string{"", "", "x"} {
+		if err := s.Apply(t.Context(), &store.Batch{PutMV: objs(suffix)}); err != nil {
+			t.Fatal(err)
+		}
+		if got := count("user"); got != n {
+			t.Fatalf("after putting %d objects (suffix %q), %d match", n, suffix, got)
+		}
+	}
+	if got := count("user 000000x"); got != 1 {
+		t.Fatalf("the changed value of the first object: %d matches", got)
 	}
 }
