@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -157,6 +159,11 @@ idsync mv search.`,
 	search := &cobra.Command{
 		Use:   "search [ATTRIBUTE=VALUE …]",
 		Short: "Find metaverse objects by attribute values (case-insensitive; * matches any text)",
+		Long: `Find metaverse objects whose attributes match every ATTRIBUTE=VALUE given
+(case-insensitive; * matches any text). When one condition is on an
+attribute indexed for search (store.searchAttributes) with an exact value or
+a value ending in *, the objects are found through the index, in order of
+that value; otherwise the whole metaverse is read.`,
 		Example: `  idsync mv search mail=alice@contoso.test
   idsync mv search --type person department=Sales`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -180,7 +187,7 @@ idsync mv search.`,
 			n := 0
 			w := cmd.OutOrStdout()
 			found := []mvFound{}
-			err = st.ScanMV(cmd.Context(), func(m *store.MVObject) error {
+			err = scanMVFor(cmd.Context(), st, typ, conds, func(m *store.MVObject) error {
 				if typ != "" && m.Type != typ {
 					return nil
 				}
@@ -501,4 +508,51 @@ idsync serve and idsync cycle prune after each cycle.`,
 	}
 	cmd.Flags().DurationVar(&olderThan, "older-than", 0, "delete runs started longer ago than this (default: runHistory.retention)")
 	return cmd
+}
+
+// scanMVFor calls fn for the metaverse objects that may match conds:
+// through the search index when a condition is on an indexed attribute
+// with an exact value or a prefix (VALUE*), in order of that value;
+// otherwise every object. fn checks every condition itself.
+func scanMVFor(ctx context.Context, st store.Store, typ string, conds map[string]string, fn func(*store.MVObject) error) error {
+	indexed, err := st.SearchAttrs(ctx)
+	if err != nil {
+		return err
+	}
+	for _, attr := range slices.Sorted(maps.Keys(conds)) {
+		v := conds[attr]
+		fixed, prefix := strings.CutSuffix(v, "*")
+		if !slices.Contains(indexed, attr) || strings.Contains(fixed, "*") || fixed == "" {
+			continue
+		}
+		q := store.MVQuery{Attr: attr, Value: fixed, Prefix: prefix, Type: typ, Limit: store.MaxSearchLimit}
+		seen := map[string]bool{}
+		for {
+			page, next, err := st.SearchMV(ctx, q)
+			if err != nil {
+				return err
+			}
+			for _, mt := range page {
+				if seen[mt.ID] {
+					continue // two of its values match
+				}
+				seen[mt.ID] = true
+				m, err := st.GetMV(ctx, mt.ID)
+				if errors.Is(err, store.ErrNotFound) {
+					continue
+				}
+				if err != nil {
+					return err
+				}
+				if err := fn(m); err != nil {
+					return err
+				}
+			}
+			if next == "" {
+				return nil
+			}
+			q.After = next
+		}
+	}
+	return st.ScanMV(ctx, fn)
 }
