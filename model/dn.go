@@ -242,12 +242,10 @@ func decodableContent(tag byte, content []byte) bool {
 	return true
 }
 
-// endOfValue skips the spaces after a hex value and returns the
-// separator's index; anything else there is an error.
+// endOfValue returns the index of the separator after a hex value;
+// anything else there is an error — spaces too: go-ldap decodes the whole
+// rest of the value as hex and fails on them.
 func endOfValue(dn string, j int, typ string) (int, error) {
-	for j < len(dn) && dn[j] == ' ' {
-		j++
-	}
 	if j < len(dn) && dn[j] != ',' && dn[j] != ';' && dn[j] != '+' {
 		return 0, fmt.Errorf("%s=: unexpected %q after the value", clipDN(typ), dn[j])
 	}
