@@ -225,6 +225,7 @@ func (e *Engine) importPartition(ctx context.Context, rr *runRec, c *Connector, 
 	if newWM != "" {
 		im.batch.Watermarks = append(im.batch.Watermarks, store.Watermark{Connector: c.Name, Partition: part, Value: newWM})
 	}
+	e.heapProfile("import." + c.Name)
 	return im.flush(ctx, true)
 }
 

@@ -634,10 +634,12 @@ func (sy *syncer) markReferrers(c *store.CSObject) {
 	}
 }
 
-// heapProfile writes a heap profile to $IDSYNC_SYNC_HEAPPROFILE.<connector>
+// heapProfile writes a heap profile to $IDSYNC_SYNC_HEAPPROFILE.<name>
 // when that variable is set: after the computation of a synchronization,
-// before its writes, where its heap is biggest (docs/benchmarks.md measures
-// the memory per object with it). A diagnostic, never set in production.
+// before its writes, where its heap is biggest (name is the connector's),
+// and at the end of an import, before its last writes ("import.<connector>")
+// (docs/benchmarks.md measures the memory per object with it). A
+// diagnostic, never set in production.
 func (e *Engine) heapProfile(conn string) {
 	p := os.Getenv("IDSYNC_SYNC_HEAPPROFILE")
 	if p == "" {
