@@ -91,7 +91,10 @@ func (e *Engine) synchronizeInChunks(ctx context.Context, rr *runRec, c *Connect
 	}
 	var items []item
 	if err := e.Store.ScanCS(ctx, c.Name, func(o *store.CSObject) error {
-		items = append(items, item{o.ID, o.Object.Anchor, references(o.Object.Attrs)})
+		// Copies: a stored object's strings share the block it was
+		// decoded from, which a substring would keep whole (for a
+		// million objects, half a GiB held for the whole run).
+		items = append(items, item{strings.Clone(o.ID), strings.Clone(o.Object.Anchor), references(o.Object.Attrs)})
 		return nil
 	}); err != nil {
 		return fmt.Errorf("read the objects to synchronize: %w", err)
@@ -130,7 +133,7 @@ func (e *Engine) synchronizeInChunks(ctx context.Context, rr *runRec, c *Connect
 		// against its outbound rules, in parts weighed the same way.
 		weight := 0
 		if err := e.Store.ScanMV(ctx, func(m *store.MVObject) error {
-			mvids = append(mvids, m.ID)
+			mvids = append(mvids, strings.Clone(m.ID))
 			weight += 1 + references(m.Attrs)
 			if weight >= chunk {
 				mvParts = append(mvParts, len(mvids))

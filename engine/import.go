@@ -415,7 +415,9 @@ func (im *importer) scanPartition(ctx context.Context) error {
 		if !im.inPartition(o) {
 			return nil
 		}
-		im.present[o.Object.Anchor] = o.ID
+		// Copies, not substrings of the stored object's block (which
+		// they would keep whole for the import).
+		im.present[strings.Clone(o.Object.Anchor)] = strings.Clone(o.ID)
 		if !o.Placeholder && !o.Deleted {
 			im.live++
 		}
