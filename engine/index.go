@@ -75,10 +75,21 @@ func (s *state) mvLookup(mvType, attr string, exact bool, value string) []string
 // state holds (which may have changed since they were stored), and checks
 // each: the keys are case-insensitive and may be stale.
 func (s *state) mvLookupTargeted(mvType, attr string, exact bool, value string) []string {
-	ids, err := s.st.MVByKey(s.ctx, mvType, store.ValueKey(attr, value))
-	if err != nil {
-		s.fail(fmt.Errorf("look up metaverse objects by %s: %w", attr, err))
-		return nil
+	// As in csByKey, the store's answer for a key holds while the state
+	// is used: a key is looked up once (or by prefetchMVKeys, in a batch).
+	key := store.ValueKey(attr, value)
+	ck := mvType + "\x00" + key
+	ids, ok := s.mvKeyIDs[ck]
+	if !ok {
+		var err error
+		if ids, err = s.st.MVByKey(s.ctx, mvType, key); err != nil {
+			s.fail(fmt.Errorf("look up metaverse objects by %s: %w", attr, err))
+			return nil
+		}
+		if s.mvKeyIDs == nil {
+			s.mvKeyIDs = map[string][]string{}
+		}
+		s.mvKeyIDs[ck] = ids
 	}
 	for _, id := range ids {
 		s.getMV(id)

@@ -102,6 +102,7 @@ func (sy *syncer) mvReferrers(ids []string) []string {
 // object is joined to a CS object that references one joined to ids.
 func (sy *syncer) loadMVReferrers(ids []string) {
 	s := sy.s
+	sy.prefetchReferrers(ids)
 	for _, id := range ids {
 		for _, c := range s.linked(id) {
 			for _, rid := range s.referrers(c) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -49,6 +50,9 @@ type state struct {
 	// keyIDs: the IDs of the CS objects with a key, by connector and key,
 	// as the store answered (targeted; csByKey).
 	keyIDs map[string][]string
+	// mvKeyIDs: the IDs of the MV objects with a key, by type and key, as
+	// the store answered (targeted; mvLookupTargeted).
+	mvKeyIDs map[string][]string
 
 	cs     map[string]*store.CSObject // by CS ID
 	mv     map[string]*store.MVObject // by MV ID
@@ -488,26 +492,8 @@ func (s *state) prefetch(mvids []string) {
 	missing = slices.Compact(missing)
 	slices.Sort(unlinked)
 	unlinked = slices.Compact(unlinked)
-	if len(missing) > 0 {
-		ms, err := br.GetMVMany(s.ctx, missing)
-		if err != nil {
-			s.fail(fmt.Errorf("read %d metaverse objects: %w", len(missing), err))
-			return
-		}
-		for _, m := range ms {
-			if s.mv[m.ID] == nil {
-				s.reads++
-				s.mv[m.ID] = m
-				s.indexMV(m)
-			}
-		}
-		for _, id := range missing {
-			if s.mv[id] == nil {
-				s.noMV[id] = true
-			}
-		}
-	}
-	if len(unlinked) > 0 {
+	s.readMVs(br, missing)
+	if len(unlinked) > 0 && s.err == nil {
 		cs, err := br.CSForMVs(s.ctx, unlinked)
 		if err != nil {
 			s.fail(fmt.Errorf("read the objects joined to %d metaverse objects: %w", len(unlinked), err))
@@ -520,6 +506,94 @@ func (s *state) prefetch(mvids []string) {
 			s.loaded(c)
 		}
 	}
+}
+
+// readMVs reads the MV objects ids (sorted, none held) in batch queries.
+func (s *state) readMVs(br store.BatchReader, ids []string) {
+	if len(ids) == 0 {
+		return
+	}
+	ms, err := br.GetMVMany(s.ctx, ids)
+	if err != nil {
+		s.fail(fmt.Errorf("read %d metaverse objects: %w", len(ids), err))
+		return
+	}
+	for _, m := range ms {
+		if s.mv[m.ID] == nil {
+			s.reads++
+			s.mv[m.ID] = m
+			s.indexMV(m)
+		}
+	}
+	for _, id := range ids {
+		if s.mv[id] == nil {
+			s.noMV[id] = true
+		}
+	}
+}
+
+// prefetchMVs reads the MV objects ids that the state does not hold, in a
+// few batch queries, as getMV would one by one.
+func (s *state) prefetchMVs(ids []string) {
+	br, ok := s.st.(store.BatchReader)
+	if !ok || s.whole || s.err != nil {
+		return
+	}
+	var missing []string
+	for _, id := range ids {
+		if id != "" && s.mv[id] == nil && !s.noMV[id] {
+			missing = append(missing, id)
+		}
+	}
+	slices.Sort(missing)
+	s.readMVs(br, slices.Compact(missing))
+}
+
+// prefetchMVKeys looks up in one batch per MV object type the keys that
+// mvLookupTargeted will ask for (keys: MV object type → keys), records
+// the answers as it would, and reads the MV objects they name.
+func (s *state) prefetchMVKeys(keys map[string][]string) {
+	br, ok := s.st.(store.BatchReader)
+	if !ok || s.whole || s.err != nil {
+		return
+	}
+	var read []string
+	for _, typ := range slices.Sorted(maps.Keys(keys)) {
+		var ask []string
+		for _, k := range keys[typ] {
+			if _, done := s.mvKeyIDs[typ+"\x00"+k]; !done {
+				ask = append(ask, k)
+			}
+		}
+		slices.Sort(ask)
+		ask = slices.Compact(ask)
+		if len(ask) == 0 {
+			continue
+		}
+		found, err := br.MVByKeys(s.ctx, typ, ask)
+		if err != nil {
+			s.fail(fmt.Errorf("look up %d keys of %s metaverse objects: %w", len(ask), typ, err))
+			return
+		}
+		if s.mvKeyIDs == nil {
+			s.mvKeyIDs = map[string][]string{}
+		}
+		for _, k := range ask {
+			s.mvKeyIDs[typ+"\x00"+k] = found[k]
+			read = append(read, found[k]...)
+		}
+	}
+	s.prefetchMVs(read)
+}
+
+// prefetchCSKeys is prefetchKeys for several connectors (keys: connector
+// → keys); it returns the MV objects the objects found are joined to.
+func (s *state) prefetchCSKeys(keys map[string][]string) []string {
+	var mvids []string
+	for _, conn := range slices.Sorted(maps.Keys(keys)) {
+		mvids = append(mvids, s.prefetchKeys(conn, keys[conn])...)
+	}
+	return mvids
 }
 
 // referencedMVs returns the values of the reference attributes of the MV

@@ -175,6 +175,7 @@ func (e *Engine) syncPart(ctx context.Context, rr *runRec, c *Connector, rv *rul
 			return err
 		}
 		sortByAnchor(queue)
+		sy.prefetchJoins(queue)
 		for _, o := range queue {
 			sy.processed[o.ID] = o
 			sy.inbound(o)
@@ -194,6 +195,7 @@ func (e *Engine) syncPart(ctx context.Context, rr *runRec, c *Connector, rv *rul
 			sy.outTouched[id] = true
 		}
 		changed := sy.recomputeMVs(ids)
+		sy.prefetchReverseJoins(changed)
 		for _, id := range changed {
 			queue = append(queue, sy.reverseJoinCandidates(id)...)
 		}
@@ -204,6 +206,7 @@ func (e *Engine) syncPart(ctx context.Context, rr *runRec, c *Connector, rv *rul
 		if full {
 			changed = ids
 		}
+		sy.prefetchSharing(changed)
 		for _, id := range changed {
 			sy.mergeProvisional(id)
 			// Objects that shared a join value it no longer has (or

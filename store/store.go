@@ -677,4 +677,7 @@ type BatchReader interface {
 	// CSByKeys is CSByKey for several keys of one connector: the sorted
 	// IDs of each key's objects; keys without objects are left out.
 	CSByKeys(ctx context.Context, connector string, keys []string) (map[string][]string, error)
+	// MVByKeys is MVByKey for several keys of one MV object type: the
+	// sorted IDs of each key's objects; keys without objects are left out.
+	MVByKeys(ctx context.Context, mvType string, keys []string) (map[string][]string, error)
 }

@@ -132,4 +132,55 @@ var batchReadTests = []testCase{
 			}
 		}
 	}},
+	{"MVKeysAtOnce", func(t *testing.T, s store.Store) {
+		br, ok := s.(store.BatchReader)
+		if !ok {
+			t.Skipf("%T has no batch reads", s)
+		}
+		if err := s.Index(t.Context(), store.IndexSpec{MV: []string{"cn", "displayName"}}); err != nil {
+			t.Fatalf("Index: %v", err)
+		}
+		b := &store.Batch{}
+		for i := range 650 { // more than one query's worth of keys below
+			m := mvUser(fmt.Sprintf("mv-%04d", i))
+			m.Attrs["cn"] = model.Str(fmt.Sprintf("u%04d", i), "shared")
+			b.PutMV = append(b.PutMV, m)
+		}
+		b.PutMV = append(b.PutMV, &store.MVObject{ID: "mv-g", Type: "group", Attrs: model.Attrs{
+			"cn": model.Str("U0001"), "displayName": model.Str("Ann Example")}})
+		apply(t, s, b)
+		keys := []string{
+			store.ValueKey("cn", "SHARED"), store.ValueKey("displayName", "ann example"),
+			store.ValueKey("cn", "nobody"), store.ValueKey("sn", "ann example"),
+			store.ValueKey("cn", "u0001"), store.ValueKey("cn", "u0001"), // twice
+		}
+		for i := range 650 {
+			keys = append(keys, store.ValueKey("cn", fmt.Sprintf("U%04d", i)))
+		}
+		for _, typ := range []string{"person", "group", "nothing"} {
+			got, err := br.MVByKeys(t.Context(), typ, keys)
+			if err != nil {
+				t.Fatalf("MVByKeys(%s): %v", typ, err)
+			}
+			with := map[string]bool{}
+			for _, k := range keys {
+				want := mvByKey(t, s, typ, k)
+				if len(want) > 0 {
+					with[k] = true
+				}
+				if !slices.Equal(got[k], want) {
+					t.Errorf("MVByKeys(%s)[%q] = %v, MVByKey: %v", typ, k, got[k], want)
+				}
+			}
+			if len(got) != len(with) {
+				t.Errorf("MVByKeys(%s): %d keys in the answer, %d have objects", typ, len(got), len(with))
+			}
+		}
+		if got := len(mvByKey(t, s, "person", store.ValueKey("cn", "shared"))); got != 650 {
+			t.Errorf("MVByKey(shared cn) = %d objects, want 650", got)
+		}
+		if none, err := br.MVByKeys(t.Context(), "person", nil); err != nil || len(none) != 0 {
+			t.Errorf("MVByKeys(nil) = %v, %v", none, err)
+		}
+	}},
 }

@@ -153,3 +153,46 @@ func (s *Store) CSByKeys(ctx context.Context, connector string, keys []string) (
 	}
 	return out, nil
 }
+
+// MVByKeys looks several keys of one MV object type up at once.
+func (s *Store) MVByKeys(ctx context.Context, mvType string, keys []string) (map[string][]string, error) {
+	byHash := map[int64][]string{}
+	var hashes []int64
+	for _, k := range keys {
+		h := keyHash(mvType, k)
+		if _, ok := byHash[h]; !ok {
+			hashes = append(hashes, h)
+		}
+		if !slices.Contains(byHash[h], k) {
+			byHash[h] = append(byHash[h], k)
+		}
+	}
+	out := map[string][]string{}
+	for start := 0; start < len(hashes); start += batchIDs {
+		part := hashes[start:min(start+batchIDs, len(hashes))]
+		rows, err := s.pool.Query(ctx, `SELECT k.key, m.id FROM mv_keys k JOIN mv_objects m ON m.id = k.id
+			WHERE k.key = ANY($1) AND m.type = $2`, part, []byte(mvType))
+		if err != nil {
+			return nil, fmt.Errorf("look up mv objects of type %q by %d keys: %w", mvType, len(keys), err)
+		}
+		for rows.Next() {
+			var h int64
+			var id []byte
+			if err := rows.Scan(&h, &id); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("look up mv objects of type %q by %d keys: %w", mvType, len(keys), err)
+			}
+			for _, k := range byHash[h] {
+				out[k] = append(out[k], string(id))
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("look up mv objects of type %q by %d keys: %w", mvType, len(keys), err)
+		}
+	}
+	for k := range out {
+		slices.Sort(out[k])
+	}
+	return out, nil
+}

@@ -148,3 +148,29 @@ func csByKeys(ctx context.Context, st store.Store, connector string, keys []stri
 	}
 	return out, nil
 }
+
+// MVByKeys returns IDs only: nothing to open.
+func (s *Store) MVByKeys(ctx context.Context, mvType string, keys []string) (map[string][]string, error) {
+	return mvByKeys(ctx, s.Store, mvType, keys)
+}
+
+func (m *masked) MVByKeys(ctx context.Context, mvType string, keys []string) (map[string][]string, error) {
+	return mvByKeys(ctx, m.Store, mvType, keys)
+}
+
+func mvByKeys(ctx context.Context, st store.Store, mvType string, keys []string) (map[string][]string, error) {
+	if b, ok := st.(store.BatchReader); ok {
+		return b.MVByKeys(ctx, mvType, keys)
+	}
+	out := map[string][]string{}
+	for _, k := range keys {
+		ids, err := st.MVByKey(ctx, mvType, k)
+		if err != nil {
+			return nil, err
+		}
+		if len(ids) > 0 {
+			out[k] = ids
+		}
+	}
+	return out, nil
+}

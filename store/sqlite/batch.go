@@ -113,29 +113,7 @@ func (s *Store) CSByKeys(ctx context.Context, connector string, keys []string) (
 		byHash[h] = append(byHash[h], k)
 	}
 	read := func(query string, args []any, add func(key any, id string)) error {
-		for start := 0; start < len(args); start += batchParams {
-			part := args[start:min(start+batchParams, len(args))]
-			q := fmt.Sprintf(query, strings.TrimSuffix(strings.Repeat("?,", len(part)), ","))
-			rows, err := s.r.QueryContext(ctx, q, append([]any{connector}, part...)...)
-			if err != nil {
-				return err
-			}
-			for rows.Next() {
-				var key any
-				var id string
-				if err := rows.Scan(&key, &id); err != nil {
-					rows.Close()
-					return err
-				}
-				add(key, id)
-			}
-			err = rows.Err()
-			rows.Close()
-			if err != nil {
-				return err
-			}
-		}
-		return nil
+		return s.keyRows(ctx, query, connector, args, add)
 	}
 	err := read(`SELECT dn_key, id FROM cs_objects WHERE connector = ? AND dn_key IN (%s)`, dns, func(key any, id string) {
 		k := fmt.Sprint(key)
@@ -154,6 +132,65 @@ func (s *Store) CSByKeys(ctx context.Context, connector string, keys []string) (
 	}
 	if err != nil {
 		return nil, fmt.Errorf("look up cs objects of %q by %d keys: %w", connector, len(keys), err)
+	}
+	for k := range out {
+		slices.Sort(out[k])
+	}
+	return out, nil
+}
+
+// keyRows runs query, whose "%s" is replaced by a list of placeholders,
+// for each batch of args with first as its first parameter, and calls add
+// with the two columns (a key and an ID) of every row.
+func (s *Store) keyRows(ctx context.Context, query string, first any, args []any, add func(key any, id string)) error {
+	for start := 0; start < len(args); start += batchParams {
+		part := args[start:min(start+batchParams, len(args))]
+		q := fmt.Sprintf(query, strings.TrimSuffix(strings.Repeat("?,", len(part)), ","))
+		rows, err := s.r.QueryContext(ctx, q, append([]any{first}, part...)...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var key any
+			var id string
+			if err := rows.Scan(&key, &id); err != nil {
+				rows.Close()
+				return err
+			}
+			add(key, id)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// MVByKeys looks several keys of one MV object type up at once.
+func (s *Store) MVByKeys(ctx context.Context, mvType string, keys []string) (map[string][]string, error) {
+	byHash := map[int64][]string{}
+	var hashes []any
+	for _, k := range keys {
+		h := keyHash(mvType, k)
+		if _, ok := byHash[h]; !ok {
+			hashes = append(hashes, h)
+		}
+		if !slices.Contains(byHash[h], k) {
+			byHash[h] = append(byHash[h], k)
+		}
+	}
+	out := map[string][]string{}
+	err := s.keyRows(ctx, `SELECT k.key, m.id FROM mv_keys k CROSS JOIN mv_objects m WHERE m.rowid = k.mrow AND m.type = ? AND k.key IN (%s)`,
+		mvType, hashes, func(key any, id string) {
+			h, _ := key.(int64)
+			for _, k := range byHash[h] {
+				out[k] = append(out[k], id)
+			}
+		})
+	if err != nil {
+		return nil, fmt.Errorf("look up mv objects of type %q by %d keys: %w", mvType, len(keys), err)
 	}
 	for k := range out {
 		slices.Sort(out[k])
