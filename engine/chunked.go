@@ -242,32 +242,13 @@ func cmpBool(a, b bool) int {
 // those an earlier part removed (a merged provisional object): in one
 // batch query when the store has them.
 func (e *Engine) getCSMany(ctx context.Context, ids []string) ([]*store.CSObject, error) {
-	var objs []*store.CSObject
+	var many func(context.Context, []string) ([]*store.CSObject, error)
 	if br, ok := e.Store.(store.BatchReader); ok {
-		got, err := br.GetCSMany(ctx, ids)
-		if err != nil {
-			return nil, fmt.Errorf("read the objects of a part: %w", err)
-		}
-		byID := make(map[string]*store.CSObject, len(got))
-		for _, o := range got {
-			byID[o.ID] = o
-		}
-		for _, id := range ids {
-			if o := byID[id]; o != nil {
-				objs = append(objs, o)
-			}
-		}
-		return objs, nil
+		many = br.GetCSMany
 	}
-	for _, id := range ids {
-		o, err := e.Store.GetCS(ctx, id)
-		if errors.Is(err, store.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read connector space object %s: %w", id, err)
-		}
-		objs = append(objs, o)
+	objs, err := getMany(ctx, ids, many, e.Store.GetCS, func(o *store.CSObject) string { return o.ID })
+	if err != nil {
+		return nil, fmt.Errorf("read the objects of a part: %w", err)
 	}
 	return objs, nil
 }
@@ -275,32 +256,48 @@ func (e *Engine) getCSMany(ctx context.Context, ids []string) ([]*store.CSObject
 // getMVMany reads the MV objects ids in the order of ids, leaving out
 // those an earlier part deleted.
 func (e *Engine) getMVMany(ctx context.Context, ids []string) ([]*store.MVObject, error) {
-	var ms []*store.MVObject
+	var many func(context.Context, []string) ([]*store.MVObject, error)
 	if br, ok := e.Store.(store.BatchReader); ok {
-		got, err := br.GetMVMany(ctx, ids)
+		many = br.GetMVMany
+	}
+	ms, err := getMany(ctx, ids, many, e.Store.GetMV, func(m *store.MVObject) string { return m.ID })
+	if err != nil {
+		return nil, fmt.Errorf("read the metaverse objects of a part: %w", err)
+	}
+	return ms, nil
+}
+
+// getMany reads objects by ID in the order of ids, leaving out absent
+// ones: with many (a batch read, in any order) when it is not nil, else
+// one at a time with one.
+func getMany[T any](ctx context.Context, ids []string, many func(context.Context, []string) ([]T, error),
+	one func(context.Context, string) (T, error), idOf func(T) string) ([]T, error) {
+	var out []T
+	if many != nil {
+		got, err := many(ctx, ids)
 		if err != nil {
-			return nil, fmt.Errorf("read the metaverse objects of a part: %w", err)
+			return nil, err
 		}
-		byID := make(map[string]*store.MVObject, len(got))
-		for _, m := range got {
-			byID[m.ID] = m
+		byID := make(map[string]T, len(got))
+		for _, o := range got {
+			byID[idOf(o)] = o
 		}
 		for _, id := range ids {
-			if m := byID[id]; m != nil {
-				ms = append(ms, m)
+			if o, ok := byID[id]; ok {
+				out = append(out, o)
 			}
 		}
-		return ms, nil
+		return out, nil
 	}
 	for _, id := range ids {
-		m, err := e.Store.GetMV(ctx, id)
+		o, err := one(ctx, id)
 		if errors.Is(err, store.ErrNotFound) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("read metaverse object %s: %w", id, err)
+			return nil, fmt.Errorf("read %s: %w", id, err)
 		}
-		ms = append(ms, m)
+		out = append(out, o)
 	}
-	return ms, nil
+	return out, nil
 }
