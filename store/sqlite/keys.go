@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/binary"
@@ -479,6 +480,10 @@ func (s *Store) replaceKeys(ctx context.Context, tx *sql.Tx, table string, p key
 			rowOf[id] = rh
 		}
 	}
+	// In key order (see putSearchRows).
+	slices.SortFunc(rows, func(a, b keyRow) int {
+		return cmp.Or(cmp.Compare(a.h, b.h), cmp.Compare(rowOf[a.id].row, rowOf[b.id].row))
+	})
 	return insertKeys(ctx, tx, ins, rows, func(i int) int64 { return rowOf[rows[i].id].row })
 }
 
