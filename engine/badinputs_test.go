@@ -17,7 +17,6 @@ import (
 	"github.com/idsync/idsync/model"
 	"github.com/idsync/idsync/rules"
 	"github.com/idsync/idsync/store"
-	"github.com/idsync/idsync/store/sqlite"
 )
 
 // badInputsDir holds the bad-input corpus (see its README.md).
@@ -89,11 +88,7 @@ func replayCase(t *testing.T, path string) int {
 		t.Cleanup(func() { _ = c.Close() })
 		return c
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "idsync.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
+	st := openTestStore(t)
 	rf, err := rules.Parse("rules.yaml", []byte("rules: []\n"))
 	if err != nil {
 		t.Fatal(err)
