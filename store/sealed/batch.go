@@ -44,81 +44,64 @@ func (m *masked) CSForMVs(ctx context.Context, mvids []string) ([]*store.CSObjec
 }
 
 func getCSMany(ctx context.Context, st store.Store, c *codec, ids []string) ([]*store.CSObject, error) {
-	var objs []*store.CSObject
-	if b, ok := st.(store.BatchReader); ok {
-		var err error
-		if objs, err = b.GetCSMany(ctx, ids); err != nil {
-			return nil, err
-		}
-	} else {
-		for _, id := range ids {
-			o, err := st.GetCS(ctx, id)
-			if err != nil && isNotFound(err) {
-				continue
-			}
-			if err != nil {
-				return nil, err
-			}
-			objs = append(objs, o)
-		}
-	}
-	for _, o := range objs {
-		if err := c.openCS(o); err != nil {
-			return nil, err
-		}
-	}
-	return objs, nil
+	return readMany(st, ids,
+		func(b store.BatchReader) ([]*store.CSObject, error) { return b.GetCSMany(ctx, ids) },
+		func(id string) ([]*store.CSObject, error) { return oneFound(st.GetCS(ctx, id)) },
+		c.openCS)
 }
 
 func getMVMany(ctx context.Context, st store.Store, c *codec, ids []string) ([]*store.MVObject, error) {
-	var objs []*store.MVObject
+	return readMany(st, ids,
+		func(b store.BatchReader) ([]*store.MVObject, error) { return b.GetMVMany(ctx, ids) },
+		func(id string) ([]*store.MVObject, error) { return oneFound(st.GetMV(ctx, id)) },
+		c.openMV)
+}
+
+func csForMVs(ctx context.Context, st store.Store, c *codec, mvids []string) ([]*store.CSObject, error) {
+	return readMany(st, mvids,
+		func(b store.BatchReader) ([]*store.CSObject, error) { return b.CSForMVs(ctx, mvids) },
+		func(id string) ([]*store.CSObject, error) { return st.CSForMV(ctx, id) },
+		c.openCS)
+}
+
+// readMany reads the objects of ids with batch when st has batch reads,
+// otherwise with one for each id in turn, then opens every object's
+// sealed values.
+func readMany[T any](st store.Store, ids []string, batch func(store.BatchReader) ([]T, error),
+	one func(id string) ([]T, error), open func(T) error) ([]T, error) {
+	var objs []T
 	if b, ok := st.(store.BatchReader); ok {
 		var err error
-		if objs, err = b.GetMVMany(ctx, ids); err != nil {
+		if objs, err = batch(b); err != nil {
 			return nil, err
 		}
 	} else {
 		for _, id := range ids {
-			o, err := st.GetMV(ctx, id)
-			if err != nil && isNotFound(err) {
-				continue
-			}
+			got, err := one(id)
 			if err != nil {
 				return nil, err
 			}
-			objs = append(objs, o)
+			objs = append(objs, got...)
 		}
 	}
 	for _, o := range objs {
-		if err := c.openMV(o); err != nil {
+		if err := open(o); err != nil {
 			return nil, err
 		}
 	}
 	return objs, nil
 }
 
-func csForMVs(ctx context.Context, st store.Store, c *codec, mvids []string) ([]*store.CSObject, error) {
-	var objs []*store.CSObject
-	if b, ok := st.(store.BatchReader); ok {
-		var err error
-		if objs, err = b.CSForMVs(ctx, mvids); err != nil {
-			return nil, err
-		}
-	} else {
-		for _, id := range mvids {
-			cs, err := st.CSForMV(ctx, id)
-			if err != nil {
-				return nil, err
-			}
-			objs = append(objs, cs...)
-		}
+// oneFound is a one-object read as a list: none when the object is not
+// found, as a batch read leaves it out.
+func oneFound[T any](o T, err error) ([]T, error) {
+	if isNotFound(err) {
+		return nil, nil
 	}
-	for _, o := range objs {
-		if err := c.openCS(o); err != nil {
-			return nil, err
-		}
+	if err != nil {
+		return nil, err
 	}
-	return objs, nil
+	return []T{o}, nil
 }
 
 func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
