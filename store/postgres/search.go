@@ -11,6 +11,7 @@ import (
 
 	"github.com/idsync/idsync/store"
 	"github.com/idsync/idsync/store/internal/codec"
+	"github.com/idsync/idsync/store/internal/search"
 )
 
 // The metaverse search index (store.SearchMV): mv_search holds a row
@@ -24,9 +25,6 @@ import (
 // EXCLUSIVE lock, so it waits for the batches that read the old attributes
 // and the next ones wait for it: no object written meanwhile is missed, on
 // this server or another on the same database.
-
-// searchRow is a row of mv_search.
-type searchRow struct{ attr, value, id string }
 
 // searchAttrsOf reads the attributes indexed for search.
 func searchAttrsOf(ctx context.Context, q interface {
@@ -49,15 +47,6 @@ func searchAttrsOf(ctx context.Context, q interface {
 		return nil, fmt.Errorf("read the attributes indexed for search: %w", err)
 	}
 	return out, nil
-}
-
-func searchRows(out []searchRow, o *store.MVObject, attrs map[string]bool) []searchRow {
-	for attr, vals := range store.SearchValues(o, attrs) {
-		for _, v := range vals {
-			out = append(out, searchRow{attr, v, o.ID})
-		}
-	}
-	return out
 }
 
 // applySearch maintains the search index for a batch (in Apply's
@@ -83,7 +72,7 @@ func applySearch(ctx context.Context, tx pgx.Tx, b *store.Batch) error {
 	for j, i := range last {
 		ids[j] = []byte(b.PutMV[i].ID)
 	}
-	old := map[string]map[string]bool{}
+	old := map[string][]search.Row{}
 	err = inChunks(len(ids), func(lo, hi int) error {
 		rows, err := tx.Query(ctx, `SELECT id, attr, value FROM mv_search WHERE id = ANY($1::bytea[])`, ids[lo:hi])
 		if err != nil {
@@ -95,10 +84,7 @@ func applySearch(ctx context.Context, tx pgx.Tx, b *store.Batch) error {
 			if err := rows.Scan(&id, &attr, &value); err != nil {
 				return err
 			}
-			if old[string(id)] == nil {
-				old[string(id)] = map[string]bool{}
-			}
-			old[string(id)][string(attr)+"\x00"+string(value)] = true
+			old[string(id)] = append(old[string(id)], search.Row{Attr: string(attr), Value: string(value), ID: string(id)})
 		}
 		return rows.Err()
 	})
@@ -106,13 +92,13 @@ func applySearch(ctx context.Context, tx pgx.Tx, b *store.Batch) error {
 		return fmt.Errorf("search index: read the values of the objects put: %w", err)
 	}
 	var stale [][]byte
-	var rows []searchRow
+	var rows []search.Row
 	for j, i := range last {
 		o := b.PutMV[i]
 		start := len(rows)
-		rows = searchRows(rows, o, attrs)
+		rows = search.AppendRows(rows, o, attrs)
 		had := old[o.ID]
-		if sameRows(had, rows[start:]) {
+		if search.Same(had, rows[start:]) {
 			rows = rows[:start]
 			continue
 		}
@@ -131,12 +117,12 @@ func applySearch(ctx context.Context, tx pgx.Tx, b *store.Batch) error {
 	return nil
 }
 
-func insertSearchRows(ctx context.Context, tx pgx.Tx, rows []searchRow) error {
+func insertSearchRows(ctx context.Context, tx pgx.Tx, rows []search.Row) error {
 	return inChunks(len(rows), func(lo, hi int) error {
 		n := hi - lo
 		attr, value, id := make([][]byte, n), make([][]byte, n), make([][]byte, n)
 		for i, r := range rows[lo:hi] {
-			attr[i], value[i], id[i] = []byte(r.attr), []byte(r.value), []byte(r.id)
+			attr[i], value[i], id[i] = []byte(r.Attr), []byte(r.Value), []byte(r.ID)
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO mv_search (attr, value, id)
 			SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::bytea[]) ON CONFLICT DO NOTHING`, attr, value, id); err != nil {
@@ -144,20 +130,6 @@ func insertSearchRows(ctx context.Context, tx pgx.Tx, rows []searchRow) error {
 		}
 		return nil
 	})
-}
-
-// sameRows reports whether an object's stored rows (attribute \x00 value)
-// are exactly rows.
-func sameRows(had map[string]bool, rows []searchRow) bool {
-	if len(had) != len(rows) {
-		return false
-	}
-	for _, r := range rows {
-		if !had[r.attr+"\x00"+r.value] {
-			return false
-		}
-	}
-	return true
 }
 
 // SearchAttrs returns the attributes indexed for search, sorted.
@@ -173,12 +145,7 @@ func (s *Store) SearchAttrs(ctx context.Context) ([]string, error) {
 // transaction: the rows of the attributes no longer named are deleted, the
 // stored objects' values of the new ones inserted.
 func (s *Store) SetSearchAttrs(ctx context.Context, attrs []string) error {
-	want := map[string]bool{}
-	for _, a := range attrs {
-		if a = strings.TrimSpace(a); a != "" {
-			want[a] = true
-		}
-	}
+	want := search.AttrSet(attrs)
 	// Most calls (every start of idsync) change nothing: found out without
 	// the lock, which waits for running synchronizations.
 	if have, err := searchAttrsOf(ctx, s.pool); err == nil && maps.Equal(have, want) {
@@ -250,13 +217,13 @@ func buildSearch(ctx context.Context, tx pgx.Tx, attrs map[string]bool) error {
 		if err != nil {
 			return err
 		}
-		var rows []searchRow
+		var rows []search.Row
 		for _, b := range blobs {
 			o, err := codec.DecodeMV(b)
 			if err != nil {
 				return err
 			}
-			rows = searchRows(rows, o, attrs)
+			rows = search.AppendRows(rows, o, attrs)
 			after = o.ID
 		}
 		if err := insertSearchRows(ctx, tx, rows); err != nil {
@@ -289,7 +256,7 @@ func (s *Store) SearchMV(ctx context.Context, q store.MVQuery) ([]store.MVMatch,
 		return nil, "", err
 	}
 	if !attrs[q.Attr] {
-		return nil, "", notSearchable(q.Attr, attrs)
+		return nil, "", search.NotSearchable(q.Attr, attrs)
 	}
 	where := []string{"s.attr = $1"}
 	args := []any{[]byte(q.Attr)}
@@ -335,19 +302,6 @@ func (s *Store) SearchMV(ctx context.Context, q store.MVQuery) ([]store.MVMatch,
 	if err := rows.Err(); err != nil {
 		return nil, "", fmt.Errorf("search the metaverse by %s: %w", q.Attr, err)
 	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		next = store.SearchCursor(out[limit-1])
-	}
+	out, next := search.Page(out, limit)
 	return out, next, nil
-}
-
-// notSearchable is SearchMV's error for an attribute not indexed.
-func notSearchable(attr string, attrs map[string]bool) error {
-	list := "none"
-	if len(attrs) > 0 {
-		list = strings.Join(slices.Sorted(maps.Keys(attrs)), ", ")
-	}
-	return fmt.Errorf("search the metaverse by %q: %w (indexed: %s; store.searchAttributes sets them)", attr, store.ErrNotSearchable, list)
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/idsync/idsync/store"
+	"github.com/idsync/idsync/store/internal/search"
 )
 
 // The metaverse search index (store.SearchMV): mv_search holds a row
@@ -46,9 +47,6 @@ func (s *Store) prepareSearch(ctx context.Context) error {
 	return nil
 }
 
-// searchRow is a row of mv_search.
-type searchRow struct{ attr, value, id string }
-
 type querier interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
 }
@@ -74,32 +72,22 @@ func searchAttrsOf(ctx context.Context, q querier) (map[string]bool, error) {
 	return out, nil
 }
 
-// searchRows returns the rows of an object for attrs.
-func searchRows(out []searchRow, o *store.MVObject, attrs map[string]bool) []searchRow {
-	for attr, vals := range store.SearchValues(o, attrs) {
-		for _, v := range vals {
-			out = append(out, searchRow{attr, v, o.ID})
-		}
-	}
-	return out
-}
-
 // encodeRows encodes an object's rows for mv_search_of: the attribute and
 // the value of each, each as a uvarint length and its bytes.
-func encodeRows(rows []searchRow) []byte {
+func encodeRows(rows []search.Row) []byte {
 	var b []byte
 	for _, r := range rows {
-		b = binary.AppendUvarint(b, uint64(len(r.attr)))
-		b = append(b, r.attr...)
-		b = binary.AppendUvarint(b, uint64(len(r.value)))
-		b = append(b, r.value...)
+		b = binary.AppendUvarint(b, uint64(len(r.Attr)))
+		b = append(b, r.Attr...)
+		b = binary.AppendUvarint(b, uint64(len(r.Value)))
+		b = append(b, r.Value...)
 	}
 	return b
 }
 
 // decodeRows decodes the rows of object id from mv_search_of.
-func decodeRows(id string, b []byte) ([]searchRow, error) {
-	var out []searchRow
+func decodeRows(id string, b []byte) ([]search.Row, error) {
+	var out []search.Row
 	next := func() (string, error) {
 		n, k := binary.Uvarint(b)
 		if k <= 0 || n > uint64(len(b)-k) {
@@ -118,7 +106,7 @@ func decodeRows(id string, b []byte) ([]searchRow, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, searchRow{attr, value, id})
+		out = append(out, search.Row{Attr: attr, Value: value, ID: id})
 	}
 	return out, nil
 }
@@ -138,7 +126,7 @@ func (s *Store) applySearch(ctx context.Context, tx *sql.Tx, b *store.Batch) err
 		if err != nil {
 			return err
 		}
-		var gone []searchRow
+		var gone []search.Row
 		for _, id := range b.DeleteMV {
 			gone = append(gone, old[id]...)
 		}
@@ -166,7 +154,7 @@ func (s *Store) putSearchRows(ctx context.Context, tx *sql.Tx, objs []*store.MVO
 	if err != nil {
 		return err
 	}
-	var gone, rows []searchRow
+	var gone, rows []search.Row
 	var stale []string
 	type objRows struct {
 		id   string
@@ -176,9 +164,9 @@ func (s *Store) putSearchRows(ctx context.Context, tx *sql.Tx, objs []*store.MVO
 	for _, i := range last {
 		o := objs[i]
 		start := len(rows)
-		rows = searchRows(rows, o, attrs)
+		rows = search.AppendRows(rows, o, attrs)
 		had := old[o.ID]
-		if sameRows(had, rows[start:]) {
+		if search.Same(had, rows[start:]) {
 			rows = rows[:start]
 			continue
 		}
@@ -200,9 +188,9 @@ func (s *Store) putSearchRows(ctx context.Context, tx *sql.Tx, objs []*store.MVO
 	})
 	slices.SortFunc(of, func(a, b objRows) int { return strings.Compare(a.id, b.id) })
 	err = s.insSearch.exec(ctx, tx, len(rows), func(args []any, i int, _ bool) []any {
-		return append(args, rows[i].attr, rows[i].value, rows[i].id)
+		return append(args, rows[i].Attr, rows[i].Value, rows[i].ID)
 	}, func(i int, err error) error {
-		return fmt.Errorf("search index: insert a value of %s: %w", rows[i].id, err)
+		return fmt.Errorf("search index: insert a value of %s: %w", rows[i].ID, err)
 	})
 	if err != nil {
 		return err
@@ -216,7 +204,7 @@ func (s *Store) putSearchRows(ctx context.Context, tx *sql.Tx, objs []*store.MVO
 
 // dropSearchRows deletes rows of mv_search, and the mv_search_of rows of
 // ids.
-func (s *Store) dropSearchRows(ctx context.Context, tx *sql.Tx, rows []searchRow, ids []string) error {
+func (s *Store) dropSearchRows(ctx context.Context, tx *sql.Tx, rows []search.Row, ids []string) error {
 	if len(rows) > 0 {
 		del, err := tx.PrepareContext(ctx, deleteSearch)
 		if err != nil {
@@ -224,8 +212,8 @@ func (s *Store) dropSearchRows(ctx context.Context, tx *sql.Tx, rows []searchRow
 		}
 		defer del.Close()
 		for _, r := range rows {
-			if _, err := del.ExecContext(ctx, r.attr, r.value, r.id); err != nil {
-				return fmt.Errorf("search index: delete a value of %s: %w", r.id, err)
+			if _, err := del.ExecContext(ctx, r.Attr, r.Value, r.ID); err != nil {
+				return fmt.Errorf("search index: delete a value of %s: %w", r.ID, err)
 			}
 		}
 	}
@@ -235,28 +223,10 @@ func (s *Store) dropSearchRows(ctx context.Context, tx *sql.Tx, rows []searchRow
 	return nil
 }
 
-// sameRows reports whether an object's stored rows are exactly rows (both
-// without duplicates).
-func sameRows(had, rows []searchRow) bool {
-	if len(had) != len(rows) {
-		return false
-	}
-	set := make(map[searchRow]bool, len(had))
-	for _, r := range had {
-		set[r] = true
-	}
-	for _, r := range rows {
-		if !set[r] {
-			return false
-		}
-	}
-	return true
-}
-
 // storedSearchRows reads the search rows of n objects by ID from
 // mv_search_of.
-func storedSearchRows(ctx context.Context, tx *sql.Tx, n int, id func(int) string) (map[string][]searchRow, error) {
-	out := map[string][]searchRow{}
+func storedSearchRows(ctx context.Context, tx *sql.Tx, n int, id func(int) string) (map[string][]search.Row, error) {
+	out := map[string][]search.Row{}
 	const chunk = 500
 	args := make([]any, 0, chunk)
 	for start := 0; start < n; start += chunk {
@@ -301,12 +271,7 @@ func (s *Store) SearchAttrs(ctx context.Context) ([]string, error) {
 // transaction: when they change, the index is built again from the stored
 // objects.
 func (s *Store) SetSearchAttrs(ctx context.Context, attrs []string) error {
-	want := map[string]bool{}
-	for _, a := range attrs {
-		if a = strings.TrimSpace(a); a != "" {
-			want[a] = true
-		}
-	}
+	want := search.AttrSet(attrs)
 	// Most calls (every start of idsync) change nothing: found out without
 	// taking the write lock, which a running synchronization may hold.
 	if have, err := searchAttrsOf(ctx, s.r); err == nil && maps.Equal(have, want) {
@@ -369,7 +334,7 @@ func (s *Store) buildSearch(ctx context.Context, tx *sql.Tx, attrs map[string]bo
 		if err != nil {
 			return err
 		}
-		var rows []searchRow
+		var rows []search.Row
 		var ofID []string
 		var ofRows [][]byte
 		for _, b := range blobs {
@@ -378,15 +343,15 @@ func (s *Store) buildSearch(ctx context.Context, tx *sql.Tx, attrs map[string]bo
 				return err
 			}
 			start := len(rows)
-			rows = searchRows(rows, o, attrs)
+			rows = search.AppendRows(rows, o, attrs)
 			if len(rows) > start {
 				ofID, ofRows = append(ofID, o.ID), append(ofRows, encodeRows(rows[start:]))
 			}
 			after = o.ID
 		}
 		if err := s.insSearch.exec(ctx, tx, len(rows), func(args []any, i int, _ bool) []any {
-			return append(args, rows[i].attr, rows[i].value, rows[i].id)
-		}, func(i int, err error) error { return fmt.Errorf("insert a value of %s: %w", rows[i].id, err) }); err != nil {
+			return append(args, rows[i].Attr, rows[i].Value, rows[i].ID)
+		}, func(i int, err error) error { return fmt.Errorf("insert a value of %s: %w", rows[i].ID, err) }); err != nil {
 			return err
 		}
 		if err := s.insSearchOf.exec(ctx, tx, len(ofID), func(args []any, i int, _ bool) []any {
@@ -421,7 +386,7 @@ func (s *Store) SearchMV(ctx context.Context, q store.MVQuery) ([]store.MVMatch,
 		return nil, "", err
 	}
 	if !attrs[q.Attr] {
-		return nil, "", notSearchable(q.Attr, attrs)
+		return nil, "", search.NotSearchable(q.Attr, attrs)
 	}
 	where := []string{"s.attr = ?"}
 	args := []any{q.Attr}
@@ -469,19 +434,6 @@ func (s *Store) SearchMV(ctx context.Context, q store.MVQuery) ([]store.MVMatch,
 	if err := rows.Err(); err != nil {
 		return nil, "", fmt.Errorf("search the metaverse by %s: %w", q.Attr, err)
 	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		next = store.SearchCursor(out[limit-1])
-	}
+	out, next := search.Page(out, limit)
 	return out, next, nil
-}
-
-// notSearchable is SearchMV's error for an attribute not indexed.
-func notSearchable(attr string, attrs map[string]bool) error {
-	list := "none"
-	if len(attrs) > 0 {
-		list = strings.Join(slices.Sorted(maps.Keys(attrs)), ", ")
-	}
-	return fmt.Errorf("search the metaverse by %q: %w (indexed: %s; store.searchAttributes sets them)", attr, store.ErrNotSearchable, list)
 }
