@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/idsync/idsync/connector/memory"
-	"github.com/idsync/idsync/internal/peers"
 	"github.com/idsync/idsync/model"
 	"github.com/idsync/idsync/rules"
 	"github.com/idsync/idsync/store"
@@ -18,8 +17,8 @@ import (
 
 // openTestStore opens a fresh, empty store for one test, closed in
 // t.Cleanup: SQLite in the test's temporary directory, or with
-// IDSYNC_ENGINE_STORE=postgres a database of its own in the machine's
-// PostgreSQL cluster (peers.Postgres, dropped after the test; skipped when
+// IDSYNC_ENGINE_STORE=postgres an empty database of the machine's
+// PostgreSQL cluster (pgDatabases, peers.PostgresDB: skipped when
 // PostgreSQL is missing, failed under IDSYNC_PEERS=require). The engine's
 // suite runs on both stores: the same results from either.
 func openTestStore(t testing.TB) store.Store {
@@ -39,7 +38,7 @@ func openTestStore(t testing.TB) store.Store {
 		// database does not need. Each run commits many transactions;
 		// TestImportOrderIndependence took 38 s instead of 56 on the
 		// shared two-core machine.
-		st, err = postgres.Open(ctx, peers.Postgres(t)+"&synchronous_commit=off")
+		st, err = postgres.Open(ctx, pgDatabases.get(t)+"&synchronous_commit=off")
 	default:
 		t.Fatalf("IDSYNC_ENGINE_STORE=%q: want sqlite (the default) or postgres", kind)
 	}

@@ -43,20 +43,56 @@ func Postgres(t testing.TB) string {
 		}
 		t.Skip(msg)
 	}
+	dsn, drop, err := c.createDB()
+	if err != nil {
+		t.Fatalf("PostgreSQL: create test database: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := drop(); err != nil {
+			t.Logf("PostgreSQL: %v", err)
+		}
+	})
+	return dsn
+}
+
+// PostgresDB creates a database and its role as Postgres does, for a
+// caller whose databases outlive one test (a TestMain lending them to its
+// tests in turn); drop drops both. It returns an error, rather than
+// skipping, when PostgreSQL is missing or does not start.
+func PostgresDB() (dsn string, drop func() error, err error) {
+	for _, p := range []string{"pg_lsclusters", "pg_ctlcluster", "psql"} {
+		if _, err := LookPath(p); err != nil {
+			return "", nil, fmt.Errorf("%s is not installed (scripts/test-all installs it): %w", p, err)
+		}
+	}
+	c, err := postgresCluster()
+	if err != nil {
+		return "", nil, fmt.Errorf("PostgreSQL: %w", err)
+	}
+	if dsn, drop, err = c.createDB(); err != nil {
+		return "", nil, fmt.Errorf("PostgreSQL: create test database: %w", err)
+	}
+	return dsn, drop, nil
+}
+
+// createDB creates a role and a database owned by it, both named
+// idsync_t_<random>, and returns the DSN and the function that drops both.
+func (c *pgCluster) createDB() (string, func() error, error) {
 	name := "idsync_t_" + randomHex(8)
 	password := randomHex(16)
 	// CREATE DATABASE cannot run in a transaction block: psql runs each
 	// line of its input as its own statement.
 	if err := c.psql(fmt.Sprintf("CREATE ROLE %s LOGIN PASSWORD '%s';\nCREATE DATABASE %s OWNER %s;\n",
 		name, password, name, name)); err != nil {
-		t.Fatalf("PostgreSQL: create test database: %v", err)
+		return "", nil, err
 	}
-	t.Cleanup(func() {
+	drop := func() error {
 		if err := c.psql(fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE);\nDROP ROLE IF EXISTS %s;\n", name, name)); err != nil {
-			t.Logf("PostgreSQL: drop test database %s: %v", name, err)
+			return fmt.Errorf("drop test database %s: %w", name, err)
 		}
-	})
-	return fmt.Sprintf("postgres://%s:%s@127.0.0.1:%d/%s?sslmode=disable", name, password, c.port, name)
+		return nil
+	}
+	return fmt.Sprintf("postgres://%s:%s@127.0.0.1:%d/%s?sslmode=disable", name, password, c.port, name), drop, nil
 }
 
 // pgCluster is the running cluster the tests use.
