@@ -45,3 +45,29 @@ func TestPostgres(t *testing.T) {
 		t.Fatal("two tests got the same database")
 	}
 }
+
+// TestPostgresDB checks that PostgresDB's database answers over its DSN
+// and that drop removes it and its role.
+func TestPostgresDB(t *testing.T) {
+	psql := Need(t, "psql")[0]
+	dsn, drop, err := PostgresDB()
+	if err != nil {
+		if Required() {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	query := func(sql string) (string, error) {
+		out, err := exec.Command(psql, "-X", "-At", "-d", dsn, "-c", sql).CombinedOutput()
+		return strings.TrimSpace(string(out)), err
+	}
+	if got, err := query("SELECT current_user = current_database()"); err != nil || got != "t" {
+		t.Fatalf("psql: %v: %s", err, got)
+	}
+	if err := drop(); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := query("SELECT 1"); err == nil {
+		t.Fatalf("the dropped database still answers: %s", out)
+	}
+}
