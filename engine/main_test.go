@@ -31,7 +31,8 @@ func TestMain(m *testing.M) {
 // or one a test before gave back emptied (emptyDatabase); TestMain drops
 // them all at the end. A database created and dropped for each test made
 // the suite several times slower (each of PostgreSQL 15's DROP DATABASE
-// forces a checkpoint), and migrating a store anew for each, twice as slow.
+// forces a checkpoint), and migrating each store anew made its open take
+// 0.7-2.8 s instead of 0.1-0.2 s on the loaded two-core machine.
 var pgDatabases lender
 
 type lender struct {
