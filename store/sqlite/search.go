@@ -183,8 +183,8 @@ func (s *Store) putSearchRows(ctx context.Context, tx *sql.Tx, objs []*store.MVO
 	}
 	// In key order: the B-trees take them a page at a time instead of a
 	// page per row, which matters once the index outgrows the page cache.
-	slices.SortFunc(rows, func(a, b searchRow) int {
-		return cmp.Or(strings.Compare(a.attr, b.attr), strings.Compare(a.value, b.value), strings.Compare(a.id, b.id))
+	slices.SortFunc(rows, func(a, b search.Row) int {
+		return cmp.Or(strings.Compare(a.Attr, b.Attr), strings.Compare(a.Value, b.Value), strings.Compare(a.ID, b.ID))
 	})
 	slices.SortFunc(of, func(a, b objRows) int { return strings.Compare(a.id, b.id) })
 	err = s.insSearch.exec(ctx, tx, len(rows), func(args []any, i int, _ bool) []any {
