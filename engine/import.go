@@ -70,10 +70,15 @@ type importer struct {
 	part  string
 	byAnc map[string]*store.CSObject
 	byDN  map[string]*store.CSObject // placeholders by lower(DN)
-	seen  map[string]bool
-	batch store.Batch
-	done  int64
-	total int64
+	// anchors: what the import knows of each anchor it met (anchorState).
+	// One map for all of it, since a full import meets every anchor of
+	// the partition: at a million objects each map keyed by anchor costs
+	// some 50 MiB of live heap, twice that at the garbage collector's
+	// default target.
+	anchors map[string]anchorState
+	batch   store.Batch
+	done    int64
+	total   int64
 	// live counts the partition's objects that exist in the connected
 	// system (neither deleted nor placeholders) before the import.
 	live int
@@ -94,26 +99,53 @@ type importer struct {
 	// carried over from the connector space (writeonly.go).
 	wo writeOnly
 	// added: the anchors of the objects this import created since the
-	// last flush. Once stored they are let go (evicted), so that a full
-	// import's memory does not grow with what it imports; an anchor seen
-	// again in the same import is read back from the store.
-	added   []string
-	evicted map[string]bool
+	// last flush. Once stored they are let go (anchorEvicted), so that a
+	// full import's memory does not grow with the objects it imports; an
+	// anchor seen again in the same import is read back from the store.
+	added []string
 	// present: for a full import of a partition too big to hold
 	// (scanPartition), the anchors of the partition's objects and their
 	// IDs, instead of the objects; deleteUnseen reads those it did not see.
 	present map[string]string
 }
 
+// anchorState is what an import knows of an anchor, a set of bits.
+type anchorState uint8
+
+const (
+	// anchorSeen: the connector emitted the object, listed it present or
+	// could not read it; a full import does not delete it.
+	anchorSeen anchorState = 1 << iota
+	// anchorChecked: a full import checked an object with the anchor
+	// (refuse); another one with it is refused as a duplicate.
+	// anchorRefused: that first object was refused, so the stored
+	// object (if any) is not it.
+	anchorChecked
+	anchorRefused
+	// anchorEvicted: the object was created by this import, stored and
+	// let go; lookup reads it back from the store.
+	anchorEvicted
+)
+
+// mark adds bits to what the import knows of anchor.
+func (im *importer) mark(anchor string, bits anchorState) {
+	im.anchors[anchor] |= bits
+}
+
+// is reports whether anchor has all the bits.
+func (im *importer) is(anchor string, bits anchorState) bool {
+	return im.anchors[anchor]&bits == bits
+}
+
 func (e *Engine) importPartition(ctx context.Context, rr *runRec, c *Connector, part string, full bool, o RunOptions) error {
 	deltaOnly := o.Quiet
 	im := &importer{e: e, rr: rr, c: c, part: part, byAnc: map[string]*store.CSObject{},
-		byDN: map[string]*store.CSObject{}, seen: map[string]bool{}, deletes: map[string]*store.CSObject{},
+		byDN: map[string]*store.CSObject{}, anchors: map[string]anchorState{}, deletes: map[string]*store.CSObject{},
 		missing: map[string]bool{}, adopted: map[string]bool{}, wo: writeOnlyOf(c)}
 	req := connector.ImportRequest{Partition: part, Attributes: im.wo.request(e.Rules.Attributes(c.Name)),
 		ObjectError: func(anchor, dn string, err error) {
 			if anchor != "" {
-				im.seen[anchor] = true // unreadable is not deleted
+				im.mark(anchor, anchorSeen) // unreadable is not deleted
 			}
 			if dn == "" {
 				dn = anchor
@@ -191,7 +223,7 @@ func (e *Engine) importPartition(ctx context.Context, rr *runRec, c *Connector, 
 						return err
 					}
 				}
-				im.seen[ch.Object.Anchor] = true
+				im.mark(ch.Object.Anchor, anchorSeen)
 				return nil
 			}
 			return im.upsert(ctx, ch.Object)
@@ -272,7 +304,7 @@ func (im *importer) upsert(ctx context.Context, o *model.Object) error {
 	if o.Attrs == nil {
 		o.Attrs = model.Attrs{}
 	}
-	im.seen[o.Anchor] = true
+	im.mark(o.Anchor, anchorSeen)
 	delete(im.deletes, o.Anchor) // deleted and back in the same delta
 	im.done++
 	cur := im.lookup(ctx, o.Anchor)
@@ -434,7 +466,7 @@ func (im *importer) scanPartition(ctx context.Context) error {
 // scanPartition: it reads the objects the import did not see.
 func (im *importer) deleteUnseenPresent(ctx context.Context) error {
 	for _, anc := range slices.Sorted(maps.Keys(im.present)) {
-		if im.seen[anc] || im.adopted[anc] {
+		if im.is(anc, anchorSeen) || im.adopted[anc] {
 			continue // imported, or a placeholder adopted under its real anchor
 		}
 		o := im.byAnc[anc]
@@ -501,7 +533,7 @@ func (im *importer) lookup(ctx context.Context, anchor string) *store.CSObject {
 	if o, ok := im.byAnc[anchor]; ok {
 		return o
 	}
-	if !im.targeted && !im.evicted[anchor] {
+	if !im.targeted && !im.is(anchor, anchorEvicted) {
 		return nil // the partition is loaded: absent
 	}
 	if im.missing[anchor] {
@@ -604,7 +636,7 @@ func mayHaveLanded(ph *store.CSObject) bool {
 func (im *importer) deleteUnseen() {
 	for anc, o := range im.byAnc {
 		switch {
-		case im.seen[anc]:
+		case im.is(anc, anchorSeen):
 		case !o.Placeholder && !o.Deleted:
 			im.markDeleted(o)
 		case awaitsImport(o):
@@ -643,13 +675,10 @@ func (im *importer) flush(ctx context.Context, final bool) error {
 		return fmt.Errorf("store imported objects: %w", err)
 	}
 	im.batch = store.Batch{}
-	if im.evicted == nil && len(im.added) > 0 {
-		im.evicted = map[string]bool{}
-	}
 	for _, a := range im.added {
 		if o := im.byAnc[a]; o != nil && !o.Placeholder {
 			delete(im.byAnc, a)
-			im.evicted[a] = true
+			im.mark(a, anchorEvicted)
 		}
 	}
 	im.added = im.added[:0]

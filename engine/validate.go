@@ -79,8 +79,9 @@ type valueCheck struct {
 	// schema: object type → lower-case attribute name → attribute; nil
 	// when the connector has none (or only one inferred from its data).
 	schema map[string]map[string]*model.AttributeSchema
-	// anchors seen by this full import, to report two objects sharing one.
-	anchors map[string]string
+	// dups: report an object whose anchor an object before it in this
+	// full import had (the importer's anchorChecked).
+	dups bool
 }
 
 // values returns the run's value check of connector c, reading the
@@ -93,9 +94,7 @@ func (rr *runRec) values(ctx context.Context, c *Connector) *valueCheck {
 	for _, a := range c.Limits.SingleValued {
 		vc.single[strings.ToLower(a)] = true
 	}
-	if rr.r.Profile == string(FullImport) {
-		vc.anchors = map[string]string{}
-	}
+	vc.dups = rr.r.Profile == string(FullImport)
 	rr.vals = vc
 	sd, ok := c.Conn.(connector.SchemaDescriber)
 	if inf, isInf := c.Conn.(connector.SchemaInferrer); !ok || isInf && inf.SchemaInferred() {
@@ -127,18 +126,21 @@ func (rr *runRec) values(ctx context.Context, c *Connector) *valueCheck {
 func (im *importer) refuse(ctx context.Context, o *model.Object) bool {
 	vc := im.rr.values(ctx, im.c)
 	var problems []string
-	if vc.anchors != nil && o.Anchor != "" {
-		if first, dup := vc.anchors[o.Anchor]; dup {
-			if first != "" {
-				first = " (" + printable(first) + ")"
-			}
-			problems = append(problems, fmt.Sprintf("an object imported before it in this import%s has the same anchor %s: an anchor identifies one object, so only the first is imported",
-				first, printable(o.Anchor)))
-		} else {
-			vc.anchors[o.Anchor] = o.DN
+	dup := vc.dups && o.Anchor != "" && im.is(o.Anchor, anchorChecked)
+	switch {
+	case dup:
+		// The first object's DN is the stored one's (or the one about
+		// to be stored), unless the first was refused too.
+		first := ""
+		if cur := im.lookup(ctx, o.Anchor); cur != nil && !im.is(o.Anchor, anchorRefused) && cur.Object.DN != "" {
+			first = " (" + printable(cur.Object.DN) + ")"
 		}
-	}
-	if len(problems) == 0 {
+		problems = append(problems, fmt.Sprintf("an object imported before it in this import%s has the same anchor %s: an anchor identifies one object, so only the first is imported",
+			first, printable(o.Anchor)))
+	default:
+		if vc.dups && o.Anchor != "" {
+			im.mark(o.Anchor, anchorChecked)
+		}
 		problems = vc.check(o.Type, o.DN, true, maps.All(o.Attrs))
 	}
 	if len(problems) == 0 {
@@ -146,7 +148,11 @@ func (im *importer) refuse(ctx context.Context, o *model.Object) bool {
 	}
 	csid := ""
 	if o.Anchor != "" {
-		im.seen[o.Anchor] = true // refused is not deleted
+		bits := anchorSeen // refused is not deleted
+		if !dup {
+			bits |= anchorRefused // the first with its anchor, and not stored
+		}
+		im.mark(o.Anchor, bits)
 		if cur := im.lookup(ctx, o.Anchor); cur != nil {
 			csid = cur.ID
 		}

@@ -315,6 +315,29 @@ func TestImportAnchorCollision(t *testing.T) {
 	}
 }
 
+// Two objects with one anchor in a full import, the first refused for a
+// value: the second is refused as a duplicate, without naming the first's
+// DN (the stored object, if any, is not the first); the stored object
+// keeps its last imported state and is not deleted.
+func TestImportAnchorCollisionFirstRefused(t *testing.T) {
+	h := newHarness(t, twoSourcesRules, "hr", "ad", "cloud")
+	lc := &listConn{objs: []*model.Object{user("1", "a", "a@x", "Sales"), user("2", "b", "b@x", "Sales")}}
+	h.e.Connectors["hr"].Conn = lc
+	h.run("hr", FullImport)
+	lc.objs = []*model.Object{user("1", "a-renamed", "a@x", "Bad\x00"), user("2", "b", "b@x", "Sales"), user("1", "impostor", "i@x", "Finance")}
+	r := h.run("hr", FullImport)
+	h.wantErrors(r, map[string]string{
+		"cn=a-renamed,ou=people,dc=example": `attribute "department": value 1 holds the control character U+0000 at byte 3`,
+		"cn=impostor,ou=people,dc=example":  `an object imported before it in this import has the same anchor "1": an anchor identifies one object, so only the first is imported`,
+	})
+	if r.Counts.Deletes != 0 {
+		t.Errorf("counts %+v, want no deletes", r.Counts)
+	}
+	if cur := h.csState("hr", "1"); cur.Deleted || cur.Object.DN != "cn=a,ou=people,dc=example" || cur.Object.Attrs.First("department") != "Sales" {
+		t.Errorf("the stored object changed: deleted=%v %+v", cur.Deleted, cur.Object)
+	}
+}
+
 // BenchmarkValueCheck measures the import check of a user of 17 attributes
 // and of a group of 20 members (DNs parsed).
 func BenchmarkValueCheck(b *testing.B) {
