@@ -72,8 +72,7 @@ func (s *settings) scanReader(ctx context.Context, r io.Reader, fn func(*model.O
 func (s *settings) scanReaderReport(ctx context.Context, r io.Reader, report func(anchor, dn string, err error), fn func(*model.Object) error) (scanResult, error) {
 	h := sha256.New()
 	rd := s.newReader(io.TeeReader(r, h))
-	anchors := map[string]int{}
-	dns := map[string]int{}
+	anchors, dns := newLineSet(), newLineSet()
 	for {
 		if err := ctx.Err(); err != nil {
 			return scanResult{}, err
@@ -87,16 +86,14 @@ func (s *settings) scanReaderReport(ctx context.Context, r io.Reader, report fun
 			// A record read whole that cannot be represented: an error on
 			// that object; its anchor counts as taken by it.
 			report(rec.anchor, rec.dn, fmt.Errorf("%w: this object is not imported", err))
-			if _, dup := anchors[s.anchorKey(rec.anchor)]; !dup {
-				anchors[s.anchorKey(rec.anchor)] = line
-			}
+			anchors.add(s.anchorKey(rec.anchor), line)
 			continue
 		}
 		if err != nil {
 			return scanResult{}, err
 		}
 		ak := s.anchorKey(o.Anchor)
-		if first, dup := anchors[ak]; dup {
+		if first, dup := anchors.first(ak); dup {
 			err := fmt.Errorf("%s:%d: duplicate anchor %q (first on line %d)", s.name, line, clip(o.Anchor), first)
 			if report == nil {
 				return scanResult{}, err
@@ -106,7 +103,7 @@ func (s *settings) scanReaderReport(ctx context.Context, r io.Reader, report fun
 		}
 		if o.DN != "" {
 			dk := dnKey(o.DN)
-			if first, dup := dns[dk]; dup {
+			if first, dup := dns.first(dk); dup {
 				err := fmt.Errorf("%s:%d: duplicate DN %q (first on line %d)", s.name, line, clip(o.DN), first)
 				if report == nil {
 					return scanResult{}, err
@@ -114,9 +111,9 @@ func (s *settings) scanReaderReport(ctx context.Context, r io.Reader, report fun
 				report(o.Anchor, o.DN, fmt.Errorf("%w: this object is not imported, the first one is", err))
 				continue
 			}
-			dns[dk] = line
+			dns.add(dk, line)
 		}
-		anchors[ak] = line
+		anchors.add(ak, line)
 		if err := fn(o); err != nil {
 			return scanResult{}, err
 		}
