@@ -60,10 +60,21 @@ type Store struct {
 // writes, which write whole pages to the WAL.
 const pageSize = 16384
 
+// writerCachePages is the size of the writer's page cache, in pages: 128 MiB
+// of 16 KiB pages. It is given in pages, not in KiB (a negative cache_size),
+// because SQLite turns KiB into pages with the page size the connection has
+// when the setting is made — the default 4 KiB, before the database's header
+// is read — and keeps that number of pages once the pages are 16 KiB:
+// cache_size(-131072) held up to 31,400 pages, 490 MiB, which the C
+// allocator (modernc.org/memory: 20 KiB resident for each 16 KiB page) made
+// some 600 MiB of resident memory by the middle of a 1M-object import.
+// writerPragmas spells it out (TestWriterCacheSize checks they agree).
+const writerCachePages = 128 << 20 / pageSize
+
 // Per-connection settings, as DSN parameters. busy_timeout (ms) covers the
 // rare waits for a lock (another process, a checkpoint). The writer gets a
-// large page cache (cache_size in KiB when negative; it only grows as pages
-// are used), as imports touch many index pages per transaction.
+// large page cache (writerCachePages; it only grows as pages are used), as
+// imports touch many index pages per transaction.
 // wal_autocheckpoint (in pages) is only a safety net: checkpoints normally
 // run in the background (see checkpoint.go); journal_size_limit (bytes)
 // truncates a WAL file that a big transaction made large. Readers map up to
@@ -73,7 +84,7 @@ const pageSize = 16384
 // process's resident memory.
 const (
 	commonPragmas = "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=temp_store(memory)"
-	writerPragmas = commonPragmas + "&_pragma=synchronous(NORMAL)&_pragma=cache_size(-131072)&_pragma=wal_autocheckpoint(8192)&_pragma=journal_size_limit(67108864)&_txlock=immediate"
+	writerPragmas = commonPragmas + "&_pragma=synchronous(NORMAL)&_pragma=cache_size(8192)&_pragma=wal_autocheckpoint(8192)&_pragma=journal_size_limit(67108864)&_txlock=immediate"
 	readerPragmas = commonPragmas + "&_pragma=query_only(1)&_pragma=mmap_size(268435456)"
 )
 

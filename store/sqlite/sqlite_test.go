@@ -187,3 +187,29 @@ func TestKillKeepsCommitted(t *testing.T) {
 	}
 	checkSample(t, openTest(t, path))
 }
+
+// TestWriterCacheSize: the writer's page cache is given in pages (a
+// positive cache_size) and is 128 MiB of the database's pages, on a new
+// database and on one opened again. A size in KiB would be turned into
+// pages with the page size before the file's was read (see
+// writerCachePages); the pages SQLite then holds are not visible through
+// SQL, so this checks the setting.
+func TestWriterCacheSize(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "idsync.db")
+	for _, when := range []string{"new", "reopened"} {
+		s := openTest(t, path)
+		var pageSz, cache int
+		if err := s.w.QueryRowContext(t.Context(), `PRAGMA page_size`).Scan(&pageSz); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.w.QueryRowContext(t.Context(), `PRAGMA cache_size`).Scan(&cache); err != nil {
+			t.Fatal(err)
+		}
+		if pageSz != pageSize || cache != writerCachePages || cache*pageSz != 128<<20 {
+			t.Errorf("%s database: page_size %d, cache_size %d; want %d pages of %d bytes (128 MiB)", when, pageSz, cache, writerCachePages, pageSize)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
