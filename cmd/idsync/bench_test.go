@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/url"
 	"regexp"
 	"strings"
@@ -20,7 +21,7 @@ import (
 func TestBenchDelta(t *testing.T) {
 	var out bytes.Buffer
 	o := sample.GenOptions{Seed: 1, Users: 200, Groups: 20, MembersPerGroup: 5, Contacts: 10}
-	if err := runBench(context.Background(), &out, t.TempDir(), o, 7, nil, 1); err != nil {
+	if err := runBench(context.Background(), &out, t.TempDir(), o, benchPlan{delta: 7}, nil, 1); err != nil {
 		t.Fatalf("runBench: %v\n%s", err, out.String())
 	}
 	got := out.String()
@@ -93,7 +94,7 @@ func TestBenchStores(t *testing.T) {
 	}
 	var out bytes.Buffer
 	o := sample.GenOptions{Seed: 1, Users: 100, Groups: 10, MembersPerGroup: 5, Contacts: 5}
-	if err := runBench(t.Context(), &out, t.TempDir(), o, 3, stores, 2); err != nil {
+	if err := runBench(t.Context(), &out, t.TempDir(), o, benchPlan{delta: 3}, stores, 2); err != nil {
 		t.Fatalf("runBench: %v\n%s", err, out.String())
 	}
 	got := out.String()
@@ -153,6 +154,39 @@ func TestBenchStoreFlag(t *testing.T) {
 		}
 		if tc.name == "postgres" && !strings.Contains(got[0].dsn, "s3cret") {
 			t.Errorf("%q: dsn %q, want the variable's value in it", tc.val, got[0].dsn)
+		}
+	}
+}
+
+// TestBenchUntil: --until import stops the cycle after the full import of
+// the source (and still reports the peak RSS); an unknown step, or --delta
+// with a cycle cut short, is a usage error.
+func TestBenchUntil(t *testing.T) {
+	var out bytes.Buffer
+	o := sample.GenOptions{Seed: 1, Users: 50, Groups: 5, MembersPerGroup: 5, Contacts: 5}
+	if err := runBench(t.Context(), &out, t.TempDir(), o, benchPlan{until: "import"}, nil, 1); err != nil {
+		t.Fatalf("runBench: %v\n%s", err, out.String())
+	}
+	got := out.String()
+	if !regexp.MustCompile(`(?m)^  full import \(source\) +\d+\.\d\ds +\d+ objects/s   errors 0$`).MatchString(got) ||
+		!regexp.MustCompile(`(?m)^  peak RSS \d+ MiB$`).MatchString(got) || strings.Contains(got, "full sync") {
+		t.Errorf("--until import: want the import and the peak RSS, no synchronization:\n%s", got)
+	}
+	for _, tc := range []struct {
+		args []string
+		err  string
+	}{
+		{[]string{"--until", "imports"}, `--until "imports": want one of import, sync, export, confirm, sync-target, sync-again`},
+		{[]string{"--until", "sync", "--delta", "3"}, "--delta needs the whole cycle, not --until sync"},
+	} {
+		cmd := newBenchCmd()
+		cmd.SetArgs(tc.args)
+		cmd.SetOut(&bytes.Buffer{})
+		cmd.SetErr(&bytes.Buffer{})
+		err := cmd.Execute()
+		var ue usageError
+		if !errors.As(err, &ue) || !strings.Contains(err.Error(), tc.err) {
+			t.Errorf("%q: error %v, want a usage error with %q", tc.args, err, tc.err)
 		}
 	}
 }

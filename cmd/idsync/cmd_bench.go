@@ -130,7 +130,7 @@ var benchScales = []struct {
 
 func newBenchCmd() *cobra.Command {
 	var o sample.GenOptions
-	var dir, scale string
+	var dir, scale, until string
 	var keep bool
 	var delta, rounds int
 	var storeVals []string
@@ -164,10 +164,17 @@ as store.dsn's are; the bench creates a schema of its own in that database
 (it needs CREATE on it) and drops it at the end. Given several times, the
 bench runs on each store in turn, --rounds times (A, B, A, B, …: alternate
 runs share the machine's load alike), each run on a new directory and an
-empty store, and ends with the steps side by side. Peak RSS is each run's.`,
+empty store, and ends with the steps side by side. Peak RSS is each run's.
+
+--until STEP stops the cycle after STEP: import (the full import of the
+source), sync, export, confirm (the confirming import), sync-target or
+sync-again (the whole cycle, the default). To measure the import of 1M
+objects alone, say, without its half-hour synchronization. --delta needs
+the whole cycle.`,
 		Example: `  idsync bench --users 100000 --groups 10000 --members 20 --contacts 5000
   idsync bench --scale 100k --delta 1000
   idsync bench --scale 1m --delta 10000 --dir /var/tmp/bench --keep
+  idsync bench --scale 1m --until import
   idsync bench --scale 100k --delta 100 --store sqlite \
     --store 'postgres://idsync:${PGPASSWORD}@127.0.0.1/idsync?sslmode=disable' --rounds 2`,
 		Args: cobra.NoArgs,
@@ -182,6 +189,12 @@ empty store, and ends with the steps side by side. Peak RSS is each run's.`,
 			if err != nil {
 				return usageError{fmt.Errorf("%w (see %s --help)", err, cmd.CommandPath())}
 			}
+			if benchStepIndex(until) < 0 {
+				return usageError{fmt.Errorf("--until %q: want one of %s (see %s --help)", until, benchStepNames(), cmd.CommandPath())}
+			}
+			if delta > 0 && until != benchSteps[len(benchSteps)-1].name {
+				return usageError{fmt.Errorf("--delta needs the whole cycle, not --until %s (see %s --help)", until, cmd.CommandPath())}
+			}
 			if rounds < 1 {
 				return usageError{fmt.Errorf("--rounds %d: want 1 or more (see %s --help)", rounds, cmd.CommandPath())}
 			}
@@ -195,7 +208,7 @@ empty store, and ends with the steps side by side. Peak RSS is each run's.`,
 					defer os.RemoveAll(d)
 				}
 			}
-			return runBench(cmd.Context(), cmd.OutOrStdout(), dir, o, delta, stores, rounds)
+			return runBench(cmd.Context(), cmd.OutOrStdout(), dir, o, benchPlan{delta: delta, until: until}, stores, rounds)
 		},
 	}
 	fl := cmd.Flags()
@@ -208,11 +221,19 @@ empty store, and ends with the steps side by side. Peak RSS is each run's.`,
 	fl.IntVar(&delta, "delta", 0, "after the full cycle, change `N` users in the source and time a delta cycle")
 	fl.StringArrayVar(&storeVals, "store", nil, "`STORE`: sqlite or a PostgreSQL DSN (${NAME} references read from the environment); repeat to compare stores (default sqlite)")
 	fl.IntVar(&rounds, "rounds", 1, "run on every store `N` times, alternating")
+	fl.StringVar(&until, "until", benchSteps[len(benchSteps)-1].name, "stop the cycle after `STEP`: "+benchStepNames())
 	fl.StringVar(&dir, "dir", "", "work directory (default: a temporary one, removed afterwards)")
 	fl.BoolVar(&keep, "keep", false, "keep the temporary work directory")
 	_ = cmd.RegisterFlagCompletionFunc("scale", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		var names []string
 		for _, s := range benchScales {
+			names = append(names, s.name)
+		}
+		return names, cobra.ShellCompDirectiveNoFileComp
+	})
+	_ = cmd.RegisterFlagCompletionFunc("until", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		var names []string
+		for _, s := range benchSteps {
 			names = append(names, s.name)
 		}
 		return names, cobra.ShellCompDirectiveNoFileComp
@@ -299,10 +320,18 @@ type benchTime struct {
 	d     time.Duration
 }
 
+// benchPlan is what a bench run measures besides the full cycle: the users
+// --delta changes (0: no delta cycle), and the step the cycle stops after
+// (--until; "": the whole cycle).
+type benchPlan struct {
+	delta int
+	until string
+}
+
 // runBench runs the bench once per store, rounds times, alternating the
 // stores (A, B, A, B, …), each run on a new directory and an empty store;
 // with more than one run it ends with the steps side by side.
-func runBench(ctx context.Context, w io.Writer, dir string, o sample.GenOptions, delta int, stores []benchStore, rounds int) error {
+func runBench(ctx context.Context, w io.Writer, dir string, o sample.GenOptions, plan benchPlan, stores []benchStore, rounds int) error {
 	if len(stores) == 0 {
 		stores = []benchStore{{name: config.StoreSQLite, show: config.StoreSQLite}}
 	}
@@ -322,7 +351,7 @@ func runBench(ctx context.Context, w io.Writer, dir string, o sample.GenOptions,
 				}
 				fmt.Fprintf(w, "run %d of %d\n", r*len(stores)+i+1, rounds*len(stores))
 			}
-			res, err := benchOnce(ctx, w, runDir, o, delta, st)
+			res, err := benchOnce(ctx, w, runDir, o, plan, st)
 			if err != nil {
 				return fmt.Errorf("bench on %s: %w", st.show, err)
 			}
@@ -336,7 +365,8 @@ func runBench(ctx context.Context, w io.Writer, dir string, o sample.GenOptions,
 }
 
 // benchOnce runs the bench on one store.
-func benchOnce(ctx context.Context, w io.Writer, dir string, o sample.GenOptions, delta int, st benchStore) (res benchResult, err error) {
+func benchOnce(ctx context.Context, w io.Writer, dir string, o sample.GenOptions, plan benchPlan, st benchStore) (res benchResult, err error) {
+	delta := plan.delta
 	if delta < 0 || delta > o.Users {
 		return res, fmt.Errorf("bench: %d users to change, want 0 to the number of users (%d)", delta, o.Users)
 	}
@@ -399,24 +429,20 @@ func benchOnce(ctx context.Context, w io.Writer, dir string, o sample.GenOptions
 	}
 	defer a.Close()
 	total := time.Now()
-	for _, s := range []benchStep{
-		{"full import (source)", "contoso", engine.FullImport},
-		{"full sync (inbound + outbound)", "contoso", engine.FullSync},
-		{"export (adds to LDIF target)", "cloud", engine.Export},
-		{"full import (confirming)", "cloud", engine.FullImport},
-		{"full sync (target)", "cloud", engine.FullSync},
-		{"full sync again (no change)", "contoso", engine.FullSync},
-	} {
+	for _, s := range benchSteps {
 		r, el, err := s.run(ctx, a)
 		if err != nil {
 			return res, err
 		}
 		res.steps = append(res.steps, benchTime{s.label, el})
 		fmt.Fprintf(w, "  %-34s %8.2fs %10.0f objects/s   errors %d\n", s.label, el.Seconds(), float64(objects)/el.Seconds(), r.Counts.Errors)
+		if s.name == plan.until {
+			break
+		}
 	}
 	res.steps = append(res.steps, benchTime{"full cycle total", time.Since(total)})
 	fmt.Fprintf(w, "  %-34s %8.2fs\n", "total", time.Since(total).Seconds())
-	if delta > 0 {
+	if delta > 0 && (plan.until == "" || plan.until == benchSteps[len(benchSteps)-1].name) {
 		steps, err := benchDelta(ctx, w, a, dir, o.Users, delta)
 		if err != nil {
 			return res, err
@@ -548,6 +574,40 @@ func resetPeakRSS() {
 type benchStep struct {
 	label, conn string
 	p           engine.Profile
+}
+
+// benchSteps is the full cycle, in order, each step with the name --until
+// calls it by.
+var benchSteps = []struct {
+	name string
+	benchStep
+}{
+	{"import", benchStep{"full import (source)", "contoso", engine.FullImport}},
+	{"sync", benchStep{"full sync (inbound + outbound)", "contoso", engine.FullSync}},
+	{"export", benchStep{"export (adds to LDIF target)", "cloud", engine.Export}},
+	{"confirm", benchStep{"full import (confirming)", "cloud", engine.FullImport}},
+	{"sync-target", benchStep{"full sync (target)", "cloud", engine.FullSync}},
+	{"sync-again", benchStep{"full sync again (no change)", "contoso", engine.FullSync}},
+}
+
+// benchStepIndex returns the index in benchSteps of the step named name,
+// -1 when there is none.
+func benchStepIndex(name string) int {
+	for i, s := range benchSteps {
+		if s.name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// benchStepNames lists the names --until takes.
+func benchStepNames() string {
+	var names []string
+	for _, s := range benchSteps {
+		names = append(names, s.name)
+	}
+	return strings.Join(names, ", ")
 }
 
 // run runs the step and returns its last run record and how long it took.
