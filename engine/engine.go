@@ -131,6 +131,9 @@ type Engine struct {
 	OnExport func(ExportEvent)
 
 	mu sync.Mutex // one run at a time in this process (see Lock for processes)
+	// importFlushed, set by tests, is told at each flush of an import how
+	// many objects the import holds (before it lets go of those stored).
+	importFlushed func(held int)
 }
 
 // RunOptions tune one run.

@@ -103,6 +103,9 @@ type importer struct {
 	// full import's memory does not grow with the objects it imports; an
 	// anchor seen again in the same import is read back from the store.
 	added []string
+	// kept: the placeholders a targeted import holds after a flush (it
+	// lets go of the other objects it read).
+	kept int
 	// present: for a full import of a partition too big to hold
 	// (scanPartition), the anchors of the partition's objects and their
 	// IDs, instead of the objects; deleteUnseen reads those it did not see.
@@ -661,20 +664,28 @@ func (im *importer) markDeleted(o *store.CSObject) {
 	im.deletes[o.Object.Anchor] = o
 }
 
+// flush stores the batch once it is full (or at the end, final) and lets
+// go of the objects the import holds that the store now has. A targeted
+// import also flushes once it holds a batch's worth of objects read from
+// the store, changed or not: a full import of a big partition reads every
+// object of it.
 func (im *importer) flush(ctx context.Context, final bool) error {
-	if !final && len(im.batch.PutCS) < im.e.batchSize() {
+	n := im.e.batchSize()
+	if !final && len(im.batch.PutCS) < n && (!im.targeted || len(im.byAnc)-im.kept < n) {
 		if im.done%1000 == 0 {
 			im.rr.progress(ctx, im.done, im.total)
 		}
 		return nil
 	}
-	if im.batch.Empty() {
-		return nil
+	if !im.batch.Empty() {
+		if err := im.e.Store.Apply(ctx, &im.batch); err != nil {
+			return fmt.Errorf("store imported objects: %w", err)
+		}
+		im.batch = store.Batch{}
 	}
-	if err := im.e.Store.Apply(ctx, &im.batch); err != nil {
-		return fmt.Errorf("store imported objects: %w", err)
+	if im.e.importFlushed != nil {
+		im.e.importFlushed(len(im.byAnc))
 	}
-	im.batch = store.Batch{}
 	for _, a := range im.added {
 		if o := im.byAnc[a]; o != nil && !o.Placeholder {
 			delete(im.byAnc, a)
@@ -682,6 +693,16 @@ func (im *importer) flush(ctx context.Context, final bool) error {
 		}
 	}
 	im.added = im.added[:0]
+	if im.targeted {
+		// lookup reads again from the store what is not held. The
+		// placeholders stay: they are looked up by DN (placeholderAt).
+		for a, o := range im.byAnc {
+			if !o.Placeholder {
+				delete(im.byAnc, a)
+			}
+		}
+		im.kept = len(im.byAnc)
+	}
 	im.rr.progress(ctx, im.done, im.total)
 	return nil
 }

@@ -147,3 +147,31 @@ func TestFullImportOfABigPartition(t *testing.T) {
 		t.Errorf("counts %+v, guard stopped the second import: %v", whole.counts, whole.guardErr)
 	}
 }
+
+// TestFullImportOfABigPartitionLetsGo: a full import of a partition read
+// by anchors (scanPartition) reads each object it imports from the store
+// and lets go of it once the store has it, changed or not: it never holds
+// much more than a batch, whatever the partition's size.
+func TestFullImportOfABigPartitionLetsGo(t *testing.T) {
+	h := newHarness(t, twoSourcesRules, "hr", "ad", "cloud")
+	h.e.Loading = LoadAuto
+	h.e.WholeSyncLimit = 1
+	h.e.BatchSize = 3
+	for i := range 20 {
+		h.conns["hr"].Put(user(fmt.Sprintf("h%02d", i), fmt.Sprintf("p%02d", i), "", "Sales"))
+	}
+	h.run("hr", FullImport)
+	h.conns["hr"].Put(user("h04", "p04", "", "IT"), user("h17", "p17", "", "IT"))
+	most := 0
+	h.e.importFlushed = func(held int) { most = max(most, held) }
+	r := h.run("hr", FullImport)
+	if r.Counts.Updates != 2 || r.Counts.NoChange != 18 || r.Counts.Adds != 0 || r.Counts.Deletes != 0 {
+		t.Errorf("counts %+v, want 2 updates and 18 unchanged", r.Counts)
+	}
+	if most > h.e.BatchSize {
+		t.Errorf("the import held %d objects at a flush, want at most a batch (%d)", most, h.e.BatchSize)
+	}
+	if got := h.csState("hr", "h17").Object.Attrs.First("department"); got != "IT" {
+		t.Errorf("h17's department %q, want IT", got)
+	}
+}
