@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -173,5 +174,51 @@ func TestFullImportOfABigPartitionLetsGo(t *testing.T) {
 	}
 	if got := h.csState("hr", "h17").Object.Attrs.First("department"); got != "IT" {
 		t.Errorf("h17's department %q, want IT", got)
+	}
+}
+
+// probeSource is a listSource that calls probe when its full import starts:
+// after the importer has read the partition.
+type probeSource struct {
+	listSource
+	probe func()
+}
+
+func (p probeSource) FullImport(ctx context.Context, req connector.ImportRequest, emit func(*model.Object) error) (string, error) {
+	p.probe()
+	return p.listSource.FullImport(ctx, req, emit)
+}
+
+// TestScanPartitionKeepsNoObjects: what a full import of a big partition
+// keeps of each object it read (its anchor and ID) holds nothing else of
+// it alive. The store decodes an object's strings as slices of its whole
+// encoding, so keeping them as they are would keep every object, here 300
+// of 32 KiB.
+func TestScanPartitionKeepsNoObjects(t *testing.T) {
+	h := newHarness(t, twoSourcesRules, "hr", "ad", "cloud")
+	h.e.Loading = LoadAuto
+	h.e.WholeSyncLimit = 1
+	src := listSource{}
+	for i := range 300 {
+		o := user(fmt.Sprintf("h%03d", i), fmt.Sprintf("p%03d", i), "", "Sales")
+		o.Attrs["description"] = model.Str(strings.Repeat(fmt.Sprint(i%10), 32<<10))
+		src.objs = append(src.objs, o)
+	}
+	h.e.Connectors["hr"].Conn = src
+	h.run("hr", FullImport)
+	live := func() int64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return int64(m.HeapAlloc)
+	}
+	var grew int64
+	before := live()
+	h.e.Connectors["hr"].Conn = probeSource{src, func() { grew = live() - before }}
+	if r := h.run("hr", FullImport); r.Counts.NoChange != 300 {
+		t.Fatalf("counts %+v, want 300 unchanged", r.Counts)
+	}
+	if grew > 2<<20 {
+		t.Errorf("reading the partition's anchors kept %d KiB alive, want a few (the objects are %d KiB)", grew>>10, 300*32)
 	}
 }
