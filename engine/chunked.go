@@ -84,16 +84,15 @@ func (e *Engine) chunkedFull(ctx context.Context, c *Connector, rv *ruleView) (i
 // objects.
 func (e *Engine) synchronizeInChunks(ctx context.Context, rr *runRec, c *Connector, rv *ruleView, chunk int, reapply map[string][]string) error {
 	// The IDs only: a part reads its objects when it runs, as the parts
-	// before it left them.
+	// before it left them. Copies: the store's strings are slices of the
+	// object's whole encoding, which they would keep alive for the whole
+	// synchronization.
 	type item struct {
 		id   string
 		refs int
 	}
 	var items []item
 	if err := e.Store.ScanCS(ctx, c.Name, func(o *store.CSObject) error {
-		// A copy: a stored object's strings share the block it was
-		// decoded from, which a substring would keep whole (for a
-		// million objects, half a GiB held for the whole run).
 		items = append(items, item{strings.Clone(o.ID), references(o.Object.Attrs)})
 		return nil
 	}); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"runtime"
 	"slices"
 	"strings"
@@ -220,5 +221,57 @@ func TestScanPartitionKeepsNoObjects(t *testing.T) {
 	}
 	if grew > 2<<20 {
 		t.Errorf("reading the partition's anchors kept %d KiB alive, want a few (the objects are %d KiB)", grew>>10, 300*32)
+	}
+}
+
+// probeLog is a slog handler that calls probe on the first record with
+// the message msg.
+type probeLog struct {
+	msg   string
+	probe func()
+}
+
+func (p *probeLog) Enabled(context.Context, slog.Level) bool { return true }
+func (p *probeLog) WithAttrs([]slog.Attr) slog.Handler       { return p }
+func (p *probeLog) WithGroup(string) slog.Handler            { return p }
+func (p *probeLog) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == p.msg && p.probe != nil {
+		p.probe()
+		p.probe = nil
+	}
+	return nil
+}
+
+// TestSyncInPartsKeepsNoObjects: the IDs a full synchronization in parts
+// reads first hold nothing else of the objects alive (see
+// TestScanPartitionKeepsNoObjects): 300 objects of 32 KiB.
+func TestSyncInPartsKeepsNoObjects(t *testing.T) {
+	h := newHarness(t, twoSourcesRules, "hr", "ad", "cloud")
+	h.e.Loading = LoadChunked
+	h.e.SyncChunk = 50
+	src := listSource{} // the objects as they are, all their attributes
+	for i := range 300 {
+		o := user(fmt.Sprintf("h%03d", i), fmt.Sprintf("p%03d", i), "", "Sales")
+		o.Attrs["description"] = model.Str(strings.Repeat(fmt.Sprint(i%10), 32<<10))
+		src.objs = append(src.objs, o)
+	}
+	h.e.Connectors["hr"].Conn = src
+	h.run("hr", FullImport)
+	live := func() int64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return int64(m.HeapAlloc)
+	}
+	grew := int64(-1)
+	before := live()
+	// Logged once the IDs are read, before the first part.
+	h.e.Log = slog.New(&probeLog{msg: "full synchronization in parts", probe: func() { grew = live() - before }})
+	h.run("hr", FullSync)
+	if grew < 0 {
+		t.Fatal("the synchronization did not run in parts")
+	}
+	if grew > 2<<20 {
+		t.Errorf("reading the IDs to synchronize kept %d KiB alive, want a few (the objects are %d KiB)", grew>>10, 300*32)
 	}
 }
