@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
 	"testing"
 
 	"github.com/idsync/idsync/connector"
@@ -59,9 +60,17 @@ func BenchmarkFileExportAdds(b *testing.B) {
 	const n, batch = 50000, 1000
 	ops := benchAdds(n)
 	ctx := context.Background()
+	heap := func() int64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return int64(m.HeapAlloc)
+	}
+	var held int64 // the heap the run's image holds before the rewrite
 	for b.Loop() {
 		b.StopTimer()
 		c, path := newFileConn(b, "out.ldif", nil, Config{Target: true, Anchor: "cloudAnchor"})
+		before := heap()
 		b.StartTimer()
 		if err := c.BeginExport(ctx); err != nil {
 			b.Fatal(err)
@@ -73,6 +82,9 @@ func BenchmarkFileExportAdds(b *testing.B) {
 				}
 			}
 		}
+		b.StopTimer()
+		held = heap() - before
+		b.StartTimer()
 		if err := c.EndExport(ctx); err != nil {
 			b.Fatal(err)
 		}
@@ -83,4 +95,5 @@ func BenchmarkFileExportAdds(b *testing.B) {
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "objects/s")
+	b.ReportMetric(float64(held)/n, "image-B/object")
 }

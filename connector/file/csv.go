@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"slices"
 	"strings"
 
@@ -180,7 +181,7 @@ func (co *csvObjects) values(c csvCol, cell string) ([]string, error) {
 // current header, nil for a new file) in their order, then the anchor, DN
 // and object type columns if missing, then the other attributes of objs
 // sorted by name. Attribute names match columns case-insensitively.
-func (s *settings) csvColumns(header []string, objs []*model.Object) []string {
+func (s *settings) csvColumns(header []string, objs iter.Seq[*model.Object]) []string {
 	cols := slices.Clone(header)
 	have := map[string]bool{}
 	for _, c := range cols {
@@ -196,7 +197,7 @@ func (s *settings) csvColumns(header []string, objs []*model.Object) []string {
 	add(s.typeCol)
 	add(s.anchor)
 	var extra []string
-	for _, o := range objs {
+	for o := range objs {
 		for name := range o.Attrs {
 			if k := strings.ToLower(name); !have[k] {
 				have[k] = true
@@ -209,7 +210,7 @@ func (s *settings) csvColumns(header []string, objs []*model.Object) []string {
 }
 
 // writeCSV writes objs, in the given order, with the header cols.
-func (s *settings) writeCSV(w io.Writer, cols []string, objs []*model.Object) error {
+func (s *settings) writeCSV(w io.Writer, cols []string, objs iter.Seq[*model.Object]) error {
 	cw := csv.NewWriter(w)
 	cw.Comma = s.delim
 	if err := cw.Write(cols); err != nil {
@@ -227,7 +228,7 @@ func (s *settings) writeCSV(w io.Writer, cols []string, objs []*model.Object) er
 		typeCol = index[strings.ToLower(s.typeCol)]
 	}
 	row := make([]string, len(cols))
-	for _, o := range objs {
+	for o := range objs {
 		clear(row)
 		if dnCol >= 0 {
 			row[dnCol] = o.DN

@@ -131,7 +131,7 @@ func (img *image) apply(op connector.ExportOp) (string, error) {
 	}
 	if op.NewDN != "" && img.s.hasDN() {
 		if k, ok := img.byDN[dnKey(op.NewDN)]; ok && k != img.s.anchorKey(cur.Anchor) {
-			return cur.Anchor, fmt.Errorf("cannot rename to %q: the DN is used by the object %q", op.NewDN, img.objs[k].Anchor)
+			return cur.Anchor, fmt.Errorf("cannot rename to %q: the DN is used by the object %q", op.NewDN, img.anchorOf(k))
 		}
 		o.DN = op.NewDN
 	}
@@ -155,7 +155,7 @@ func (img *image) add(op connector.ExportOp) (string, error) {
 	}
 	if o.DN != "" {
 		if k, ok := img.byDN[dnKey(o.DN)]; ok {
-			return img.objs[k].Anchor, connector.ErrAlreadyExists
+			return img.anchorOf(k), connector.ErrAlreadyExists
 		}
 	}
 	if err := img.change(o, op.Changes); err != nil {
@@ -178,10 +178,10 @@ func (img *image) add(op connector.ExportOp) (string, error) {
 	if err := img.finish(o, ""); err != nil {
 		return "", err
 	}
-	if old, ok := img.objs[s.anchorKey(o.Anchor)]; ok {
+	if k := s.anchorKey(o.Anchor); img.objs[k] != "" {
 		// The same anchor (the one idsync proposed, or the value its rules
 		// flow into the anchor attribute): this object itself.
-		return old.Anchor, fmt.Errorf("%w (%w)", connector.ErrAlreadyExists, connector.ErrIdentityMatch)
+		return img.anchorOf(k), fmt.Errorf("%w (%w)", connector.ErrAlreadyExists, connector.ErrIdentityMatch)
 	}
 	img.put(o)
 	return o.Anchor, nil

@@ -41,7 +41,8 @@ func parse(s *settings, data []byte) ([]*model.Object, error) {
 // render writes objs in the format of s, sorted as an export writes them.
 func render(t testing.TB, s *settings, header []string, objs []*model.Object) []byte {
 	t.Helper()
-	img := &image{s: s, header: header, objs: map[string]*model.Object{}, byDN: map[string]string{}}
+	img := newImage(s)
+	img.header = header
 	for _, o := range objs {
 		img.put(o)
 	}

@@ -3,6 +3,7 @@ package file
 import (
 	"context"
 	"io"
+	"iter"
 	"slices"
 	"strings"
 
@@ -14,9 +15,9 @@ import (
 // to it: the file as read, with the ops of its journal replayed.
 type image struct {
 	s      *settings
-	header []string                 // CSV header the file has, or will have once written
-	objs   map[string]*model.Object // anchorKey → object
-	byDN   map[string]string        // dnKey → anchorKey
+	header []string          // CSV header the file has, or will have once written
+	objs   map[string]string // anchorKey → object, encoded (record.go)
+	byDN   map[string]string // dnKey → anchorKey
 	// stale is set when the journal replayed over the file was not written
 	// for it (the file was changed by something else): the image must be
 	// written before more ops are journaled.
@@ -25,7 +26,7 @@ type image struct {
 
 // load reads the whole file into an image.
 func (s *settings) load(ctx context.Context) (*image, scanResult, error) {
-	img := &image{s: s, objs: map[string]*model.Object{}, byDN: map[string]string{}}
+	img := newImage(s)
 	res, err := s.scan(ctx, func(o *model.Object) error {
 		img.put(o)
 		return nil
@@ -34,9 +35,33 @@ func (s *settings) load(ctx context.Context) (*image, scanResult, error) {
 	return img, res, err
 }
 
+// newImage returns an empty image of the file of s.
+func newImage(s *settings) *image {
+	return &image{s: s, objs: map[string]string{}, byDN: map[string]string{}}
+}
+
+// get returns the object with the anchor key k, decoded (nil when none).
+func (img *image) get(k string) *model.Object {
+	rec, ok := img.objs[k]
+	if !ok {
+		return nil
+	}
+	o, err := decodeObject(rec)
+	if err != nil {
+		panic(err) // the image encoded it: a bug, not input
+	}
+	return o
+}
+
+// anchorOf returns the anchor of the object with the anchor key k.
+func (img *image) anchorOf(k string) string {
+	a, _ := recordKeys(img.objs[k])
+	return a
+}
+
 func (img *image) put(o *model.Object) {
 	k := img.s.anchorKey(o.Anchor)
-	img.objs[k] = o
+	img.objs[k] = encodeObject(o)
 	if o.DN != "" {
 		img.byDN[dnKey(o.DN)] = k
 	}
@@ -52,47 +77,50 @@ func (img *image) remove(o *model.Object) {
 // find returns the object an op addresses: by anchor, else by DN.
 func (img *image) find(op connector.ExportOp) *model.Object {
 	if op.Anchor != "" {
-		return img.objs[img.s.anchorKey(op.Anchor)]
+		return img.get(img.s.anchorKey(op.Anchor))
 	}
 	if op.DN != "" {
 		if k, ok := img.byDN[dnKey(op.DN)]; ok {
-			return img.objs[k]
+			return img.get(k)
 		}
 	}
 	return nil
 }
 
 // sorted returns the objects ordered by DN (parents first, see dnSortKey),
-// objects without DN by anchor.
-func (img *image) sorted() []*model.Object {
-	type item struct {
-		key string
-		o   *model.Object
-	}
+// objects without DN by anchor, each decoded as it is reached.
+func (img *image) sorted() iter.Seq[*model.Object] {
+	type item struct{ key, rec string }
 	items := make([]item, 0, len(img.objs))
-	for _, o := range img.objs {
-		k := "\x01" + o.Anchor
-		if o.DN != "" {
-			k = "\x00" + dnSortKey(o.DN) + "\x00\x00" + o.DN
+	for _, rec := range img.objs {
+		anchor, dn := recordKeys(rec)
+		k := "\x01" + anchor
+		if dn != "" {
+			k = "\x00" + dnSortKey(dn) + "\x00\x00" + dn
 		}
-		items = append(items, item{k, o})
+		items = append(items, item{k, rec})
 	}
 	slices.SortFunc(items, func(a, b item) int { return strings.Compare(a.key, b.key) })
-	out := make([]*model.Object, len(items))
-	for i, it := range items {
-		out[i] = it.o
+	return func(yield func(*model.Object) bool) {
+		for _, it := range items {
+			o, err := decodeObject(it.rec)
+			if err != nil {
+				panic(err) // the image encoded it: a bug, not input
+			}
+			if !yield(o) {
+				return
+			}
+		}
 	}
-	return out
 }
 
 // write writes the image in the file's format.
 func (img *image) write(w io.Writer) error {
-	objs := img.sorted()
 	if img.s.format == FormatCSV {
-		img.header = img.s.csvColumns(img.header, objs)
-		return img.s.writeCSV(w, img.header, objs)
+		img.header = img.s.csvColumns(img.header, img.sorted())
+		return img.s.writeCSV(w, img.header, img.sorted())
 	}
-	return writeLDIF(w, objs)
+	return writeLDIF(w, img.sorted())
 }
 
 // applyBatch applies the ops of one Export call in order, calling each (when
@@ -119,11 +147,11 @@ func (img *image) applyBatch(ops []connector.ExportOp, each func(i int, anchor s
 	if len(done) > 0 && img.s.format == FormatCSV {
 		objs := make([]*model.Object, 0, len(touched))
 		for _, k := range touched {
-			if o := img.objs[k]; o != nil {
+			if o := img.get(k); o != nil {
 				objs = append(objs, o)
 			}
 		}
-		img.header = img.s.csvColumns(img.header, objs)
+		img.header = img.s.csvColumns(img.header, slices.Values(objs))
 	}
 	return done
 }

@@ -190,8 +190,8 @@ func (img *image) emit(fn func(*model.Object) error) (string, error) {
 	if err := img.write(h); err != nil {
 		return "", err
 	}
-	for _, o := range img.sorted() {
-		if err := fn(o.Clone()); err != nil {
+	for o := range img.sorted() { // each a fresh copy
+		if err := fn(o); err != nil {
 			return "", err
 		}
 	}

@@ -299,7 +299,7 @@ func TestJournalTornTail(t *testing.T) {
 		_ = c2.BeginExport(ctx)
 		mustExport(t, c2, ops[2:3])
 		img, _, err = c2.load(ctx)
-		if err != nil || len(img.objs) != 2 || img.objs["anchor-00000002"] == nil {
+		if err != nil || len(img.objs) != 2 || img.objs["anchor-00000002"] == "" {
 			t.Fatalf("after an append over a torn tail: %v %v", img.objs, err)
 		}
 	}

@@ -3,6 +3,7 @@ package file
 import (
 	"bytes"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -155,7 +156,7 @@ func TestLDIFWrite(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var b bytes.Buffer
 			o := &model.Object{DN: "CN=a", Attrs: model.Attrs{"cn": tt.v}}
-			if err := writeLDIF(&b, []*model.Object{o}); err != nil {
+			if err := writeLDIF(&b, slices.Values([]*model.Object{o})); err != nil {
 				t.Fatal(err)
 			}
 			want := "version: 1\n\ndn: CN=a\n" + tt.want
@@ -174,7 +175,7 @@ func TestLDIFWrite(t *testing.T) {
 func TestLDIFAttributeOrder(t *testing.T) {
 	o := &model.Object{DN: "CN=a", Attrs: model.Attrs{"sn": model.Str("s"), "objectClass": model.Str("top", "user"), "cn": model.Str("c"), "Mail": model.Str("m")}}
 	var b bytes.Buffer
-	if err := writeLDIF(&b, []*model.Object{o}); err != nil {
+	if err := writeLDIF(&b, slices.Values([]*model.Object{o})); err != nil {
 		t.Fatal(err)
 	}
 	want := "version: 1\n\ndn: CN=a\nobjectClass: top\nobjectClass: user\nMail: m\ncn: c\nsn: s\n"
@@ -182,7 +183,7 @@ func TestLDIFAttributeOrder(t *testing.T) {
 		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
 	}
 	o.Attrs["bad name"] = model.Str("x")
-	if err := writeLDIF(&bytes.Buffer{}, []*model.Object{o}); err == nil {
+	if err := writeLDIF(&bytes.Buffer{}, slices.Values([]*model.Object{o})); err == nil {
 		t.Error("invalid attribute name written")
 	}
 }
@@ -194,12 +195,12 @@ func TestDNSortKey(t *testing.T) {
 	for i, dn := range dns {
 		objs = append(objs, &model.Object{DN: dn, Anchor: string(rune('0' + i)), Attrs: model.Attrs{}})
 	}
-	img := &image{s: s, objs: map[string]*model.Object{}, byDN: map[string]string{}}
+	img := newImage(s)
 	for _, o := range objs {
 		img.put(o)
 	}
 	var got []string
-	for _, o := range img.sorted() {
+	for o := range img.sorted() {
 		got = append(got, o.DN)
 	}
 	want := []string{"DC=x", "OU=HR,DC=x", "CN=a,OU=HR,DC=x", "OU=IT,DC=x", "CN=b,OU=IT,DC=x", "CN=Smith\\, Ann,OU=IT,DC=x"}

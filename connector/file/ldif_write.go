@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"iter"
 	"slices"
 	"strings"
 
@@ -19,11 +20,11 @@ const ldifLineLen = 76
 // other attributes sorted by name, values in stored order. Values are written
 // base64-encoded ("name:: …") when the attribute is binary or the value is
 // not a safe string in the sense of RFC 2849; long lines are folded.
-func writeLDIF(w io.Writer, objs []*model.Object) error {
+func writeLDIF(w io.Writer, objs iter.Seq[*model.Object]) error {
 	bw := bufio.NewWriter(w)
 	lw := &ldifLineWriter{w: bw}
 	lw.line("version: 1")
-	for _, o := range objs {
+	for o := range objs {
 		if err := lw.record(o); err != nil {
 			return err
 		}
