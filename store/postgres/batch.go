@@ -8,6 +8,7 @@ import (
 
 	"github.com/idsync/idsync/store"
 	"github.com/idsync/idsync/store/internal/codec"
+	"github.com/idsync/idsync/store/internal/keyhash"
 )
 
 var _ store.BatchReader = (*Store)(nil)
@@ -96,19 +97,15 @@ func (s *Store) CSForMVs(ctx context.Context, mvids []string) ([]*store.CSObject
 func (s *Store) CSByKeys(ctx context.Context, connector string, keys []string) (map[string][]string, error) {
 	out := map[string][]string{}
 	var dns [][]byte
-	byHash := map[int64][]string{}
-	var hashes []int64
+	var others []string
 	for _, k := range keys {
 		if strings.HasPrefix(k, dnKeyPrefix) {
 			dns = append(dns, []byte(k))
-			continue
+		} else {
+			others = append(others, k)
 		}
-		h := keyHash(connector, k)
-		if _, ok := byHash[h]; !ok {
-			hashes = append(hashes, h)
-		}
-		byHash[h] = append(byHash[h], k)
 	}
+	hashes, byHash := keyhash.Group(connector, others)
 	collect := func(query string, args []any, add func(key any, id string)) error {
 		rows, err := s.pool.Query(ctx, query, args...)
 		if err != nil {
@@ -156,17 +153,7 @@ func (s *Store) CSByKeys(ctx context.Context, connector string, keys []string) (
 
 // MVByKeys looks several keys of one MV object type up at once.
 func (s *Store) MVByKeys(ctx context.Context, mvType string, keys []string) (map[string][]string, error) {
-	byHash := map[int64][]string{}
-	var hashes []int64
-	for _, k := range keys {
-		h := keyHash(mvType, k)
-		if _, ok := byHash[h]; !ok {
-			hashes = append(hashes, h)
-		}
-		if !slices.Contains(byHash[h], k) {
-			byHash[h] = append(byHash[h], k)
-		}
-	}
+	hashes, byHash := keyhash.Group(mvType, keys)
 	out := map[string][]string{}
 	for start := 0; start < len(hashes); start += batchIDs {
 		part := hashes[start:min(start+batchIDs, len(hashes))]

@@ -13,6 +13,7 @@ import (
 
 	"github.com/idsync/idsync/store"
 	"github.com/idsync/idsync/store/internal/codec"
+	"github.com/idsync/idsync/store/internal/keyhash"
 )
 
 // Keys (store.Keys): an object's DN key is the column dn_key of
@@ -33,15 +34,6 @@ import (
 // read lock while it computes and writes keys, so that a declaration,
 // which builds the new attribute's keys from the stored objects under the
 // write lock, never misses an object a concurrent Apply writes.
-
-// keyHash is the stored form of a key of a space.
-func keyHash(space, key string) int64 {
-	h := fnv.New64a()
-	h.Write([]byte(space))
-	h.Write([]byte{0})
-	h.Write([]byte(key))
-	return int64(h.Sum64())
-}
 
 // hashKeys returns a hash of an object's stored keys, never 0, seeded with
 // what was declared: after a declaration, every object's keys are written
@@ -83,7 +75,7 @@ func csKeys(o *store.CSObject, sp connSpec) []int64 {
 	ks := store.CSKeys(o, sp.attrs, sp.refs)
 	out := make([]int64, 0, len(ks))
 	for _, k := range ks {
-		out = append(out, keyHash(o.Connector, k))
+		out = append(out, keyhash.Of(o.Connector, k))
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
@@ -93,7 +85,7 @@ func mvKeys(o *store.MVObject, attrs map[string]bool) []int64 {
 	ks := store.MVKeys(o, attrs)
 	out := make([]int64, 0, len(ks))
 	for _, k := range ks {
-		out = append(out, keyHash(o.Type, k))
+		out = append(out, keyhash.Of(o.Type, k))
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
@@ -304,7 +296,7 @@ func (s *Store) CSByKey(ctx context.Context, connector, key string) ([]string, e
 			[]byte(connector), []byte(key)))
 	} else {
 		ids, err = readIDs(s.pool.Query(ctx, `SELECT c.id FROM cs_keys k JOIN cs_objects c ON c.id = k.id
-			WHERE k.key = $1 AND c.connector = $2`, keyHash(connector, key), []byte(connector)))
+			WHERE k.key = $1 AND c.connector = $2`, keyhash.Of(connector, key), []byte(connector)))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("look up cs objects of %q by key: %w", connector, err)
@@ -315,7 +307,7 @@ func (s *Store) CSByKey(ctx context.Context, connector, key string) ([]string, e
 // MVByKey returns, sorted, the IDs of the MV objects of mvType with key.
 func (s *Store) MVByKey(ctx context.Context, mvType, key string) ([]string, error) {
 	ids, err := readIDs(s.pool.Query(ctx, `SELECT m.id FROM mv_keys k JOIN mv_objects m ON m.id = k.id
-		WHERE k.key = $1 AND m.type = $2`, keyHash(mvType, key), []byte(mvType)))
+		WHERE k.key = $1 AND m.type = $2`, keyhash.Of(mvType, key), []byte(mvType)))
 	if err != nil {
 		return nil, fmt.Errorf("look up mv objects of type %q by key: %w", mvType, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/idsync/idsync/store"
+	"github.com/idsync/idsync/store/internal/keyhash"
 )
 
 // batchParams is the number of IDs per query of the batch reads: well
@@ -99,19 +100,16 @@ func (s *Store) CSForMVs(ctx context.Context, mvids []string) ([]*store.CSObject
 func (s *Store) CSByKeys(ctx context.Context, connector string, keys []string) (map[string][]string, error) {
 	out := map[string][]string{}
 	var dns []any
-	byHash := map[int64][]string{}
-	var hashes []any
+	var others []string
 	for _, k := range keys {
 		if strings.HasPrefix(k, dnKeyPrefix) {
 			dns = append(dns, k)
-			continue
+		} else {
+			others = append(others, k)
 		}
-		h := keyHash(connector, k)
-		if _, ok := byHash[h]; !ok {
-			hashes = append(hashes, h)
-		}
-		byHash[h] = append(byHash[h], k)
 	}
+	hs, byHash := keyhash.Group(connector, others)
+	hashes := anys(hs)
 	read := func(query string, args []any, add func(key any, id string)) error {
 		return s.keyRows(ctx, query, connector, args, add)
 	}
@@ -170,20 +168,10 @@ func (s *Store) keyRows(ctx context.Context, query string, first any, args []any
 
 // MVByKeys looks several keys of one MV object type up at once.
 func (s *Store) MVByKeys(ctx context.Context, mvType string, keys []string) (map[string][]string, error) {
-	byHash := map[int64][]string{}
-	var hashes []any
-	for _, k := range keys {
-		h := keyHash(mvType, k)
-		if _, ok := byHash[h]; !ok {
-			hashes = append(hashes, h)
-		}
-		if !slices.Contains(byHash[h], k) {
-			byHash[h] = append(byHash[h], k)
-		}
-	}
+	hashes, byHash := keyhash.Group(mvType, keys)
 	out := map[string][]string{}
 	err := s.keyRows(ctx, `SELECT k.key, m.id FROM mv_keys k CROSS JOIN mv_objects m WHERE m.rowid = k.mrow AND m.type = ? AND k.key IN (%s)`,
-		mvType, hashes, func(key any, id string) {
+		mvType, anys(hashes), func(key any, id string) {
 			h, _ := key.(int64)
 			for _, k := range byHash[h] {
 				out[k] = append(out[k], id)
@@ -196,4 +184,13 @@ func (s *Store) MVByKeys(ctx context.Context, mvType string, keys []string) (map
 		slices.Sort(out[k])
 	}
 	return out, nil
+}
+
+// anys returns xs as query arguments.
+func anys[T any](xs []T) []any {
+	out := make([]any, len(xs))
+	for i, x := range xs {
+		out[i] = x
+	}
+	return out
 }

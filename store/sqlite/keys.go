@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/idsync/idsync/store"
+	"github.com/idsync/idsync/store/internal/keyhash"
 )
 
 // Keys (store.Keys): an object's DN key is the column dn_key of
@@ -63,15 +64,6 @@ const (
 type keyRow struct {
 	h  int64
 	id string
-}
-
-// keyHash is the stored form of a key of a space.
-func keyHash(space, key string) int64 {
-	h := fnv.New64a()
-	h.Write([]byte(space))
-	h.Write([]byte{0})
-	h.Write([]byte(key))
-	return int64(h.Sum64())
 }
 
 func (s *Store) prepareKeys(ctx context.Context) error {
@@ -279,7 +271,7 @@ func (s *Store) eachBlob(ctx context.Context, tx *sql.Tx, query string, cs bool,
 // column dn_key).
 func csKeyRows(out []keyRow, o *store.CSObject, attrs map[string]bool, refs bool) []keyRow {
 	for _, k := range store.CSKeys(o, attrs, refs) {
-		out = append(out, keyRow{keyHash(o.Connector, k), o.ID})
+		out = append(out, keyRow{keyhash.Of(o.Connector, k), o.ID})
 	}
 	return out
 }
@@ -308,7 +300,7 @@ func dnKey(dn string) string {
 
 func mvKeyRows(out []keyRow, o *store.MVObject, attrs map[string]bool) []keyRow {
 	for _, k := range store.MVKeys(o, attrs) {
-		out = append(out, keyRow{keyHash(o.Type, k), o.ID})
+		out = append(out, keyRow{keyhash.Of(o.Type, k), o.ID})
 	}
 	return out
 }
@@ -607,7 +599,7 @@ func (s *Store) CSByKey(ctx context.Context, connector, key string) ([]string, e
 	if strings.HasPrefix(key, dnKeyPrefix) {
 		ids, err = readIDs(s.csByDN.QueryContext(ctx, connector, key))
 	} else {
-		ids, err = readIDs(s.csByKey.QueryContext(ctx, keyHash(connector, key), connector))
+		ids, err = readIDs(s.csByKey.QueryContext(ctx, keyhash.Of(connector, key), connector))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("look up cs objects of %q by key: %w", connector, err)
@@ -617,7 +609,7 @@ func (s *Store) CSByKey(ctx context.Context, connector, key string) ([]string, e
 
 // MVByKey returns, sorted, the IDs of the MV objects of mvType with key.
 func (s *Store) MVByKey(ctx context.Context, mvType, key string) ([]string, error) {
-	ids, err := readIDs(s.mvByKey.QueryContext(ctx, keyHash(mvType, key), mvType))
+	ids, err := readIDs(s.mvByKey.QueryContext(ctx, keyhash.Of(mvType, key), mvType))
 	if err != nil {
 		return nil, fmt.Errorf("look up mv objects of type %q by key: %w", mvType, err)
 	}
