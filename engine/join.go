@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"iter"
 	"slices"
 	"sort"
 
@@ -69,26 +70,35 @@ func (sy *syncer) reverseJoinCandidates(id string) []*store.CSObject {
 	}
 	var out []*store.CSObject
 	seen := map[string]bool{}
-	for _, r := range sy.rv.joinByMVType[m.Type] {
-		for _, g := range r.Join {
-			if len(g.Conditions) == 0 {
-				continue
-			}
-			first := g.Conditions[0]
-			for _, v := range m.Attrs[first.Target].Values {
-				for _, cid := range sy.s.csLookup(r.Connector, r.CSObjectType, first.Source, first.CaseSensitive, v) {
-					if seen[cid] {
-						continue
-					}
-					seen[cid] = true
-					if c := sy.s.cs[cid]; c != nil && c.MVID == "" && !sy.s.delCS[cid] {
-						out = append(out, c)
-					}
+	for r, first := range firstConditions(sy.rv.joinByMVType[m.Type]) {
+		for _, v := range m.Attrs[first.Target].Values {
+			for _, cid := range sy.s.csLookup(r.Connector, r.CSObjectType, first.Source, first.CaseSensitive, v) {
+				if seen[cid] {
+					continue
+				}
+				seen[cid] = true
+				if c := sy.s.cs[cid]; c != nil && c.MVID == "" && !sy.s.delCS[cid] {
+					out = append(out, c)
 				}
 			}
 		}
 	}
 	return out
+}
+
+// firstConditions yields each rule of rs with the first condition of each
+// of its join groups: the one a join looks candidates up by (the others
+// are checked on the candidates found).
+func firstConditions(rs []*rules.Rule) iter.Seq2[*rules.Rule, rules.JoinCondition] {
+	return func(yield func(*rules.Rule, rules.JoinCondition) bool) {
+		for _, r := range rs {
+			for _, g := range r.Join {
+				if len(g.Conditions) > 0 && !yield(r, g.Conditions[0]) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // A projection is provisional while the objects joined to it would join

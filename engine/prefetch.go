@@ -26,15 +26,9 @@ func (sy *syncer) prefetchJoins(queue []*store.CSObject) {
 		if c.MVID != "" || c.Deleted {
 			continue
 		}
-		for _, r := range sy.inboundRules(c) {
-			for _, g := range r.Join {
-				if len(g.Conditions) == 0 {
-					continue
-				}
-				first := g.Conditions[0]
-				for _, v := range c.Object.Attrs[first.Source].Values {
-					keys[r.MVObjectType] = append(keys[r.MVObjectType], store.ValueKey(first.Target, v))
-				}
+		for r, first := range firstConditions(sy.inboundRules(c)) {
+			for _, v := range c.Object.Attrs[first.Source].Values {
+				keys[r.MVObjectType] = append(keys[r.MVObjectType], store.ValueKey(first.Target, v))
 			}
 		}
 	}
@@ -55,15 +49,9 @@ func (sy *syncer) prefetchReverseJoins(ids []string) {
 		if m == nil || s.delMV[id] {
 			continue
 		}
-		for _, r := range sy.rv.joinByMVType[m.Type] {
-			for _, g := range r.Join {
-				if len(g.Conditions) == 0 {
-					continue
-				}
-				first := g.Conditions[0]
-				for _, v := range m.Attrs[first.Target].Values {
-					keys[r.Connector] = append(keys[r.Connector], store.ValueKey(first.Source, v))
-				}
+		for r, first := range firstConditions(sy.rv.joinByMVType[m.Type]) {
+			for _, v := range m.Attrs[first.Target].Values {
+				keys[r.Connector] = append(keys[r.Connector], store.ValueKey(first.Source, v))
 			}
 		}
 	}

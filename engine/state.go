@@ -476,23 +476,15 @@ func (s *state) prefetch(mvids []string) {
 	if !ok || s.whole || s.err != nil {
 		return
 	}
-	var missing, unlinked []string
+	s.prefetchMVs(mvids)
+	var unlinked []string
 	for _, id := range mvids {
-		if id == "" {
-			continue
-		}
-		if s.mv[id] == nil && !s.noMV[id] {
-			missing = append(missing, id)
-		}
-		if !s.linksLoaded[id] {
+		if id != "" && !s.linksLoaded[id] {
 			unlinked = append(unlinked, id)
 		}
 	}
-	slices.Sort(missing)
-	missing = slices.Compact(missing)
 	slices.Sort(unlinked)
 	unlinked = slices.Compact(unlinked)
-	s.readMVs(br, missing)
 	if len(unlinked) > 0 && s.err == nil {
 		cs, err := br.CSForMVs(s.ctx, unlinked)
 		if err != nil {

@@ -116,11 +116,18 @@ func (img *image) sorted() iter.Seq[*model.Object] {
 
 // write writes the image in the file's format.
 func (img *image) write(w io.Writer) error {
+	return img.writeSorted(w, img.sorted())
+}
+
+// writeSorted writes objs, the image's objects in order (sorted), in the
+// file's format: sorted once for a CSV file's two passes (its columns, its
+// rows) or for a caller that reads them again.
+func (img *image) writeSorted(w io.Writer, objs iter.Seq[*model.Object]) error {
 	if img.s.format == FormatCSV {
-		img.header = img.s.csvColumns(img.header, img.sorted())
-		return img.s.writeCSV(w, img.header, img.sorted())
+		img.header = img.s.csvColumns(img.header, objs)
+		return img.s.writeCSV(w, img.header, objs)
 	}
-	return writeLDIF(w, img.sorted())
+	return writeLDIF(w, objs)
 }
 
 // applyBatch applies the ops of one Export call in order, calling each (when
