@@ -19,6 +19,7 @@ import (
 	"github.com/idsync/idsync/model"
 	"github.com/idsync/idsync/rules"
 	"github.com/idsync/idsync/store"
+	"github.com/idsync/idsync/store/postgres"
 	"github.com/idsync/idsync/store/sqlite"
 )
 
@@ -137,13 +138,21 @@ func benchStore(b *testing.B, users, groups, members, contacts int) string {
 
 func benchStoreT(b testing.TB, users, groups, members, contacts int) string {
 	b.Helper()
-	ctx := context.Background()
 	path := filepath.Join(b.TempDir(), "seed.db")
-	st, err := sqlite.Open(ctx, path)
+	st, err := sqlite.Open(context.Background(), path)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer st.Close()
+	fillBenchStore(b, st, users, groups, members, contacts)
+	return path
+}
+
+// fillBenchStore writes the connector spaces of the benchmark into st, an
+// empty store of either backend.
+func fillBenchStore(b testing.TB, st store.Store, users, groups, members, contacts int) {
+	b.Helper()
+	ctx := context.Background()
 	// The keys the engine declares, as its imports do before writing.
 	if err := (&Engine{Store: st, Rules: benchRuleSet(b)}).declareIndexes(ctx, newRuleView(benchRuleSet(b))); err != nil {
 		b.Fatal(err)
@@ -195,7 +204,6 @@ func benchStoreT(b testing.TB, users, groups, members, contacts int) string {
 		flush(false)
 	}
 	flush(true)
-	return path
 }
 
 func copyFile(b testing.TB, src, dst string) {
@@ -313,7 +321,9 @@ func (nullTarget) Export(_ context.Context, ops []connector.ExportOp) []connecto
 // (a memory connector with a change log) and times the delta import, the
 // delta synchronization and the export of them to a target that accepts
 // everything at once (nullTarget: the target's own time is not the
-// engine's), then a delta synchronization with nothing pending.
+// engine's), then a delta synchronization with nothing pending. With
+// IDSYNC_ENGINE_STORE=postgres the store is a new database of the
+// machine's PostgreSQL instead of SQLite.
 func BenchmarkDeltaCycle(b *testing.B) {
 	users, delta := 100000, 100
 	if v, err := strconv.Atoi(os.Getenv("IDSYNC_BENCH_USERS")); err == nil && v > 0 {
@@ -323,10 +333,21 @@ func BenchmarkDeltaCycle(b *testing.B) {
 		delta = v
 	}
 	ctx := context.Background()
-	path := benchStore(b, users, users/10, 20, users/20)
-	st, err := sqlite.Open(ctx, path)
-	if err != nil {
-		b.Fatal(err)
+	var st store.Store
+	if os.Getenv("IDSYNC_ENGINE_STORE") == "postgres" {
+		// A new database of the machine's PostgreSQL (openTestStore's),
+		// with the server's own durability: unlike the tests, commits
+		// wait for the WAL to reach the disk, as in production.
+		var err error
+		if st, err = postgres.Open(ctx, pgDatabases.get(b)); err != nil {
+			b.Fatal(err)
+		}
+		fillBenchStore(b, st, users, users/10, 20, users/20)
+	} else {
+		var err error
+		if st, err = sqlite.Open(ctx, benchStore(b, users, users/10, 20, users/20)); err != nil {
+			b.Fatal(err)
+		}
 	}
 	defer st.Close()
 	src := memory.New("ad")
