@@ -1,6 +1,9 @@
 package engine
 
 import (
+	"strings"
+
+	"github.com/idsync/idsync/rules"
 	"github.com/idsync/idsync/store"
 )
 
@@ -104,4 +107,44 @@ func (sy *syncer) prefetchReferrers(ids []string) {
 		}
 	}
 	s.prefetchMVs(s.prefetchCSKeys(keys))
+}
+
+// prefetchDNs looks up the DNs that the MV objects ids would be
+// provisioned with in each target they have no object in (outLink checks
+// that no other object has the DN). The DN templates are expanded
+// whatever the rules' scopes say, so a DN outLink will not need may be
+// asked for as well; a template that names the rule's own values ({@attr})
+// is left to outLink.
+func (sy *syncer) prefetchDNs(ids []string) {
+	s := sy.s
+	if s.whole {
+		return
+	}
+	keys := map[string][]string{}
+	for _, id := range ids {
+		m := s.mv[id]
+		if m == nil || s.delMV[id] || sy.failed[id] {
+			continue
+		}
+		for _, tc := range sy.rv.targets {
+			if s.linkedIn(id, tc) != nil {
+				continue
+			}
+			for _, r := range sy.rv.outbound[tc] {
+				if r.MVObjectType != m.Type || r.LinkType != rules.Provision || r.DN == "" {
+					continue
+				}
+				dn, err := rules.ExpandDN(r.DN, func(a string) (string, bool) {
+					if v := m.Attrs[a].Values; len(v) > 0 && !strings.HasPrefix(a, rules.OwnPrefix) {
+						return v[0], true
+					}
+					return "", false
+				})
+				if err == nil {
+					keys[tc] = append(keys[tc], store.DNKey(dn))
+				}
+			}
+		}
+	}
+	s.prefetchCSKeys(keys)
 }

@@ -1,0 +1,63 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/idsync/idsync/connector"
+	"github.com/idsync/idsync/store"
+)
+
+// dnLookups counts the one-key lookups of DNs (CSByKey with a DN key) and
+// passes everything, batch reads included, to the store under it.
+type dnLookups struct {
+	store.Store
+	store.BatchReader
+	one atomic.Int64
+}
+
+func (d *dnLookups) CSByKey(ctx context.Context, conn, key string) ([]string, error) {
+	if strings.HasPrefix(key, "dn\x00") {
+		d.one.Add(1)
+	}
+	return d.Store.CSByKey(ctx, conn, key)
+}
+
+// TestPartsLookUpDNsInBatches: a synchronization in parts that provisions
+// objects to a target asks whether their DNs are taken in one batch per
+// part (prefetchDNs), not once per object (outLink's byDN), and still
+// refuses a DN that another object of the target has.
+func TestPartsLookUpDNsInBatches(t *testing.T) {
+	h := newHarness(t, twoSourcesRules, "hr", "ad", "cloud")
+	h.e.Loading = LoadChunked
+	h.e.SyncChunk = 10
+	for i := range 40 {
+		h.conns["hr"].Put(user(fmt.Sprintf("h%03d", i), fmt.Sprintf("P %03d", i), "", "Sales", "employeeID", fmt.Sprint(1000+i)))
+	}
+	// An object already in the target with the DN the first user would be
+	// provisioned with, and linked to nothing: the DN is taken.
+	taken := user("c1", "1000", "", "Sales")
+	taken.DN = "cn=1000,ou=users,dc=cloud"
+	h.conns["cloud"].Put(taken)
+	h.run("cloud", FullImport)
+	h.run("hr", FullImport)
+	d := &dnLookups{Store: h.st, BatchReader: h.st.(store.BatchReader)}
+	h.e.Store = d
+	r := h.run("hr", FullSync)
+	if n := d.one.Load(); n != 0 {
+		t.Errorf("%d DNs looked up one at a time, want all in batches", n)
+	}
+	pending, err := PendingCounts(h.ctx, h.st, "cloud")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pending[connector.OpAdd] != 39 {
+		t.Errorf("pending exports to cloud: %v, want 39 adds (the 40th user's DN is taken)", pending)
+	}
+	if r.Counts.Errors != 1 {
+		t.Errorf("run counts %+v, want the user whose DN is taken in error", r.Counts)
+	}
+}
