@@ -11,31 +11,40 @@ import (
 	"github.com/idsync/idsync/store"
 )
 
-// dnLookups counts the one-key lookups of DNs (CSByKey with a DN key) and
-// passes everything, batch reads included, to the store under it.
-type dnLookups struct {
+// keyLookups counts the one-key lookups of DNs (CSByKey with a DN key)
+// and of MV values (MVByKey), and passes everything, batch reads included,
+// to the store under it.
+type keyLookups struct {
 	store.Store
 	store.BatchReader
-	one atomic.Int64
+	one, mv atomic.Int64
 }
 
-func (d *dnLookups) CSByKey(ctx context.Context, conn, key string) ([]string, error) {
+func (d *keyLookups) MVByKey(ctx context.Context, mvType, key string) ([]string, error) {
+	d.mv.Add(1)
+	return d.Store.MVByKey(ctx, mvType, key)
+}
+
+func (d *keyLookups) CSByKey(ctx context.Context, conn, key string) ([]string, error) {
 	if strings.HasPrefix(key, "dn\x00") {
 		d.one.Add(1)
 	}
 	return d.Store.CSByKey(ctx, conn, key)
 }
 
-// TestPartsLookUpDNsInBatches: a synchronization in parts that provisions
+// TestPartsLookUpKeysInBatches: a synchronization in parts that provisions
 // objects to a target asks whether their DNs are taken in one batch per
 // part (prefetchDNs), not once per object (outLink's byDN), and still
-// refuses a DN that another object of the target has.
-func TestPartsLookUpDNsInBatches(t *testing.T) {
+// refuses a DN that another object of the target has. So are the values
+// of a target's unique attribute that other MV objects may share
+// (uniquePeers), and the join values (prefetchJoins).
+func TestPartsLookUpKeysInBatches(t *testing.T) {
 	h := newHarness(t, twoSourcesRules, "hr", "ad", "cloud")
 	h.e.Loading = LoadChunked
 	h.e.SyncChunk = 10
+	h.e.Connectors["cloud"].Unique = []string{"mail"}
 	for i := range 40 {
-		h.conns["hr"].Put(user(fmt.Sprintf("h%03d", i), fmt.Sprintf("P %03d", i), "", "Sales", "employeeID", fmt.Sprint(1000+i)))
+		h.conns["hr"].Put(user(fmt.Sprintf("h%03d", i), fmt.Sprintf("P %03d", i), fmt.Sprintf("p%03d@example.com", i), "Sales", "employeeID", fmt.Sprint(1000+i)))
 	}
 	// An object already in the target with the DN the first user would be
 	// provisioned with, and linked to nothing: the DN is taken.
@@ -44,11 +53,14 @@ func TestPartsLookUpDNsInBatches(t *testing.T) {
 	h.conns["cloud"].Put(taken)
 	h.run("cloud", FullImport)
 	h.run("hr", FullImport)
-	d := &dnLookups{Store: h.st, BatchReader: h.st.(store.BatchReader)}
+	d := &keyLookups{Store: h.st, BatchReader: h.st.(store.BatchReader)}
 	h.e.Store = d
 	r := h.run("hr", FullSync)
 	if n := d.one.Load(); n != 0 {
 		t.Errorf("%d DNs looked up one at a time, want all in batches", n)
+	}
+	if n := d.mv.Load(); n != 0 {
+		t.Errorf("%d MV values looked up one at a time, want all in batches", n)
 	}
 	pending, err := PendingCounts(h.ctx, h.st, "cloud")
 	if err != nil {

@@ -214,6 +214,31 @@ func (sy *syncer) uniquePeers(ids []string) []string {
 	for _, id := range ids {
 		in[id] = true
 	}
+	// The values it had too: an object that collided with one of them may
+	// be free of it now.
+	values := func(m *store.MVObject, a string) []string {
+		vals := m.Attrs[a].Values
+		if old, ok := sy.oldAttrs[m.ID]; ok {
+			vals = append(slices.Clone(vals), old[a].Values...)
+		}
+		return vals
+	}
+	if !s.whole {
+		// All the values in one batch per MV object type (mvLookup
+		// finds the answers).
+		s.prefetchMVs(ids)
+		keys := map[string][]string{}
+		for _, id := range ids {
+			if m := s.mv[id]; m != nil {
+				for _, a := range srcs[m.Type] {
+					for _, v := range values(m, a) {
+						keys[m.Type] = append(keys[m.Type], store.ValueKey(a, v))
+					}
+				}
+			}
+		}
+		s.prefetchMVKeys(keys)
+	}
 	seen := map[string]bool{}
 	var out []string
 	for _, id := range ids {
@@ -222,13 +247,7 @@ func (sy *syncer) uniquePeers(ids []string) []string {
 			continue
 		}
 		for _, a := range srcs[m.Type] {
-			// The values it had too: an object that collided with one
-			// of them may be free of it now.
-			vals := m.Attrs[a].Values
-			if old, ok := sy.oldAttrs[id]; ok {
-				vals = append(slices.Clone(vals), old[a].Values...)
-			}
-			for _, v := range vals {
+			for _, v := range values(m, a) {
 				for _, p := range s.mvLookup(m.Type, a, false, v) {
 					if !in[p] && !seen[p] {
 						seen[p] = true
