@@ -24,7 +24,7 @@ func (sy *syncer) outbound() {
 		sy.outTouched[id] = true
 	}
 	ids := slices.Sorted(maps.Keys(sy.outTouched))
-	sy.prefetchDNs(ids)
+	sy.prefetchDNKeys(ids)
 	for _, id := range ids {
 		if sy.failed[id] {
 			continue

@@ -109,13 +109,13 @@ func (sy *syncer) prefetchReferrers(ids []string) {
 	s.prefetchMVs(s.prefetchCSKeys(keys))
 }
 
-// prefetchDNs looks up the DNs that the MV objects ids would be
+// prefetchDNKeys looks up the DNs that the MV objects ids would be
 // provisioned with in each target they have no object in (outLink checks
 // that no other object has the DN). The DN templates are expanded
 // whatever the rules' scopes say, so a DN outLink will not need may be
 // asked for as well; a template that names the rule's own values ({@attr})
 // is left to outLink.
-func (sy *syncer) prefetchDNs(ids []string) {
+func (sy *syncer) prefetchDNKeys(ids []string) {
 	s := sy.s
 	if s.whole {
 		return

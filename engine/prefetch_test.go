@@ -34,7 +34,7 @@ func (d *keyLookups) CSByKey(ctx context.Context, conn, key string) ([]string, e
 
 // TestPartsLookUpKeysInBatches: a synchronization in parts that provisions
 // objects to a target asks whether their DNs are taken in one batch per
-// part (prefetchDNs), not once per object (outLink's byDN), and still
+// part (prefetchDNKeys), not once per object (outLink's byDN), and still
 // refuses a DN that another object of the target has. So are the values
 // of a target's unique attribute that other MV objects may share
 // (uniquePeers), and the join values (prefetchJoins).
