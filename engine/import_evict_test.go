@@ -199,23 +199,12 @@ func TestScanPartitionKeepsNoObjects(t *testing.T) {
 	h := newHarness(t, twoSourcesRules, "hr", "ad", "cloud")
 	h.e.Loading = LoadAuto
 	h.e.WholeSyncLimit = 1
-	src := listSource{}
-	for i := range 300 {
-		o := user(fmt.Sprintf("h%03d", i), fmt.Sprintf("p%03d", i), "", "Sales")
-		o.Attrs["description"] = model.Str(strings.Repeat(fmt.Sprint(i%10), 32<<10))
-		src.objs = append(src.objs, o)
-	}
+	src := bigUsers() // the objects as they are, all their attributes
 	h.e.Connectors["hr"].Conn = src
 	h.run("hr", FullImport)
-	live := func() int64 {
-		runtime.GC()
-		var m runtime.MemStats
-		runtime.ReadMemStats(&m)
-		return int64(m.HeapAlloc)
-	}
 	var grew int64
-	before := live()
-	h.e.Connectors["hr"].Conn = probeSource{src, func() { grew = live() - before }}
+	before := liveHeap()
+	h.e.Connectors["hr"].Conn = probeSource{src, func() { grew = liveHeap() - before }}
 	if r := h.run("hr", FullImport); r.Counts.NoChange != 300 {
 		t.Fatalf("counts %+v, want 300 unchanged", r.Counts)
 	}
@@ -249,24 +238,13 @@ func TestSyncInPartsKeepsNoObjects(t *testing.T) {
 	h := newHarness(t, twoSourcesRules, "hr", "ad", "cloud")
 	h.e.Loading = LoadChunked
 	h.e.SyncChunk = 50
-	src := listSource{} // the objects as they are, all their attributes
-	for i := range 300 {
-		o := user(fmt.Sprintf("h%03d", i), fmt.Sprintf("p%03d", i), "", "Sales")
-		o.Attrs["description"] = model.Str(strings.Repeat(fmt.Sprint(i%10), 32<<10))
-		src.objs = append(src.objs, o)
-	}
+	src := bigUsers() // the objects as they are, all their attributes
 	h.e.Connectors["hr"].Conn = src
 	h.run("hr", FullImport)
-	live := func() int64 {
-		runtime.GC()
-		var m runtime.MemStats
-		runtime.ReadMemStats(&m)
-		return int64(m.HeapAlloc)
-	}
 	grew := int64(-1)
-	before := live()
+	before := liveHeap()
 	// Logged once the IDs are read, before the first part.
-	h.e.Log = slog.New(&probeLog{msg: "full synchronization in parts", probe: func() { grew = live() - before }})
+	h.e.Log = slog.New(&probeLog{msg: "full synchronization in parts", probe: func() { grew = liveHeap() - before }})
 	h.run("hr", FullSync)
 	if grew < 0 {
 		t.Fatal("the synchronization did not run in parts")
@@ -274,4 +252,24 @@ func TestSyncInPartsKeepsNoObjects(t *testing.T) {
 	if grew > 2<<20 {
 		t.Errorf("reading the IDs to synchronize kept %d KiB alive, want a few (the objects are %d KiB)", grew>>10, 300*32)
 	}
+}
+
+// bigUsers is a source of 300 users of 32 KiB each (a description), so
+// that keeping them alive shows in the heap.
+func bigUsers() listSource {
+	src := listSource{}
+	for i := range 300 {
+		o := user(fmt.Sprintf("h%03d", i), fmt.Sprintf("p%03d", i), "", "Sales")
+		o.Attrs["description"] = model.Str(strings.Repeat(fmt.Sprint(i%10), 32<<10))
+		src.objs = append(src.objs, o)
+	}
+	return src
+}
+
+// liveHeap returns the bytes of heap in use after a garbage collection.
+func liveHeap() int64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return int64(m.HeapAlloc)
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"iter"
 	"strings"
 
 	"github.com/idsync/idsync/rules"
@@ -47,11 +48,7 @@ func (sy *syncer) prefetchReverseJoins(ids []string) {
 		return
 	}
 	keys := map[string][]string{}
-	for _, id := range ids {
-		m := s.mv[id]
-		if m == nil || s.delMV[id] {
-			continue
-		}
+	for m := range s.liveMVs(ids) {
 		for r, first := range firstConditions(sy.rv.joinByMVType[m.Type]) {
 			for _, v := range m.Attrs[first.Target].Values {
 				keys[r.Connector] = append(keys[r.Connector], store.ValueKey(first.Source, v))
@@ -120,14 +117,14 @@ func (sy *syncer) prefetchDNKeys(ids []string) {
 	if s.whole {
 		return
 	}
+	s.prefetch(ids) // their links, which linkedIn reads
 	keys := map[string][]string{}
-	for _, id := range ids {
-		m := s.mv[id]
-		if m == nil || s.delMV[id] || sy.failed[id] {
+	for m := range s.liveMVs(ids) {
+		if sy.failed[m.ID] {
 			continue
 		}
 		for _, tc := range sy.rv.targets {
-			if s.linkedIn(id, tc) != nil {
+			if s.linkedIn(m.ID, tc) != nil {
 				continue
 			}
 			for _, r := range sy.rv.outbound[tc] {
@@ -147,4 +144,16 @@ func (sy *syncer) prefetchDNKeys(ids []string) {
 		}
 	}
 	s.prefetchCSKeys(keys)
+}
+
+// liveMVs yields the MV objects ids that the state holds and that are not
+// deleted.
+func (s *state) liveMVs(ids []string) iter.Seq[*store.MVObject] {
+	return func(yield func(*store.MVObject) bool) {
+		for _, id := range ids {
+			if m := s.mv[id]; m != nil && !s.delMV[id] && !yield(m) {
+				return
+			}
+		}
+	}
 }
