@@ -538,10 +538,11 @@ const copyMin = 256
 
 // Columns of the COPYs (the order of copyRows' values).
 var (
-	csCopyColumns   = []string{"id", "connector", "anchor", "dn", "dn_key", "mvid", "sync_pending", "pending_state", "keys_hash", "data"}
-	mvCopyColumns   = []string{"id", "type", "keys_hash", "data"}
-	keyCopyColumns  = []string{"key", "id"}
-	flagCopyColumns = []string{"connector", "id"}
+	csCopyColumns     = []string{"id", "connector", "anchor", "dn", "dn_key", "mvid", "sync_pending", "pending_state", "keys_hash", "data"}
+	mvCopyColumns     = []string{"id", "type", "keys_hash", "data"}
+	keyCopyColumns    = []string{"key", "id"}
+	flagCopyColumns   = []string{"connector", "id"}
+	searchCopyColumns = []string{"attr", "value", "id"}
 )
 
 // copyRows inserts n new rows into table with COPY (row(i): the values of
