@@ -1,6 +1,7 @@
 package file
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"iter"
@@ -88,22 +89,20 @@ func (img *image) find(op connector.ExportOp) *model.Object {
 }
 
 // sorted returns the objects ordered by DN (parents first, see dnSortKey),
-// objects without DN by anchor, each decoded as it is reached.
+// objects without DN by anchor, each decoded as it is reached. It sorts the
+// records themselves, comparing sort keys built as they are compared
+// (sortKeys), rather than a copy of every object's sort key: at a million
+// objects those copies cost about as much memory as the records.
 func (img *image) sorted() iter.Seq[*model.Object] {
-	type item struct{ key, rec string }
-	items := make([]item, 0, len(img.objs))
+	recs := make([]string, 0, len(img.objs))
 	for _, rec := range img.objs {
-		anchor, dn := recordKeys(rec)
-		k := "\x01" + anchor
-		if dn != "" {
-			k = "\x00" + dnSortKey(dn) + "\x00\x00" + dn
-		}
-		items = append(items, item{k, rec})
+		recs = append(recs, rec)
 	}
-	slices.SortFunc(items, func(a, b item) int { return strings.Compare(a.key, b.key) })
+	var ks sortKeys
+	slices.SortFunc(recs, ks.compare)
 	return func(yield func(*model.Object) bool) {
-		for _, it := range items {
-			o, err := decodeObject(it.rec)
+		for _, rec := range recs {
+			o, err := decodeObject(rec)
 			if err != nil {
 				panic(err) // the image encoded it: a bug, not input
 			}
@@ -112,6 +111,81 @@ func (img *image) sorted() iter.Seq[*model.Object] {
 			}
 		}
 	}
+}
+
+// sortKeys compares encoded objects by their sort keys: "\x00", dnSortKey
+// of the DN, "\x00\x00" and the DN for an object with a DN, else "\x01"
+// and the anchor. It builds the two keys of a comparison in buffers it
+// reuses, and keeps the last key of each side: a sort compares one pivot
+// with many records.
+type sortKeys struct {
+	rec   [2]string
+	key   [2][]byte
+	rdns  []int // start and end offsets of the RDNs of a DN
+	valid [2]bool
+}
+
+func (ks *sortKeys) compare(a, b string) int {
+	return bytes.Compare(ks.of(0, a), ks.of(1, b))
+}
+
+// of returns the sort key of rec, built in the buffer of side i.
+func (ks *sortKeys) of(i int, rec string) []byte {
+	if ks.valid[i] && ks.rec[i] == rec {
+		return ks.key[i]
+	}
+	anchor, dn := recordKeys(rec)
+	k := ks.key[i][:0]
+	if dn == "" {
+		k = append(append(k, 1), anchor...)
+	} else {
+		k = append(ks.appendDNSortKey(append(k, 0), dn), 0, 0)
+		k = append(k, dn...)
+	}
+	ks.rec[i], ks.key[i], ks.valid[i] = rec, k, true
+	return k
+}
+
+// appendDNSortKey appends dnSortKey(dn) to k. An ASCII DN, lower-cased
+// byte by byte as strings.ToLower would, is split and joined in place; any
+// other goes through dnSortKey.
+func (ks *sortKeys) appendDNSortKey(k []byte, dn string) []byte {
+	for i := 0; i < len(dn); i++ {
+		if dn[i] >= 0x80 {
+			return append(k, dnSortKey(dn)...)
+		}
+	}
+	// The RDN boundaries of splitDN: lower-casing ASCII changes none of the
+	// bytes it looks at.
+	rdns := ks.rdns[:0]
+	start, quoted := 0, false
+	for i := 0; i < len(dn); i++ {
+		switch dn[i] {
+		case '\\':
+			i++
+		case '"':
+			quoted = !quoted
+		case ',', ';':
+			if !quoted {
+				rdns = append(rdns, start, i)
+				start = i + 1
+			}
+		}
+	}
+	rdns = append(rdns, start, len(dn))
+	ks.rdns = rdns
+	for j := len(rdns) - 2; j >= 0; j -= 2 {
+		if j < len(rdns)-2 {
+			k = append(k, 0)
+		}
+		for _, c := range []byte(strings.TrimSpace(dn[rdns[j]:rdns[j+1]])) {
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			k = append(k, c)
+		}
+	}
+	return k
 }
 
 // write writes the image in the file's format.
