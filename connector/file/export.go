@@ -130,7 +130,7 @@ func (img *image) apply(op connector.ExportOp) (string, error) {
 		}
 	}
 	if op.NewDN != "" && img.s.hasDN() {
-		if k, ok := img.byDN[dnKey(op.NewDN)]; ok && k != img.s.anchorKey(cur.Anchor) {
+		if k, ok := img.lookupDN(op.NewDN); ok && k != img.s.anchorKey(cur.Anchor) {
 			return cur.Anchor, fmt.Errorf("cannot rename to %q: the DN is used by the object %q", op.NewDN, img.anchorOf(k))
 		}
 		o.DN = op.NewDN
@@ -154,7 +154,7 @@ func (img *image) add(op connector.ExportOp) (string, error) {
 		return "", errors.New("an LDIF object needs a DN")
 	}
 	if o.DN != "" {
-		if k, ok := img.byDN[dnKey(o.DN)]; ok {
+		if k, ok := img.lookupDN(o.DN); ok {
 			return img.anchorOf(k), connector.ErrAlreadyExists
 		}
 	}

@@ -3,6 +3,7 @@ package file
 import (
 	"bytes"
 	"context"
+	"hash/maphash"
 	"io"
 	"iter"
 	"slices"
@@ -16,9 +17,24 @@ import (
 // to it: the file as read, with the ops of its journal replayed.
 type image struct {
 	s      *settings
-	header []string          // CSV header the file has, or will have once written
-	objs   map[string]string // anchorKey → object, encoded (record.go)
-	byDN   map[string]string // dnKey → anchorKey
+	header []string // CSV header the file has, or will have once written
+	// objs maps the anchor key of each object to the object, encoded
+	// (record.go). When the key is the anchor itself it is the anchor in
+	// the record, a string that costs no memory of its own.
+	objs map[string]string
+	// byDN indexes the objects by DN: it maps a hash of the DN's key (dnKey)
+	// to the anchor key of the object with that DN, and dnClash maps the
+	// key of a DN whose hash another DN has in byDN to its object's anchor
+	// key. Every lookup checks the DN of the object it finds, so the index
+	// is exact; a million DNs cost 8 bytes each instead of a lower-cased
+	// copy (about 50 bytes at least) kept beside the one in the record.
+	byDN    map[uint64]string
+	dnClash map[string]string
+	seed    maphash.Seed
+	// hashMask is ANDed to DN hashes: all ones, except in tests that make
+	// DNs clash.
+	hashMask uint64
+	buf      []byte // a lower-cased DN to hash
 	// stale is set when the journal replayed over the file was not written
 	// for it (the file was changed by something else): the image must be
 	// written before more ops are journaled.
@@ -38,7 +54,8 @@ func (s *settings) load(ctx context.Context) (*image, scanResult, error) {
 
 // newImage returns an empty image of the file of s.
 func newImage(s *settings) *image {
-	return &image{s: s, objs: map[string]string{}, byDN: map[string]string{}}
+	return &image{s: s, objs: map[string]string{}, byDN: map[uint64]string{}, dnClash: map[string]string{},
+		seed: maphash.MakeSeed(), hashMask: ^uint64(0)}
 }
 
 // get returns the object with the anchor key k, decoded (nil when none).
@@ -60,19 +77,97 @@ func (img *image) anchorOf(k string) string {
 	return a
 }
 
-func (img *image) put(o *model.Object) {
-	k := img.s.anchorKey(o.Anchor)
-	img.objs[k] = encodeObject(o)
-	if o.DN != "" {
-		img.byDN[dnKey(o.DN)] = k
+// dnOf returns the DN of the object with the anchor key k.
+func (img *image) dnOf(k string) string {
+	_, dn := recordKeys(img.objs[k])
+	return dn
+}
+
+// hashDN returns the hash of dnKey(dn) in byDN.
+func (img *image) hashDN(dn string) uint64 {
+	if !isASCII(dn) {
+		return maphash.String(img.seed, dnKey(dn)) & img.hashMask
 	}
+	b := img.buf[:0]
+	for i := 0; i < len(dn); i++ {
+		c := dn[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	img.buf = b
+	return maphash.Bytes(img.seed, b) & img.hashMask
+}
+
+// sameDNKey reports whether dnKey(a) == dnKey(b), without copying ASCII
+// DNs.
+func sameDNKey(a, b string) bool {
+	if isASCII(a) && isASCII(b) {
+		return strings.EqualFold(a, b)
+	}
+	return dnKey(a) == dnKey(b)
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// lookupDN returns the anchor key of the object whose DN has the key of
+// dn's.
+func (img *image) lookupDN(dn string) (string, bool) {
+	k, ok := img.byDN[img.hashDN(dn)]
+	if !ok {
+		return "", false // a clash is kept only beside the DN it clashed with
+	}
+	if sameDNKey(img.dnOf(k), dn) {
+		return k, true
+	}
+	k, ok = img.dnClash[dnKey(dn)]
+	return k, ok
+}
+
+func (img *image) put(o *model.Object) {
+	rec := encodeObject(o)
+	k := img.s.anchorKey(o.Anchor)
+	if k == o.Anchor {
+		k, _ = recordKeys(rec)
+	}
+	img.objs[k] = rec
+	if o.DN == "" {
+		return
+	}
+	h := img.hashDN(o.DN)
+	if cur, ok := img.byDN[h]; ok && !sameDNKey(img.dnOf(cur), o.DN) {
+		img.dnClash[dnKey(o.DN)] = k
+		return
+	}
+	img.byDN[h] = k
 }
 
 func (img *image) remove(o *model.Object) {
-	delete(img.objs, img.s.anchorKey(o.Anchor))
 	if o.DN != "" {
-		delete(img.byDN, dnKey(o.DN))
+		h := img.hashDN(o.DN)
+		if cur, ok := img.byDN[h]; ok && sameDNKey(img.dnOf(cur), o.DN) {
+			delete(img.byDN, h)
+			// A DN that clashed with this one takes its place.
+			for dk, k := range img.dnClash {
+				if img.hashDN(img.dnOf(k)) == h {
+					img.byDN[h] = k
+					delete(img.dnClash, dk)
+					break
+				}
+			}
+		} else {
+			delete(img.dnClash, dnKey(o.DN))
+		}
 	}
+	delete(img.objs, img.s.anchorKey(o.Anchor))
 }
 
 // find returns the object an op addresses: by anchor, else by DN.
@@ -81,7 +176,7 @@ func (img *image) find(op connector.ExportOp) *model.Object {
 		return img.get(img.s.anchorKey(op.Anchor))
 	}
 	if op.DN != "" {
-		if k, ok := img.byDN[dnKey(op.DN)]; ok {
+		if k, ok := img.lookupDN(op.DN); ok {
 			return img.get(k)
 		}
 	}
@@ -150,10 +245,8 @@ func (ks *sortKeys) of(i int, rec string) []byte {
 // byte by byte as strings.ToLower would, is split and joined in place; any
 // other goes through dnSortKey.
 func (ks *sortKeys) appendDNSortKey(k []byte, dn string) []byte {
-	for i := 0; i < len(dn); i++ {
-		if dn[i] >= 0x80 {
-			return append(k, dnSortKey(dn)...)
-		}
+	if !isASCII(dn) {
+		return append(k, dnSortKey(dn)...)
 	}
 	// The RDN boundaries of splitDN: lower-casing ASCII changes none of the
 	// bytes it looks at.

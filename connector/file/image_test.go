@@ -1,8 +1,12 @@
 package file
 
 import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
 	"testing"
 
+	"github.com/idsync/idsync/connector"
 	"github.com/idsync/idsync/model"
 )
 
@@ -41,6 +45,76 @@ func TestSortKeys(t *testing.T) {
 			}
 			if got := ks.compare(ra, rb); got != exp {
 				t.Errorf("compare(%q, %q) = %d, want %d", a.DN, b.DN, got, exp)
+			}
+		}
+	}
+}
+
+// TestDNIndexClashes: with DN hashes cut to two bits, so that most DNs
+// clash, adds, renames and deletes (by anchor and by DN) find and refuse
+// objects by DN as an index of the DNs themselves would.
+func TestDNIndexClashes(t *testing.T) {
+	for _, mask := range []uint64{0, 3, ^uint64(0)} {
+		img := newImage(testSettings(t, Config{Anchor: "uid"}))
+		img.hashMask = mask
+		rng := rand.New(rand.NewPCG(1, mask))
+		dn := func() string {
+			i := rng.IntN(40)
+			switch rng.IntN(3) {
+			case 0:
+				return fmt.Sprintf("CN=User %d,DC=X", i)
+			case 1:
+				return fmt.Sprintf("cn=user %d,dc=x", i)
+			}
+			if i == 7 {
+				return "cn=user \u212A,dc=x" // the Kelvin sign: dnKey makes it "k"
+			}
+			return fmt.Sprintf("Cn=User %d,Dc=x", i)
+		}
+		ref := map[string]string{}  // dnKey → anchor
+		dnOf := map[string]string{} // anchor → dnKey
+		for step := range 3000 {
+			a := fmt.Sprintf("a%d", rng.IntN(30))
+			d := dn()
+			var op connector.ExportOp
+			var ok bool
+			switch rng.IntN(4) {
+			case 0, 1:
+				op = connector.ExportOp{Op: connector.OpAdd, Anchor: a, DN: d, Changes: []connector.AttrChange{replace("objectClass", "user")}}
+				_, taken := ref[dnKey(d)]
+				_, exists := dnOf[a]
+				ok = !taken && !exists
+				if ok {
+					ref[dnKey(d)], dnOf[a] = a, dnKey(d)
+				}
+			case 2:
+				op = connector.ExportOp{Op: connector.OpRename, Anchor: a, NewDN: d}
+				owner, taken := ref[dnKey(d)]
+				old, exists := dnOf[a]
+				ok = exists && (!taken || owner == a)
+				if ok {
+					delete(ref, old)
+					ref[dnKey(d)], dnOf[a] = a, dnKey(d)
+				}
+			case 3:
+				op = connector.ExportOp{Op: connector.OpDelete, DN: d}
+				owner, exists := ref[dnKey(d)]
+				ok = exists
+				if ok {
+					delete(ref, dnKey(d))
+					delete(dnOf, owner)
+				}
+			}
+			if _, err := img.apply(op); (err == nil) != ok {
+				t.Fatalf("mask %x step %d: %s %q %q: %v, want success %v", mask, step, op.Op, a, d, err, ok)
+			}
+			if len(img.objs) != len(dnOf) || len(img.byDN)+len(img.dnClash) != len(ref) {
+				t.Fatalf("mask %x step %d: %d objects, %d+%d DNs, want %d, %d", mask, step, len(img.objs), len(img.byDN), len(img.dnClash), len(dnOf), len(ref))
+			}
+			for k, want := range ref {
+				if got, found := img.lookupDN(strings.ToUpper(k)); !found || img.anchorOf(got) != want {
+					t.Fatalf("mask %x step %d: %q finds %q (%v), want %q", mask, step, k, got, found, want)
+				}
 			}
 		}
 	}
