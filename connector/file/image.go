@@ -31,6 +31,7 @@ type image struct {
 	byDN    map[uint64]string
 	dnClash map[string]string
 	seed    maphash.Seed
+	attrs   attrTable // the attribute names of the records
 	// hashMask is ANDed to DN hashes: all ones, except in tests that make
 	// DNs clash.
 	hashMask uint64
@@ -64,7 +65,7 @@ func (img *image) get(k string) *model.Object {
 	if !ok {
 		return nil
 	}
-	o, err := decodeObject(rec)
+	o, err := img.attrs.decode(rec)
 	if err != nil {
 		panic(err) // the image encoded it: a bug, not input
 	}
@@ -133,7 +134,7 @@ func (img *image) lookupDN(dn string) (string, bool) {
 }
 
 func (img *image) put(o *model.Object) {
-	rec := encodeObject(o)
+	rec := img.attrs.encode(o)
 	k := img.s.anchorKey(o.Anchor)
 	if k == o.Anchor {
 		k, _ = recordKeys(rec)
@@ -197,7 +198,7 @@ func (img *image) sorted() iter.Seq[*model.Object] {
 	slices.SortFunc(recs, ks.compare)
 	return func(yield func(*model.Object) bool) {
 		for _, rec := range recs {
-			o, err := decodeObject(rec)
+			o, err := img.attrs.decode(rec)
 			if err != nil {
 				panic(err) // the image encoded it: a bug, not input
 			}

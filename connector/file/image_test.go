@@ -29,13 +29,14 @@ func TestSortKeys(t *testing.T) {
 		objs = append(objs, &model.Object{Anchor: string(rune('a' + i)), DN: dn})
 	}
 	var ks sortKeys
+	var tab attrTable
 	for _, a := range objs {
-		ra := encodeObject(a)
+		ra := tab.encode(a)
 		if got := string(ks.of(0, ra)); got != want(a) {
 			t.Errorf("sort key of %q = %q, want %q", a.DN, got, want(a))
 		}
 		for _, b := range objs {
-			rb := encodeObject(b)
+			rb := tab.encode(b)
 			wa, wb := want(a), want(b)
 			exp := 0
 			if wa < wb {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/idsync/idsync/model"
 )
@@ -16,15 +17,48 @@ import (
 // written, one at a time.
 //
 // Encoding: the anchor, the DN and the type, then the number of attributes
-// plus one (0: no attribute map) and, for each in name order, its name, its type (one byte), the number of
-// its values and the values; every string and count as a uvarint (a
-// string's length) followed by its bytes.
+// plus one (0: no attribute map) and, for each in name order, the number
+// its name and type have in the image's attrTable, times two, plus one
+// when it has exactly one value; then, unless it has exactly one, the
+// number of its values; then the values. Every string is a uvarint (its
+// length) followed by its bytes, every number a uvarint. Numbering the
+// names keeps each record from holding a copy of them: they are a third of
+// a typical user's record.
 
-// encodeObject returns o encoded.
-func encodeObject(o *model.Object) string {
+// attrTable numbers the attribute names, each with its type, of the
+// objects an image encodes. Names are never removed: a file has few.
+type attrTable struct {
+	attrs []attrKey
+	index map[attrKey]uint64
+}
+
+type attrKey struct {
+	name string
+	t    model.Type
+}
+
+// number returns the number of the attribute name of type t, adding it to
+// the table when new.
+func (tab *attrTable) number(name string, t model.Type) uint64 {
+	k := attrKey{name, t}
+	if i, ok := tab.index[k]; ok {
+		return i
+	}
+	if tab.index == nil {
+		tab.index = map[attrKey]uint64{}
+	}
+	k.name = strings.Clone(name) // not the memory of the op or line it came in
+	i := uint64(len(tab.attrs))
+	tab.attrs = append(tab.attrs, k)
+	tab.index[k] = i
+	return i
+}
+
+// encode returns o encoded.
+func (tab *attrTable) encode(o *model.Object) string {
 	n := 3*binary.MaxVarintLen64 + len(o.Anchor) + len(o.DN) + len(o.Type)
-	for name, v := range o.Attrs {
-		n += 2*binary.MaxVarintLen64 + len(name) + 1
+	for _, v := range o.Attrs {
+		n += 2 * binary.MaxVarintLen64
 		for _, x := range v.Values {
 			n += binary.MaxVarintLen64 + len(x)
 		}
@@ -43,9 +77,13 @@ func encodeObject(o *model.Object) string {
 	b = binary.AppendUvarint(b, uint64(len(o.Attrs))+1)
 	for _, name := range slices.Sorted(maps.Keys(o.Attrs)) {
 		v := o.Attrs[name]
-		str(name)
-		b = append(b, byte(v.Type))
-		b = binary.AppendUvarint(b, uint64(len(v.Values)))
+		i := tab.number(name, v.Type) << 1
+		if len(v.Values) == 1 {
+			b = binary.AppendUvarint(b, i|1)
+		} else {
+			b = binary.AppendUvarint(b, i)
+			b = binary.AppendUvarint(b, uint64(len(v.Values)))
+		}
 		for _, x := range v.Values {
 			str(x)
 		}
@@ -86,6 +124,20 @@ func (r *recordReader) str() string {
 	return s
 }
 
+// number reads a uvarint that is not a length.
+func (r *recordReader) number() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint([]byte(r.s[:min(len(r.s), binary.MaxVarintLen64)]))
+	if n <= 0 {
+		r.err = errRecord
+		return 0
+	}
+	r.s = r.s[n:]
+	return v
+}
+
 // recordKeys returns the anchor and the DN of an encoded object without
 // decoding the rest.
 func recordKeys(rec string) (anchor, dn string) {
@@ -95,9 +147,9 @@ func recordKeys(rec string) (anchor, dn string) {
 	return anchor, dn
 }
 
-// decodeObject returns the object rec encodes. Its strings share rec's
-// memory, which the image holds anyway.
-func decodeObject(rec string) (*model.Object, error) {
+// decode returns the object rec encodes. Its strings share rec's memory,
+// which the image holds anyway, and the table's.
+func (tab *attrTable) decode(rec string) (*model.Object, error) {
 	r := recordReader{s: rec}
 	o := &model.Object{Anchor: r.str(), DN: r.str(), Type: r.str()}
 	n := r.uvarint()
@@ -105,20 +157,23 @@ func decodeObject(rec string) (*model.Object, error) {
 		o.Attrs = make(model.Attrs, n-1)
 	}
 	for range n - 1 {
-		name := r.str()
-		if r.err != nil || len(r.s) == 0 {
+		i := r.number()
+		if r.err != nil || i>>1 >= uint64(len(tab.attrs)) {
 			return nil, errRecord
 		}
-		t := model.Type(r.s[0])
-		r.s = r.s[1:]
+		a := tab.attrs[i>>1]
+		k := 1
+		if i&1 == 0 {
+			k = r.uvarint()
+		}
 		var vals []string
-		if k := r.uvarint(); k > 0 {
+		if k > 0 {
 			vals = make([]string, k)
-			for i := range vals {
-				vals[i] = r.str()
+			for j := range vals {
+				vals[j] = r.str()
 			}
 		}
-		o.Attrs[name] = model.Values{Type: t, Values: vals}
+		o.Attrs[a.name] = model.Values{Type: a.t, Values: vals}
 	}
 	if r.err != nil || r.s != "" {
 		return nil, errRecord
