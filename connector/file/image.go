@@ -8,6 +8,7 @@ import (
 	"iter"
 	"slices"
 	"strings"
+	"unsafe"
 
 	"github.com/idsync/idsync/connector"
 	"github.com/idsync/idsync/model"
@@ -227,8 +228,8 @@ func (ks *sortKeys) compare(a, b string) int {
 
 // of returns the sort key of rec, built in the buffer of side i.
 func (ks *sortKeys) of(i int, rec string) []byte {
-	if ks.valid[i] && ks.rec[i] == rec {
-		return ks.key[i]
+	if ks.valid[i] && unsafe.StringData(ks.rec[i]) == unsafe.StringData(rec) && len(ks.rec[i]) == len(rec) {
+		return ks.key[i] // the same record: each is a string of its own
 	}
 	anchor, dn := recordKeys(rec)
 	k := ks.key[i][:0]
