@@ -185,18 +185,29 @@ func (img *image) find(op connector.ExportOp) *model.Object {
 	return nil
 }
 
-// sorted returns the objects ordered by DN (parents first, see dnSortKey),
-// objects without DN by anchor, each decoded as it is reached. It sorts the
-// records themselves, comparing sort keys built as they are compared
-// (sortKeys), rather than a copy of every object's sort key: at a million
-// objects those copies cost about as much memory as the records.
-func (img *image) sorted() iter.Seq[*model.Object] {
+// sortedRecords returns the records of the objects ordered by DN (parents
+// first, see dnSortKey), objects without DN by anchor. It sorts the records
+// themselves, comparing sort keys built as they are compared (sortKeys),
+// rather than a copy of every object's sort key: at a million objects those
+// copies cost about as much memory as the records.
+func (img *image) sortedRecords() []string {
 	recs := make([]string, 0, len(img.objs))
 	for _, rec := range img.objs {
 		recs = append(recs, rec)
 	}
 	var ks sortKeys
 	slices.SortFunc(recs, ks.compare)
+	return recs
+}
+
+// sorted returns the objects in the order of sortedRecords, each decoded as
+// it is reached.
+func (img *image) sorted() iter.Seq[*model.Object] {
+	return img.objects(img.sortedRecords())
+}
+
+// objects returns the objects recs encode, each decoded as it is reached.
+func (img *image) objects(recs []string) iter.Seq[*model.Object] {
 	return func(yield func(*model.Object) bool) {
 		for _, rec := range recs {
 			o, err := img.attrs.decode(rec)
@@ -285,18 +296,20 @@ func (ks *sortKeys) appendDNSortKey(k []byte, dn string) []byte {
 
 // write writes the image in the file's format.
 func (img *image) write(w io.Writer) error {
-	return img.writeSorted(w, img.sorted())
+	return img.writeSorted(w, img.sortedRecords())
 }
 
-// writeSorted writes objs, the image's objects in order (sorted), in the
-// file's format: sorted once for a CSV file's two passes (its columns, its
-// rows) or for a caller that reads them again.
-func (img *image) writeSorted(w io.Writer, objs iter.Seq[*model.Object]) error {
+// writeSorted writes recs, the image's records in order (sortedRecords), in
+// the file's format: sorted once for a caller that reads them again. A CSV
+// file's two passes (its columns, its rows) decode the objects; LDIF is
+// written from the records.
+func (img *image) writeSorted(w io.Writer, recs []string) error {
 	if img.s.format == FormatCSV {
+		objs := img.objects(recs)
 		img.header = img.s.csvColumns(img.header, objs)
 		return img.s.writeCSV(w, img.header, objs)
 	}
-	return writeLDIF(w, objs)
+	return writeLDIFRecords(w, &img.attrs, recs)
 }
 
 // applyBatch applies the ops of one Export call in order, calling each (when

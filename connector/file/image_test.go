@@ -1,8 +1,10 @@
 package file
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -118,5 +120,42 @@ func TestDNIndexClashes(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestLDIFFromRecords: LDIF written from an image's records is what
+// writeLDIF writes for the decoded objects, and a name LDIF cannot hold
+// fails it the same way.
+func TestLDIFFromRecords(t *testing.T) {
+	objs := []*model.Object{
+		{Anchor: "1", DN: "CN=Ann,DC=x", Type: "user", Attrs: model.Attrs{
+			"sn": model.Str("Ann"), "objectclass": model.Str("top"), "objectClass": model.Str("person", "user"),
+			"cn": model.Str(" lead", "trail ", "ü", ""), "objectGUID": {Type: model.Binary, Values: []string{"\x00\x01"}},
+			"description": model.Str(strings.Repeat("long ", 40)), "empty": {Type: model.String},
+		}},
+		{Anchor: "2", DN: "CN=Bob,DC=x"},
+		{Anchor: "3", DN: "CN=Cy,DC=x", Attrs: model.Attrs{}},
+		{Anchor: "4", DN: "CN=Dee,DC=x", Attrs: model.Attrs{"a": model.Str("1"), "Member": model.Ref("CN=Ann,DC=x")}},
+	}
+	var tab attrTable
+	var recs []string
+	for _, o := range objs {
+		recs = append(recs, tab.encode(o))
+	}
+	var want, got bytes.Buffer
+	if err := writeLDIF(&want, slices.Values(objs)); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeLDIFRecords(&got, &tab, recs); err != nil {
+		t.Fatal(err)
+	}
+	if got.String() != want.String() {
+		t.Errorf("from records:\n%s\nfrom objects:\n%s", got.String(), want.String())
+	}
+	bad := &model.Object{Anchor: "5", DN: "CN=Eve,DC=x", Attrs: model.Attrs{"cn": model.Str("Eve"), "x;binary": model.Str("1")}}
+	errObj := writeLDIF(&bytes.Buffer{}, slices.Values([]*model.Object{bad}))
+	errRec := writeLDIFRecords(&bytes.Buffer{}, &tab, []string{tab.encode(bad)})
+	if errObj == nil || errRec == nil || errObj.Error() != errRec.Error() {
+		t.Errorf("a name LDIF cannot hold: %v from records, %v from objects", errRec, errObj)
 	}
 }

@@ -187,11 +187,11 @@ func (c *Connector) FullImport(ctx context.Context, req connector.ImportRequest,
 // would write.
 func (img *image) emit(fn func(*model.Object) error) (string, error) {
 	h := sha256.New()
-	objs := img.sorted()
-	if err := img.writeSorted(h, objs); err != nil {
+	recs := img.sortedRecords()
+	if err := img.writeSorted(h, recs); err != nil {
 		return "", err
 	}
-	for o := range objs { // each a fresh copy
+	for o := range img.objects(recs) { // each a fresh copy
 		if err := fn(o); err != nil {
 			return "", err
 		}

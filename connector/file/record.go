@@ -138,6 +138,20 @@ func (r *recordReader) number() uint64 {
 	return v
 }
 
+// attr reads the head of an attribute: its number in the table and the
+// number of its values.
+func (r *recordReader) attr() (i, values int) {
+	v := r.number()
+	if v>>1 >= 1<<31 {
+		r.err = errRecord // more names than a table holds
+		return 0, 0
+	}
+	if v&1 == 1 {
+		return int(v >> 1), 1
+	}
+	return int(v >> 1), r.uvarint()
+}
+
 // recordKeys returns the anchor and the DN of an encoded object without
 // decoding the rest.
 func recordKeys(rec string) (anchor, dn string) {
@@ -157,15 +171,11 @@ func (tab *attrTable) decode(rec string) (*model.Object, error) {
 		o.Attrs = make(model.Attrs, n-1)
 	}
 	for range n - 1 {
-		i := r.number()
-		if r.err != nil || i>>1 >= uint64(len(tab.attrs)) {
+		i, k := r.attr()
+		if r.err != nil || i >= len(tab.attrs) {
 			return nil, errRecord
 		}
-		a := tab.attrs[i>>1]
-		k := 1
-		if i&1 == 0 {
-			k = r.uvarint()
-		}
+		a := tab.attrs[i]
 		var vals []string
 		if k > 0 {
 			vals = make([]string, k)
