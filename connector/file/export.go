@@ -146,7 +146,9 @@ func (img *image) apply(op connector.ExportOp) (string, error) {
 // add applies an add op.
 func (img *image) add(op connector.ExportOp) (string, error) {
 	s := img.s
-	o := &model.Object{Type: op.ObjectType, Attrs: model.Attrs{}}
+	// Room for the anchor and objectClass the add may set besides the
+	// changes: a map grown by halves as they are set is garbage thrice over.
+	o := &model.Object{Type: op.ObjectType, Attrs: make(model.Attrs, len(op.Changes)+2)}
 	if s.hasDN() {
 		o.DN = op.DN
 	}

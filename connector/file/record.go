@@ -3,9 +3,10 @@ package file
 import (
 	"encoding/binary"
 	"errors"
-	"maps"
+	"math/bits"
 	"slices"
 	"strings"
+	"unsafe"
 
 	"github.com/idsync/idsync/model"
 )
@@ -30,6 +31,7 @@ import (
 type attrTable struct {
 	attrs []attrKey
 	index map[attrKey]uint64
+	names []string // the names of the object being encoded, reused
 }
 
 type attrKey struct {
@@ -56,11 +58,22 @@ func (tab *attrTable) number(name string, t model.Type) uint64 {
 
 // encode returns o encoded.
 func (tab *attrTable) encode(o *model.Object) string {
-	n := 3*binary.MaxVarintLen64 + len(o.Anchor) + len(o.DN) + len(o.Type)
-	for _, v := range o.Attrs {
-		n += 2 * binary.MaxVarintLen64
+	names := tab.names[:0]
+	for name := range o.Attrs {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	defer func() { tab.names = names[:0] }()
+	// The exact size first: the record is the one allocation.
+	n := strLen(o.Anchor) + strLen(o.DN) + strLen(o.Type) + uvarintLen(uint64(len(o.Attrs))+1)
+	for _, name := range names {
+		v := o.Attrs[name]
+		n += uvarintLen(tab.number(name, v.Type)<<1 | 1)
+		if len(v.Values) != 1 {
+			n += uvarintLen(uint64(len(v.Values)))
+		}
 		for _, x := range v.Values {
-			n += binary.MaxVarintLen64 + len(x)
+			n += strLen(x)
 		}
 	}
 	b := make([]byte, 0, n)
@@ -72,10 +85,11 @@ func (tab *attrTable) encode(o *model.Object) string {
 	str(o.DN)
 	str(o.Type)
 	if o.Attrs == nil {
-		return string(binary.AppendUvarint(b, 0))
+		b = binary.AppendUvarint(b, 0)
+	} else {
+		b = binary.AppendUvarint(b, uint64(len(o.Attrs))+1)
 	}
-	b = binary.AppendUvarint(b, uint64(len(o.Attrs))+1)
-	for _, name := range slices.Sorted(maps.Keys(o.Attrs)) {
+	for _, name := range names {
 		v := o.Attrs[name]
 		i := tab.number(name, v.Type) << 1
 		if len(v.Values) == 1 {
@@ -88,8 +102,16 @@ func (tab *attrTable) encode(o *model.Object) string {
 			str(x)
 		}
 	}
-	return string(b)
+	// b is never written again: the string shares its memory.
+	return unsafe.String(unsafe.SliceData(b), len(b))
 }
+
+// uvarintLen returns the length of x as a uvarint.
+func uvarintLen(x uint64) int { return (bits.Len64(x|1) + 6) / 7 }
+
+// strLen returns the length of s encoded: its length as a uvarint, then
+// its bytes.
+func strLen(s string) int { return uvarintLen(uint64(len(s))) + len(s) }
 
 // errRecord is a record the image did not encode (a bug, never input).
 var errRecord = errors.New("file connector: corrupt image record")
