@@ -180,7 +180,7 @@ func (img *image) add(op connector.ExportOp) (string, error) {
 	if err := img.finish(o, ""); err != nil {
 		return "", err
 	}
-	if k := s.anchorKey(o.Anchor); img.objs[k] != "" {
+	if k := s.anchorKey(o.Anchor); img.has(k) {
 		// The same anchor (the one idsync proposed, or the value its rules
 		// flow into the anchor attribute): this object itself.
 		return img.anchorOf(k), fmt.Errorf("%w (%w)", connector.ErrAlreadyExists, connector.ErrIdentityMatch)

@@ -19,24 +19,21 @@ import (
 type image struct {
 	s      *settings
 	header []string // CSV header the file has, or will have once written
-	// objs maps the anchor key of each object to the object, encoded
-	// (record.go). When the key is the anchor itself it is the anchor in
-	// the record, a string that costs no memory of its own.
-	objs map[string]string
-	// byDN indexes the objects by DN: it maps a hash of the DN's key (dnKey)
-	// to the anchor key of the object with that DN, and dnClash maps the
-	// key of a DN whose hash another DN has in byDN to its object's anchor
-	// key. Every lookup checks the DN of the object it finds, so the index
-	// is exact; a million DNs cost 8 bytes each instead of a lower-cased
-	// copy (about 50 bytes at least) kept beside the one in the record.
-	byDN    map[uint64]string
-	dnClash map[string]string
-	seed    maphash.Seed
-	attrs   attrTable // the attribute names of the records
-	// hashMask is ANDed to DN hashes: all ones, except in tests that make
-	// DNs clash.
+	// recs holds each object encoded (record.go), free the numbers of the
+	// records removed ("" in recs), for objects added later.
+	recs []string
+	free []uint32
+	// byAnchor and byDN index the records by anchor key and by the key of
+	// their DN (dnKey), through hashes: every lookup checks the record it
+	// finds, so the indexes are exact, and they hold neither the keys nor
+	// a lower-cased copy of every DN.
+	byAnchor, byDN recIndex
+	seed           maphash.Seed
+	// hashMask is ANDed to the hashes: all ones, except in tests that make
+	// keys clash.
 	hashMask uint64
-	buf      []byte // a lower-cased DN to hash
+	buf      []byte    // a lower-cased DN to hash
+	attrs    attrTable // the attribute names of the records
 	// stale is set when the journal replayed over the file was not written
 	// for it (the file was changed by something else): the image must be
 	// written before more ops are journaled.
@@ -56,17 +53,48 @@ func (s *settings) load(ctx context.Context) (*image, scanResult, error) {
 
 // newImage returns an empty image of the file of s.
 func newImage(s *settings) *image {
-	return &image{s: s, objs: map[string]string{}, byDN: map[uint64]string{}, dnClash: map[string]string{},
-		seed: maphash.MakeSeed(), hashMask: ^uint64(0)}
+	return &image{s: s, seed: maphash.MakeSeed(), hashMask: ^uint64(0)}
+}
+
+// len returns the number of objects.
+func (img *image) len() int { return img.byAnchor.n }
+
+// lookup returns the number of the record of the object with the anchor
+// key k.
+func (img *image) lookup(k string) (uint32, bool) {
+	if img.s.anchor == "" { // the anchor is the DN: k is its dnKey
+		return img.byAnchor.find(img.hashDN(k), func(r uint32) bool {
+			a, _ := recordKeys(img.recs[r])
+			return sameDNKey(a, k)
+		})
+	}
+	return img.byAnchor.find(maphash.String(img.seed, k)&img.hashMask, func(r uint32) bool {
+		a, _ := recordKeys(img.recs[r])
+		return a == k
+	})
+}
+
+// hashAnchor returns the hash of the anchor key of anchor in byAnchor.
+func (img *image) hashAnchor(anchor string) uint64 {
+	if img.s.anchor == "" {
+		return img.hashDN(anchor)
+	}
+	return maphash.String(img.seed, anchor) & img.hashMask
+}
+
+// has reports whether there is an object with the anchor key k.
+func (img *image) has(k string) bool {
+	_, ok := img.lookup(k)
+	return ok
 }
 
 // get returns the object with the anchor key k, decoded (nil when none).
 func (img *image) get(k string) *model.Object {
-	rec, ok := img.objs[k]
+	r, ok := img.lookup(k)
 	if !ok {
 		return nil
 	}
-	o, err := img.attrs.decode(rec)
+	o, err := img.attrs.decode(img.recs[r])
 	if err != nil {
 		panic(err) // the image encoded it: a bug, not input
 	}
@@ -75,14 +103,12 @@ func (img *image) get(k string) *model.Object {
 
 // anchorOf returns the anchor of the object with the anchor key k.
 func (img *image) anchorOf(k string) string {
-	a, _ := recordKeys(img.objs[k])
+	r, ok := img.lookup(k)
+	if !ok {
+		return ""
+	}
+	a, _ := recordKeys(img.recs[r])
 	return a
-}
-
-// dnOf returns the DN of the object with the anchor key k.
-func (img *image) dnOf(k string) string {
-	_, dn := recordKeys(img.objs[k])
-	return dn
 }
 
 // hashDN returns the hash of dnKey(dn) in byDN.
@@ -123,53 +149,59 @@ func isASCII(s string) bool {
 // lookupDN returns the anchor key of the object whose DN has the key of
 // dn's.
 func (img *image) lookupDN(dn string) (string, bool) {
-	k, ok := img.byDN[img.hashDN(dn)]
+	r, ok := img.byDN.find(img.hashDN(dn), func(r uint32) bool {
+		_, d := recordKeys(img.recs[r])
+		return sameDNKey(d, dn)
+	})
 	if !ok {
-		return "", false // a clash is kept only beside the DN it clashed with
+		return "", false
 	}
-	if sameDNKey(img.dnOf(k), dn) {
-		return k, true
-	}
-	k, ok = img.dnClash[dnKey(dn)]
-	return k, ok
+	a, _ := recordKeys(img.recs[r])
+	return img.s.anchorKey(a), true
 }
 
+// put adds o. An object with its anchor key is replaced, and one with the
+// key of its DN is no longer found by DN (callers check both first).
 func (img *image) put(o *model.Object) {
-	rec := img.attrs.encode(o)
-	k := img.s.anchorKey(o.Anchor)
-	if k == o.Anchor {
-		k, _ = recordKeys(rec)
-	}
-	img.objs[k] = rec
-	if o.DN == "" {
-		return
-	}
-	h := img.hashDN(o.DN)
-	if cur, ok := img.byDN[h]; ok && !sameDNKey(img.dnOf(cur), o.DN) {
-		img.dnClash[dnKey(o.DN)] = k
-		return
-	}
-	img.byDN[h] = k
-}
-
-func (img *image) remove(o *model.Object) {
+	img.remove(o)
 	if o.DN != "" {
 		h := img.hashDN(o.DN)
-		if cur, ok := img.byDN[h]; ok && sameDNKey(img.dnOf(cur), o.DN) {
-			delete(img.byDN, h)
-			// A DN that clashed with this one takes its place.
-			for dk, k := range img.dnClash {
-				if img.hashDN(img.dnOf(k)) == h {
-					img.byDN[h] = k
-					delete(img.dnClash, dk)
-					break
-				}
-			}
-		} else {
-			delete(img.dnClash, dnKey(o.DN))
+		if r, ok := img.byDN.find(h, func(r uint32) bool {
+			_, d := recordKeys(img.recs[r])
+			return sameDNKey(d, o.DN)
+		}); ok {
+			img.byDN.remove(h, r)
 		}
 	}
-	delete(img.objs, img.s.anchorKey(o.Anchor))
+	rec := img.attrs.encode(o)
+	var r uint32
+	if n := len(img.free); n > 0 {
+		r = img.free[n-1]
+		img.free = img.free[:n-1]
+		img.recs[r] = rec
+	} else {
+		r = uint32(len(img.recs))
+		img.recs = append(img.recs, rec)
+	}
+	img.byAnchor.insert(img.hashAnchor(o.Anchor), r)
+	if o.DN != "" {
+		img.byDN.insert(img.hashDN(o.DN), r)
+	}
+}
+
+// remove removes the object with the anchor key of o's anchor, if any.
+func (img *image) remove(o *model.Object) {
+	r, ok := img.lookup(img.s.anchorKey(o.Anchor))
+	if !ok {
+		return
+	}
+	a, dn := recordKeys(img.recs[r])
+	img.byAnchor.remove(img.hashAnchor(a), r)
+	if dn != "" {
+		img.byDN.remove(img.hashDN(dn), r) // unless put dropped it
+	}
+	img.recs[r] = ""
+	img.free = append(img.free, r)
 }
 
 // find returns the object an op addresses: by anchor, else by DN.
@@ -191,9 +223,11 @@ func (img *image) find(op connector.ExportOp) *model.Object {
 // rather than a copy of every object's sort key: at a million objects those
 // copies cost about as much memory as the records.
 func (img *image) sortedRecords() []string {
-	recs := make([]string, 0, len(img.objs))
-	for _, rec := range img.objs {
-		recs = append(recs, rec)
+	recs := make([]string, 0, img.len())
+	for _, rec := range img.recs {
+		if rec != "" {
+			recs = append(recs, rec)
+		}
 	}
 	var ks sortKeys
 	slices.SortFunc(recs, ks.compare)

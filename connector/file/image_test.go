@@ -53,9 +53,9 @@ func TestSortKeys(t *testing.T) {
 	}
 }
 
-// TestDNIndexClashes: with DN hashes cut to two bits, so that most DNs
+// TestDNIndexClashes: with hashes cut to no bits or two, so that most keys
 // clash, adds, renames and deletes (by anchor and by DN) find and refuse
-// objects by DN as an index of the DNs themselves would.
+// objects by anchor and by DN as indexes of the keys themselves would.
 func TestDNIndexClashes(t *testing.T) {
 	for _, mask := range []uint64{0, 3, ^uint64(0)} {
 		img := newImage(testSettings(t, Config{Anchor: "uid"}))
@@ -111,8 +111,13 @@ func TestDNIndexClashes(t *testing.T) {
 			if _, err := img.apply(op); (err == nil) != ok {
 				t.Fatalf("mask %x step %d: %s %q %q: %v, want success %v", mask, step, op.Op, a, d, err, ok)
 			}
-			if len(img.objs) != len(dnOf) || len(img.byDN)+len(img.dnClash) != len(ref) {
-				t.Fatalf("mask %x step %d: %d objects, %d+%d DNs, want %d, %d", mask, step, len(img.objs), len(img.byDN), len(img.dnClash), len(dnOf), len(ref))
+			if img.len() != len(dnOf) || img.byDN.n != len(ref) {
+				t.Fatalf("mask %x step %d: %d objects, %d DNs, want %d, %d", mask, step, img.len(), img.byDN.n, len(dnOf), len(ref))
+			}
+			for a := range dnOf {
+				if img.anchorOf(a) != a {
+					t.Fatalf("mask %x step %d: %q not found", mask, step, a)
+				}
 			}
 			for k, want := range ref {
 				if got, found := img.lookupDN(strings.ToUpper(k)); !found || img.anchorOf(got) != want {

@@ -224,8 +224,8 @@ func TestExportRunCrashDuringRewrite(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(img.objs) != 120 || img.stale {
-				t.Fatalf("after a crash at %q: %d objects, stale %v", point, len(img.objs), img.stale)
+			if img.len() != 120 || img.stale {
+				t.Fatalf("after a crash at %q: %d objects, stale %v", point, img.len(), img.stale)
 			}
 			if got := byAnchor(importAll(t, c2, connector.ImportRequest{})); len(got) != 120 {
 				t.Fatalf("import after a crash at %q: %d objects", point, len(got))
@@ -293,14 +293,14 @@ func TestJournalTornTail(t *testing.T) {
 		}
 		c2, _ := New("test", Config{Path: path, Target: true, Anchor: "cloudAnchor"})
 		img, d, err := c2.load(ctx)
-		if err != nil || len(img.objs) != 1 || d.journal.end != int64(len(good)) {
-			t.Fatalf("torn tail %q: %d objects, end %d, %v", tail, len(img.objs), d.journal.end, err)
+		if err != nil || img.len() != 1 || d.journal.end != int64(len(good)) {
+			t.Fatalf("torn tail %q: %d objects, end %d, %v", tail, img.len(), d.journal.end, err)
 		}
 		_ = c2.BeginExport(ctx)
 		mustExport(t, c2, ops[2:3])
 		img, _, err = c2.load(ctx)
-		if err != nil || len(img.objs) != 2 || img.objs["anchor-00000002"] == "" {
-			t.Fatalf("after an append over a torn tail: %v %v", img.objs, err)
+		if err != nil || img.len() != 2 || img.get("anchor-00000002") == nil {
+			t.Fatalf("after an append over a torn tail: %d objects, %v", img.len(), err)
 		}
 	}
 	// A valid record of an unknown kind is corruption, not a torn tail.
