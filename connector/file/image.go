@@ -62,19 +62,19 @@ func (img *image) len() int { return img.byAnchor.n }
 // lookup returns the number of the record of the object with the anchor
 // key k.
 func (img *image) lookup(k string) (uint32, bool) {
-	if img.s.anchor == "" { // the anchor is the DN: k is its dnKey
-		return img.byAnchor.find(img.hashDN(k), func(r uint32) bool {
-			a, _ := recordKeys(img.recs[r])
-			return sameDNKey(a, k)
-		})
-	}
-	return img.byAnchor.find(maphash.String(img.seed, k)&img.hashMask, func(r uint32) bool {
+	// When the anchor is the DN, k is its dnKey, which hashes as the DN
+	// does (lower-casing it again changes nothing).
+	return img.byAnchor.find(img.hashAnchor(k), func(r uint32) bool {
 		a, _ := recordKeys(img.recs[r])
+		if img.s.anchor == "" {
+			return sameDNKey(a, k)
+		}
 		return a == k
 	})
 }
 
-// hashAnchor returns the hash of the anchor key of anchor in byAnchor.
+// hashAnchor returns the hash of the anchor key of anchor (or of the key
+// itself) in byAnchor.
 func (img *image) hashAnchor(anchor string) uint64 {
 	if img.s.anchor == "" {
 		return img.hashDN(anchor)
