@@ -110,7 +110,19 @@ type importer struct {
 	// (scanPartition), the anchors of the partition's objects and their
 	// IDs, instead of the objects; deleteUnseen reads those it did not see.
 	present map[string]string
+	// queued and ahead: such an import takes the connector's objects
+	// importAhead at a time (queue) and reads the stored objects of those
+	// in present in one batch (ahead, by anchor) before it imports them,
+	// instead of one query each in lookup. br is the store's batch reader
+	// (nil: none, one query each).
+	queued []queuedObject
+	ahead  map[string]*store.CSObject
+	br     store.BatchReader
 }
+
+// importAhead is how many emitted objects a full import of a big partition
+// holds to read their stored objects in one batch.
+const importAhead = 500
 
 // anchorState is what an import knows of an anchor, a set of bits.
 type anchorState uint8
@@ -147,13 +159,12 @@ func (e *Engine) importPartition(ctx context.Context, rr *runRec, c *Connector, 
 		missing: map[string]bool{}, adopted: map[string]bool{}, wo: writeOnlyOf(c)}
 	req := connector.ImportRequest{Partition: part, Attributes: im.wo.request(e.Rules.Attributes(c.Name)),
 		ObjectError: func(anchor, dn string, err error) {
-			if anchor != "" {
-				im.mark(anchor, anchorSeen) // unreadable is not deleted
+			if len(im.queued) > 0 {
+				// After the objects emitted before it, in the run's errors.
+				im.queued = append(im.queued, queuedObject{anchor: anchor, dn: dn, err: err})
+				return
 			}
-			if dn == "" {
-				dn = anchor
-			}
-			im.rr.objectError(dn, "", err)
+			im.objectError(anchor, dn, err)
 		}}
 	di, hasDelta := c.Conn.(connector.DeltaImporter)
 	wm, err := e.Store.Watermark(ctx, c.Name, part)
@@ -194,9 +205,13 @@ func (e *Engine) importPartition(ctx context.Context, rr *runRec, c *Connector, 
 		if !ok {
 			return fmt.Errorf("connector %s cannot import", c.Name)
 		}
+		im.br, _ = e.Store.(store.BatchReader)
 		newWM, err = fi.FullImport(ctx, req, func(o *model.Object) error {
-			return im.upsert(ctx, o)
+			return im.queue(ctx, o)
 		})
+		if err == nil {
+			err = im.drain(ctx)
+		}
 		if err != nil {
 			return err
 		}
@@ -543,6 +558,15 @@ func (im *importer) lookup(ctx context.Context, anchor string) *store.CSObject {
 	if im.missing[anchor] {
 		return nil
 	}
+	if o, ok := im.ahead[anchor]; ok {
+		// Read ahead: taken once (the import's copy is in byAnc from now
+		// on, or read again after a flush).
+		delete(im.ahead, anchor)
+		if im.inPartition(o) {
+			im.byAnc[anchor] = o
+			return o
+		}
+	}
 	o, err := im.e.Store.GetCSByAnchor(ctx, im.c.Name, anchor)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -556,6 +580,93 @@ func (im *importer) lookup(ctx context.Context, anchor string) *store.CSObject {
 	}
 	im.missing[anchor] = true
 	return nil
+}
+
+// objectError records an object the connector could not read.
+func (im *importer) objectError(anchor, dn string, err error) {
+	if anchor != "" {
+		im.mark(anchor, anchorSeen) // unreadable is not deleted
+	}
+	if dn == "" {
+		dn = anchor
+	}
+	im.rr.objectError(dn, "", err)
+}
+
+// queuedObject is an object emitted (o) or, without o, an object the
+// connector could not read, waiting in queue.
+type queuedObject struct {
+	o          *model.Object
+	anchor, dn string
+	err        error
+}
+
+// queue imports o (upsert), or, in a full import of a big partition
+// (present) from a store that reads in batches, holds it until importAhead
+// objects wait (drain).
+func (im *importer) queue(ctx context.Context, o *model.Object) error {
+	if im.present == nil || im.br == nil {
+		return im.upsert(ctx, o)
+	}
+	im.queued = append(im.queued, queuedObject{o: o})
+	if len(im.queued) < importAhead {
+		return nil
+	}
+	return im.drain(ctx)
+}
+
+// drain imports the queued objects (and records the errors of those the
+// connector could not read) in the order they came, having read
+// the stored objects of their anchors in one batch (readAhead).
+func (im *importer) drain(ctx context.Context) error {
+	q := im.queued
+	im.queued = nil
+	im.readAhead(ctx, q)
+	for _, q := range q {
+		if q.o == nil {
+			im.objectError(q.anchor, q.dn, q.err)
+			continue
+		}
+		if err := im.upsert(ctx, q.o); err != nil {
+			return err
+		}
+	}
+	im.ahead = nil
+	return nil
+}
+
+// readAhead reads, in one batch, the stored objects of the anchors of objs
+// that the partition holds (present) and the import does not: lookup takes
+// them from ahead instead of reading each. Nothing is read ahead for the
+// others (new objects, those held): lookup decides about them as before. A
+// store error leaves lookup to read them one by one.
+func (im *importer) readAhead(ctx context.Context, objs []queuedObject) {
+	var ids []string
+	for _, q := range objs {
+		o := q.o
+		if o == nil {
+			continue
+		}
+		if _, held := im.byAnc[o.Anchor]; held || o.Anchor == "" {
+			continue
+		}
+		if id, ok := im.present[o.Anchor]; ok {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return
+	}
+	stored, err := im.br.GetCSMany(ctx, ids)
+	if err != nil {
+		return
+	}
+	im.ahead = make(map[string]*store.CSObject, len(stored))
+	for _, c := range stored {
+		if c.Connector == im.c.Name {
+			im.ahead[c.Object.Anchor] = c
+		}
+	}
 }
 
 // placeholderAt returns the placeholder of the partition at the DN (nil

@@ -73,3 +73,56 @@ func TestPartsLookUpKeysInBatches(t *testing.T) {
 		t.Errorf("run counts %+v, want the user whose DN is taken in error", r.Counts)
 	}
 }
+
+// anchorLookups counts GetCSByAnchor and passes everything, batch reads
+// included, to the store under it.
+type anchorLookups struct {
+	store.Store
+	store.BatchReader
+	n atomic.Int64
+}
+
+func (d *anchorLookups) GetCSByAnchor(ctx context.Context, conn, anchor string) (*store.CSObject, error) {
+	d.n.Add(1)
+	return d.Store.GetCSByAnchor(ctx, conn, anchor)
+}
+
+// TestBigImportReadsAhead: a full import of a partition too big to hold
+// reads the stored objects of what the connector emits in batches
+// (readAhead), not one query per object, and imports the same: the changed
+// objects updated, the unchanged left alone, a new one added, a missing
+// one deleted.
+func TestBigImportReadsAhead(t *testing.T) {
+	h := newHarness(t, twoSourcesRules, "hr", "ad", "cloud")
+	h.e.Loading = LoadChunked
+	n := 2*importAhead + 17
+	for i := range n {
+		h.conns["hr"].Put(user(fmt.Sprintf("h%04d", i), fmt.Sprintf("P %04d", i), fmt.Sprintf("p%04d@example.com", i), "Sales", "employeeID", fmt.Sprint(10000+i)))
+	}
+	h.run("hr", FullImport)
+	for i := range n {
+		if i%3 == 0 {
+			h.conns["hr"].Put(user(fmt.Sprintf("h%04d", i), fmt.Sprintf("P %04d", i), fmt.Sprintf("p%04d@example.com", i), "Legal", "employeeID", fmt.Sprint(10000+i)))
+		}
+	}
+	h.conns["hr"].Remove("h0001")
+	h.conns["hr"].Put(user("h9999", "P 9999", "p9999@example.com", "Sales", "employeeID", "19999"))
+	d := &anchorLookups{Store: h.st, BatchReader: h.st.(store.BatchReader)}
+	h.e.Store = d
+	r := h.run("hr", FullImport)
+	h.e.Store = h.st
+	// Only the new object is looked up alone (it is not in the partition).
+	if got := d.n.Load(); got > 1 {
+		t.Errorf("%d objects read one by one, want only the new one", got)
+	}
+	wantUpdates := int64(n+2) / 3
+	if r.Counts.Adds != 1 || r.Counts.Updates != wantUpdates || r.Counts.Deletes != 1 || r.Counts.Errors != 0 {
+		t.Errorf("counts %+v, want 1 add, %d updates, 1 delete", r.Counts, wantUpdates)
+	}
+	for _, c := range []struct{ anchor, dept string }{{"h0000", "Legal"}, {"h0002", "Sales"}, {"h0999", "Legal"}, {"h9999", "Sales"}} {
+		o, err := h.st.GetCSByAnchor(h.ctx, "hr", c.anchor)
+		if err != nil || fmt.Sprint(o.Object.Attrs["department"].Values) != "["+c.dept+"]" {
+			t.Errorf("%s: %v, %v; want department %s", c.anchor, o, err, c.dept)
+		}
+	}
+}
